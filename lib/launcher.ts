@@ -1,0 +1,167 @@
+// How to start `mpirun` for Node.js ranks. The CLI, the test runner and the benchmarks all go
+// through here so that the quirks of each MPI (root, oversubscription, output tagging, loading
+// TypeScript) are handled in exactly one place.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export type MpiFlavour = 'openmpi' | 'mpich' | 'unknown';
+
+export interface MpiInfo {
+  flavour: MpiFlavour;
+  /** The mpirun that will be started (a path, or a bare name looked up on PATH). */
+  mpirun: string;
+  /** e.g. '4.1.4'; '' when `mpirun --version` could not be run. */
+  version: string;
+}
+
+export interface MpirunOptions {
+  np: number;
+  script: string;
+  scriptArgs?: string[];
+  /** Passed to mpirun before the program, e.g. ['--host', 'a,b']. */
+  mpirunArgs?: string[];
+  /** Passed to node before the script, e.g. ['--expose-gc']. */
+  nodeArgs?: string[];
+  /** Prefix every output line with the rank (OpenMPI --tag-output, MPICH -prepend-rank). */
+  tagOutput?: boolean;
+}
+
+export interface MpirunCommand {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+let cached: MpiInfo | undefined;
+
+/** Which mpirun we will use and what it is. Cached: `mpirun --version` costs ~50 ms. */
+export function detectMpi(): MpiInfo {
+  if (cached) return cached;
+  const mpirun = findMpirun();
+  let out = '';
+  try {
+    out = execFileSync(mpirun, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  } catch (err) {
+    // MPICH's hydra exits non-zero on --version in some old releases but still prints it.
+    const e = err as { stdout?: string; stderr?: string };
+    out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
+  }
+  cached = { mpirun, ...parseVersion(out) };
+  return cached;
+}
+
+function findMpirun(): string {
+  if (process.env.MPI4NODE_MPIRUN) return process.env.MPI4NODE_MPIRUN;
+  for (const home of [process.env.MPI_HOME, process.env.npm_config_mpi_home]) {
+    if (home && existsSync(path.join(home, 'bin', 'mpirun'))) return path.join(home, 'bin', 'mpirun');
+  }
+  // Debian installs the flavours side by side as mpirun.openmpi / mpirun.mpich and points `mpirun`
+  // at one of them through alternatives, which may be missing in a minimal container.
+  for (const name of ['mpirun', 'mpirun.openmpi', 'mpirun.mpich']) {
+    const found = onPath(name);
+    if (found) return found;
+  }
+  return 'mpirun';
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && existsSync(path.join(dir, name))) return path.join(dir, name);
+  }
+  return undefined;
+}
+
+function parseVersion(out: string): { flavour: MpiFlavour; version: string } {
+  const ompi = /Open MPI\)?\s+v?(\d[\w.]*)/i.exec(out);
+  if (ompi) return { flavour: 'openmpi', version: ompi[1]! };
+  // MPICH and its derivatives (Intel MPI, MVAPICH) all launch through hydra and accept the
+  // same options we use.
+  if (/HYDRA|MPICH|Intel\(R\) MPI/i.test(out)) {
+    return { flavour: 'mpich', version: /Version:\s+(\S+)/.exec(out)?.[1] ?? /Version\s+(\S+)/i.exec(out)?.[1] ?? '' };
+  }
+  return { flavour: 'unknown', version: '' };
+}
+
+/**
+ * `--import` value that lets ranks run .ts files. An absolute file URL rather than the bare `tsx`
+ * so it resolves the same way whatever directory mpirun starts the ranks in.
+ */
+export function tsxImport(): string {
+  // 'tsx' exports its loader (dist/loader.mjs) as the package root; that is what `node --import tsx` uses.
+  return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+}
+
+/** True when a script needs the TypeScript loader. */
+export function isTypeScript(file: string): boolean {
+  return /\.[mc]?ts$/.test(file);
+}
+
+export function mpirunCommand(opts: MpirunOptions): MpirunCommand {
+  const { np } = opts;
+  if (!Number.isInteger(np) || np < 1) throw new Error(`mpirun: the number of ranks must be a positive integer, got ${np}`);
+  const mpi = detectMpi();
+  const cpus = os.availableParallelism();
+  const args = ['-n', String(np)];
+
+  if (mpi.flavour === 'openmpi') {
+    // OpenMPI refuses to start more ranks than physical cores ("not enough slots"); oversubscribed
+    // ranks still work because OpenMPI then yields the CPU while waiting.
+    if (np > Math.min(cpus, physicalCores() ?? cpus)) args.push('--oversubscribe');
+    if (opts.tagOutput) args.push('--tag-output');
+  } else if (mpi.flavour === 'mpich') {
+    // MPICH busy-polls in every blocking call, so with more ranks than cores the waiting ranks steal
+    // the CPU from the one that would make progress and runs slow down by orders of magnitude or
+    // appear to hang. Refuse instead of producing a time-out nobody can explain.
+    if (np > cpus) {
+      throw new Error(
+        `MPICH cannot run ${np} ranks on ${cpus} CPU core(s): it busy-polls while waiting, so oversubscribed ` +
+          `ranks starve each other and the job collapses. Use at most ${cpus} ranks, more cores, or OpenMPI.`,
+      );
+    }
+    if (opts.tagOutput) args.push('-prepend-rank');
+  }
+  args.push(...(opts.mpirunArgs ?? []));
+
+  args.push(process.execPath); // the same node that runs us, not whatever `node` is first on PATH
+  if (isTypeScript(opts.script)) args.push('--import', tsxImport());
+  args.push(...(opts.nodeArgs ?? []), opts.script, ...(opts.scriptArgs ?? []));
+
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (process.getuid?.() === 0) {
+    // Containers and CI usually run as root, which OpenMPI refuses unless told twice (others ignore it).
+    env.OMPI_ALLOW_RUN_AS_ROOT = '1';
+    env.OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = '1';
+  }
+  return { command: mpi.mpirun, args, env };
+}
+
+/**
+ * Physical cores usable by this process (OpenMPI's default slot count); undefined off Linux.
+ * Differs from os.availableParallelism() on machines with hyper-threading.
+ */
+function physicalCores(): number | undefined {
+  try {
+    const allowed = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    const cpus = allowed ? expandList(allowed) : readdirSync('/sys/devices/system/cpu').filter((d) => /^cpu\d+$/.test(d)).map((d) => Number(d.slice(3)));
+    const cores = new Set<string>();
+    for (const cpu of cpus) {
+      const topo = `/sys/devices/system/cpu/cpu${cpu}/topology`;
+      cores.add(`${readFileSync(`${topo}/physical_package_id`, 'utf8').trim()}:${readFileSync(`${topo}/core_id`, 'utf8').trim()}`);
+    }
+    return cores.size || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function expandList(list: string): number[] {
+  return list.split(',').flatMap((part) => {
+    const [a, b] = part.split('-').map(Number);
+    return b === undefined ? [a!] : Array.from({ length: b - a! + 1 }, (_, i) => a! + i);
+  });
+}

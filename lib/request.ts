@@ -1,0 +1,252 @@
+// Nonblocking operations. A Request is thenable (await it), and also has MPI's own test/wait/cancel.
+// It holds its buffer and sits in the `pending` table until the engine reports completion, so neither
+// the request nor the memory MPI is reading or writing can be garbage-collected while in flight.
+import { DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from './binding.js';
+import type { DtypeInfo, TypedArray } from './dtypes.js';
+import { STATUS } from './native.js';
+import { Status } from './status.js';
+
+/** Result of a receive of unknown size: a fresh array of the message's length, and its status. */
+export interface Received<T extends TypedArray = TypedArray> {
+  data: T;
+  status: Status;
+}
+
+const enum Kind { Send, Recv, RecvNew }
+const enum State { Pending, Fulfilled, Rejected }
+
+const pending: (Request<any> | undefined)[] = [];
+const batch: (Request<any> | undefined)[] = new Array(DONE_CAPACITY);
+
+onCompletions((n) => {
+  // Take the whole batch out first: settling one request may post another that reuses a freed slot.
+  for (let i = 0; i < n; i++) {
+    const slot = doneSlots[i]!;
+    batch[i] = pending[slot];
+    pending[slot] = undefined;
+  }
+  for (let i = 0; i < n; i++) {
+    const r = batch[i];
+    batch[i] = undefined;
+    r?._settle(doneStatus, i * STATUS.fields);
+  }
+});
+
+export class Request<T = Status> implements PromiseLike<T> {
+  #slot = -1;
+  #state = State.Pending;
+  #value: T | undefined;
+  #error: Error | undefined;
+  #promise: Promise<T> | undefined;
+  #resolve: ((v: T) => void) | undefined;
+  #reject: ((e: Error) => void) | undefined;
+  #buffer: TypedArray | undefined;
+  readonly #kind: Kind;
+  readonly #peer: number;
+  readonly #tag: number;
+  readonly #dtype: DtypeInfo | undefined;
+
+  /** @internal Requests are made by Comm methods (isend, irecv, ...). */
+  constructor(kind: Kind, slot: number, buffer: TypedArray | undefined, peer: number, tag: number, dtype?: DtypeInfo) {
+    this.#kind = kind;
+    this.#buffer = buffer;
+    this.#peer = peer;
+    this.#tag = tag;
+    this.#dtype = dtype;
+    if (slot < 0) this._settle(statusRecord, 0);
+    else this.#track(slot);
+  }
+
+  /** The buffer this request reads or writes (for a receive of unknown size, once it is allocated). */
+  get buffer(): TypedArray | undefined {
+    return this.#buffer;
+  }
+
+  get done(): boolean {
+    return this.#state !== State.Pending;
+  }
+
+  /** The result once done (a Status, or { data, status } for a receive of unknown size). */
+  get value(): T | undefined {
+    return this.#value;
+  }
+
+  #track(slot: number): void {
+    this.#slot = slot;
+    pending[slot] = this;
+  }
+
+  /** @internal Called with the status record of a completion. */
+  _settle(rec: Float64Array, off: number): void {
+    this.#slot = -1;
+    const err = rec[off + STATUS.error]!;
+    if (err !== 0) return this.#fail(native.errorFor(err));
+    let value: T;
+    try {
+      if (this.#kind === Kind.Send) {
+        const b = this.#buffer!;
+        value = new Status(this.#peer, this.#tag, b.byteLength, rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T;
+      } else if (this.#kind === Kind.Recv) {
+        value = Status.fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T;
+      } else {
+        const v = this.#matched(rec, off);
+        if (v === undefined) return; // the matched message is still being received
+        value = v as T;
+      }
+    } catch (e) {
+      return this.#fail(e as Error);
+    }
+    this.#state = State.Fulfilled;
+    this.#value = value;
+    this.#resolve?.(value);
+  }
+
+  // A receive of unknown size has matched a message: allocate exactly its size and receive it.
+  #matched(rec: Float64Array, off: number): Received | undefined {
+    const info = this.#dtype!;
+    if (this.#buffer !== undefined) {
+      return { data: this.#buffer, status: Status.fromRecord(rec, off, info.size) };
+    }
+    if (rec[off + STATUS.cancelled] !== 0) {
+      const data = new info.array(0);
+      this.#buffer = data;
+      return { data, status: Status.fromRecord(rec, off, info.size) };
+    }
+    const bytes = rec[off + STATUS.bytes]!;
+    const data = new info.array(Math.ceil(bytes / info.size));
+    this.#buffer = data;
+    const slot = native.imrecv(rec[off + STATUS.message]!, data);
+    if (slot >= 0) {
+      this.#track(slot);
+      return undefined;
+    }
+    const err = statusRecord[STATUS.error]!;
+    if (err !== 0) throw native.errorFor(err);
+    return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
+  }
+
+  #fail(e: Error): void {
+    this.#state = State.Rejected;
+    this.#error = e;
+    this.#reject?.(e);
+  }
+
+  #settled(): T {
+    if (this.#state === State.Rejected) throw this.#error;
+    return this.#value as T;
+  }
+
+  /** Blocks this thread until the operation completes (MPI_Wait). Prefer `await` in event-driven code. */
+  wait(): T {
+    while (this.#state === State.Pending) {
+      const slot = this.#slot;
+      native.wait(slot);
+      pending[slot] = undefined;
+      this._settle(statusRecord, 0);
+    }
+    return this.#settled();
+  }
+
+  /** Never blocks: true when the operation has completed (MPI_Test). */
+  test(): boolean {
+    if (this.#state === State.Pending && native.test(this.#slot)) {
+      pending[this.#slot] = undefined;
+      this._settle(statusRecord, 0);
+    }
+    return this.#state !== State.Pending;
+  }
+
+  /** Asks MPI to cancel; the request still completes, with `status.cancelled` true if it worked. */
+  cancel(): void {
+    if (this.#state === State.Pending) native.cancel(this.#slot);
+  }
+
+  #getPromise(): Promise<T> {
+    if (this.#promise === undefined) {
+      if (this.#state === State.Fulfilled) this.#promise = Promise.resolve(this.#value as T);
+      else if (this.#state === State.Rejected) this.#promise = Promise.reject(this.#error);
+      else {
+        this.#promise = new Promise<T>((resolve, reject) => {
+          this.#resolve = resolve;
+          this.#reject = reject;
+        });
+      }
+    }
+    return this.#promise;
+  }
+
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#getPromise().then(onfulfilled, onrejected);
+  }
+
+  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.#getPromise().catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<T> {
+    return this.#getPromise().finally(onfinally);
+  }
+
+  /** @internal */
+  static _send(slot: number, buf: TypedArray, dest: number, tag: number): Request<Status> {
+    return new Request<Status>(Kind.Send, slot, buf, dest, tag);
+  }
+  /** @internal */
+  static _recv(slot: number, buf: TypedArray): Request<Status> {
+    return new Request<Status>(Kind.Recv, slot, buf, 0, 0);
+  }
+  /** @internal */
+  static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo): Request<Received<A>> {
+    return new Request<Received<A>>(Kind.RecvNew, slot, undefined, 0, 0, dtype);
+  }
+}
+
+/** Waits for all (MPI_Waitall); throws the first error after every request has completed. */
+export function waitAll<T>(requests: readonly Request<T>[]): T[] {
+  let first: unknown;
+  const out: T[] = [];
+  for (const r of requests) {
+    try {
+      out.push(r.wait());
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first !== undefined) throw first;
+  return out;
+}
+
+/** Blocks until one completes (MPI_Waitany); returns its index and value. */
+export function waitAny<T>(requests: readonly Request<T>[]): { index: number; value: T } {
+  if (requests.length === 0) throw new RangeError('waitAny needs at least one request');
+  for (;;) {
+    for (let i = 0; i < requests.length; i++) {
+      if (requests[i]!.test()) return { index: i, value: requests[i]!.wait() };
+    }
+  }
+}
+
+/** Blocks until at least one completes (MPI_Waitsome); returns the indices of all that have. */
+export function waitSome<T>(requests: readonly Request<T>[]): number[] {
+  if (requests.length === 0) return [];
+  for (;;) {
+    const done: number[] = [];
+    for (let i = 0; i < requests.length; i++) if (requests[i]!.test()) done.push(i);
+    if (done.length > 0) return done;
+  }
+}
+
+/** Never blocks: the values if all have completed (MPI_Testall), else undefined. */
+export function testAll<T>(requests: readonly Request<T>[]): T[] | undefined {
+  let all = true;
+  for (const r of requests) all = r.test() && all;
+  return all ? requests.map((r) => r.wait()) : undefined;
+}
+
+/** Requests in flight in this environment (used at exit). */
+export function pendingRequests(): Request<any>[] {
+  return pending.filter((r): r is Request<any> => r !== undefined);
+}

@@ -1,0 +1,213 @@
+// Typed errors of the wire format (docs/wire-format.md, "Errors") and of the channels built on it.
+//
+// Every failure to decode a received message is a MessageError subclass; decodeMessage throws
+// nothing else for any input bytes (programming errors such as passing a non-Uint8Array are
+// TypeErrors). A MessageError keeps the raw bytes (`raw`, the caller's bytes, not a copy) and the
+// header where it could be decoded, so nothing is lost; `sender` is left for the caller (the channel
+// knows the MPI source rank, the codec does not).
+
+import type { DecodedHeader, ProtocolVersion, SchemaVersion } from './codec.js';
+
+/** The `code` of each error class. Stable strings, errno style; part of the public API. */
+export const ErrorCode = {
+  /** Protocol major version differs (ProtocolVersionError). */
+  PROTOCOL_VERSION: 'EPROTOVERSION',
+  /** Channel schema major version differs from the one expected (SchemaMismatchError). */
+  SCHEMA_MISMATCH: 'ESCHEMA',
+  /** Message was for another channel than the one expected (ChannelMismatchError). */
+  CHANNEL_MISMATCH: 'ECHANNEL',
+  /** Message is malformed: bad magic, lengths, shape, dtype, name, truncated (CorruptMessageError). */
+  CORRUPT: 'EBADMSG',
+  /** Payload CRC32C does not match the header's (ChecksumError, a CorruptMessageError). */
+  CHECKSUM: 'ECHECKSUM',
+  /** An operation did not complete in time (TimeoutError). */
+  TIMEOUT: 'ETIMEDOUT',
+  /** An operation is not allowed (PermissionError), e.g. writing to a read-only channel. */
+  PERMISSION: 'EPERM',
+} as const;
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** What exactly was wrong with a CorruptMessageError. */
+export type CorruptReason =
+  | 'truncated' // fewer bytes than the header or the payload needs
+  | 'magic' // the first four bytes are not the magic
+  | 'length' // header length, payload offset or payload length insane, or trailing bytes
+  | 'kind' // unknown payload kind in the flags
+  | 'dtype' // unknown dtype code, or a dtype/shape on a non-tensor payload
+  | 'shape' // ndim too large, a dimension too large, or product(shape) * dtype size != payload length
+  | 'name' // channel name empty, too long, not UTF-8, or its hash does not match its bytes
+  | 'checksum'; // payload CRC32C mismatch (ChecksumError)
+
+export interface MessageErrorOptions {
+  header?: DecodedHeader | undefined;
+  sender?: number | undefined;
+  cause?: unknown;
+}
+
+/** Base class of every decode failure. */
+export class MessageError extends Error {
+  override name = 'MessageError';
+  /** One of ErrorCode's values. */
+  readonly code: string;
+  /** The raw received bytes exactly as passed to the decoder (a reference, not a copy). */
+  readonly raw: Uint8Array;
+  /** The header, where it could be decoded (see each subclass). */
+  header?: DecodedHeader;
+  /** The sender's rank; the codec does not know it, the channel fills it in. */
+  sender?: number;
+
+  constructor(message: string, code: string, raw: Uint8Array, options?: MessageErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.raw = raw;
+    if (options?.header !== undefined) this.header = options.header;
+    if (options?.sender !== undefined) this.sender = options.sender;
+  }
+}
+
+/**
+ * The sender speaks another protocol major version. `ours` is this library's PROTOCOL, `theirs`
+ * what the message says. `header` is present only if the bytes also parse under our own layout.
+ */
+export class ProtocolVersionError extends MessageError {
+  override name = 'ProtocolVersionError';
+  readonly ours: ProtocolVersion;
+  readonly theirs: ProtocolVersion;
+
+  constructor(ours: ProtocolVersion, theirs: ProtocolVersion, raw: Uint8Array, options?: MessageErrorOptions) {
+    super(
+      `wire protocol version mismatch: ours is ${ours.major}.${ours.minor}, theirs is ${theirs.major}.${theirs.minor} ` +
+        `(the protocol major version must be the same)`,
+      ErrorCode.PROTOCOL_VERSION,
+      raw,
+      options,
+    );
+    this.ours = { major: ours.major, minor: ours.minor };
+    this.theirs = { major: theirs.major, minor: theirs.minor };
+  }
+}
+
+/**
+ * The channel's schema major version is not the one the receiver expects. `expectedMajor` is what
+ * the receiver asked for, `got` the message's schema version. Always carries `header`.
+ */
+export class SchemaMismatchError extends MessageError {
+  override name = 'SchemaMismatchError';
+  readonly expectedMajor: number;
+  readonly got: SchemaVersion;
+
+  constructor(expectedMajor: number, got: SchemaVersion, raw: Uint8Array, options?: MessageErrorOptions) {
+    super(
+      `schema version mismatch: expected major ${expectedMajor}, got ${got.major}.${got.minor}` +
+        (options?.header ? ` on channel '${options.header.channel}'` : ''),
+      ErrorCode.SCHEMA_MISMATCH,
+      raw,
+      options,
+    );
+    this.expectedMajor = expectedMajor;
+    this.got = { major: got.major, minor: got.minor };
+  }
+}
+
+/**
+ * The message belongs to another channel than the one expected (`expected`, `got`: channel names).
+ * A separate class from SchemaMismatchError; both mean "a well-formed message that is not for me".
+ * Always carries `header`.
+ */
+export class ChannelMismatchError extends MessageError {
+  override name = 'ChannelMismatchError';
+  readonly expected: string;
+  readonly got: string;
+
+  constructor(expected: string, got: string, raw: Uint8Array, options?: MessageErrorOptions) {
+    super(`channel mismatch: expected '${expected}', got '${got}'`, ErrorCode.CHANNEL_MISMATCH, raw, options);
+    this.expected = expected;
+    this.got = got;
+  }
+}
+
+/**
+ * The bytes are not a well-formed message. `reason` says which check failed. `header` is present
+ * when the fixed header, shape and name decoded but a later check failed (unknown dtype — then
+ * header.dtype is undefined and header.dtypeCode says what came —, shape/length inconsistency,
+ * truncated payload, trailing bytes, checksum).
+ */
+export class CorruptMessageError extends MessageError {
+  override name = 'CorruptMessageError';
+  readonly reason: CorruptReason;
+
+  constructor(reason: CorruptReason, message: string, raw: Uint8Array, options?: MessageErrorOptions, code: string = ErrorCode.CORRUPT) {
+    super(`corrupt message (${reason}): ${message}`, code, raw, options);
+    this.reason = reason;
+  }
+}
+
+/** The payload's CRC32C is not the one in the header. Always carries `header`. */
+export class ChecksumError extends CorruptMessageError {
+  override name = 'ChecksumError';
+  /** The CRC32C in the header. */
+  readonly expected: number;
+  /** The CRC32C of the payload as received. */
+  readonly actual: number;
+
+  constructor(expected: number, actual: number, raw: Uint8Array, options?: MessageErrorOptions) {
+    super(
+      'checksum',
+      `payload CRC32C is 0x${hex32(actual)}, header says 0x${hex32(expected)}`,
+      raw,
+      options,
+      ErrorCode.CHECKSUM,
+    );
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+function hex32(n: number): string {
+  return (n >>> 0).toString(16).padStart(8, '0');
+}
+
+export interface OperationDetails {
+  /** What was being done, e.g. 'recv', 'request', 'write'. */
+  operation?: string | undefined;
+  /** The channel involved, if any. */
+  channel?: string | undefined;
+  /** The peer rank involved, if any. */
+  peer?: number | undefined;
+  cause?: unknown;
+}
+
+/** An operation (receive, request/reply, ...) did not complete within its deadline. code 'ETIMEDOUT'. */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+  readonly code: string = ErrorCode.TIMEOUT;
+  /** The deadline that passed, in milliseconds. */
+  readonly timeoutMs: number;
+  readonly operation?: string;
+  readonly channel?: string;
+  readonly peer?: number;
+
+  constructor(message: string, timeoutMs: number, details?: OperationDetails) {
+    super(message, details?.cause === undefined ? undefined : { cause: details.cause });
+    this.timeoutMs = timeoutMs;
+    if (details?.operation !== undefined) this.operation = details.operation;
+    if (details?.channel !== undefined) this.channel = details.channel;
+    if (details?.peer !== undefined) this.peer = details.peer;
+  }
+}
+
+/** An operation is not permitted (e.g. sending on a receive-only channel endpoint). code 'EPERM'. */
+export class PermissionError extends Error {
+  override name = 'PermissionError';
+  readonly code: string = ErrorCode.PERMISSION;
+  readonly operation?: string;
+  readonly channel?: string;
+  readonly peer?: number;
+
+  constructor(message: string, details?: OperationDetails) {
+    super(message, details?.cause === undefined ? undefined : { cause: details.cause });
+    if (details?.operation !== undefined) this.operation = details.operation;
+    if (details?.channel !== undefined) this.channel = details.channel;
+    if (details?.peer !== undefined) this.peer = details.peer;
+  }
+}

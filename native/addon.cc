@@ -1,0 +1,119 @@
+#include "addon.h"
+
+#include "buffers.h"
+#include "errors.h"
+
+namespace mpi4node {
+
+Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::get_id()) {
+  ProcessState::Get().Acquire();
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  engine_ = new Engine(env, loop);
+  napi_add_async_cleanup_hook(env, AsyncCleanup, this, &cleanupHandle_);
+
+  DefineAddon(exports, {
+      InstanceMethod("setup", &Addon::Setup),
+      InstanceMethod("init", &Addon::InitMpi),
+      InstanceMethod("finalize", &Addon::Finalize),
+      InstanceMethod("initialized", &Addon::Initialized),
+      InstanceMethod("finalized", &Addon::Finalized),
+      InstanceMethod("queryThread", &Addon::QueryThread),
+      InstanceMethod("abort", &Addon::Abort),
+      InstanceMethod("wtime", &Addon::Wtime),
+      InstanceMethod("wtick", &Addon::Wtick),
+      InstanceMethod("version", &Addon::Version),
+      InstanceMethod("libraryVersion", &Addon::LibraryVersion),
+      InstanceMethod("processorName", &Addon::ProcessorName),
+      InstanceMethod("constants", &Addon::Constants),
+      InstanceMethod("tagUpperBound", &Addon::TagUpperBound),
+      InstanceMethod("pending", &Addon::Pending),
+      InstanceMethod("errorFor", &Addon::ErrorFor),
+      InstanceMethod("commRank", &Addon::CommRank),
+      InstanceMethod("commSize", &Addon::CommSize),
+      InstanceMethod("commDup", &Addon::CommDup),
+      InstanceMethod("commSplit", &Addon::CommSplit),
+      InstanceMethod("commSplitShared", &Addon::CommSplitShared),
+      InstanceMethod("commCompare", &Addon::CommCompare),
+      InstanceMethod("commFree", &Addon::CommFree),
+      InstanceMethod("send", &Addon::Send),
+      InstanceMethod("recv", &Addon::Recv),
+      InstanceMethod("sendrecv", &Addon::Sendrecv),
+      InstanceMethod("sendrecvReplace", &Addon::SendrecvReplace),
+      InstanceMethod("probe", &Addon::Probe),
+      InstanceMethod("iprobe", &Addon::Iprobe),
+      InstanceMethod("mprobe", &Addon::Mprobe),
+      InstanceMethod("mrecv", &Addon::Mrecv),
+      InstanceMethod("isend", &Addon::Isend),
+      InstanceMethod("irecv", &Addon::Irecv),
+      InstanceMethod("improbe", &Addon::Improbe),
+      InstanceMethod("imrecv", &Addon::Imrecv),
+      InstanceMethod("wait", &Addon::Wait),
+      InstanceMethod("test", &Addon::Test),
+      InstanceMethod("cancel", &Addon::Cancel),
+  });
+}
+
+Addon::~Addon() { ProcessState::Get().Release(); }
+
+// The environment is going away (process exit or a worker ending): pending requests are cancelled
+// where MPI allows, and the engine's uv handles are closed before the loop is.
+void Addon::AsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
+  Addon* self = static_cast<Addon*>(arg);
+  Engine* engine = self->engine_;
+  self->engine_ = nullptr;
+  engine->Shutdown(self->usable_ && ProcessState::Get().CallerMayUseMpi());
+  napi_remove_async_cleanup_hook(handle);
+}
+
+Napi::Value Addon::MakeError(Napi::Env env, int code) {
+  int cls = code;
+  if (code >= 0 && ProcessState::Get().initialized() && !ProcessState::Get().finalized()) {
+    MPI_Error_class(code, &cls);
+  }
+  const std::string name = ErrorClassName(cls);
+  const std::string message = ErrorString(code);
+  if (mpiError_.IsEmpty()) {
+    Napi::Error e = Napi::Error::New(env, name + ": " + message);
+    e.Set("code", Napi::String::New(env, name));
+    return e.Value();
+  }
+  return mpiError_.New({Napi::String::New(env, message), Napi::String::New(env, name),
+                        Napi::Number::New(env, cls), Napi::Number::New(env, code)});
+}
+
+void Addon::ThrowMpi(Napi::Env env, int code) { throw Napi::Error(env, MakeError(env, code)); }
+
+void Addon::CheckUsable(Napi::Env env) {
+  ProcessState& ps = ProcessState::Get();
+  if (!ps.initialized() || ps.finalized()) ThrowMpi(env, kErrNotInitialized);
+  if (ps.provided() != MPI_THREAD_MULTIPLE && !ps.CallerMayUseMpi()) ThrowMpi(env, kErrThreadLevel);
+  usable_ = true;
+}
+
+MPI_Comm Addon::CommArg(const Napi::CallbackInfo& info, size_t i) {
+  int32_t h = -1;
+  napi_get_value_int32(info.Env(), info[i], &h);
+  MPI_Comm c = ProcessState::Get().Comm(h);
+  if (c == MPI_COMM_NULL) ThrowMpi(info.Env(), kErrBadHandle);
+  return c;
+}
+
+int Addon::IntArg(const Napi::CallbackInfo& info, size_t i) {
+  int32_t v = 0;
+  if (napi_get_value_int32(info.Env(), info[i], &v) != napi_ok) {
+    throw Napi::TypeError::New(info.Env(), "internal: expected an integer argument");
+  }
+  return v;
+}
+
+void Addon::BufArg(const Napi::CallbackInfo& info, size_t i, BufView* out) {
+  if (!GetBuf(info.Env(), info[i], out)) {
+    throw Napi::TypeError::New(info.Env(), "internal: expected a typed array");
+  }
+}
+
+}  // namespace mpi4node
+
+using Mpi4NodeAddon = mpi4node::Addon;
+NODE_API_ADDON(Mpi4NodeAddon)

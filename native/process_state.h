@@ -1,0 +1,67 @@
+// Process-wide MPI state. MPI is initialised once per process, but the addon can be loaded by several
+// Node environments (the main thread and worker_threads); each holds one reference to this object.
+#pragma once
+
+#include <mpi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace mpi4node {
+
+// Communicators are handed to JavaScript as small integer handles into one fixed table, so the hot path
+// is an array index (no napi_wrap/unwrap) and the table never reallocates under a concurrent reader.
+constexpr int kMaxComms = 1 << 14;
+// Every communicator the user sees has a private duplicate for the library's own traffic (object
+// messages, channel headers), registered as a handle of its own so every call works on either.
+constexpr int kWorldHandle = 0;
+constexpr int kSelfHandle = 1;
+constexpr int kWorldInternalHandle = 2;
+constexpr int kSelfInternalHandle = 3;
+constexpr int kFirstUserHandle = 4;
+
+
+class ProcessState {
+ public:
+  static ProcessState& Get();
+
+  void Acquire();
+  // Returns true when this was the last environment and MPI was finalised (or never initialised).
+  bool Release();
+
+  // Initialises MPI if needed. Returns MPI_SUCCESS or an MPI error code; `owner` becomes the thread
+  // allowed to call MPI when the provided level is below MPI_THREAD_MULTIPLE.
+  int Init(int requested);
+  int Finalize();
+  bool initialized() const { return initialized_.load(std::memory_order_acquire); }
+  bool finalized() const { return finalized_.load(std::memory_order_acquire); }
+  int provided() const { return provided_; }
+  // True when the calling thread may call MPI (initialised, not finalised, thread level permits).
+  bool CallerMayUseMpi() const;
+
+  // Comm table. Add returns the handle or -1 when full; Comm returns MPI_COMM_NULL for a bad handle.
+  int AddComm(MPI_Comm comm);
+  MPI_Comm Comm(int handle) const {
+    return handle >= 0 && handle < kMaxComms ? comms_[handle] : MPI_COMM_NULL;
+  }
+  void RemoveComm(int handle);
+
+  // Requests pending in any environment; finalisation is skipped while any are.
+  std::atomic<int64_t> pending{0};
+
+ private:
+  ProcessState();
+  std::mutex mu_;
+  int refs_ = 0;
+  std::atomic<bool> initialized_{false};
+  std::atomic<bool> finalized_{false};
+  int provided_ = MPI_THREAD_SINGLE;
+  std::thread::id owner_;
+  int nextComm_ = kFirstUserHandle;
+  MPI_Comm comms_[kMaxComms];
+};
+
+}  // namespace mpi4node
