@@ -125,8 +125,11 @@ function onFatal(err: unknown, origin: string): void {
   native.abort(1);
 }
 
-function finalizeAtExit(): void {
+function finalizeAtExit(code: number): void {
   if (!native.initialized() || native.finalized()) return;
+  // A failing process must not finalize: MPI_Finalize synchronises with ranks that may be waiting on
+  // this one, so it would hang instead of letting the launcher see the non-zero exit and end the job.
+  if (code !== 0) return;
   // Receives cannot complete once we exit; cancel them so MPI_Finalize does not wait on them.
   for (const r of pendingRequests()) {
     try {

@@ -10,17 +10,16 @@ import type { Native } from './native.js';
 const require = createRequire(import.meta.url);
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function candidates(): string[] {
+function candidates(root: string): string[] {
   const out: string[] = [];
   if (process.env.MPI4NODE_ADDON) out.push(path.resolve(process.env.MPI4NODE_ADDON));
   try {
     const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-    out.push(gypBuild.resolve(packageRoot));
-  } catch (e) {
-    out.push(path.join(packageRoot, 'build', 'Release', 'mpi4node.node'));
+    out.push(gypBuild.resolve(root));
+  } catch {
+    out.push(path.join(root, 'build', 'Release', 'mpi4node.node'));
   }
-  out.push(path.join(packageRoot, 'build-cmake', 'Release', 'mpi4node.node'));
-  out.push(path.join(packageRoot, 'build-cmake', 'mpi4node.node'));
+  out.push(path.join(root, 'build-cmake', 'Release', 'mpi4node.node'));
   return [...new Set(out)];
 }
 
@@ -39,9 +38,10 @@ function advice(errors: string): string {
     'npm rebuild mpi4node (or node scripts/setup.mjs in a checkout).';
 }
 
-export function loadAddon(): Native {
+/** Loads the addon from the package at `root` (tests point it elsewhere to see the failure report). */
+export function loadAddon(root = packageRoot): Native {
   const tried: { path: string; error: string }[] = [];
-  for (const p of candidates()) {
+  for (const p of candidates(root)) {
     if (!existsSync(p)) {
       tried.push({ path: p, error: 'not found' });
       continue;

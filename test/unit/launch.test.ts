@@ -1,0 +1,46 @@
+// Launching: the mpi4node CLI, and a launcher of another MPI (N singletons) reported clearly.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { tsxImport } from '../../lib/launcher.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const fixture = fileURLToPath(new URL('../fixtures/launch-check.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../../bin/mpi4node.js', import.meta.url));
+
+function node(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+}
+
+for (const [name, value] of [['PMI_SIZE', '4'], ['MPI_LOCALNRANKS', '3']] as const) {
+  test(`a foreign launcher (${name}=${value}, world of 1) fails with LaunchError saying how to fix it`, () => {
+    const r = node(['--import', tsxImport(), fixture], { [name]: value });
+    assert.ok(r.status !== 0, `exit status ${r.status}`);
+    assert.match(r.stderr, /LaunchError/);
+    assert.match(r.stderr, new RegExp(`${name}=${value}`));
+    assert.match(r.stderr, /different MPI/);
+    assert.match(r.stderr, /rebuild the addon/);
+    assert.not.match(r.stdout, /size=/);
+  });
+}
+
+test('without a launcher a script runs as a singleton (world of 1)', () => {
+  const r = node(['--import', tsxImport(), fixture]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /size=1/);
+});
+
+test('mpi4node run -n 2 starts a TypeScript script on 2 ranks', () => {
+  const r = node([cli, 'run', '-n', '2', fixture]);
+  assert.is(r.status, 0, r.stderr);
+  assert.is((r.stdout.match(/size=2/g) ?? []).length, 2);
+});
+
+test('mpi4node run without a script exits 2 with usage', () => {
+  const r = node([cli, 'run', '-n', '2']);
+  assert.is(r.status, 2);
+  assert.match(r.stderr + r.stdout, /script/i);
+});
+
+test.run();

@@ -1,0 +1,37 @@
+// Loading the addon: what a user sees when it cannot be loaded, and loading in worker threads.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AddonLoadError } from '../../lib/errors.js';
+import { loadAddon } from '../../lib/load.js';
+
+test('a failed load lists every path tried with its error, and how to fix it', () => {
+  const empty = mkdtempSync(path.join(os.tmpdir(), 'mpi4node-load-'));
+  const bogus = path.join(empty, 'bogus.node');
+  process.env.MPI4NODE_ADDON = bogus;
+  try {
+    loadAddon(empty);
+    assert.unreachable('loaded from an empty folder');
+  } catch (e) {
+    assert.instance(e, AddonLoadError);
+    const err = e as AddonLoadError;
+    assert.is(err.code, 'ERR_ADDON_LOAD');
+    assert.ok(err.tried.length >= 2);
+    assert.ok(err.tried.some((t) => t.path === bogus));
+    for (const t of err.tried) assert.ok(err.message.includes(t.path), t.path);
+    assert.match(err.message, /apt-get install openmpi-bin libopenmpi-dev/);
+    assert.match(err.message, /npm rebuild mpi4node/);
+  } finally {
+    delete process.env.MPI4NODE_ADDON;
+  }
+});
+
+test('the real package loads', () => {
+  const n = loadAddon();
+  assert.type(n.wtime, 'function');
+  assert.match(n.libraryVersion(), /MPI/);
+});
+
+test.run();
