@@ -2,6 +2,7 @@
 // bad rank, tag or buffer is a TypeError/RangeError and the communicator stays usable.
 import { C, native, statusRecord } from './binding.js';
 import { asView, describe, type BufferLike } from './buffer.js';
+import { fastArgs, fastSlot } from './fastpath.js';
 import { dtypeInfo, type Dtype, type TypedArray } from './dtypes.js';
 import { ensureInit } from './env.js';
 import { rangeError, typeError } from './errors.js';
@@ -143,7 +144,20 @@ export class Comm {
 
   /** Sends `buf` to `dest` (MPI_Send): the array's own memory is read, nothing is copied. */
   send(buf: BufferLike, dest: number, tag = 0): void {
-    native.send(asView(buf, 'buf'), this.#dest(dest), this.#tag(tag, false), this.#handle, false);
+    const d = this.#dest(dest), t = this.#tag(tag, false), k = fastSlot(buf);
+    if (k >= 0) {
+      this.#fastArgs(k, d, t, 0);
+      return native.sendFast();
+    }
+    native.send(asView(buf, 'buf'), d, t, this.#handle, false);
+  }
+
+  #fastArgs(slot: number, peer: number, tag: number, flags: number): void {
+    fastArgs[0] = slot;
+    fastArgs[1] = peer;
+    fastArgs[2] = tag;
+    fastArgs[3] = this.#handle;
+    fastArgs[4] = flags;
   }
 
   /** Synchronous send (MPI_Ssend): returns once the receiver has started receiving. */
@@ -159,8 +173,14 @@ export class Comm {
   recv<D extends Dtype>(dtype: D, source?: number, tag?: number): Received<ArrayOf<D>>;
   recv(buf: BufferLike | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Status | Received {
     if (typeof buf === 'string') return this.#recvNew(buf, source, tag);
+    const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
+    if (k >= 0) {
+      this.#fastArgs(k, s, t, 0);
+      native.recvFast();
+      return Status.fromRecord(statusRecord, 0, (buf as TypedArray).BYTES_PER_ELEMENT);
+    }
     const v = asView(buf, 'buf');
-    native.recv(v, this.#source(source), this.#tag(tag, true), this.#handle);
+    native.recv(v, s, t, this.#handle);
     return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
   }
 
@@ -203,8 +223,12 @@ export class Comm {
   // ---- nonblocking point-to-point (await the Request, or test/wait it) ----
 
   isend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
+    const d = this.#dest(dest), t = this.#tag(tag, false), k = fastSlot(buf);
+    if (k >= 0) {
+      this.#fastArgs(k, d, t, 0);
+      return Request._send(native.isendFast(), buf as TypedArray, d, t);
+    }
     const v = asView(buf, 'buf');
-    const d = this.#dest(dest), t = this.#tag(tag, false);
     return Request._send(native.isend(v, d, t, this.#handle, false), v, d, t);
   }
 
@@ -222,8 +246,13 @@ export class Comm {
       const info = dtypeInfo(buf);
       return Request._recvNew(native.improbe(this.#source(source), this.#tag(tag, true), this.#handle), info);
     }
+    const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
+    if (k >= 0) {
+      this.#fastArgs(k, s, t, 0);
+      return Request._recv(native.irecvFast(), buf as TypedArray);
+    }
     const v = asView(buf, 'buf');
-    return Request._recv(native.irecv(v, this.#source(source), this.#tag(tag, true), this.#handle), v);
+    return Request._recv(native.irecv(v, s, t, this.#handle), v);
   }
 }
 

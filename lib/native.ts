@@ -6,6 +6,8 @@
 export const STATUS = { source: 0, tag: 1, error: 2, bytes: 3, cancelled: 4, message: 5, fields: 6 } as const;
 
 export type Buf = ArrayBufferView; // a typed array by the time it reaches the addon
+/** A reduction op as the addon takes it: a code (native/ops.h) or a JavaScript function. */
+export type CollOp = number | { fn: Function; commutative: boolean };
 
 export interface NativeConstants {
   ANY_SOURCE: number; ANY_TAG: number; PROC_NULL: number; UNDEFINED: number;
@@ -17,7 +19,7 @@ export interface NativeConstants {
 
 export interface Native {
   setup(o: {
-    status: Float64Array; doneSlots: Int32Array; doneStatus: Float64Array;
+    status: Float64Array; args: Int32Array; doneSlots: Int32Array; doneStatus: Float64Array;
     onComplete: (n: number) => void; MpiError: Function;
   }): void;
   init(requestedThreadLevel: number): number;
@@ -53,6 +55,13 @@ export interface Native {
   mprobe(source: number, tag: number, comm: number): void;
   mrecv(message: number, buf: Buf): void;
 
+  /** The hot path (lib/fastpath.ts): buffers registered once, integer arguments in the args slab. */
+  registerBuffer(slot: number, buf: Buf): void;
+  sendFast(): void;
+  recvFast(): void;
+  isendFast(): number;
+  irecvFast(): number;
+
   /** Posting calls return -1 when the operation already completed (status in the record), else a slot. */
   isend(buf: Buf, dest: number, tag: number, comm: number, synchronous: boolean): number;
   irecv(buf: Buf, source: number, tag: number, comm: number): number;
@@ -61,4 +70,46 @@ export interface Native {
   wait(slot: number): void;
   test(slot: number): boolean;
   cancel(slot: number): void;
+
+  /**
+   * Collectives (native/coll_calls.cc). `nb` picks the nonblocking form, which returns -1 (completed,
+   * status in the record) or a slot; blocking forms return undefined. A null send buffer is
+   * MPI_IN_PLACE (for scatter/scatterv a null receive buffer at the root); null receive buffers are
+   * those MPI ignores on non-roots. `op` is a code of lib/ops.ts or a user op { fn, commutative }.
+   * Counts are elements; counts arrays are Int32Array, kept referenced by the caller until completion.
+   */
+  barrier(comm: number, nb: boolean): number | undefined;
+  bcast(buf: Buf, root: number, comm: number, nb: boolean): number | undefined;
+  reduce(send: Buf | null, recv: Buf | null, count: number, op: CollOp, root: number, comm: number, nb: boolean): number | undefined;
+  allreduce(send: Buf | null, recv: Buf, count: number, op: CollOp, comm: number, nb: boolean): number | undefined;
+  scan(send: Buf | null, recv: Buf, count: number, op: CollOp, comm: number, nb: boolean): number | undefined;
+  exscan(send: Buf | null, recv: Buf, count: number, op: CollOp, comm: number, nb: boolean): number | undefined;
+  reduceScatterBlock(send: Buf | null, recv: Buf, count: number, op: CollOp, comm: number, nb: boolean): number | undefined;
+  reduceScatter(send: Buf | null, recv: Buf, counts: Int32Array, op: CollOp, comm: number, nb: boolean): number | undefined;
+  gather(send: Buf | null, recv: Buf | null, count: number, root: number, comm: number, nb: boolean): number | undefined;
+  scatter(send: Buf | null, recv: Buf | null, count: number, root: number, comm: number, nb: boolean): number | undefined;
+  allgather(send: Buf | null, recv: Buf, count: number, comm: number, nb: boolean): number | undefined;
+  alltoall(send: Buf | null, recv: Buf, count: number, comm: number, nb: boolean): number | undefined;
+  gatherv(send: Buf | null, recv: Buf | null, counts: Int32Array | null, displs: Int32Array | null, root: number,
+    comm: number, nb: boolean): number | undefined;
+  scatterv(send: Buf | null, counts: Int32Array | null, displs: Int32Array | null, recv: Buf | null, root: number,
+    comm: number, nb: boolean): number | undefined;
+  allgatherv(send: Buf | null, recv: Buf, counts: Int32Array, displs: Int32Array, comm: number, nb: boolean): number | undefined;
+  alltoallv(send: Buf | null, scounts: Int32Array | null, sdispls: Int32Array | null, recv: Buf, rcounts: Int32Array,
+    rdispls: Int32Array, comm: number, nb: boolean): number | undefined;
+  /** buf[i] /= n for a Float32Array or Float64Array (the 'avg' op). */
+  divide(buf: Buf, n: number): void;
+
+  /** Several buffers as ONE message (an hindexed datatype over their addresses; native/parts_calls.cc). */
+  sendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean): void;
+  isendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean): number;
+  /** Distributed graph topology (native/topo_calls.cc). Weights null = MPI_UNWEIGHTED. */
+  distGraphCreate(comm: number, sources: Int32Array, sourceWeights: Int32Array | null, dests: Int32Array,
+    destWeights: Int32Array | null): [number, number];
+  distGraphNeighbors(comm: number): [Int32Array, Int32Array, Int32Array, Int32Array, boolean];
+  topoAgree(comm: number, value: number): boolean;
+  neighborAllgather(sendbuf: Buf, recvbuf: Buf, comm: number): void;
+  neighborAlltoall(sendbuf: Buf, recvbuf: Buf, count: number, comm: number): void;
+  ineighborAllgather(sendbuf: Buf, recvbuf: Buf, comm: number): number;
+  ineighborAlltoall(sendbuf: Buf, recvbuf: Buf, count: number, comm: number): number;
 }

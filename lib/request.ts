@@ -3,6 +3,7 @@
 // the request nor the memory MPI is reading or writing can be garbage-collected while in flight.
 import { DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from './binding.js';
 import type { DtypeInfo, TypedArray } from './dtypes.js';
+import { typeError } from './errors.js';
 import { STATUS } from './native.js';
 import { Status } from './status.js';
 
@@ -12,7 +13,9 @@ export interface Received<T extends TypedArray = TypedArray> {
   status: Status;
 }
 
-const enum Kind { Send, Recv, RecvNew }
+const enum Kind { Send, Recv, RecvNew, Coll }
+// A request made by a static factory that sets its fields first and then posts it.
+const NOT_POSTED = -2;
 const enum State { Pending, Fulfilled, Rejected }
 
 const pending: (Request<any> | undefined)[] = [];
@@ -32,29 +35,49 @@ onCompletions((n) => {
   }
 });
 
-export class Request<T = Status> implements PromiseLike<T> {
+// The executor runs synchronously inside super(); a module-level function hands out the resolving
+// functions without allocating a closure per request.
+let nextResolve: ((v: any) => void) | undefined;
+let nextReject: ((e: Error) => void) | undefined;
+function capture(resolve: (v: any) => void, reject: (e: Error) => void): void {
+  nextResolve = resolve;
+  nextReject = reject;
+}
+const markHandled = () => {};
+
+/**
+ * A nonblocking operation in flight: a real Promise (await it, Promise.all it) with MPI's test, wait and
+ * cancel. Its prototype's `constructor` is %Promise% on purpose: `await` then takes the request as a
+ * native promise (one microtask hop) instead of as a foreign thenable (three hops and two extra
+ * promises), which is a measurable share of a Promise round trip.
+ */
+export class Request<T = Status> extends Promise<T> {
   #slot = -1;
   #state = State.Pending;
   #value: T | undefined;
   #error: Error | undefined;
-  #promise: Promise<T> | undefined;
-  #resolve: ((v: T) => void) | undefined;
-  #reject: ((e: Error) => void) | undefined;
+  #resolve: (v: T) => void;
+  #reject: (e: Error) => void;
   #buffer: TypedArray | undefined;
   readonly #kind: Kind;
   readonly #peer: number;
   readonly #tag: number;
   readonly #dtype: DtypeInfo | undefined;
+  // Coll: the memory MPI uses besides #buffer (send buffer, counts arrays), held until completion.
+  #keep: unknown;
 
   /** @internal Requests are made by Comm methods (isend, irecv, ...). */
   constructor(kind: Kind, slot: number, buffer: TypedArray | undefined, peer: number, tag: number, dtype?: DtypeInfo) {
+    super(capture);
+    this.#resolve = nextResolve!;
+    this.#reject = nextReject!;
     this.#kind = kind;
     this.#buffer = buffer;
     this.#peer = peer;
     this.#tag = tag;
     this.#dtype = dtype;
-    if (slot < 0) this._settle(statusRecord, 0);
-    else this.#track(slot);
+    if (slot >= 0) this.#track(slot);
+    else if (slot !== NOT_POSTED) this._settle(statusRecord, 0);
   }
 
   /** The buffer this request reads or writes (for a receive of unknown size, once it is allocated). */
@@ -68,7 +91,7 @@ export class Request<T = Status> implements PromiseLike<T> {
 
   /** The result once done (a Status, or { data, status } for a receive of unknown size). */
   get value(): T | undefined {
-    return this.#value;
+    return this.#state === State.Fulfilled ? this.#value : undefined;
   }
 
   #track(slot: number): void {
@@ -88,6 +111,10 @@ export class Request<T = Status> implements PromiseLike<T> {
         value = new Status(this.#peer, this.#tag, b.byteLength, rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T;
       } else if (this.#kind === Kind.Recv) {
         value = Status.fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T;
+      } else if (this.#kind === Kind.Coll) {
+        this.#keep = undefined;
+        if (this.#peer > 0) native.divide(this.#buffer!, this.#peer);
+        value = this.#value as T; // set when the collective was posted
       } else {
         const v = this.#matched(rec, off);
         if (v === undefined) return; // the matched message is still being received
@@ -98,7 +125,7 @@ export class Request<T = Status> implements PromiseLike<T> {
     }
     this.#state = State.Fulfilled;
     this.#value = value;
-    this.#resolve?.(value);
+    this.#resolve(value);
   }
 
   // A receive of unknown size has matched a message: allocate exactly its size and receive it.
@@ -128,7 +155,10 @@ export class Request<T = Status> implements PromiseLike<T> {
   #fail(e: Error): void {
     this.#state = State.Rejected;
     this.#error = e;
-    this.#reject?.(e);
+    // A request may be consumed with wait()/test() and never awaited: its rejection must not count as
+    // unhandled (which would abort the job). Awaiting it still rejects.
+    Promise.prototype.then.call(this, undefined, markHandled);
+    this.#reject(e);
   }
 
   #settled(): T {
@@ -158,38 +188,29 @@ export class Request<T = Status> implements PromiseLike<T> {
 
   /** Asks MPI to cancel; the request still completes, with `status.cancelled` true if it worked. */
   cancel(): void {
+    if (this.#kind === Kind.Coll) throw typeError('ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
     if (this.#state === State.Pending) native.cancel(this.#slot);
   }
 
-  #getPromise(): Promise<T> {
-    if (this.#promise === undefined) {
-      if (this.#state === State.Fulfilled) this.#promise = Promise.resolve(this.#value as T);
-      else if (this.#state === State.Rejected) this.#promise = Promise.reject(this.#error);
-      else {
-        this.#promise = new Promise<T>((resolve, reject) => {
-          this.#resolve = resolve;
-          this.#reject = reject;
-        });
-      }
-    }
-    return this.#promise;
+  /**
+   * @internal A collective just posted (slot from the addon): it resolves to `result`. `view` is the
+   * array MPI writes, divided by `divisor` on completion when that is > 0 (the 'avg' op); `keep` is the
+   * other memory MPI uses until then.
+   */
+  static _coll<R>(slot: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number): Request<R> {
+    const r = new Request<R>(Kind.Coll, NOT_POSTED, view, divisor, 0);
+    r.#value = result;
+    r.#keep = keep;
+    if (slot >= 0) r.#track(slot);
+    else r._settle(statusRecord, 0);
+    return r;
   }
-
-  then<R1 = T, R2 = never>(
-    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return this.#getPromise().then(onfulfilled, onrejected);
+  /** @internal A request that failed before anything was posted. */
+  static _rejected<R>(error: Error): Request<R> {
+    const r = new Request<R>(Kind.Coll, NOT_POSTED, undefined, 0, 0);
+    r.#fail(error);
+    return r;
   }
-
-  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this.#getPromise().catch(onrejected);
-  }
-
-  finally(onfinally?: (() => void) | null): Promise<T> {
-    return this.#getPromise().finally(onfinally);
-  }
-
   /** @internal */
   static _send(slot: number, buf: TypedArray, dest: number, tag: number): Request<Status> {
     return new Request<Status>(Kind.Send, slot, buf, dest, tag);
@@ -203,6 +224,8 @@ export class Request<T = Status> implements PromiseLike<T> {
     return new Request<Received<A>>(Kind.RecvNew, slot, undefined, 0, 0, dtype);
   }
 }
+
+Object.defineProperty(Request.prototype, 'constructor', { value: Promise, writable: true, configurable: true });
 
 /** Waits for all (MPI_Waitall); throws the first error after every request has completed. */
 export function waitAll<T>(requests: readonly Request<T>[]): T[] {

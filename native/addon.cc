@@ -51,7 +51,35 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::ge
       InstanceMethod("wait", &Addon::Wait),
       InstanceMethod("test", &Addon::Test),
       InstanceMethod("cancel", &Addon::Cancel),
+      InstanceMethod("barrier", &Addon::Barrier),
+      InstanceMethod("bcast", &Addon::Bcast),
+      InstanceMethod("reduce", &Addon::Reduce),
+      InstanceMethod("allreduce", &Addon::Allreduce),
+      InstanceMethod("scan", &Addon::Scan),
+      InstanceMethod("exscan", &Addon::Exscan),
+      InstanceMethod("reduceScatterBlock", &Addon::ReduceScatterBlock),
+      InstanceMethod("reduceScatter", &Addon::ReduceScatter),
+      InstanceMethod("gather", &Addon::Gather),
+      InstanceMethod("scatter", &Addon::Scatter),
+      InstanceMethod("allgather", &Addon::Allgather),
+      InstanceMethod("alltoall", &Addon::Alltoall),
+      InstanceMethod("gatherv", &Addon::Gatherv),
+      InstanceMethod("scatterv", &Addon::Scatterv),
+      InstanceMethod("allgatherv", &Addon::Allgatherv),
+      InstanceMethod("alltoallv", &Addon::Alltoallv),
+      InstanceMethod("divide", &Addon::Divide),
+      InstanceMethod("sendParts", &Addon::SendParts),
+      InstanceMethod("isendParts", &Addon::IsendParts),
+      InstanceMethod("distGraphCreate", &Addon::DistGraphCreate),
+      InstanceMethod("distGraphNeighbors", &Addon::DistGraphNeighbors),
+      InstanceMethod("topoAgree", &Addon::TopoAgree),
+      InstanceMethod("neighborAllgather", &Addon::NeighborAllgather),
+      InstanceMethod("neighborAlltoall", &Addon::NeighborAlltoall),
+      InstanceMethod("ineighborAllgather", &Addon::IneighborAllgather),
+      InstanceMethod("ineighborAlltoall", &Addon::IneighborAlltoall),
+      InstanceMethod("registerBuffer", &Addon::RegisterBuffer),
   });
+  DefineFastCalls(env, exports);
 }
 
 Addon::~Addon() { ProcessState::Get().Release(); }
@@ -84,11 +112,17 @@ Napi::Value Addon::MakeError(Napi::Env env, int code) {
 
 void Addon::ThrowMpi(Napi::Env env, int code) { throw Napi::Error(env, MakeError(env, code)); }
 
-void Addon::CheckUsable(Napi::Env env) {
+int Addon::UsableCode() {
   ProcessState& ps = ProcessState::Get();
-  if (!ps.initialized() || ps.finalized()) ThrowMpi(env, kErrNotInitialized);
-  if (ps.provided() != MPI_THREAD_MULTIPLE && !ps.CallerMayUseMpi()) ThrowMpi(env, kErrThreadLevel);
+  if (!ps.initialized() || ps.finalized()) return kErrNotInitialized;
+  if (ps.provided() != MPI_THREAD_MULTIPLE && !ps.CallerMayUseMpi()) return kErrThreadLevel;
   usable_ = true;
+  return MPI_SUCCESS;
+}
+
+void Addon::CheckUsable(Napi::Env env) {
+  int rc = UsableCode();
+  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
 }
 
 MPI_Comm Addon::CommArg(const Napi::CallbackInfo& info, size_t i) {

@@ -9,6 +9,7 @@
 
 #include <thread>
 
+#include "buffers.h"
 #include "engine.h"
 #include "process_state.h"
 
@@ -22,6 +23,11 @@ class Addon : public Napi::Addon<Addon> {
   // Throws the JavaScript MpiError for an MPI (or library) error code.
   [[noreturn]] void ThrowMpi(Napi::Env env, int code);
   Napi::Value MakeError(Napi::Env env, int code);
+  // MPI_SUCCESS when MPI may be called from this thread now, else a library error code.
+  int UsableCode();
+  void WriteSyncStatus(const MPI_Status& st, int rc) { FillStatus(st, rc, true, status_); }
+  Engine* engine() { return engine_; }
+  double* status() { return status_; }
 
  private:
   // env_calls.cc
@@ -70,6 +76,45 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Test(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
 
+  // parts_calls.cc, topo_calls.cc
+  Napi::Value SendParts(const Napi::CallbackInfo& info);
+  Napi::Value IsendParts(const Napi::CallbackInfo& info);
+  Napi::Value DistGraphCreate(const Napi::CallbackInfo& info);
+  Napi::Value DistGraphNeighbors(const Napi::CallbackInfo& info);
+  Napi::Value TopoAgree(const Napi::CallbackInfo& info);
+  Napi::Value NeighborAllgather(const Napi::CallbackInfo& info);
+  Napi::Value NeighborAlltoall(const Napi::CallbackInfo& info);
+  Napi::Value IneighborAllgather(const Napi::CallbackInfo& info);
+  Napi::Value IneighborAlltoall(const Napi::CallbackInfo& info);
+
+  // fast_calls.cc: the hot path. Arguments arrive in the shared `args` Int32Array (FastArg layout) and
+  // buffers through a small registered cache, so a call costs no typed-array lookup and no value
+  // conversions: raw N-API callbacks, not node-addon-api wrappers.
+  Napi::Value RegisterBuffer(const Napi::CallbackInfo& info);
+  void DefineFastCalls(Napi::Env env, Napi::Object exports);
+
+  // coll_calls.cc: every collective, blocking or nonblocking by its last argument.
+  Napi::Value Barrier(const Napi::CallbackInfo& info);
+  Napi::Value Bcast(const Napi::CallbackInfo& info);
+  Napi::Value Reduce(const Napi::CallbackInfo& info);
+  Napi::Value Allreduce(const Napi::CallbackInfo& info);
+  Napi::Value Scan(const Napi::CallbackInfo& info);
+  Napi::Value Exscan(const Napi::CallbackInfo& info);
+  Napi::Value ReduceScatterBlock(const Napi::CallbackInfo& info);
+  Napi::Value ReduceScatter(const Napi::CallbackInfo& info);
+  Napi::Value Gather(const Napi::CallbackInfo& info);
+  Napi::Value Scatter(const Napi::CallbackInfo& info);
+  Napi::Value Allgather(const Napi::CallbackInfo& info);
+  Napi::Value Alltoall(const Napi::CallbackInfo& info);
+  Napi::Value Gatherv(const Napi::CallbackInfo& info);
+  Napi::Value Scatterv(const Napi::CallbackInfo& info);
+  Napi::Value Allgatherv(const Napi::CallbackInfo& info);
+  Napi::Value Alltoallv(const Napi::CallbackInfo& info);
+  Napi::Value Divide(const Napi::CallbackInfo& info);
+  Napi::Value ReduceAll(const Napi::CallbackInfo& info, int which);
+  Napi::Value AllToAllLike(const Napi::CallbackInfo& info, bool alltoall);
+  Napi::Value CollDone(Napi::Env env, int rc, bool nb, MPI_Request req);
+
   // Shared argument helpers for the binding files.
   MPI_Comm CommArg(const Napi::CallbackInfo& info, size_t i);
   int IntArg(const Napi::CallbackInfo& info, size_t i);
@@ -79,7 +124,6 @@ class Addon : public Napi::Addon<Addon> {
     if (!usable_ || ProcessState::Get().finalized()) CheckUsable(env);
   }
   void CheckUsable(Napi::Env env);
-  void WriteSyncStatus(const MPI_Status& st, int rc) { FillStatus(st, rc, true, status_); }
 
   static void AsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg);
 
@@ -92,6 +136,15 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Reference<Napi::Int32Array> doneSlotsRef_;
   Napi::Reference<Napi::Float64Array> doneStatusRef_;
   double* status_ = nullptr;  // status record of the last synchronous call (StatusField layout)
+
+ public:
+  // Layout of the shared argument slab written by lib/fastpath.ts.
+  enum FastArg { kBufSlot = 0, kPeer, kTagArg, kCommArg, kFlags, kFastArgs };
+  static constexpr int kFastBufs = 8;
+  Napi::Reference<Napi::Int32Array> argsRef_;
+  int32_t* args_ = nullptr;
+  struct BufView fastBufs_[kFastBufs];
+  Napi::ObjectReference fastBufRefs_;  // keeps registered arrays alive while cached
 };
 
 }  // namespace mpi4node

@@ -6,7 +6,7 @@
 
 namespace mpi4node {
 
-// setup({ status, doneSlots, doneStatus, onComplete, MpiError }): the buffers through which statuses
+// setup({ status, args, doneSlots, doneStatus, onComplete, MpiError }): the buffers through which statuses
 // reach JavaScript without an object per call, and the callbacks the native side calls.
 Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
@@ -21,6 +21,11 @@ Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
   doneSlotsRef_ = Napi::Persistent(doneSlots);
   doneStatusRef_ = Napi::Persistent(doneStatus);
   status_ = status.Data();
+  auto args = o.Get("args").As<Napi::Int32Array>();
+  if (args.ElementLength() < kFastArgs) throw Napi::RangeError::New(info.Env(), "internal: args slab too small");
+  argsRef_ = Napi::Persistent(args);
+  args_ = args.Data();
+  fastBufRefs_ = Napi::Persistent(Napi::Object::New(info.Env()));
   mpiError_ = Napi::Persistent(o.Get("MpiError").As<Napi::Function>());
   engine_->SetSink(o.Get("onComplete").As<Napi::Function>(), doneSlots.Data(), doneStatus.Data(),
                    static_cast<int>(doneSlots.ElementLength()));

@@ -1,0 +1,34 @@
+// The small-message hot path. Reading a typed array's address through N-API costs about as much as
+// the rest of the call, so small arrays are registered with the addon once and then named by their
+// cache slot; the integer arguments travel in a shared Int32Array (see native/fast_calls.cc).
+//
+// A cached array is referenced until evicted (at most SLOTS arrays of at most MAX_BYTES each), and a
+// hit re-checks byteLength, so a detached or shrunk array falls back to the checked path.
+import { args, native } from './binding.js';
+import type { TypedArray } from './dtypes.js';
+
+const SLOTS = 8; // must match native Addon::kFastBufs
+const MAX_BYTES = 64 * 1024;
+const cached: (TypedArray | undefined)[] = new Array(SLOTS).fill(undefined);
+const lengths = new Int32Array(SLOTS);
+let victim = 0;
+
+const TypedArrayProto = Object.getPrototypeOf(Int8Array) as Function;
+
+/** The cache slot of `buf`, registering it on a miss; -1 when it must take the checked path. */
+export function fastSlot(buf: unknown): number {
+  for (let i = 0; i < SLOTS; i++) {
+    if (cached[i] === buf) return (buf as TypedArray).byteLength === lengths[i] ? i : -1;
+  }
+  if (!(buf instanceof TypedArrayProto)) return -1;
+  const n = (buf as TypedArray).byteLength;
+  if (n === 0 || n > MAX_BYTES) return -1;
+  const k = victim;
+  victim = (victim + 1) % SLOTS;
+  native.registerBuffer(k, buf as TypedArray);
+  cached[k] = buf as TypedArray;
+  lengths[k] = n;
+  return k;
+}
+
+export { args as fastArgs };
