@@ -11,8 +11,9 @@ const require = createRequire(import.meta.url);
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function candidates(root: string): string[] {
+  // An explicit choice is never silently replaced by another build.
+  if (process.env.MPI4NODE_ADDON) return [path.resolve(process.env.MPI4NODE_ADDON)];
   const out: string[] = [];
-  if (process.env.MPI4NODE_ADDON) out.push(path.resolve(process.env.MPI4NODE_ADDON));
   try {
     const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
     out.push(gypBuild.resolve(root));
@@ -39,6 +40,9 @@ function advice(errors: string): string {
 }
 
 /** Loads the addon from the package at `root` (tests point it elsewhere to see the failure report). */
+/** The file the addon was loaded from (for `mpi4node info` and tests). */
+export let loadedFrom = '';
+
 export function loadAddon(root = packageRoot): Native {
   const tried: { path: string; error: string }[] = [];
   for (const p of candidates(root)) {
@@ -47,7 +51,9 @@ export function loadAddon(root = packageRoot): Native {
       continue;
     }
     try {
-      return require(p) as Native;
+      const addon = require(p) as Native;
+      loadedFrom = p;
+      return addon;
     } catch (e) {
       tried.push({ path: p, error: (e as Error).message.split('\n')[0] });
     }

@@ -18,13 +18,25 @@ test('a failed load lists every path tried with its error, and how to fix it', (
     assert.instance(e, AddonLoadError);
     const err = e as AddonLoadError;
     assert.is(err.code, 'ERR_ADDON_LOAD');
-    assert.ok(err.tried.length >= 2);
-    assert.ok(err.tried.some((t) => t.path === bogus));
+    assert.equal(err.tried.map((t) => t.path), [bogus], 'an explicit MPI4NODE_ADDON is the only path tried');
     for (const t of err.tried) assert.ok(err.message.includes(t.path), t.path);
     assert.match(err.message, /apt-get install openmpi-bin libopenmpi-dev/);
     assert.match(err.message, /npm rebuild mpi4node/);
   } finally {
     delete process.env.MPI4NODE_ADDON;
+  }
+});
+
+test('without an override every standard place is listed', () => {
+  const empty = mkdtempSync(path.join(os.tmpdir(), 'mpi4node-load-'));
+  try {
+    loadAddon(empty);
+    assert.unreachable('loaded from an empty folder');
+  } catch (e) {
+    const err = e as AddonLoadError;
+    assert.ok(err.tried.some((t) => t.path === path.join(empty, 'build', 'Release', 'mpi4node.node')), err.message);
+    assert.ok(err.tried.some((t) => t.path === path.join(empty, 'build-cmake', 'Release', 'mpi4node.node')), err.message);
+    assert.match(err.message, /not found/);
   }
 });
 
