@@ -3,18 +3,14 @@
     "target_name": "mpi4node",
     "sources": [
       "native/addon.cc",
-      "native/coll_calls.cc",
       "native/comm_calls.cc",
       "native/engine.cc",
       "native/env_calls.cc",
       "native/errors.cc",
       "native/fast_calls.cc",
-      "native/ops.cc",
       "native/p2p_calls.cc",
-      "native/parts_calls.cc",
       "native/process_state.cc",
       "native/request_calls.cc",
-      "native/topo_calls.cc"
     ],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",
