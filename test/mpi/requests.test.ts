@@ -99,11 +99,16 @@ test('the event loop keeps running while an irecv waits for a sender 2 s late', 
     let ticks = 0;
     const iv = setInterval(() => ticks++, 10);
     const b = new Int32Array(1);
+    const cpu0 = process.cpuUsage();
     await world.irecv(b, 1, 7);
+    const cpu = process.cpuUsage(cpu0);
     clearInterval(iv);
     assert.is(b[0], 77);
     // 2 s at 10 ms is ~200 ticks; a blocked loop would give 0 or 1.
     assert.ok(ticks > 50, `only ${ticks} interval ticks ran while waiting`);
+    // Backing off: a busy-polling wait would use ~2 s of CPU in those 2 s; the engine uses a few %.
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    assert.ok(cpuSeconds < 1, `waiting used ${cpuSeconds.toFixed(2)} s of CPU`);
   }
 });
 
