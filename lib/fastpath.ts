@@ -32,3 +32,9 @@ export function fastSlot(buf: unknown): number {
 }
 
 export { args as fastArgs };
+
+// The fast calls as plain functions (they find their addon through their N-API data, not `this`).
+// The addon's exports object is in dictionary mode (~90 methods, defined one by one), so each
+// `native.sendFast()` is a hash lookup: calling these instead saves ~5 ns a call (measured: 8-byte
+// send+recv to self, 171 -> 161 ns).
+export const { sendFast, recvFast, isendFast, irecvFast } = native;

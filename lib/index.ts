@@ -9,3 +9,25 @@ export {
 export { MpiError, LaunchError, AddonLoadError } from './errors.js';
 export { DTYPES, dtypeInfo, dtypeOf, type Dtype, type TypedArray } from './dtypes.js';
 export type { BufferLike } from './buffer.js';
+// Collectives are Comm methods, added by these modules.
+export { IN_PLACE, type InPlace, type Layout, type Fresh } from './collectives.js';
+export { createOp, UserOp, type Op, type OpName, type ReduceFunction } from './ops.js';
+import './object-collectives.js';
+// Versioned channels (comm.channel), request/reply and agent graphs (comm.graph): Comm methods added here.
+export {
+  Channel, readRaw, COPY_BELOW, type ChannelOptions, type ChannelStats, type Envelope, type RecvOptions,
+} from './channel.js';
+export { Server, type Handler, type RequestOptions, type ServeOptions } from './rpc.js';
+export { GraphComm, AdjacencyError, type Adjacency } from './graph.js';
+export type { Tensor, TensorInit } from './wire/payload.js';
+export {
+  MessageError, ProtocolVersionError, SchemaMismatchError, PayloadMismatchError, ChannelMismatchError,
+  CorruptMessageError, ChecksumError, TimeoutError, PermissionError, RemoteError, ErrorCode,
+  type CorruptReason, type RemoteErrorInfo,
+} from './wire/errors.js';
+export {
+  PROTOCOL, decodeMessage, encodeMessage, encodeHeader, payloadView, type DecodedHeader, type DecodedMessage,
+  type SchemaVersion, type ProtocolVersion,
+} from './wire/codec.js';
+// GPU: device buffers, NCCL, device messages over MPI (CUDA and NCCL loaded at run time; lib/gpu/).
+export * as gpu from './gpu/index.js';

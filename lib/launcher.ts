@@ -29,6 +29,11 @@ export interface MpirunOptions {
   nodeArgs?: string[];
   /** Prefix every output line with the rank (OpenMPI --tag-output, MPICH -prepend-rank). */
   tagOutput?: boolean;
+  /**
+   * An executable to start instead of node (a C benchmark, python3): `script` (unless '') and
+   * `scriptArgs` are its arguments; `nodeArgs` are not used.
+   */
+  program?: string;
 }
 
 export interface MpirunCommand {
@@ -127,9 +132,13 @@ export function mpirunCommand(opts: MpirunOptions): MpirunCommand {
   }
   args.push(...(opts.mpirunArgs ?? []));
 
-  args.push(process.execPath); // the same node that runs us, not whatever `node` is first on PATH
-  if (isTypeScript(opts.script)) args.push('--import', tsxImport());
-  args.push(...(opts.nodeArgs ?? []), opts.script, ...(opts.scriptArgs ?? []));
+  if (opts.program !== undefined) {
+    args.push(opts.program, ...(opts.script ? [opts.script] : []), ...(opts.scriptArgs ?? []));
+  } else {
+    args.push(process.execPath); // the same node that runs us, not whatever `node` is first on PATH
+    if (isTypeScript(opts.script)) args.push('--import', tsxImport());
+    args.push(...(opts.nodeArgs ?? []), opts.script, ...(opts.scriptArgs ?? []));
+  }
 
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (process.getuid?.() === 0) {

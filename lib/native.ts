@@ -103,6 +103,10 @@ export interface Native {
   /** Several buffers as ONE message (an hindexed datatype over their addresses; native/parts_calls.cc). */
   sendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean): void;
   isendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean): number;
+  /** Receives a message of unknown size: bytes at slab[offset] when it fits `capacity`, else a pooled Buffer. */
+  recvMessage(source: number, tag: number, comm: number, slab: Uint8Array, offset: number, capacity: number): number | Buffer;
+  /** A Buffer of exactly `bytes` from the receive pool (memory not zeroed). */
+  allocBuffer(bytes: number): Buffer;
   /** Distributed graph topology (native/topo_calls.cc). Weights null = MPI_UNWEIGHTED. */
   distGraphCreate(comm: number, sources: Int32Array, sourceWeights: Int32Array | null, dests: Int32Array,
     destWeights: Int32Array | null): [number, number];
@@ -112,4 +116,72 @@ export interface Native {
   neighborAlltoall(sendbuf: Buf, recvbuf: Buf, count: number, comm: number): void;
   ineighborAllgather(sendbuf: Buf, recvbuf: Buf, comm: number): number;
   ineighborAlltoall(sendbuf: Buf, recvbuf: Buf, count: number, comm: number): number;
+}
+
+// ---- GPU (native/gpu_*.cc): CUDA and NCCL loaded at run time, used through lib/gpu/. ----
+
+/** Fields of one GPU completion record (native/gpu_env.h GpuDoneField). */
+export const GPU_DONE = { kind: 0, code: 1, source: 2, tag: 3, bytes: 4, fields: 5 } as const;
+
+export interface NativeGpuTried { path: string; error: string }
+
+/** What the loader found (native/gpu_loader.h); codes are empty when that part is usable. */
+export interface NativeGpuStatus {
+  attempted: boolean;
+  cuda: {
+    code: string; reason: string; path: string; runtimeVersion: number; driverVersion: number; devices: number;
+    tried: NativeGpuTried[];
+  };
+  nccl: { code: string; reason: string; path: string; versionCode: number; p2p: boolean; tried: NativeGpuTried[] };
+}
+
+/**
+ * `native.gpu`. Device buffers are integer handles; operations in flight are ids whose completions
+ * arrive through setup's onComplete (records in doneRec, GPU_DONE layout) or a blocking wait(id)
+ * (record in `status`). Offsets and sizes are bytes unless named count (elements).
+ */
+export interface NativeGpu {
+  setup(o: {
+    onComplete: (n: number) => void; doneIds: Int32Array; doneRec: Float64Array; status: Float64Array;
+    makeError: (kind: number, code: number, text: string) => Error;
+  }): void;
+  load(cudart: string[], nccl: string[]): NativeGpuStatus;
+  status(): NativeGpuStatus;
+  errorText(kind: number, code: number): string;
+  setDevice(device: number): void;
+  getDevice(): number;
+  sharedLocalRank(comm: number): [number, number];
+  cudaAware(force: number): [boolean, string];
+  stats(): { buffers: number; bytes: number; ops: number; ncclComms: number; events: number; pinnedPooled: number };
+  wait(id: number): void;
+  test(id: number): boolean;
+
+  alloc(bytes: number): number;
+  free(handle: number): void;
+  copyIn(handle: number, offset: number, host: ArrayBufferView): void;
+  copyOut(handle: number, offset: number, host: ArrayBufferView): void;
+  copyDevice(dst: number, dstOffset: number, src: number, srcOffset: number, bytes: number): void;
+  copyInAsync(handle: number, offset: number, host: ArrayBufferView, chunk?: number): number;
+  copyOutAsync(handle: number, offset: number, host: ArrayBufferView, chunk?: number): number;
+  memset(handle: number, offset: number, bytes: number, value: number): void;
+  pointerInfo(handle: number): [number, number];
+
+  ncclCreate(comm: number): [number, number, number, number];
+  ncclDestroy(id: number): void;
+  ncclAbort(id: number): void;
+  ncclOp(id: number, kind: number, send: number, sendOffset: number, recv: number, recvOffset: number, count: number,
+    dtype: number, op: number, rootOrPeer: number, timeoutMs: number): number;
+  ncclGroupStart(): void;
+  ncclGroupEnd(): number;
+  ncclCheck(id: number, signature: Float64Array): Float64Array;
+  ncclCheckPeer(id: number, peer: number, isSend: boolean, signature: Float64Array): Float64Array | null;
+
+  isend(handle: number, offset: number, bytes: number, dest: number, tag: number, comm: number, internal: number,
+    chunk: number, cudaAware: boolean): number;
+  irecv(handle: number, offset: number, capacity: number, source: number, tag: number, comm: number, internal: number,
+    cudaAware: boolean): number;
+}
+
+export interface Native {
+  gpu: NativeGpu;
 }

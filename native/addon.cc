@@ -2,6 +2,7 @@
 
 #include "buffers.h"
 #include "errors.h"
+#include "gpu_env.h"
 
 namespace mpi4node {
 
@@ -51,9 +52,38 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::ge
       InstanceMethod("wait", &Addon::Wait),
       InstanceMethod("test", &Addon::Test),
       InstanceMethod("cancel", &Addon::Cancel),
+      InstanceMethod("barrier", &Addon::Barrier),
+      InstanceMethod("bcast", &Addon::Bcast),
+      InstanceMethod("reduce", &Addon::Reduce),
+      InstanceMethod("allreduce", &Addon::Allreduce),
+      InstanceMethod("scan", &Addon::Scan),
+      InstanceMethod("exscan", &Addon::Exscan),
+      InstanceMethod("reduceScatterBlock", &Addon::ReduceScatterBlock),
+      InstanceMethod("reduceScatter", &Addon::ReduceScatter),
+      InstanceMethod("gather", &Addon::Gather),
+      InstanceMethod("scatter", &Addon::Scatter),
+      InstanceMethod("allgather", &Addon::Allgather),
+      InstanceMethod("alltoall", &Addon::Alltoall),
+      InstanceMethod("gatherv", &Addon::Gatherv),
+      InstanceMethod("scatterv", &Addon::Scatterv),
+      InstanceMethod("allgatherv", &Addon::Allgatherv),
+      InstanceMethod("alltoallv", &Addon::Alltoallv),
+      InstanceMethod("divide", &Addon::Divide),
+      InstanceMethod("sendParts", &Addon::SendParts),
+      InstanceMethod("isendParts", &Addon::IsendParts),
+      InstanceMethod("recvMessage", &Addon::RecvMessage),
+      InstanceMethod("allocBuffer", &Addon::AllocBuffer),
+      InstanceMethod("distGraphCreate", &Addon::DistGraphCreate),
+      InstanceMethod("distGraphNeighbors", &Addon::DistGraphNeighbors),
+      InstanceMethod("topoAgree", &Addon::TopoAgree),
+      InstanceMethod("neighborAllgather", &Addon::NeighborAllgather),
+      InstanceMethod("neighborAlltoall", &Addon::NeighborAlltoall),
+      InstanceMethod("ineighborAllgather", &Addon::IneighborAllgather),
+      InstanceMethod("ineighborAlltoall", &Addon::IneighborAlltoall),
       InstanceMethod("registerBuffer", &Addon::RegisterBuffer),
   });
   DefineFastCalls(env, exports);
+  GpuEnv::Define(this, env, exports);  // exports.gpu; loads nothing until first used
 }
 
 Addon::~Addon() { ProcessState::Get().Release(); }

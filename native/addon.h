@@ -79,6 +79,8 @@ class Addon : public Napi::Addon<Addon> {
   // parts_calls.cc, topo_calls.cc
   Napi::Value SendParts(const Napi::CallbackInfo& info);
   Napi::Value IsendParts(const Napi::CallbackInfo& info);
+  Napi::Value RecvMessage(const Napi::CallbackInfo& info);
+  Napi::Value AllocBuffer(const Napi::CallbackInfo& info);
   Napi::Value DistGraphCreate(const Napi::CallbackInfo& info);
   Napi::Value DistGraphNeighbors(const Napi::CallbackInfo& info);
   Napi::Value TopoAgree(const Napi::CallbackInfo& info);
@@ -114,6 +116,10 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value ReduceAll(const Napi::CallbackInfo& info, int which);
   Napi::Value AllToAllLike(const Napi::CallbackInfo& info, bool alltoall);
   Napi::Value CollDone(Napi::Env env, int rc, bool nb, MPI_Request req);
+
+  // gpu_*.cc: CUDA and NCCL loaded at run time; device buffers, NCCL communicators and device messages
+  // over MPI, exported as `gpu` by GpuEnv (gpu_env.h), which uses the argument helpers below.
+  friend class GpuEnv;
 
   // Shared argument helpers for the binding files.
   MPI_Comm CommArg(const Napi::CallbackInfo& info, size_t i);

@@ -33,6 +33,7 @@ void FillStatus(const MPI_Status& st, int rc, bool isRecv, double* out);
 class Engine {
  public:
   static constexpr uint64_t kPostSpinNs = 20'000;
+  static constexpr unsigned kTestsPerClockRead = 8;
   static constexpr uint64_t kPollSpinNs = 30'000;
   static constexpr uint64_t kBackoffNs = 2'000'000;
   static constexpr uint64_t kSlowPollMs = 1;

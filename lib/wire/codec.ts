@@ -181,6 +181,12 @@ export interface DecodeOptions {
    * receive buffer than the message; better, pass bytes.subarray(0, receivedCount).
    */
   allowTrailing?: boolean | undefined;
+  /**
+   * The protocol version the reader speaks (default PROTOCOL). Tests set it to simulate a reader of
+   * another version; a reader that wants a message whatever its protocol major (reading `err.raw`
+   * after a ProtocolVersionError) passes the message's own version.
+   */
+  protocol?: ProtocolVersion | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,11 +276,13 @@ export class ChannelHeaderTemplate {
   readonly schema: SchemaVersion;
   /** crc32c of the channel name's UTF-8 bytes. */
   readonly channelHash: number;
+  /** The protocol version the headers say (PROTOCOL unless a test simulates another). */
+  readonly protocol: ProtocolVersion;
   readonly #name: Uint8Array;
   /** Pre-stamped header images, one per ndim (built lazily): fixed fields, name, zero padding. */
   readonly #images: (Uint8Array | undefined)[] = [];
 
-  constructor(channel: string, schema: SchemaVersion) {
+  constructor(channel: string, schema: SchemaVersion, protocol: ProtocolVersion = PROTOCOL) {
     if (typeof channel !== 'string') throw new TypeError('channel name must be a string');
     const name = utf8Encoder.encode(channel);
     if (name.length === 0 || name.length > MAX_CHANNEL_NAME_BYTES) {
@@ -286,6 +294,10 @@ export class ChannelHeaderTemplate {
     }
     this.channel = channel;
     this.schema = Object.freeze({ major: schema.major, minor: schema.minor });
+    if (protocol === null || typeof protocol !== 'object' || !validU16(protocol.major) || !validU16(protocol.minor)) {
+      throw new RangeError('protocol version must be { major, minor } with uint16 integers');
+    }
+    this.protocol = Object.freeze({ major: protocol.major, minor: protocol.minor });
     this.#name = name;
     this.channelHash = crc32c(name);
   }
@@ -338,8 +350,8 @@ export class ChannelHeaderTemplate {
       const payloadOffset = align(headerLength, HEADER_ALIGN);
       img = new Uint8Array(payloadOffset);
       putU32(img, OFFSET.magic, MAGIC);
-      putU16(img, OFFSET.protocolMajor, PROTOCOL.major);
-      putU16(img, OFFSET.protocolMinor, PROTOCOL.minor);
+      putU16(img, OFFSET.protocolMajor, this.protocol.major);
+      putU16(img, OFFSET.protocolMinor, this.protocol.minor);
       putU32(img, OFFSET.headerLength, headerLength);
       putU32(img, OFFSET.payloadOffset, payloadOffset);
       putU16(img, OFFSET.schemaMajor, this.schema.major);
@@ -500,7 +512,7 @@ function decodeName(bytes: Uint8Array, start: number, end: number, hash: number)
     return undefined;
   }
   if (nameCache.size >= NAME_CACHE_MAX) nameCache.clear();
-  nameCache.set(hash, { bytes: nameBytes.slice(), name });
+  nameCache.set(hash, { bytes: new Uint8Array(nameBytes), name }); // a copy even for a Buffer (whose slice is a view)
   return name;
 }
 
@@ -609,7 +621,8 @@ export function decodeMessage(bytes: Uint8Array, expect?: DecodeOptions): Decode
     throw corrupt('magic', `bad magic ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}`, bytes);
   }
   const major = getU16(bytes, OFFSET.protocolMajor);
-  if (major !== PROTOCOL.major) {
+  const ours = expect?.protocol ?? PROTOCOL;
+  if (major !== ours.major) {
     const theirs = { major, minor: getU16(bytes, OFFSET.protocolMinor) };
     let header: DecodedHeader | undefined;
     try {
@@ -617,7 +630,7 @@ export function decodeMessage(bytes: Uint8Array, expect?: DecodeOptions): Decode
     } catch {
       header = undefined;
     }
-    throw new ProtocolVersionError(PROTOCOL, theirs, bytes, { header });
+    throw new ProtocolVersionError(ours, theirs, bytes, { header });
   }
 
   const header = parseHeader(bytes);

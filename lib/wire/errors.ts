@@ -24,6 +24,8 @@ export const ErrorCode = {
   TIMEOUT: 'ETIMEDOUT',
   /** An operation is not allowed (PermissionError), e.g. writing to a read-only channel. */
   PERMISSION: 'EPERM',
+  /** A request's handler failed on the serving rank (RemoteError). */
+  REMOTE: 'EREMOTE',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -36,6 +38,7 @@ export type CorruptReason =
   | 'dtype' // unknown dtype code, or a dtype/shape on a non-tensor payload
   | 'shape' // ndim too large, a dimension too large, or product(shape) * dtype size != payload length
   | 'name' // channel name empty, too long, not UTF-8, or its hash does not match its bytes
+  | 'payload' // an object or error payload whose own layout (lib/wire/payload.ts) does not decode
   | 'checksum'; // payload CRC32C mismatch (ChecksumError)
 
 export interface MessageErrorOptions {
@@ -209,5 +212,56 @@ export class PermissionError extends Error {
     if (details?.operation !== undefined) this.operation = details.operation;
     if (details?.channel !== undefined) this.channel = details.channel;
     if (details?.peer !== undefined) this.peer = details.peer;
+  }
+}
+
+/** Which declared property of a channel a received message did not have. */
+export type PayloadField = 'kind' | 'dtype' | 'shape';
+
+/**
+ * A message of the right schema major whose payload is not what the channel declares: another kind
+ * (an object on a tensor channel), dtype or shape. A SchemaMismatchError (code 'ESCHEMA'): the
+ * declared dtype and shape are part of the channel's schema. Always carries `header`.
+ */
+export class PayloadMismatchError extends SchemaMismatchError {
+  override name = 'PayloadMismatchError';
+  readonly field: PayloadField;
+  /** What the channel declares and what came, as text ('float32', '[2, -1]', 'tensor'). */
+  readonly expected: string;
+  readonly actual: string;
+
+  constructor(field: PayloadField, expected: string, actual: string, header: DecodedHeader, raw: Uint8Array, options?: MessageErrorOptions) {
+    super(header.schema.major, header.schema, raw, { ...options, header });
+    this.message = `payload mismatch on channel '${header.channel}': expected ${field} ${expected}, got ${actual}`;
+    this.field = field;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** What an error reply carries: the failure as the serving rank saw it. */
+export interface RemoteErrorInfo {
+  name: string;
+  message: string;
+  code?: string | undefined;
+  stack?: string | undefined;
+}
+
+/**
+ * The rank serving a request answered with an error (its handler threw, or it could not read the
+ * request). `remote` is that error as the server described it; `sender` the server's rank.
+ */
+export class RemoteError extends Error {
+  override name = 'RemoteError';
+  readonly code: string = ErrorCode.REMOTE;
+  readonly remote: RemoteErrorInfo;
+  readonly sender: number;
+  readonly channel: string;
+
+  constructor(remote: RemoteErrorInfo, sender: number, channel: string) {
+    super(`rank ${sender} answered '${channel}' with ${remote.name}: ${remote.message}`);
+    this.remote = remote;
+    this.sender = sender;
+    this.channel = channel;
   }
 }
