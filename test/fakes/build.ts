@@ -1,0 +1,83 @@
+// Builds the fake CUDA runtime and fake NCCL (test-only; see fake_cudart.c and fake_nccl.c) into
+// test/.tmp/fakes, when missing or older than their sources. The GPU test suites call this before
+// they load anything; every rank of an mpirun may call it at once, so a lock directory serialises the
+// build and outputs appear by rename, never half-written.
+//
+//   node --import tsx test/fakes/build.ts     prints the two paths
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const self = fileURLToPath(import.meta.url);
+const here = path.dirname(self);
+const root = path.resolve(here, '..', '..');
+export const FAKES_DIR = path.join(root, 'test', '.tmp', 'fakes');
+
+export interface Fakes {
+  cudart: string;
+  nccl: string;
+}
+
+const mtime = (f: string) => (existsSync(f) ? statSync(f).mtimeMs : 0);
+
+function mpicc(): string {
+  for (const home of [process.env.MPI_HOME, process.env.npm_config_mpi_home]) {
+    if (home && existsSync(path.join(home, 'bin', 'mpicc'))) return path.join(home, 'bin', 'mpicc');
+  }
+  return 'mpicc';
+}
+
+function lock(dir: string): () => void {
+  const lockDir = path.join(dir, '.lock');
+  const start = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      return () => rmSync(lockDir, { recursive: true, force: true });
+    } catch {
+      // Another process is building; a lock older than a minute was left by one that died.
+      if (Date.now() - mtime(lockDir) > 60_000) rmSync(lockDir, { recursive: true, force: true });
+      if (Date.now() - start > 120_000) throw new Error(`test/fakes: timed out waiting for ${lockDir}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
+}
+
+/** The paths of the two fakes, built first if needed. */
+export function buildFakes(): Fakes {
+  const out: Fakes = { cudart: path.join(FAKES_DIR, 'libfakecudart.so'), nccl: path.join(FAKES_DIR, 'libfakenccl.so') };
+  const abi = path.join(root, 'native', 'gpu_abi.h');
+  const srcCudart = path.join(here, 'fake_cudart.c');
+  const srcNccl = path.join(here, 'fake_nccl.c');
+  const stale = () =>
+    mtime(out.cudart) < Math.max(mtime(srcCudart), mtime(abi), mtime(self)) ||
+    mtime(out.nccl) < Math.max(mtime(srcNccl), mtime(abi), mtime(out.cudart));
+  if (!stale()) return out;
+  mkdirSync(FAKES_DIR, { recursive: true });
+  const unlock = lock(FAKES_DIR);
+  try {
+    if (!stale()) return out;
+    const flags = ['-shared', '-fPIC', '-O1', '-g', '-Wall', '-Wextra', '-fvisibility=hidden'];
+    const tmp = `.${process.pid}.tmp`;
+    execFileSync('cc', [...flags, '-Wl,-soname,libfakecudart.so', '-o', out.cudart + tmp, srcCudart, '-lm'], { stdio: 'pipe' });
+    renameSync(out.cudart + tmp, out.cudart);
+    // Linked against the fake runtime by soname: loaded after it (MPI4NODE_CUDART), the fake NCCL
+    // shares that very copy, and with it the registry of device allocations and stalled streams.
+    execFileSync(mpicc(), [...flags, '-o', out.nccl + tmp, srcNccl, `-L${FAKES_DIR}`, '-lfakecudart',
+      `-Wl,-rpath,${FAKES_DIR}`, '-lm'], { stdio: 'pipe' });
+    renameSync(out.nccl + tmp, out.nccl);
+  } catch (e) {
+    const err = e as { stderr?: Buffer; message: string };
+    throw new Error(`test/fakes: building the fake CUDA/NCCL failed: ${err.stderr?.toString() || err.message}`);
+  } finally {
+    unlock();
+  }
+  return out;
+}
+
+
+if (process.argv[1] && path.resolve(process.argv[1]) === self) {
+  const f = buildFakes();
+  console.log(`MPI4NODE_CUDART=${f.cudart}\nMPI4NODE_NCCL=${f.nccl}`);
+}

@@ -1,0 +1,225 @@
+// The checks and measurements that need a real NVIDIA GPU. Not a CI suite: test/gpu/run.sh runs it,
+// `single` in one process, `staging` under mpirun with two ranks sharing the GPU. Prints readable lines
+// and, last, one JSON line with every figure ("RESULT {...}"); exits non-zero on any failed check.
+//
+//   single   real NCCL, one rank: allreduce correctness for every op x dtype this NCCL supports (in
+//            place and not, three sizes), the other collectives and a group; host<->device copy
+//            bandwidth; NCCL allreduce call overhead, interleaved with the C reference
+//            (nccl_allreduce.c, path in NCCL_REF) in the same run
+//   staging  device buffers over MPI between two ranks on one GPU (staged through pinned memory
+//            unless MPI is CUDA-aware): correctness across sizes, and bandwidth against host arrays
+import { spawnSync } from 'node:child_process';
+import { gpu, world } from '../../lib/index.js';
+import type { DeviceDtype, NcclOpName } from '../../lib/gpu/index.js';
+import { encode } from './values.js';
+
+const mode = process.argv[2] ?? 'single';
+const results: Record<string, unknown> = { mode };
+let failures = 0;
+
+function check(ok: boolean, what: string): void {
+  if (!ok) {
+    failures++;
+    console.log(`FAIL ${what}`);
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const sameBytes = (a: ArrayBufferView, b: ArrayBufferView) => {
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength), y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+};
+
+/** Host data for `dtype`: finite values only (fp8 bytes below 0x40 are small positive numbers in both formats). */
+function sample(dtype: DeviceDtype, n: number, seed: number): ArrayBufferView {
+  if (dtype === 'float8e4m3' || dtype === 'float8e5m2') return Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) % 0x40);
+  return encode(dtype, Array.from({ length: n }, (_, i) => ((i * 7 + seed) % 23) - (dtype.startsWith('uint') ? 0 : 11)));
+}
+
+async function single(): Promise<void> {
+  const s = gpu.status();
+  results.status = { cuda: s.cuda, nccl: { ...s.nccl, tried: undefined }, available: s.available };
+  console.log(`CUDA runtime ${s.cuda.runtimeVersion} (${s.cuda.path}), driver ${s.cuda.driverVersion}, ${s.cuda.devices} device(s)`);
+  if (!s.available) {
+    console.log(`GPU unavailable: ${s.code}: ${s.reason}`);
+    process.exit(2);
+  }
+  console.log(`NCCL ${s.nccl.version || '-'} (${s.nccl.path || s.nccl.reason})`);
+
+  if (s.nccl.available) {
+    const c = gpu.nccl(world);
+    // allreduce: one rank, so every op returns the input, bit for bit; what is checked is that dtype
+    // and op codes, in/out of place and the completion path all work against the real library.
+    const dtypes = gpu.DEVICE_DTYPES.filter((d) => d.nccl >= 0);
+    const ops: NcclOpName[] = ['sum', 'prod', 'min', 'max', 'avg'];
+    let ran = 0, skipped: string[] = [];
+    for (const d of dtypes) {
+      for (const op of ops) {
+        for (const n of [1, 1023, 1 << 20]) {
+          const host = sample(d.name, n, n % 5);
+          const src = gpu.DeviceBuffer.from(host as never, d.name);
+          const out = new gpu.DeviceBuffer(d.name, n);
+          try {
+            await c.allreduce(src, op, out);
+            check(sameBytes(out.toArray(), host), `allreduce ${d.name} ${op} n=${n} out of place`);
+            await c.allreduce(src, op);
+            check(sameBytes(src.toArray(), host), `allreduce ${d.name} ${op} n=${n} in place`);
+            ran++;
+          } catch (e) {
+            if ((e as { code?: string }).code === 'ERR_NCCL_VERSION') skipped.push(`${d.name}/${op}`);
+            else check(false, `allreduce ${d.name} ${op} n=${n}: ${(e as Error).message}`);
+          } finally {
+            src.dispose();
+            out.dispose();
+          }
+        }
+      }
+    }
+    skipped = [...new Set(skipped)];
+    console.log(`allreduce correctness: ${ran} op x dtype x size cases run${skipped.length ? `; refused by this NCCL: ${skipped.join(' ')}` : ''}`);
+    results.allreduceCases = ran;
+    results.allreduceRefused = skipped;
+
+    const b = gpu.DeviceBuffer.from(Float32Array.of(1, 2, 3));
+    await c.broadcast(b, 0);
+    check(sameBytes(b.toArray(), Float32Array.of(1, 2, 3)), 'broadcast');
+    const r = await c.reduce(b, 'max', 0, new gpu.DeviceBuffer('float32', 3));
+    check(r !== undefined && sameBytes(r.toArray(), Float32Array.of(1, 2, 3)), 'reduce');
+    check(sameBytes((await c.allgather(b)).toArray(), Float32Array.of(1, 2, 3)), 'allgather');
+    check(sameBytes((await c.reduceScatter(b)).toArray(), Float32Array.of(1, 2, 3)), 'reduceScatter');
+    if (s.nccl.features.sendRecv) {
+      const x = new gpu.DeviceBuffer('float32', 3);
+      await gpu.group(() => {
+        c.send(b, 0);
+        c.recv(x, 0);
+      });
+      check(sameBytes(x.toArray(), Float32Array.of(1, 2, 3)), 'send/recv to self in a group');
+    }
+
+    // Call overhead: a 2-element float32 allreduce, awaited one by one (launch + completion through the
+    // event poller) and in batches of 1000 (launch cost, amortised), interleaved with the C program.
+    const ref = process.env.NCCL_REF;
+    const small = new gpu.DeviceBuffer('float32', 2).zero();
+    for (let i = 0; i < 500; i++) await c.allreduce(small);
+    const js = { syncedUs: [] as number[], batchedUs: [] as number[] };
+    const cref = { syncedUs: [] as number[], batchedUs: [] as number[] };
+    for (let round = 0; round < 5; round++) {
+      let t0 = performance.now();
+      const N = 5000;
+      for (let i = 0; i < N; i++) await c.allreduce(small);
+      js.syncedUs.push(((performance.now() - t0) * 1000) / N);
+      t0 = performance.now();
+      for (let k = 0; k < 10; k++) {
+        const batch: Promise<unknown>[] = [];
+        for (let i = 0; i < 1000; i++) batch.push(c.allreduce(small));
+        await Promise.all(batch);
+      }
+      js.batchedUs.push(((performance.now() - t0) * 1000) / 10_000);
+      if (ref) {
+        const out = spawnSync(ref, [s.cuda.path, s.nccl.path, '10000', '2'], { encoding: 'utf8', timeout: 120_000 });
+        try {
+          const j = JSON.parse(out.stdout.trim().split('\n').pop()!);
+          cref.syncedUs.push(j.syncedUs);
+          cref.batchedUs.push(j.batchedUs);
+        } catch {
+          console.log(`C reference failed: ${out.stderr || out.error?.message}`);
+        }
+      }
+    }
+    const o = {
+      js: { syncedUs: median(js.syncedUs), batchedUs: median(js.batchedUs) },
+      c: cref.syncedUs.length ? { syncedUs: median(cref.syncedUs), batchedUs: median(cref.batchedUs) } : null,
+    };
+    results.allreduceOverhead = o;
+    console.log(`allreduce (2 x float32), us per call, medians of 5 interleaved rounds:`);
+    console.log(`  awaited one by one: mpi4node ${o.js.syncedUs.toFixed(2)}${o.c ? `, C ${o.c.syncedUs.toFixed(2)} (x${(o.js.syncedUs / o.c.syncedUs).toFixed(2)})` : ''}`);
+    console.log(`  batches of 1000:    mpi4node ${o.js.batchedUs.toFixed(2)}${o.c ? `, C ${o.c.batchedUs.toFixed(2)} (x${(o.js.batchedUs / o.c.batchedUs).toFixed(2)})` : ''}`);
+    c.dispose();
+  } else {
+    console.log(`NCCL checks skipped: ${s.nccl.code}: ${s.nccl.reason}`);
+  }
+
+  // Host <-> device bandwidth: blocking copies from pageable typed arrays, and Promise copies through
+  // pinned chunks.
+  const bytes = 256 << 20;
+  const host = new Uint8Array(bytes).map((_, i) => i & 0xff);
+  const back = new Uint8Array(bytes);
+  const dev = new gpu.DeviceBuffer('uint8', bytes);
+  const bw: Record<string, number[]> = { h2d: [], d2h: [], h2dAsync: [], d2hAsync: [] };
+  for (let i = 0; i < 5; i++) {
+    let t0 = performance.now();
+    dev.copyFrom(host);
+    bw.h2d!.push(bytes / ((performance.now() - t0) * 1e6));
+    t0 = performance.now();
+    dev.copyTo(back);
+    bw.d2h!.push(bytes / ((performance.now() - t0) * 1e6));
+    t0 = performance.now();
+    await dev.copyFromAsync(host);
+    bw.h2dAsync!.push(bytes / ((performance.now() - t0) * 1e6));
+    t0 = performance.now();
+    await dev.copyToAsync(back);
+    bw.d2hAsync!.push(bytes / ((performance.now() - t0) * 1e6));
+  }
+  check(sameBytes(host, back), 'host -> device -> host round trip');
+  const gbs = Object.fromEntries(Object.entries(bw).map(([k, v]) => [k, Number(median(v).toFixed(2))]));
+  results.copyGBs = gbs;
+  console.log(`copies of 256 MiB, GB/s (medians of 5): H2D ${gbs.h2d}, D2H ${gbs.d2h} (blocking, pageable); ` +
+    `H2D ${gbs.h2dAsync}, D2H ${gbs.d2hAsync} (Promise, pinned chunks)`);
+  dev.dispose();
+}
+
+async function staging(): Promise<void> {
+  const rank = world.rank, size = world.size;
+  if (size !== 2) throw new Error('staging runs with exactly 2 ranks');
+  const peer = 1 - rank;
+  const aware = gpu.mpiCudaAware();
+  if (rank === 0) console.log(`device messages between 2 ranks on device ${gpu.device()}: ${aware.aware ? 'CUDA-aware MPI' : 'staged through pinned memory'} (${aware.how})`);
+  for (const n of [0, 1, 4093, 1 << 20, 16 << 20]) {
+    const out = gpu.DeviceBuffer.from(Uint8Array.from({ length: n }, (_, i) => (i * 13 + rank) & 0xff));
+    const inp = new gpu.DeviceBuffer('uint8', n);
+    const [st] = await Promise.all([gpu.irecv(world, inp, peer, 1), gpu.isend(world, out, peer, 1)]);
+    check(st.byteCount === n, `staging ${n} bytes: count`);
+    check(sameBytes(inp.toArray(), Uint8Array.from({ length: n }, (_, i) => (i * 13 + peer) & 0xff)), `staging ${n} bytes: content`);
+    out.dispose();
+    inp.dispose();
+  }
+  // Bandwidth, 64 MiB one way (rank 0 -> 1), device buffers against host arrays through MPI.
+  const bytes = 64 << 20;
+  const dev = new gpu.DeviceBuffer('uint8', bytes).zero();
+  const host = new Uint8Array(bytes);
+  const ack = new Uint8Array(1);
+  const times: Record<string, number[]> = { device: [], host: [] };
+  for (let i = 0; i < 6; i++) {
+    for (const k of ['device', 'host'] as const) {
+      world.barrier?.();
+      const t0 = performance.now();
+      if (rank === 0) {
+        if (k === 'device') gpu.send(world, dev, 1, 2);
+        else world.send(host, 1, 2);
+        world.recv(ack, 1, 3);
+      } else {
+        if (k === 'device') gpu.recv(world, dev, 0, 2);
+        else world.recv(host, 0, 2);
+        world.send(ack, 0, 3);
+      }
+      if (i > 0) times[k]!.push(bytes / ((performance.now() - t0) * 1e6));
+    }
+  }
+  if (rank === 0) {
+    const gbs = { device: Number(median(times.device!).toFixed(2)), host: Number(median(times.host!).toFixed(2)) };
+    results.stagingGBs = gbs;
+    console.log(`64 MiB rank 0 -> 1, GB/s (medians of 5): device buffers ${gbs.device}, host arrays ${gbs.host}`);
+  }
+  dev.dispose();
+}
+
+try {
+  if (mode === 'single') await single();
+  else if (mode === 'staging') await staging();
+  else throw new Error(`unknown mode ${mode}`);
+} catch (e) {
+  failures++;
+  console.log(`FAIL ${(e as Error).stack}`);
+}
+if (mode === 'single' || world.rank === 0) console.log(`RESULT ${JSON.stringify({ ...results, failures })}`);
+process.exitCode = failures ? 1 : 0;

@@ -1,0 +1,42 @@
+// Helpers shared by the channel and graph suites: an event-loop-friendly barrier (serve loops must keep
+// running while a rank waits for the others), forged messages on a channel's tags, typed-error capture.
+import * as assert from 'uvu/assert';
+import { native } from '../../lib/binding.js';
+import type { Channel, Comm } from '../../lib/index.js';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A dissemination barrier from Promise point-to-point calls on `comm` (a dup reserved for it). */
+export async function asyncBarrier(comm: Comm, tag = 777): Promise<void> {
+  const n = comm.size, r = comm.rank;
+  for (let d = 1; d < n; d <<= 1) {
+    const inp = comm.irecv(new Uint8Array(1), (r - d + n) % n, tag);
+    await comm.isend(new Uint8Array(1), (r + d) % n, tag);
+    await inp;
+  }
+}
+
+/** Sends `bytes` as they are on a lane of `ch` (0 data, 1 request, 2 reply): how tests forge messages. */
+export function sendRaw(ch: Channel, dest: number, bytes: Uint8Array, lane = 0): void {
+  native.send(bytes, dest, ch.tag + lane, ch.comm._handle(true), false);
+}
+
+/** The error `fn` throws (synchronously), or fails the test. */
+export function thrown(fn: () => unknown): any {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  assert.unreachable('expected an error');
+}
+
+/** The error `p` rejects with, or fails the test. */
+export async function rejects(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  assert.unreachable('expected a rejection');
+}
