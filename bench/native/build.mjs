@@ -1,0 +1,110 @@
+// Builds the native OSU-style reference benchmarks (osu_latency, osu_bw, osu_allreduce).
+//
+//   import { buildNative } from './native/build.mjs';
+//   const { latency, bw, allreduce } = await buildNative({ mpicc: '/opt/ompi/bin/mpicc' });
+//
+//   node bench/native/build.mjs [--mpicc PATH] [--out-dir DIR]   # builds, prints the paths as JSON
+//
+// mpicc: the option, else $MPI4NODE_MPICC, else $MPI_HOME/bin/mpicc, else `mpicc` on PATH. A program
+// is recompiled when its binary is missing, older than its source or osu_common.h, or was built by a
+// different mpicc / flags (recorded in <outDir>/build-info.json).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CFLAGS = ['-O2', '-std=c11', '-Wall', '-Wextra'];
+const PROGRAMS = { latency: 'osu_latency', bw: 'osu_bw', allreduce: 'osu_allreduce' };
+
+function resolveMpicc(explicit) {
+  if (explicit) return explicit;
+  if (process.env.MPI4NODE_MPICC) return process.env.MPI4NODE_MPICC;
+  if (process.env.MPI_HOME) {
+    const candidate = path.join(process.env.MPI_HOME, 'bin', 'mpicc');
+    if (existsSync(candidate)) return candidate;
+  }
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && existsSync(path.join(dir, 'mpicc'))) return path.join(dir, 'mpicc');
+  }
+  return 'mpicc';
+}
+
+async function mtime(file) {
+  try {
+    return (await stat(file)).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+function run(cmd, args) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) {
+        const why = err.code === 'ENOENT' ? `${cmd} not found (set MPI4NODE_MPICC or MPI_HOME)` : err.message;
+        reject(new Error(`${[cmd, ...args].join(' ')} failed: ${why}\n${stderr}`));
+      } else {
+        if (stderr.trim()) process.stderr.write(stderr);
+        resolve(stdout);
+      }
+    });
+  });
+}
+
+/**
+ * @param {{ mpicc?: string, outDir?: string }} [options]
+ * @returns {Promise<{ latency: string, bw: string, allreduce: string }>} absolute binary paths
+ */
+export async function buildNative(options = {}) {
+  const mpicc = resolveMpicc(options.mpicc);
+  const outDir = path.resolve(options.outDir ?? path.join(here, 'bin'));
+  await mkdir(outDir, { recursive: true });
+
+  const infoFile = path.join(outDir, 'build-info.json');
+  const info = JSON.stringify({ mpicc, cflags: CFLAGS });
+  const previous = await readFile(infoFile, 'utf8').catch(() => '');
+  const sameToolchain = previous.trim() === info;
+  const header = await mtime(path.join(here, 'osu_common.h'));
+
+  const result = {};
+  for (const [key, name] of Object.entries(PROGRAMS)) {
+    const src = path.join(here, `${name}.c`);
+    const bin = path.join(outDir, name);
+    const built = await mtime(bin);
+    if (!sameToolchain || built < 0 || built < (await mtime(src)) || built < header) {
+      const tmp = `${bin}.tmp-${process.pid}`;
+      try {
+        await run(mpicc, [...CFLAGS, '-o', tmp, src]);
+        await rename(tmp, bin);
+      } finally {
+        await rm(tmp, { force: true });
+      }
+    }
+    result[key] = bin;
+  }
+  if (!sameToolchain) await writeFile(infoFile, info + '\n');
+  return /** @type {{ latency: string, bw: string, allreduce: string }} */ (result);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const options = {};
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    const value = inline ?? args[++i];
+    if ((flag !== '--mpicc' && flag !== '--out-dir') || value === undefined) {
+      console.error('usage: node bench/native/build.mjs [--mpicc PATH] [--out-dir DIR]');
+      process.exit(2);
+    }
+    options[flag === '--mpicc' ? 'mpicc' : 'outDir'] = value;
+  }
+  try {
+    console.log(JSON.stringify(await buildNative(options), null, 2));
+  } catch (err) {
+    console.error(err.message);
+    process.exit(1);
+  }
+}

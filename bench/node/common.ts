@@ -1,0 +1,185 @@
+// What the mpi4node OSU-style programs share with bench/native/osu_common.h: the same options, the same
+// iteration schedule and the same JSON-lines output, so bench/run.ts reads C, Python and Node alike.
+//
+//   --sizes LIST  --iters-scale F  --iters N  --warmup N  --thread-level L  --mode blocking|promise
+//
+// One difference, on purpose: a warm-up below `jitWarmup` iterations (messages ≤ 8 KiB) is raised to
+// it. OSU's 100 warm-up iterations are steady state for C; V8 has not yet optimised the library's
+// functions by then, so the first timed iterations would measure the interpreter. The emitted
+// "warmup" is the count actually run.
+import { readFileSync } from 'node:fs';
+import type { Comm, ThreadLevel } from '../../lib/index.js';
+
+export interface BenchSpec {
+  name: string;
+  /** Default size range (powers of two from dmin to dmax) and the multiple every size must be. */
+  dmin: number;
+  dmax: number;
+  multiple: number;
+  smallIters: number;
+  smallWarmup: number;
+  largeIters: number;
+  largeWarmup: number;
+  /** Minimum warm-up for sizes ≤ LARGE (see above). */
+  jitWarmup: number;
+}
+
+export type Mode = 'blocking' | 'promise';
+
+export interface Options {
+  sizes: number[];
+  itersScale: number;
+  iters?: number;
+  warmup?: number;
+  threadLevel: ThreadLevel;
+  mode: Mode;
+}
+
+const LARGE = 8192;
+const MAX_BYTES = 2 ** 30;
+const LEVELS: ThreadLevel[] = ['single', 'funneled', 'serialized', 'multiple'];
+
+function rank(): number {
+  return Number(process.env.OMPI_COMM_WORLD_RANK ?? process.env.PMI_RANK ?? 0);
+}
+
+/** Prints the problem (rank 0 only) and exits with status 2, like the C programs. */
+export function fail(spec: BenchSpec, message: string): never {
+  if (rank() === 0) {
+    process.stderr.write(`${spec.name}: ${message}\n`);
+    process.stderr.write(
+      `usage: mpirun -n N node --import tsx bench/node/${spec.name}.ts [--sizes N,N,...] [--iters-scale F] [--iters N]\n` +
+        '         [--warmup N] [--thread-level single|funneled|serialized|multiple] [--mode blocking|promise]\n',
+    );
+  }
+  process.exit(2);
+}
+
+function integer(spec: BenchSpec, flag: string, v: string, lo: number, hi: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < lo || Number(v) > hi) fail(spec, `${flag}: '${v}' is not an integer in [${lo}, ${hi}]`);
+  return Number(v);
+}
+
+export function parseOptions(spec: BenchSpec, argv = process.argv.slice(2)): Options {
+  const o: Options = { sizes: [], itersScale: 1, threadLevel: 'funneled', mode: 'blocking' };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    if (flag === '--hugepages') {
+      // V8 allocates ArrayBuffers with plain mmap/malloc; nothing in JavaScript can madvise them.
+      fail(spec, '--hugepages is not available from JavaScript (V8 allocates ArrayBuffers); compare with the C programs without it');
+    }
+    if (flag === '-h' || flag === '--help') fail(spec, 'help');
+    const value = inline ?? argv[++i];
+    if (value === undefined) fail(spec, `${flag} needs a value`);
+    switch (flag) {
+      case '--sizes':
+        o.sizes = value.split(',').map((s) => integer(spec, '--sizes', s, 0, MAX_BYTES));
+        if (o.sizes.some((s) => s % spec.multiple)) fail(spec, `--sizes: every size must be a multiple of ${spec.multiple}`);
+        break;
+      case '--iters-scale':
+        o.itersScale = Number(value);
+        if (!(o.itersScale > 0 && o.itersScale <= 1000)) fail(spec, `--iters-scale: '${value}' is not a number in (0, 1000]`);
+        break;
+      case '--iters':
+        o.iters = integer(spec, flag, value, 1, 1e8);
+        break;
+      case '--warmup':
+        o.warmup = integer(spec, flag, value, 0, 1e8);
+        break;
+      case '--thread-level':
+        if (!LEVELS.includes(value as ThreadLevel)) fail(spec, `--thread-level: '${value}' is not ${LEVELS.join('|')}`);
+        o.threadLevel = value as ThreadLevel;
+        break;
+      case '--mode':
+        if (value !== 'blocking' && value !== 'promise') fail(spec, `--mode: '${value}' is not blocking|promise`);
+        o.mode = value;
+        break;
+      default:
+        fail(spec, `unknown argument '${argv[i]}'`);
+    }
+  }
+  if (o.sizes.length === 0) {
+    for (let s = spec.dmin; s <= spec.dmax; s = s ? s * 2 : 1) o.sizes.push(s);
+  }
+  return o;
+}
+
+/** OSU's schedule (osu_common.h osu_iters), with the JIT floor on small-message warm-up. */
+export function itersFor(spec: BenchSpec, o: Options, size: number): { iters: number; warmup: number } {
+  const large = size > LARGE;
+  const scaled = (n: number) => Math.max(1, Math.round(n * o.itersScale));
+  const iters = o.iters ?? scaled(large ? spec.largeIters : spec.smallIters);
+  let warmup = o.warmup ?? scaled(large ? spec.largeWarmup : spec.smallWarmup);
+  if (o.warmup === undefined && !large) warmup = Math.max(warmup, spec.jitWarmup);
+  return { iters, warmup };
+}
+
+/**
+ * "normal" when this process has no transparent huge pages at all (then no buffer can have any),
+ * else "mixed": JavaScript cannot see a typed array's address to look its mapping up, so any huge
+ * page in the process makes the answer uncertain. Collective over `comm` (point-to-point only).
+ */
+export function pagesOf(comm: Comm): 'normal' | 'mixed' {
+  return exchangeOr(comm, hugeKb() > 0) ? 'mixed' : 'normal';
+}
+
+function hugeKb(): number {
+  let kb = 0;
+  try {
+    kb = Number(/AnonHugePages:\s+(\d+)/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? 0);
+  } catch {}
+  return kb;
+}
+
+// OR of a flag over all ranks with point-to-point messages only (collectives may not exist yet).
+function exchangeOr(comm: Comm, mine: boolean): boolean {
+  const flag = new Int32Array([mine ? 1 : 0]);
+  if (comm.rank !== 0) {
+    comm.send(flag, 0, 9);
+    comm.recv(flag, 0, 9);
+    return flag[0] !== 0;
+  }
+  const other = new Int32Array(1);
+  for (let r = 1; r < comm.size; r++) {
+    comm.recv(other, r, 9);
+    flag[0] |= other[0]!;
+  }
+  for (let r = 1; r < comm.size; r++) comm.send(flag, r, 9);
+  return flag[0] !== 0;
+}
+
+/** MPI_Barrier where the library has it, else the same synchronisation by messages. */
+export function sync(comm: Comm): void {
+  if (typeof (comm as { barrier?: unknown }).barrier === 'function') comm.barrier();
+  else exchangeOr(comm, false);
+}
+
+export interface Line {
+  bench: string;
+  impl: string;
+  size: number;
+  iters: number;
+  warmup: number;
+  value: number;
+  unit: string;
+  pages: string;
+  ranks: number;
+  thread: string;
+  [extra: string]: unknown;
+}
+
+/** One result line on stdout, in osu_emit's key order. */
+export function emit(line: Line): void {
+  process.stdout.write(JSON.stringify({ ...line, value: Number(line.value.toFixed(4)) }) + '\n');
+}
+
+/** Exits unless the job has exactly `n` ranks (status 2, like the C programs). */
+export function requireRanks(spec: BenchSpec, comm: Comm, n: number): void {
+  if (comm.size !== n) fail(spec, `needs exactly ${n} ranks, got ${comm.size}`);
+}
+
+/** A buffer of at least `bytes` bytes (at least 4), written once so its pages exist, as osu_alloc does. */
+export function buffer(bytes: number): Uint8Array {
+  // V8 gets large zeroed buffers from calloc/mmap, whose pages appear only when first written.
+  return new Uint8Array(Math.max(4, bytes)).fill(0);
+}

@@ -1,0 +1,73 @@
+// osu_allreduce method through mpi4node: float32 sum over the world. Each iteration is timed on its
+// own and followed by a barrier; a rank's latency is the mean of its timed iterations; rank 0 reports
+// the mean over ranks plus min and max, in microseconds. --mode blocking: world.allreduce(s, 'sum', r);
+// --mode promise: await world.iallreduce(s, 'sum', r). The result is checked after each size.
+// Prints nothing and exits 0 when this build of the library has no allreduce yet.
+import { init, world, wtime } from '../../lib/index.js';
+import { buffer, emit, itersFor, pagesOf, parseOptions, type BenchSpec } from './common.js';
+
+const spec: BenchSpec = {
+  name: 'osu_allreduce', dmin: 4, dmax: 1048576, multiple: 4,
+  smallIters: 1000, smallWarmup: 100, largeIters: 100, largeWarmup: 10, jitWarmup: 2000,
+};
+const o = parseOptions(spec);
+if (typeof (world as { allreduce?: unknown }).allreduce !== 'function') {
+  if (world.rank === 0) process.stderr.write('osu_allreduce: this mpi4node has no comm.allreduce; skipped\n');
+  process.exit(0);
+}
+init({ threadLevel: o.threadLevel });
+const nranks = world.size;
+const max = Math.max(4, ...o.sizes);
+const sbuf = new Float32Array(buffer(max).buffer), rbuf = new Float32Array(buffer(max).buffer);
+const pages = pagesOf(world);
+
+function blocking(s: Float32Array, r: Float32Array, iters: number, warmup: number): number {
+  let total = 0;
+  for (let i = 0; i < warmup + iters; i++) {
+    const t0 = wtime();
+    world.allreduce(s, 'sum', r);
+    const t1 = wtime();
+    if (i >= warmup) total += t1 - t0;
+    world.barrier();
+  }
+  return total;
+}
+
+async function promise(s: Float32Array, r: Float32Array, iters: number, warmup: number): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < warmup + iters; i++) {
+    const t0 = wtime();
+    await world.iallreduce(s, 'sum', r);
+    const t1 = wtime();
+    if (i >= warmup) total += t1 - t0;
+    world.barrier();
+  }
+  return total;
+}
+
+const one = new Float64Array(1), out = new Float64Array(1);
+function over(lat: number, op: 'min' | 'max' | 'sum'): number {
+  one[0] = lat;
+  world.allreduce(one, op, out);
+  return out[0]!;
+}
+
+for (const size of o.sizes) {
+  const count = size / 4;
+  const { iters, warmup } = itersFor(spec, o, size);
+  const s = sbuf.subarray(0, count).fill(1), r = rbuf.subarray(0, count).fill(0);
+  world.barrier();
+  const total = o.mode === 'blocking' ? blocking(s, r, iters, warmup) : await promise(s, r, iters, warmup);
+  if (count > 0 && (r[0] !== nranks || r[count - 1] !== nranks)) {
+    // Thrown, not exit(): an uncaught error aborts the whole job, as MPI_Abort does in the C program.
+    throw new Error(`osu_allreduce: rank ${world.rank}: wrong result ${r[0]} (expected ${nranks})`);
+  }
+  const lat = (total * 1e6) / iters;
+  const mn = over(lat, 'min'), mx = over(lat, 'max'), sum = over(lat, 'sum');
+  if (world.rank === 0) {
+    emit({
+      bench: 'allreduce', impl: `mpi4node-${o.mode}`, size, iters, warmup, value: sum / nranks, unit: 'us', pages,
+      ranks: nranks, thread: o.threadLevel, min: Number(mn.toFixed(4)), max: Number(mx.toFixed(4)),
+    });
+  }
+}
