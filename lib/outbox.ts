@@ -3,8 +3,9 @@
 // A payload goes out from its own memory next to a separately encoded header: an hindexed datatype over
 // both (native/parts_calls.cc). Building that datatype costs ~0.4 us, more than an 8-byte message's whole
 // trip, so a message of at most COPY_BELOW bytes, header included, is copied into one buffer instead:
-// below Open MPI's shared-memory eager limit (4 KiB) the copy is cheaper than the type, and above it the
-// datatype path is also faster than a contiguous send of the same bytes (docs/channels.md has the figures).
+// up to Open MPI's shared-memory eager limit (4 KiB less its own match header) the copy is cheaper than
+// the type, and past it the datatype path is also faster than a contiguous send of the same bytes
+// (docs/channels.md has the figures).
 //
 // The header is encoded (and so validated) once per change of the payload's kind, dtype, shape and
 // length; each message only stamps its sequence number, correlation id and checksum into it.
@@ -17,7 +18,7 @@ import { crc32c } from './wire/crc32c.js';
 import type { EncodedPayload } from './wire/payload.js';
 
 /** Messages of at most this many bytes, header included, are copied into one buffer; larger payloads never are. */
-export const COPY_BELOW = 4096;
+export const COPY_BELOW = 4032;
 
 export class Outbox {
   readonly #tpl: ChannelHeaderTemplate;

@@ -2,13 +2,15 @@
 //
 // Requests, replies and plain messages travel on three tags of the channel (lanes), so a serve loop
 // never takes a plain message and recv() never takes a request. A request carries a correlation id
-// (a per-channel counter); the reply echoes it and is matched by (id, sender), never by arrival order.
+// (unique in the requesting process); the reply echoes it and is matched by (id, sender), never by
+// arrival order.
 // A reply whose request timed out finds no entry: it is dropped and counted (stats.lateReplies), so it
 // can neither crash anything nor resolve a later request. Everything is Promise-driven: no call here
 // blocks the event loop.
 import { ANY_SOURCE } from './comm.js';
 import { Lane, type Channel, type Envelope } from './channel.js';
 import type { Received, Request } from './request.js';
+import { MAGIC_BYTES, OFFSET } from './wire/codec.js';
 import { type MessageError, RemoteError, type RemoteErrorInfo, TimeoutError } from './wire/errors.js';
 
 export interface RequestOptions {
@@ -31,21 +33,40 @@ export interface ServeOptions {
 export type Handler = (message: any, envelope: Envelope) => unknown;
 
 interface Pending {
+  owner: Requester;
   dest: number;
   resolve: (e: Envelope) => void;
   reject: (e: Error) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
+// Requests in flight in this process, by correlation id. Ids are unique in the process: every channel
+// object of one name on one communicator shares the reply tag, so a reply may be taken by any of their
+// reply receives, and is handed to the request it answers whichever took it.
+const inFlight = new Map<number, Pending>();
+let nextId = 1;
+// Requests that timed out (bounded), so that a late reply is counted on the channel that made it.
+const expired = new Map<number, Channel>();
+const EXPIRED_MAX = 4096;
+
 function closedError(ch: Channel): Error {
   return Object.assign(new Error(`channel '${ch.name}' was closed`), { code: 'ERR_CHANNEL_CLOSED' });
 }
 
-/** The requesting side of a channel: correlation ids, timeouts, and one reply receive while any request waits. */
+/** The correlation id in a message's header, without decoding it (undefined when there is no header). */
+function peekCorrelationId(raw: Uint8Array): number | undefined {
+  if (raw.byteLength < OFFSET.correlationId + 8 || raw[0] !== MAGIC_BYTES[0] || raw[1] !== MAGIC_BYTES[1] ||
+    raw[2] !== MAGIC_BYTES[2] || raw[3] !== MAGIC_BYTES[3]) {
+    return undefined;
+  }
+  const v = new DataView(raw.buffer, raw.byteOffset + OFFSET.correlationId, 8);
+  return v.getUint32(4, true) * 4294967296 + v.getUint32(0, true);
+}
+
+/** The requesting side of a channel: timeouts, and one reply receive while any of its requests waits. */
 export class Requester {
   readonly #ch: Channel;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
+  readonly #mine = new Set<number>();
   #listener: Request<Received<Uint8Array>> | undefined;
 
   constructor(ch: Channel) {
@@ -61,27 +82,28 @@ export class Requester {
       throw Object.assign(new RangeError(`timeoutMs must be a non-negative number, got ${String(timeoutMs)}`), { code: 'ERR_INVALID_ARG_VALUE' });
     }
     const payload = ch._encode(message);
-    const id = this.#nextId++;
+    const id = nextId++;
     const promise = new Promise<Envelope>((resolve, reject) => {
-      const p: Pending = { dest: d, resolve, reject, timer: undefined };
+      const p: Pending = { owner: this, dest: d, resolve, reject, timer: undefined };
       if (timeoutMs !== undefined && timeoutMs !== Infinity) {
         p.timer = setTimeout(() => {
-          if (this.#pending.get(id) !== p) return;
-          this.#pending.delete(id);
+          if (this.#take(id) === undefined) return;
+          if (expired.size >= EXPIRED_MAX) expired.delete(expired.keys().next().value!);
+          expired.set(id, ch);
           ch._countTimeout();
-          this.#idle();
           reject(new TimeoutError(`no reply from rank ${d} on channel '${ch.name}' within ${timeoutMs} ms`, timeoutMs,
             { operation: 'request', channel: ch.name, peer: d }));
         }, timeoutMs);
       }
-      this.#pending.set(id, p);
+      inFlight.set(id, p);
+      this.#mine.add(id);
     });
     try {
       this.#listen();
       ch.stats.requests++;
-      ch._transmit(d, Lane.Request, payload, id, false)!.catch((e: Error) => this.#take(id, d)?.reject(e));
+      ch._transmit(d, Lane.Request, payload, id, false)!.catch((e: Error) => this.#take(id)?.reject(e));
     } catch (e) {
-      this.#take(id, d)?.reject(e as Error); // an MPI error rejects, as in every Promise form
+      this.#take(id)?.reject(e as Error); // an MPI error rejects, as in every Promise form
     }
     return promise;
   }
@@ -89,11 +111,7 @@ export class Requester {
   /** Rejects every waiting request and stops listening. */
   close(): void {
     const err = closedError(this.#ch);
-    for (const [id, p] of this.#pending) {
-      this.#pending.delete(id);
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
+    for (const id of [...this.#mine]) this.#take(id)?.reject(err);
     this.#idle();
   }
 
@@ -105,49 +123,55 @@ export class Requester {
       (got) => {
         if (this.#listener === r) this.#listener = undefined;
         if (!got.status.cancelled) this.#onReply(got.data, got.status.source);
-        if (this.#pending.size > 0) this.#listen();
+        if (this.#mine.size > 0) this.#listen();
       },
       (err: Error) => {
         if (this.#listener === r) this.#listener = undefined;
-        for (const [id, p] of this.#pending) this.#take(id, p.dest)?.reject(err);
+        for (const id of [...this.#mine]) this.#take(id)?.reject(err);
       },
     );
   }
 
-  // Nothing waits: stop the reply receive so the process may exit. A reply still on its way stays
-  // queued in MPI and is received (and counted late) by the next request's listener.
+  // Nothing of ours waits: stop the reply receive so the process may exit. A reply still on its way
+  // stays queued in MPI and is received (and counted late) by the next listener.
   #idle(): void {
-    if (this.#pending.size > 0 || this.#listener === undefined) return;
+    if (this.#mine.size > 0 || this.#listener === undefined) return;
     const r = this.#listener;
     this.#listener = undefined;
     r.cancel();
   }
 
-  #take(id: number, source: number): Pending | undefined {
-    const p = this.#pending.get(id);
-    if (p === undefined || p.dest !== source) return undefined;
-    this.#pending.delete(id);
+  #take(id: number): Pending | undefined {
+    const p = inFlight.get(id);
+    if (p === undefined || p.owner !== this) return undefined;
+    inFlight.delete(id);
+    this.#mine.delete(id);
     clearTimeout(p.timer);
     this.#idle();
     return p;
   }
 
   #onReply(raw: Uint8Array, source: number): void {
+    const id = peekCorrelationId(raw);
+    const p = id === undefined ? undefined : inFlight.get(id);
+    if (p === undefined || p.dest !== source || p.owner.#ch.comm !== this.#ch.comm || p.owner.#ch.tag !== this.#ch.tag) {
+      // No request waits for it: a reply after its request timed out (or bytes that are no reply).
+      (expired.get(id!) ?? this.#ch).stats.lateReplies++;
+      if (id !== undefined) expired.delete(id);
+      return;
+    }
+    p.owner.#settle(id!, raw, source);
+  }
+
+  // The reply to request `id`, read with the expectations of the channel that asked.
+  #settle(id: number, raw: Uint8Array, source: number): void {
+    const p = this.#take(id)!;
     const ch = this.#ch;
     let env: Envelope;
     try {
       env = ch._deliver(raw, source, Lane.Reply);
     } catch (e) {
-      // A reply that fails a check goes to the request it answers, when its header says which.
-      const id = (e as MessageError).header?.correlationId;
-      const p = id === undefined ? undefined : this.#take(Number(id), source);
-      if (p !== undefined) p.reject(e as Error);
-      else ch.stats.lateReplies++;
-      return;
-    }
-    const p = this.#take(Number(env.header.correlationId), source);
-    if (p === undefined) {
-      ch.stats.lateReplies++;
+      p.reject(e as Error);
       return;
     }
     if (env.header.kind === 'error') p.reject(new RemoteError(remoteInfo(env.message), source, ch.name));

@@ -417,6 +417,22 @@ test('request/reply between every pair, concurrent requests matched by correlati
   await ch.close();
 });
 
+test('two channel objects of one name share the reply tag; every reply reaches its own request', async () => {
+  const a = world.channel('t/rpc-twice', { version: 1 }), b = world.channel('t/rpc-twice', { version: 1 });
+  const server = a.serve(async (m: { x: number }) => {
+    await sleep((m.x * 7) % 5);
+    return m.x * 10;
+  });
+  const asks = Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).request<number>(next, { x: i }, { timeoutMs: 20_000 }));
+  (await Promise.all(asks)).forEach((r, i) => assert.is(r.message, i * 10));
+  assert.is(a.stats.requests + b.stats.requests, 12);
+  assert.is(a.stats.lateReplies + b.stats.lateReplies, 0);
+  await asyncBarrier(sync);
+  await server.close();
+  a.close();
+  b.close();
+});
+
 test('a handler that throws is a RemoteError at the requester', async () => {
   const ch = world.channel('t/rpc-err', { version: 1 });
   const server = ch.serve((m: any) => {
