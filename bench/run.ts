@@ -2,7 +2,7 @@
 // typed channels, allreduce) and mpi4py (when installed), in one run.
 //
 //   node --import tsx bench/run.ts [--quick] [--reps N] [--out DIR] [--only latency,bw,...] [--no-memory] [--publish]
-//                                  [--thread-level single|funneled|serialized|multiple]
+//                                  [--thread-level single|funneled|serialized|multiple] [--wait-idle]
 //
 // Every repetition runs every variant once, one mpirun each, the variants of one benchmark back to back
 // in alternating order (A B C, then C B A, ...) so that the machine's drift falls on all of them alike.
@@ -11,7 +11,8 @@
 // allreduce.svg to --out (default bench/results/). --quick: one repetition, two sizes, a few
 // iterations: every code path in seconds (the test suite runs it; it never judges speed). --publish
 // also copies the table, the charts and the machine's description to docs/bench/ (bench/results/ is
-// not committed; docs/benchmarks.md shows what docs/bench/ holds).
+// not committed; docs/benchmarks.md shows what docs/bench/ holds). --wait-idle: each benchmark's
+// variants start only once the machine has been idle for 3 s (for shared machines; harness/idle.ts).
 import os from 'node:os';
 import path from 'node:path';
 import { libraryVersion } from '../lib/index.js';
@@ -25,6 +26,7 @@ import { Results, type Rec } from './harness/stats.js';
 import { writeReport } from './harness/report.js';
 import { renderText } from './harness/table.js';
 import { judge } from './harness/targets.js';
+import { waitIdle } from './harness/idle.js';
 import { memoryText } from './harness/memory.js';
 
 interface Options {
@@ -35,11 +37,12 @@ interface Options {
   memory: boolean;
   publish: boolean;
   threadLevel: string;
+  waitIdle: boolean;
 }
 
 function usage(message?: string): never {
   if (message) console.error(`bench: ${message}`);
-  console.error('usage: node --import tsx bench/run.ts [--quick] [--reps N] [--out DIR] [--only latency,channel,bw,allreduce] [--no-memory] [--publish] [--thread-level L]');
+  console.error('usage: node --import tsx bench/run.ts [--quick] [--reps N] [--out DIR] [--only latency,channel,bw,allreduce] [--no-memory] [--publish] [--thread-level L] [--wait-idle]');
   process.exit(2);
 }
 
@@ -48,6 +51,7 @@ function parseArgs(argv: string[]): Options {
   // every send and receive above single (~75 ns a send+recv pair here), so the level matters.
   const o: Options = {
     quick: false, reps: 0, out: path.join(BENCH_DIR, 'results'), only: null, memory: true, publish: false, threadLevel: 'funneled',
+    waitIdle: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
@@ -55,6 +59,7 @@ function parseArgs(argv: string[]): Options {
     if (flag === '--quick') o.quick = true;
     else if (flag === '--no-memory') o.memory = false;
     else if (flag === '--publish') o.publish = true;
+    else if (flag === '--wait-idle') o.waitIdle = true;
     else if (flag === '--reps') {
       o.reps = Number(value());
       if (!Number.isInteger(o.reps) || o.reps < 1) usage('--reps needs a positive integer');
@@ -126,8 +131,15 @@ async function main(): Promise<number> {
     log(`done ${r.seconds.toFixed(1)}s\n`);
   };
 
+  const waits: { rep: number; group: string; waitedS: number; idle: boolean }[] = [];
   for (let rep = 1; rep <= o.reps; rep++) {
     for (const g of plan) {
+      if (o.waitIdle) {
+        log(`[rep ${rep}/${o.reps}] waiting for an idle machine ... `);
+        const w = await waitIdle();
+        waits.push({ rep, group: g.name, waitedS: w.waitedS, idle: w.idle });
+        log(w.idle ? `${w.waitedS.toFixed(0)}s\n` : `gave up after ${w.waitedS.toFixed(0)}s (${w.busy.toFixed(0)}% busy)\n`);
+      }
       const order = rep % 2 ? g.variants : [...g.variants].reverse();
       for (const v of order) await runVariant(rep, g, v);
     }
@@ -154,12 +166,13 @@ async function main(): Promise<number> {
   const load = { start: loadStart, end: os.loadavg()[0]! };
   const written = writeReport({
     out: o.out, publish: o.publish, quick: o.quick, reps: o.reps, threadLevel: o.threadLevel, machine: m, load, notes,
-    skipped: [...skipped], failures, totalSeconds, res, judged, memory, runs,
+    skipped: [...skipped], failures, totalSeconds, res, judged, memory, runs, waits,
   });
   log(`\nwrote ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}\n`);
   log(`load average (1 min) ${load.start.toFixed(1)} at the start, ${load.end.toFixed(1)} at the end` +
     `${Math.max(load.start, load.end) > 2.5 ? ': other work was running, the figures are noisier than usual' : ''}\n`);
-  log(`total ${totalSeconds.toFixed(0)}s${failures.length ? `; ${failures.length} job(s) failed:\n${failures.map((f) => `  ${f}`).join('\n')}` : ''}\n`);
+  const waited = waits.reduce((a, w) => a + w.waitedS, 0);
+  log(`total ${totalSeconds.toFixed(0)}s${waited > 0 ? ` (${waited.toFixed(0)}s of it waiting for an idle machine)` : ''}${failures.length ? `; ${failures.length} job(s) failed:\n${failures.map((f) => `  ${f}`).join('\n')}` : ''}\n`);
   return failures.length ? 1 : 0;
 }
 

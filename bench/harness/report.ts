@@ -27,6 +27,8 @@ export interface Report {
   judged: Judged[];
   memory: Record<string, unknown>[];
   runs: Record<string, unknown>[];
+  /** --wait-idle: how long each benchmark waited for an idle machine. */
+  waits: { rep: number; group: string; waitedS: number; idle: boolean }[];
 }
 
 /** The reference of each non-C figure's ratio: C, or for channels the raw send of the same form. */
@@ -49,7 +51,7 @@ export function writeReport(r: Report): string[] {
     date, quick: r.quick, reps: r.reps, threadLevel: r.threadLevel, machine: r.machine, loadAverage: r.load,
     pages: `normal on every side (THP ${r.machine.thp}); c-hugepages rows use --hugepages and are never a ratio's reference`,
     jitWarmup: "mpi4node programs raise the warm-up of messages <= 8 KiB to 2000 iterations (bw: 40 windows) for the JIT; C and mpi4py use OSU's",
-    notes: r.notes, skipped: r.skipped, failures: r.failures, totalSeconds: r.totalSeconds,
+    notes: r.notes, skipped: r.skipped, failures: r.failures, totalSeconds: r.totalSeconds, idleWaits: r.waits,
     summaries: res.summaries(), ratios, targets: r.judged, memory: r.memory, records: res.recs, runs: r.runs,
   };
   const files: Record<string, string> = {
