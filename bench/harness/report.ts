@@ -50,7 +50,8 @@ export function writeReport(r: Report): string[] {
   const json = {
     date, quick: r.quick, reps: r.reps, threadLevel: r.threadLevel, machine: r.machine, loadAverage: r.load,
     pages: `normal on every side (THP ${r.machine.thp}); c-hugepages rows use --hugepages and are never a ratio's reference`,
-    jitWarmup: "mpi4node programs raise the warm-up of messages <= 8 KiB to 2000 iterations (bw: 40 windows) for the JIT; C and mpi4py use OSU's",
+    jitWarmup: 'mpi4node programs raise the warm-up of messages <= 8 KiB for the JIT (latency 20000 iterations, bw 500 windows, ' +
+      "allreduce and channel 10000); C and mpi4py use OSU's",
     notes: r.notes, skipped: r.skipped, failures: r.failures, totalSeconds: r.totalSeconds, idleWaits: r.waits,
     summaries: res.summaries(), ratios, targets: r.judged, memory: r.memory, records: res.recs, runs: r.runs,
   };

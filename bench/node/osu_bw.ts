@@ -9,7 +9,7 @@ import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, sync, type
 const WINDOW = 64;
 const spec: BenchSpec = {
   name: 'osu_bw', dmin: 1, dmax: 4194304, multiple: 1,
-  smallIters: 100, smallWarmup: 10, largeIters: 20, largeWarmup: 2, jitWarmup: 40,
+  smallIters: 100, smallWarmup: 10, largeIters: 20, largeWarmup: 2, jitWarmup: 500,
 };
 const o = parseOptions(spec);
 init({ threadLevel: o.threadLevel });
