@@ -63,7 +63,7 @@ function integer(spec: BenchSpec, flag: string, v: string, lo: number, hi: numbe
 }
 
 export function parseOptions(spec: BenchSpec, argv = process.argv.slice(2)): Options {
-  const o: Options = { sizes: [], itersScale: 1, threadLevel: 'funneled', mode: 'blocking' };
+  const o: Options = { sizes: [], itersScale: 1, threadLevel: 'single', mode: 'blocking' };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
     if (flag === '--hugepages') {
@@ -148,6 +148,23 @@ function exchangeOr(comm: Comm, mine: boolean): boolean {
   }
   for (let r = 1; r < comm.size; r++) comm.send(flag, r, 9);
   return flag[0] !== 0;
+}
+
+/**
+ * Brings V8 to steady state before anything is timed: `warm` runs the hot loop untimed (so V8 compiles
+ * it), then the rank idles 300 ms, so that the compiler and the garbage collector's helper threads,
+ * which mpirun binds to this rank's core, finish their work now instead of preempting a timed,
+ * busy-polling loop (measured: without this the first size's average was ~2x its steady state).
+ */
+export async function settle(comm: Comm, warm: () => unknown): Promise<void> {
+  await warm();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  sync(comm);
+}
+
+/** Untimed iterations for `settle`: the JIT warm-up, or the explicit --warmup. */
+export function settleIters(spec: BenchSpec, o: Options): number {
+  return o.warmup ?? spec.jitWarmup;
 }
 
 /** MPI_Barrier where the library has it, else the same synchronisation by messages. */

@@ -4,7 +4,7 @@
 // --mode promise: await world.iallreduce(s, 'sum', r). The result is checked after each size.
 // Prints nothing and exits 0 when this build of the library has no allreduce yet.
 import { init, world, wtime } from '../../lib/index.js';
-import { buffer, emit, itersFor, pagesOf, parseOptions, type BenchSpec } from './common.js';
+import { buffer, emit, itersFor, pagesOf, parseOptions, settle, settleIters, type BenchSpec } from './common.js';
 
 const spec: BenchSpec = {
   name: 'osu_allreduce', dmin: 4, dmax: 1048576, multiple: 4,
@@ -52,12 +52,16 @@ function over(lat: number, op: 'min' | 'max' | 'sum'): number {
   return out[0]!;
 }
 
+const run = o.mode === 'blocking' ? blocking : promise;
+const first = Math.min(...o.sizes) / 4;
+await settle(world, () => run(sbuf.subarray(0, first).fill(1), rbuf.subarray(0, first), 1, settleIters(spec, o)));
+
 for (const size of o.sizes) {
   const count = size / 4;
   const { iters, warmup } = itersFor(spec, o, size);
   const s = sbuf.subarray(0, count).fill(1), r = rbuf.subarray(0, count).fill(0);
   world.barrier();
-  const total = o.mode === 'blocking' ? blocking(s, r, iters, warmup) : await promise(s, r, iters, warmup);
+  const total = await run(s, r, iters, warmup);
   if (count > 0 && (r[0] !== nranks || r[count - 1] !== nranks)) {
     // Thrown, not exit(): an uncaught error aborts the whole job, as MPI_Abort does in the C program.
     throw new Error(`osu_allreduce: rank ${world.rank}: wrong result ${r[0]} (expected ${nranks})`);

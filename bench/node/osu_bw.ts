@@ -4,7 +4,7 @@
 // per request) and the ack with send/recv, as C's MPI_Waitall; --mode promise awaits Promise.all and
 // the ack's isend/irecv. See common.ts for the options.
 import { init, waitAll, world, wtime, type Request, type Status } from '../../lib/index.js';
-import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, sync, type BenchSpec } from './common.js';
+import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, settle, settleIters, sync, type BenchSpec } from './common.js';
 
 const WINDOW = 64;
 const spec: BenchSpec = {
@@ -55,11 +55,15 @@ async function promise(s: Uint8Array, r: Uint8Array, iters: number, warmup: numb
   return wtime() - t0;
 }
 
+const run = o.mode === 'blocking' ? blocking : promise;
+const first = Math.min(...o.sizes);
+await settle(world, () => run(sbuf.subarray(0, first), rbuf.subarray(0, first), 1, settleIters(spec, o)));
+
 for (const size of o.sizes) {
   const { iters, warmup } = itersFor(spec, o, size);
   const s = sbuf.subarray(0, size).fill(97), r = rbuf.subarray(0, size).fill(98);
   sync(world);
-  const elapsed = o.mode === 'blocking' ? blocking(s, r, iters, warmup) : await promise(s, r, iters, warmup);
+  const elapsed = await run(s, r, iters, warmup);
   const mbs = ((size / 1e6) * WINDOW * iters) / elapsed;
   if (rank === 0) {
     emit({

@@ -2,7 +2,7 @@
 // trip, in microseconds. --mode blocking: world.send/world.recv; --mode promise: await world.isend /
 // await world.irecv, the same order of operations as the C program. See common.ts for the options.
 import { init, world, wtime } from '../../lib/index.js';
-import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, sync, type BenchSpec } from './common.js';
+import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, settle, settleIters, sync, type BenchSpec } from './common.js';
 
 const spec: BenchSpec = {
   name: 'osu_latency', dmin: 0, dmax: 4194304, multiple: 1,
@@ -47,12 +47,16 @@ async function promise(s: Uint8Array, r: Uint8Array, iters: number, warmup: numb
   return wtime() - t0;
 }
 
+const run = o.mode === 'blocking' ? blocking : promise;
+const first = Math.min(...o.sizes);
+await settle(world, () => run(sbuf.subarray(0, first), rbuf.subarray(0, first), 1, settleIters(spec, o)));
+
 for (const size of o.sizes) {
   const { iters, warmup } = itersFor(spec, o, size);
   // A view of exactly `size` bytes: in mpi4node the message length is the array's length.
   const s = sbuf.subarray(0, size).fill(97), r = rbuf.subarray(0, size).fill(98);
   sync(world);
-  const elapsed = o.mode === 'blocking' ? blocking(s, r, iters, warmup) : await promise(s, r, iters, warmup);
+  const elapsed = await run(s, r, iters, warmup);
   const us = (elapsed * 1e6) / (2 * iters);
   if (rank === 0) {
     emit({ bench: 'latency', impl: `mpi4node-${o.mode}`, size, iters, warmup, value: us, unit: 'us', pages, ranks: 2, thread });
