@@ -50,7 +50,7 @@ function parseArgs(argv: string[]): Options {
   // Funneled: mpi4node's default, and C and mpi4py are asked for the same. Open MPI 4.1 takes a mutex in
   // every send and receive above single (~75 ns a send+recv pair here), so the level matters.
   const o: Options = {
-    quick: false, reps: 0, out: path.join(BENCH_DIR, 'results'), only: null, memory: true, publish: false, threadLevel: 'funneled',
+    quick: false, reps: 0, out: path.join(BENCH_DIR, 'results'), only: null, memory: true, publish: false, threadLevel: 'single',
     waitIdle: false,
   };
   for (let i = 0; i < argv.length; i++) {

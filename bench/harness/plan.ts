@@ -31,7 +31,7 @@ export interface PlanInput {
   native: { latency: string; bw: string; allreduce: string };
   /** python3 with mpi4py, or null to skip that column. */
   python: string | null;
-  /** Thread level requested on every side (the addon's default is funneled). */
+  /** Thread level requested on every side (the addon's default is single). */
   threadLevel: string;
 }
 

@@ -46,7 +46,7 @@ function maxOverRanks(a: number, b = 0, c = 0): [number, number, number] {
   return [Math.max(pair[0], other[0]!), Math.max(pair[1], other[1]!), Math.max(pair[2], other[2]!)];
 }
 
-const base = { warmup: 0, pages: 'normal', ranks: 2, thread: 'funneled' };
+const base = { warmup: 0, pages: 'normal', ranks: 2, thread: 'single' };
 
 // ---- small messages ----
 const msg = new Uint8Array(8);
