@@ -2,7 +2,7 @@
 // bad rank, tag or buffer is a TypeError/RangeError and the communicator stays usable.
 import { C, native, statusRecord } from './binding.js';
 import { asView, describe, type BufferLike } from './buffer.js';
-import { fastArgs, fastSlot } from './fastpath.js';
+import { fastResult, fastSlot, irecvFast, isendFast, recvFast, sendFast, setFastArgs, slotElementSize } from './fastpath.js';
 import { dtypeInfo, type Dtype, type TypedArray } from './dtypes.js';
 import { ensureInit } from './env.js';
 import { rangeError, typeError } from './errors.js';
@@ -146,18 +146,10 @@ export class Comm {
   send(buf: BufferLike, dest: number, tag = 0): void {
     const d = this.#dest(dest), t = this.#tag(tag, false), k = fastSlot(buf);
     if (k >= 0) {
-      this.#fastArgs(k, d, t, 0);
-      return native.sendFast();
+      setFastArgs(k, d, t, this.#handle, 0);
+      return sendFast();
     }
     native.send(asView(buf, 'buf'), d, t, this.#handle, false);
-  }
-
-  #fastArgs(slot: number, peer: number, tag: number, flags: number): void {
-    fastArgs[0] = slot;
-    fastArgs[1] = peer;
-    fastArgs[2] = tag;
-    fastArgs[3] = this.#handle;
-    fastArgs[4] = flags;
   }
 
   /** Synchronous send (MPI_Ssend): returns once the receiver has started receiving. */
@@ -175,9 +167,9 @@ export class Comm {
     if (typeof buf === 'string') return this.#recvNew(buf, source, tag);
     const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
     if (k >= 0) {
-      this.#fastArgs(k, s, t, 0);
-      native.recvFast();
-      return Status.fromRecord(statusRecord, 0, (buf as TypedArray).BYTES_PER_ELEMENT);
+      setFastArgs(k, s, t, this.#handle, 0);
+      recvFast();
+      return Status.fromRecord(statusRecord, 0, slotElementSize[k]!);
     }
     const v = asView(buf, 'buf');
     native.recv(v, s, t, this.#handle);
@@ -225,8 +217,9 @@ export class Comm {
   isend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
     const d = this.#dest(dest), t = this.#tag(tag, false), k = fastSlot(buf);
     if (k >= 0) {
-      this.#fastArgs(k, d, t, 0);
-      return Request._send(native.isendFast(), buf as TypedArray, d, t);
+      setFastArgs(k, d, t, this.#handle, 0);
+      isendFast();
+      return Request._send(fastResult(), buf as TypedArray, d, t);
     }
     const v = asView(buf, 'buf');
     return Request._send(native.isend(v, d, t, this.#handle, false), v, d, t);
@@ -248,8 +241,9 @@ export class Comm {
     }
     const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
     if (k >= 0) {
-      this.#fastArgs(k, s, t, 0);
-      return Request._recv(native.irecvFast(), buf as TypedArray);
+      setFastArgs(k, s, t, this.#handle, 0);
+      irecvFast();
+      return Request._recv(fastResult(), buf as TypedArray);
     }
     const v = asView(buf, 'buf');
     return Request._recv(native.irecv(v, s, t, this.#handle), v);

@@ -11,6 +11,8 @@ const SLOTS = 8; // must match native Addon::kFastBufs
 const MAX_BYTES = 64 * 1024;
 const cached: (TypedArray | undefined)[] = new Array(SLOTS).fill(undefined);
 const lengths = new Int32Array(SLOTS);
+/** Element size of the array in each slot: a receive reads it here, not from the array (a polymorphic load). */
+export const slotElementSize = new Int32Array(SLOTS);
 let victim = 0;
 
 const TypedArrayProto = Object.getPrototypeOf(Int8Array) as Function;
@@ -28,10 +30,23 @@ export function fastSlot(buf: unknown): number {
   native.registerBuffer(k, buf as TypedArray);
   cached[k] = buf as TypedArray;
   lengths[k] = n;
+  slotElementSize[k] = (buf as TypedArray).BYTES_PER_ELEMENT;
   return k;
 }
 
-export { args as fastArgs };
+/** Writes the integer arguments of the next fast call (native Addon::FastArg layout). */
+export function setFastArgs(slot: number, peer: number, tag: number, comm: number, flags: number): void {
+  args[0] = slot;
+  args[1] = peer;
+  args[2] = tag;
+  args[3] = comm;
+  args[4] = flags;
+}
+
+/** What isendFast/irecvFast leave in the slab: the engine slot, or -1 when already complete. */
+export function fastResult(): number {
+  return args[5]!;
+}
 
 // The fast calls as plain functions (they find their addon through their N-API data, not `this`).
 // The addon's exports object is in dictionary mode (~90 methods, defined one by one), so each

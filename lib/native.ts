@@ -59,8 +59,9 @@ export interface Native {
   registerBuffer(slot: number, buf: Buf): void;
   sendFast(): void;
   recvFast(): void;
-  isendFast(): number;
-  irecvFast(): number;
+  /** These two leave the engine slot (or -1: already complete) in the slab, read by fastResult(). */
+  isendFast(): void;
+  irecvFast(): void;
 
   /** Posting calls return -1 when the operation already completed (status in the record), else a slot. */
   isend(buf: Buf, dest: number, tag: number, comm: number, synchronous: boolean): number;

@@ -11,7 +11,7 @@
 // length; each message only stamps its sequence number, correlation id and checksum into it.
 import { native } from './binding.js';
 import type { Dtype } from './dtypes.js';
-import { fastArgs, fastSlot } from './fastpath.js';
+import { fastSlot, sendFast, setFastArgs } from './fastpath.js';
 import { Request } from './request.js';
 import { type ChannelHeaderTemplate, OFFSET } from './wire/codec.js';
 import { crc32c } from './wire/crc32c.js';
@@ -78,8 +78,8 @@ export class Outbox {
       if (k < 0) {
         native.send(buf, dest, tag, comm, false);
       } else {
-        fastArgs[0] = k, fastArgs[1] = dest, fastArgs[2] = tag, fastArgs[3] = comm, fastArgs[4] = 0;
-        native.sendFast();
+        setFastArgs(k, dest, tag, comm, 0);
+        sendFast();
       }
       return undefined;
     }

@@ -14,8 +14,6 @@ export interface Received<T extends TypedArray = TypedArray> {
 }
 
 const enum Kind { Send, Recv, RecvNew, Coll }
-// A request made by a static factory that sets its fields first and then posts it.
-const NOT_POSTED = -2;
 const enum State { Pending, Fulfilled, Rejected }
 
 const pending: (Request<any> | undefined)[] = [];
@@ -52,22 +50,24 @@ const markHandled = () => {};
  * promises), which is a measurable share of a Promise round trip.
  */
 export class Request<T = Status> extends Promise<T> {
+  // Every field costs a store (with a write barrier) per request, and small windows post millions of
+  // requests a second: the fields are shared between kinds rather than one per purpose.
   #slot = -1;
   #state = State.Pending;
-  #value: T | undefined;
-  #error: Error | undefined;
+  /** The value or error once settled; a collective's value from the start. */
+  #result: unknown;
   #resolve: (v: T) => void;
   #reject: (e: Error) => void;
   #buffer: TypedArray | undefined;
   readonly #kind: Kind;
+  /** Send: the destination; Coll: the divisor applied on completion ('avg'), or 0. */
   readonly #peer: number;
   readonly #tag: number;
-  readonly #dtype: DtypeInfo | undefined;
-  // Coll: the memory MPI uses besides #buffer (send buffer, counts arrays), held until completion.
-  #keep: unknown;
+  /** RecvNew: the dtype to allocate; Coll: memory MPI uses besides #buffer, held until completion. */
+  #extra: unknown;
 
-  /** @internal Requests are made by Comm methods (isend, irecv, ...). */
-  constructor(kind: Kind, slot: number, buffer: TypedArray | undefined, peer: number, tag: number, dtype?: DtypeInfo) {
+  /** @internal Requests are made by Comm methods (isend, irecv, ...) through the static factories. */
+  constructor(kind: Kind, buffer: TypedArray | undefined, peer: number, tag: number, extra: unknown) {
     super(capture);
     this.#resolve = nextResolve!;
     this.#reject = nextReject!;
@@ -75,9 +75,7 @@ export class Request<T = Status> extends Promise<T> {
     this.#buffer = buffer;
     this.#peer = peer;
     this.#tag = tag;
-    this.#dtype = dtype;
-    if (slot >= 0) this.#track(slot);
-    else if (slot !== NOT_POSTED) this._settle(statusRecord, 0);
+    this.#extra = extra;
   }
 
   /** The buffer this request reads or writes (for a receive of unknown size, once it is allocated). */
@@ -91,7 +89,7 @@ export class Request<T = Status> extends Promise<T> {
 
   /** The result once done (a Status, or { data, status } for a receive of unknown size). */
   get value(): T | undefined {
-    return this.#state === State.Fulfilled ? this.#value : undefined;
+    return this.#state === State.Fulfilled ? (this.#result as T) : undefined;
   }
 
   #track(slot: number): void {
@@ -99,38 +97,56 @@ export class Request<T = Status> extends Promise<T> {
     pending[slot] = this;
   }
 
+  // Posted: tracked by the engine, or (slot -1) already complete with its status in the record.
+  #posted(slot: number): this {
+    if (slot >= 0) this.#track(slot);
+    else this._settle(statusRecord, 0);
+    return this;
+  }
+
   /** @internal Called with the status record of a completion. */
   _settle(rec: Float64Array, off: number): void {
     this.#slot = -1;
     const err = rec[off + STATUS.error]!;
     if (err !== 0) return this.#fail(native.errorFor(err));
-    let value: T;
-    try {
-      if (this.#kind === Kind.Send) {
+    switch (this.#kind) {
+      case Kind.Send: {
         const b = this.#buffer!;
-        value = new Status(this.#peer, this.#tag, b.byteLength, rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T;
-      } else if (this.#kind === Kind.Recv) {
-        value = Status.fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T;
-      } else if (this.#kind === Kind.Coll) {
-        this.#keep = undefined;
-        if (this.#peer > 0) native.divide(this.#buffer!, this.#peer);
-        value = this.#value as T; // set when the collective was posted
-      } else {
-        const v = this.#matched(rec, off);
-        if (v === undefined) return; // the matched message is still being received
-        value = v as T;
+        return this.#fulfill(new Status(this.#peer, this.#tag, b.byteLength, rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T);
       }
-    } catch (e) {
-      return this.#fail(e as Error);
+      case Kind.Recv:
+        return this.#fulfill(Status.fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
+      case Kind.Coll:
+        this.#extra = undefined;
+        if (this.#peer > 0) {
+          try {
+            native.divide(this.#buffer!, this.#peer);
+          } catch (e) {
+            return this.#fail(e as Error);
+          }
+        }
+        return this.#fulfill(this.#result as T);
+      default: {
+        let v: Received | undefined;
+        try {
+          v = this.#matched(rec, off);
+        } catch (e) {
+          return this.#fail(e as Error);
+        }
+        if (v !== undefined) this.#fulfill(v as T); // else the matched message is still being received
+      }
     }
+  }
+
+  #fulfill(value: T): void {
     this.#state = State.Fulfilled;
-    this.#value = value;
+    this.#result = value;
     this.#resolve(value);
   }
 
   // A receive of unknown size has matched a message: allocate exactly its size and receive it.
   #matched(rec: Float64Array, off: number): Received | undefined {
-    const info = this.#dtype!;
+    const info = this.#extra as DtypeInfo;
     if (this.#buffer !== undefined) {
       return { data: this.#buffer, status: Status.fromRecord(rec, off, info.size) };
     }
@@ -154,7 +170,7 @@ export class Request<T = Status> extends Promise<T> {
 
   #fail(e: Error): void {
     this.#state = State.Rejected;
-    this.#error = e;
+    this.#result = e;
     // A request may be consumed with wait()/test() and never awaited: its rejection must not count as
     // unhandled (which would abort the job). Awaiting it still rejects.
     Promise.prototype.then.call(this, undefined, markHandled);
@@ -162,8 +178,8 @@ export class Request<T = Status> extends Promise<T> {
   }
 
   #settled(): T {
-    if (this.#state === State.Rejected) throw this.#error;
-    return this.#value as T;
+    if (this.#state === State.Rejected) throw this.#result;
+    return this.#result as T;
   }
 
   /** Blocks this thread until the operation completes (MPI_Wait). Prefer `await` in event-driven code. */
@@ -198,30 +214,27 @@ export class Request<T = Status> extends Promise<T> {
    * other memory MPI uses until then.
    */
   static _coll<R>(slot: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number): Request<R> {
-    const r = new Request<R>(Kind.Coll, NOT_POSTED, view, divisor, 0);
-    r.#value = result;
-    r.#keep = keep;
-    if (slot >= 0) r.#track(slot);
-    else r._settle(statusRecord, 0);
-    return r;
+    const r = new Request<R>(Kind.Coll, view, divisor, 0, keep);
+    r.#result = result;
+    return r.#posted(slot);
   }
   /** @internal A request that failed before anything was posted. */
   static _rejected<R>(error: Error): Request<R> {
-    const r = new Request<R>(Kind.Coll, NOT_POSTED, undefined, 0, 0);
+    const r = new Request<R>(Kind.Coll, undefined, 0, 0, undefined);
     r.#fail(error);
     return r;
   }
   /** @internal */
   static _send(slot: number, buf: TypedArray, dest: number, tag: number): Request<Status> {
-    return new Request<Status>(Kind.Send, slot, buf, dest, tag);
+    return new Request<Status>(Kind.Send, buf, dest, tag, undefined).#posted(slot);
   }
   /** @internal */
   static _recv(slot: number, buf: TypedArray): Request<Status> {
-    return new Request<Status>(Kind.Recv, slot, buf, 0, 0);
+    return new Request<Status>(Kind.Recv, buf, 0, 0, undefined).#posted(slot);
   }
   /** @internal */
   static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo): Request<Received<A>> {
-    return new Request<Received<A>>(Kind.RecvNew, slot, undefined, 0, 0, dtype);
+    return new Request<Received<A>>(Kind.RecvNew, undefined, 0, 0, dtype).#posted(slot);
   }
 }
 

@@ -8,6 +8,7 @@ namespace mpi4node {
 
 Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::get_id()) {
   ProcessState::Get().Acquire();
+  NoteCreated(this);
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   engine_ = new Engine(env, loop);
@@ -86,7 +87,10 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::ge
   GpuEnv::Define(this, env, exports);  // exports.gpu; loads nothing until first used
 }
 
-Addon::~Addon() { ProcessState::Get().Release(); }
+Addon::~Addon() {
+  NoteDestroyed(this);
+  ProcessState::Get().Release();
+}
 
 // The environment is going away (process exit or a worker ending): pending requests are cancelled
 // where MPI allows, and the engine's uv handles are closed before the loop is.

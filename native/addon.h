@@ -25,6 +25,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value MakeError(Napi::Env env, int code);
   // MPI_SUCCESS when MPI may be called from this thread now, else a library error code.
   int UsableCode();
+  bool usable() const { return usable_; }
   void WriteSyncStatus(const MPI_Status& st, int rc) { FillStatus(st, rc, true, status_); }
   Engine* engine() { return engine_; }
   double* status() { return status_; }
@@ -94,6 +95,9 @@ class Addon : public Napi::Addon<Addon> {
   // conversions: raw N-API callbacks, not node-addon-api wrappers.
   Napi::Value RegisterBuffer(const Napi::CallbackInfo& info);
   void DefineFastCalls(Napi::Env env, Napi::Object exports);
+  // The fast calls find their Addon without napi_get_cb_info while it is the process's only one.
+  static void NoteCreated(Addon* addon);
+  static void NoteDestroyed(Addon* addon);
 
   // coll_calls.cc: every collective, blocking or nonblocking by its last argument.
   Napi::Value Barrier(const Napi::CallbackInfo& info);
@@ -145,7 +149,9 @@ class Addon : public Napi::Addon<Addon> {
 
  public:
   // Layout of the shared argument slab written by lib/fastpath.ts.
-  enum FastArg { kBufSlot = 0, kPeer, kTagArg, kCommArg, kFlags, kFastArgs };
+  // kResult is written back: the engine slot of an isend/irecv, or -1 when it completed at once
+  // (returning it as a JS number would cost a handle scope entry per call).
+  enum FastArg { kBufSlot = 0, kPeer, kTagArg, kCommArg, kFlags, kResult, kFastArgs };
   static constexpr int kFastBufs = 8;
   Napi::Reference<Napi::Int32Array> argsRef_;
   int32_t* args_ = nullptr;

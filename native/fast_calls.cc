@@ -3,6 +3,8 @@
 // the integer conversions; a bare call costs ~10 ns. So lib/fastpath.ts registers each small buffer
 // once (registerBuffer(k, buf) below), writes the integer arguments into a shared Int32Array, and calls
 // these zero-argument raw callbacks. C MPI's 8-byte ping-pong is ~0.43 us: every 10 ns is 2%.
+#include <atomic>
+
 #include "addon.h"
 #include "errors.h"
 
@@ -10,7 +12,15 @@ namespace mpi4node {
 
 namespace {
 
+// While one environment has the addon (the usual process: no worker threads load it), its Addon is
+// `sole` and the fast calls skip napi_get_cb_info (~35 instructions of ~250 per call). A second
+// environment clears it before its own JavaScript can call in, and the first environment reading the
+// old value still gets its own Addon, so a stale read is never wrong.
+std::atomic<int> live{0};
+std::atomic<Addon*> sole{nullptr};
+
 Addon* Self(napi_env env, napi_callback_info info) {
+  if (Addon* a = sole.load(std::memory_order_relaxed)) return a;
   void* data = nullptr;
   napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
   return static_cast<Addon*>(data);
@@ -25,26 +35,25 @@ napi_value ThrowCode(napi_env env, Addon* self, int code) {
   return nullptr;
 }
 
-// Whether this thread has passed Addon::UsableCode() since MPI was initialised. UsableCode costs ~55
-// instructions a call (a static guard, four atomic loads, pthread_self); the hot path pays a
-// thread-local flag and one atomic load instead. Each Node environment runs on a thread of its own, so
-// the flag is per environment; finalisation is the only thing that revokes it, and it is checked.
-thread_local bool tUsable = false;
-
+// Addon::usable_ is set once UsableCode() has passed on this environment's thread (each Node
+// environment has a thread of its own); finalisation is the only thing that revokes it, and it is
+// checked. UsableCode itself costs ~55 instructions (four atomic loads, pthread_self).
 inline int FastUsable(Addon* self, const ProcessState& ps) {
-  if (tUsable && !ps.finalized()) return MPI_SUCCESS;
-  const int rc = self->UsableCode();
-  tUsable = rc == MPI_SUCCESS;
-  return rc;
-}
-
-napi_value Int(napi_env env, int v) {
-  napi_value out;
-  napi_create_int32(env, v, &out);
-  return out;
+  if (self->usable() && !ps.finalized()) return MPI_SUCCESS;
+  return self->UsableCode();
 }
 
 }  // namespace
+
+void Addon::NoteCreated(Addon* addon) {
+  sole.store(live.fetch_add(1) == 0 ? addon : nullptr);
+}
+
+void Addon::NoteDestroyed(Addon* addon) {
+  live.fetch_sub(1);
+  Addon* expected = addon;
+  sole.compare_exchange_strong(expected, nullptr);
+}
 
 // registerBuffer(k, buf): caches buf's memory in slot k and holds a reference to it until replaced.
 Napi::Value Addon::RegisterBuffer(const Napi::CallbackInfo& info) {
@@ -91,7 +100,8 @@ static napi_value IsendFast(napi_env env, napi_callback_info info) {
   rc = a[Addon::kFlags] ? MPI_Issend(b.data, count, b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &req)
                         : MPI_Isend(b.data, count, b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &req);
   if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
-  return Int(env, self->engine()->Track(req, false, self->status()));
+  self->args_[Addon::kResult] = self->engine()->Track(req, false, self->status());
+  return nullptr;
 }
 
 static napi_value IrecvFast(napi_env env, napi_callback_info info) {
@@ -99,7 +109,8 @@ static napi_value IrecvFast(napi_env env, napi_callback_info info) {
   MPI_Request req;
   rc = MPI_Irecv(b.data, static_cast<int>(b.count), b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &req);
   if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
-  return Int(env, self->engine()->Track(req, true, self->status()));
+  self->args_[Addon::kResult] = self->engine()->Track(req, true, self->status());
+  return nullptr;
 }
 
 #undef FAST_PROLOGUE

@@ -8,12 +8,10 @@ ProcessState::ProcessState() {
   for (auto& c : comms_) c = MPI_COMM_NULL;
 }
 
-ProcessState& ProcessState::Get() {
-  // Leaked on purpose: environments are torn down in no fixed order at exit, and a static destructor
-  // running after the last of them must not touch MPI.
-  static ProcessState* state = new ProcessState();
-  return *state;
-}
+// Made when the addon is loaded (the constructor touches no MPI) and leaked on purpose: environments
+// are torn down in no fixed order at exit, and a static destructor running after the last of them
+// must not touch MPI.
+ProcessState* const ProcessState::instance_ = new ProcessState();
 
 void ProcessState::Acquire() {
   std::lock_guard<std::mutex> lock(mu_);

@@ -26,7 +26,8 @@ constexpr int kFirstUserHandle = 4;
 
 class ProcessState {
  public:
-  static ProcessState& Get();
+  // Inline because every MPI call reads it: a function-local static would cost a call and a guard.
+  static ProcessState& Get() { return *instance_; }
 
   void Acquire();
   // Returns true when this was the last environment and MPI was finalised (or never initialised).
@@ -53,6 +54,7 @@ class ProcessState {
   std::atomic<int64_t> pending{0};
 
  private:
+  static ProcessState* const instance_;
   ProcessState();
   std::mutex mu_;
   int refs_ = 0;

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { init } from '../../lib/index.js';
+import { init, self } from '../../lib/index.js';
 
 test('a worker exchanges messages over MPI when the main thread asked for multiple', async () => {
   const level = init({ threadLevel: 'multiple' });
@@ -25,6 +25,13 @@ test('a worker exchanges messages over MPI when the main thread asked for multip
   });
   assert.equal(got.data, [1.5, 2.5, 3.5]);
   assert.is(got.source, 0);
+  // The worker's addon made the fast calls leave their one-environment shortcut: the main thread's
+  // small-buffer calls must still find their own addon.
+  const out = new Int32Array([7, 8]), inp = new Int32Array(2);
+  const req = self.irecv(inp, 0, 5);
+  self.send(out, 0, 5);
+  assert.is((await req).count, 2);
+  assert.equal(Array.from(inp), [7, 8]);
 });
 
 test.run();
