@@ -10,6 +10,8 @@ export const native = loadAddon();
 export const statusRecord = new Float64Array(STATUS.fields);
 /** Integer arguments of the fast calls (native FastArg layout: buffer slot, peer, tag, comm, flags). */
 export const args = new Int32Array(8);
+/** What wtimeFast() leaves: MPI_Wtime. */
+export const clock = new Float64Array(1);
 /** Completions delivered by the progress engine: slot ids and their status records. */
 export const DONE_CAPACITY = 256;
 export const doneSlots = new Int32Array(DONE_CAPACITY);
@@ -21,6 +23,6 @@ export function onCompletions(fn: (n: number) => void): void {
   sink = fn;
 }
 
-native.setup({ status: statusRecord, args, doneSlots, doneStatus, onComplete: (n) => sink(n), MpiError });
+native.setup({ status: statusRecord, args, clock, doneSlots, doneStatus, onComplete: (n) => sink(n), MpiError });
 
 export const C = native.constants();

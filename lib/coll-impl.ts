@@ -10,6 +10,7 @@ import {
 } from './coll-args.js';
 import type { Comm } from './comm.js';
 import { dtypeOf, type TypedArray } from './dtypes.js';
+import { allreduceFast, barrierFast, DECLINED, fastResult, fastSlot, setFastArgs } from './fastpath.js';
 import { rangeError, typeError } from './errors.js';
 import type { CollOp } from './native.js';
 import { AVG, resolveOp } from './ops.js';
@@ -73,7 +74,9 @@ function takeRecv(): TypedArray | undefined {
 const exact = (a: TypedArray, n: number) => (a.length === n ? a : a.subarray(0, n));
 
 export function barrier(_c: Comm, h: number, nb: boolean): any {
-  return done(nb, native.barrier(h, nb), undefined, undefined, undefined, 0);
+  setFastArgs(0, 0, 0, h, nb ? 1 : 0);
+  barrierFast();
+  return nb ? Request._coll(fastResult(), undefined, undefined, undefined, 0) : undefined;
 }
 
 export function bcast(c: Comm, h: number, nb: boolean, buf: unknown, root: unknown): any {
@@ -103,7 +106,44 @@ export function reduceAll(kind: All, c: Comm, h: number, nb: boolean, send: unkn
     : kind === All.Scan ? native.scan(s, r, n, code, h, nb) : native.exscan(s, r, n, code, h, nb);
   return done(nb, ret, r, d > 0 ? exact(r, n) : r, s, d);
 }
-export const allreduce = reduceAll.bind(null, All.Allreduce);
+export function allreduce(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
+  return smallAllreduce(h, nb, send, op, recv) ?? reduceAll(All.Allreduce, c, h, nb, send, op, recv);
+}
+
+// The op code of a predefined op (not avg) on arrays like `data`, or -1; one entry remembered, since a
+// loop reduces the same dtype with the same op.
+let lastOp: unknown, lastCtor: unknown, lastCode = -1;
+function predefinedOp(op: string, data: TypedArray): number {
+  if (op === lastOp && data.constructor === lastCtor) return lastCode;
+  let code = -1;
+  try {
+    const o = resolveOp(op, dtypeOf(data)!, 'allreduce');
+    if (typeof o === 'number' && o !== AVG) code = o;
+  } catch {} // reduceAll reports it
+  lastOp = op;
+  lastCtor = data.constructor;
+  lastCode = code;
+  return code;
+}
+
+// Small arrays (lib/fastpath.ts): two registered arrays of one type in separate memory and a predefined
+// op go straight to the addon, skipping ~0.1 us of general argument handling. Anything else, and
+// every error, takes reduceAll; undefined means "not taken".
+function smallAllreduce(h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
+  if (typeof op !== 'string' || recv === undefined || send === recv) return undefined;
+  const ks = fastSlot(send), kr = fastSlot(recv);
+  if (ks < 0 || kr < 0) return undefined;
+  const s = send as TypedArray, r = recv as TypedArray;
+  const n = s.length;
+  if (s.constructor !== r.constructor || r.length < n) return undefined;
+  const code = predefinedOp(op, s);
+  if (code < 0) return undefined;
+  setFastArgs(kr, ks, n, h, nb ? code | 256 : code);
+  allreduceFast();
+  const slot = fastResult();
+  if (slot === DECLINED) return undefined; // s and r share memory
+  return nb ? Request._coll(slot, r, r, s, 0) : r;
+}
 export const scan = reduceAll.bind(null, All.Scan);
 export const exscan = reduceAll.bind(null, All.Exscan);
 

@@ -3,6 +3,7 @@
 import { inspect } from 'node:util';
 import { C, native } from './binding.js';
 import { LaunchError, typeError } from './errors.js';
+import { wtime as mpiWtime } from './fastpath.js';
 import { pendingRequests } from './request.js';
 
 export type ThreadLevel = 'single' | 'funneled' | 'serialized' | 'multiple';
@@ -83,7 +84,7 @@ export function abort(code = 1): never {
 
 /** Seconds since an arbitrary time in the past (MPI_Wtime). */
 export function wtime(): number {
-  return native.wtime();
+  return mpiWtime();
 }
 
 export function wtick(): number {

@@ -19,7 +19,7 @@ export interface NativeConstants {
 
 export interface Native {
   setup(o: {
-    status: Float64Array; args: Int32Array; doneSlots: Int32Array; doneStatus: Float64Array;
+    status: Float64Array; args: Int32Array; clock: Float64Array; doneSlots: Int32Array; doneStatus: Float64Array;
     onComplete: (n: number) => void; MpiError: Function;
   }): void;
   init(requestedThreadLevel: number): number;
@@ -28,7 +28,6 @@ export interface Native {
   finalized(): boolean;
   queryThread(): number;
   abort(code: number): never;
-  wtime(): number;
   wtick(): number;
   version(): [number, number];
   libraryVersion(): string;
@@ -62,6 +61,12 @@ export interface Native {
   /** These two leave the engine slot (or -1: already complete) in the slab, read by fastResult(). */
   isendFast(): void;
   irecvFast(): void;
+  /** Slab: [recv slot, send slot | -1 (IN_PLACE), count, comm, op code | nonblocking << 8]. */
+  allreduceFast(): void;
+  /** Slab: [-, -, -, comm, nonblocking]; a nonblocking barrier's slot is left as for isendFast. */
+  barrierFast(): void;
+  /** MPI_Wtime into the clock slab. */
+  wtimeFast(): void;
 
   /** Posting calls return -1 when the operation already completed (status in the record), else a slot. */
   isend(buf: Buf, dest: number, tag: number, comm: number, synchronous: boolean): number;
@@ -79,7 +84,6 @@ export interface Native {
    * those MPI ignores on non-roots. `op` is a code of lib/ops.ts or a user op { fn, commutative }.
    * Counts are elements; counts arrays are Int32Array, kept referenced by the caller until completion.
    */
-  barrier(comm: number, nb: boolean): number | undefined;
   bcast(buf: Buf, root: number, comm: number, nb: boolean): number | undefined;
   reduce(send: Buf | null, recv: Buf | null, count: number, op: CollOp, root: number, comm: number, nb: boolean): number | undefined;
   allreduce(send: Buf | null, recv: Buf, count: number, op: CollOp, comm: number, nb: boolean): number | undefined;

@@ -39,7 +39,6 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Finalized(const Napi::CallbackInfo& info);
   Napi::Value QueryThread(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
-  Napi::Value Wtime(const Napi::CallbackInfo& info);
   Napi::Value Wtick(const Napi::CallbackInfo& info);
   Napi::Value Version(const Napi::CallbackInfo& info);
   Napi::Value LibraryVersion(const Napi::CallbackInfo& info);
@@ -100,7 +99,6 @@ class Addon : public Napi::Addon<Addon> {
   static void NoteDestroyed(Addon* addon);
 
   // coll_calls.cc: every collective, blocking or nonblocking by its last argument.
-  Napi::Value Barrier(const Napi::CallbackInfo& info);
   Napi::Value Bcast(const Napi::CallbackInfo& info);
   Napi::Value Reduce(const Napi::CallbackInfo& info);
   Napi::Value Allreduce(const Napi::CallbackInfo& info);
@@ -152,9 +150,13 @@ class Addon : public Napi::Addon<Addon> {
   // kResult is written back: the engine slot of an isend/irecv, or -1 when it completed at once
   // (returning it as a JS number would cost a handle scope entry per call).
   enum FastArg { kBufSlot = 0, kPeer, kTagArg, kCommArg, kFlags, kResult, kFastArgs };
+  static constexpr int32_t kDeclined = -2;  // kResult of a fast call that left the work to the general path
   static constexpr int kFastBufs = 8;
   Napi::Reference<Napi::Int32Array> argsRef_;
   int32_t* args_ = nullptr;
+  // wtime() leaves MPI_Wtime here: returning a double would allocate a heap number per call.
+  Napi::Reference<Napi::Float64Array> clockRef_;
+  double* clock_ = nullptr;
   struct BufView fastBufs_[kFastBufs];
   Napi::ObjectReference fastBufRefs_;  // keeps registered arrays alive while cached
 };

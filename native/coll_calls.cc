@@ -87,17 +87,6 @@ Napi::Value Addon::CollDone(Napi::Env env, int rc, bool nb, MPI_Request req) {
   return Napi::Number::New(env, engine_->Track(req, false, status_));
 }
 
-// barrier(comm, nb)
-Napi::Value Addon::Barrier(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  MPI_Comm comm = CommArg(info, 0);
-  const bool nb = info[1].ToBoolean();
-  MPI_Request req = MPI_REQUEST_NULL;
-  int rc = nb ? MPI_Ibarrier(comm, &req) : MPI_Barrier(comm);
-  return CollDone(env, rc, nb, req);
-}
-
 // bcast(buf, root, comm, nb)
 Napi::Value Addon::Bcast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

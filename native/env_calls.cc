@@ -25,6 +25,10 @@ Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
   if (args.ElementLength() < kFastArgs) throw Napi::RangeError::New(info.Env(), "internal: args slab too small");
   argsRef_ = Napi::Persistent(args);
   args_ = args.Data();
+  auto clock = o.Get("clock").As<Napi::Float64Array>();
+  if (clock.ElementLength() < 1) throw Napi::RangeError::New(info.Env(), "internal: clock slab too small");
+  clockRef_ = Napi::Persistent(clock);
+  clock_ = clock.Data();
   fastBufRefs_ = Napi::Persistent(Napi::Object::New(info.Env()));
   mpiError_ = Napi::Persistent(o.Get("MpiError").As<Napi::Function>());
   engine_->SetSink(o.Get("onComplete").As<Napi::Function>(), doneSlots.Data(), doneStatus.Data(),
@@ -66,10 +70,6 @@ Napi::Value Addon::Abort(const Napi::CallbackInfo& info) {
   ProcessState& ps = ProcessState::Get();
   if (ps.initialized() && !ps.finalized()) MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);
-}
-
-Napi::Value Addon::Wtime(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), MPI_Wtime());
 }
 
 Napi::Value Addon::Wtick(const Napi::CallbackInfo& info) {

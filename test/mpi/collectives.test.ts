@@ -378,6 +378,34 @@ test('counts above 2^31-1 where MPI-3 takes int: RangeError ERR_COUNTS (v-collec
   assert.equal(arr(world.allreduce(new Int32Array([1]))), [size], 'still usable');
 });
 
+test('small arrays (the registered-buffer path): many arrays in turn, two views of one memory, a longer recv', async () => {
+  for (const form of FORMS) {
+    // More arrays than the addon caches, so registrations evict each other between calls.
+    const sends = range(20, (k) => new Int32Array([rank + k, k]));
+    const recvs = range(20, () => new Int32Array(2));
+    for (let round = 0; round < 3; round++) {
+      for (let k = 0; k < 20; k++) {
+        assert.is(await call(form, 'allreduce', sends[k], 'sum', recvs[k]), recvs[k]);
+        assert.equal(arr(recvs[k]!), [(size * (size - 1)) / 2 + size * k, size * k], `array ${k}, round ${round}`);
+      }
+    }
+    // Two distinct views of the same bytes are the in-place spelling, as f(buf, op, buf) is.
+    const mem = new ArrayBuffer(16);
+    const v1 = new Float64Array(mem), v2 = new Float64Array(mem);
+    v1.set([rank, 1]);
+    assert.is(await call(form, 'allreduce', v1, 'max', v2), v2);
+    assert.equal(arr(v2), [size - 1, 1]);
+    // recv longer than send: the first send.length elements are written, the rest left alone.
+    const long = new Float32Array([0, 0, 7]);
+    await call(form, 'allreduce', new Float32Array([1, 2]), 'prod', long);
+    assert.equal(arr(long), [1, 2 ** size, 7]);
+    // 8-bit sums wrap on this path too.
+    const u8 = new Uint8Array(1);
+    await call(form, 'allreduce', new Uint8Array([200]), 'sum', u8);
+    assert.is(u8[0], (200 * size) % 256);
+  }
+});
+
 test('mismatched dtypes between send and recv: ERR_DTYPE_MISMATCH; overlap: ERR_BUFFER_ALIAS', () => {
   rejects('allreduce', [new Float32Array(2), 'sum', new Float64Array(2)], TypeError, 'ERR_DTYPE_MISMATCH');
   rejects('allreduce', [new Int32Array(2), 'sum', new Uint32Array(2)], TypeError, 'ERR_DTYPE_MISMATCH');
