@@ -3,7 +3,7 @@ import { renderChart, type Series } from './svg.js';
 import type { Results } from './stats.js';
 
 const NAMES: Record<string, string> = {
-  c: 'C (OpenMPI)', 'c-hugepages': 'C, huge pages', 'mpi4node-blocking': 'mpi4node blocking',
+  c: 'C (OpenMPI)', 'c-nonblocking': 'C, MPI_Iallreduce', 'c-hugepages': 'C, huge pages', 'mpi4node-blocking': 'mpi4node blocking',
   'mpi4node-promise': 'mpi4node Promise', mpi4py: 'mpi4py', 'mpi4node-channel': 'typed channel',
   'mpi4node-channel-promise': 'typed channel, Promise',
 };

@@ -28,7 +28,7 @@ export interface Group {
 
 export interface PlanInput {
   quick: boolean;
-  native: { latency: string; bw: string; allreduce: string };
+  native: { latency: string; bw: string; allreduce: string; iallreduce: string };
   /** python3 with mpi4py, or null to skip that column. */
   python: string | null;
   /** Thread level requested on every side (the addon's default is single). */
@@ -101,6 +101,7 @@ export function buildPlan(p: PlanInput): Group[] {
     const b = 'allreduce';
     const v: Variant[] = [
       { bench: b, impl: 'c', ranks, cmd: c(b, p.native.allreduce, ranks) },
+      { bench: b, impl: 'c-nonblocking', ranks, cmd: c(b, p.native.iallreduce, ranks) },
       { bench: b, impl: 'mpi4node-blocking', ranks, cmd: node(b, 'osu_allreduce.ts', ranks, 'blocking'), optional: true },
       { bench: b, impl: 'mpi4node-promise', ranks, cmd: node(b, 'osu_allreduce.ts', ranks, 'promise'), optional: true },
     ];

@@ -7,7 +7,7 @@ import { renderCharts } from './charts.js';
 import { describeMachine, type Machine } from './machine.js';
 import { memoryMarkdown } from './memory.js';
 import { BENCH_DIR } from './plan.js';
-import type { Results } from './stats.js';
+import { isReference, refOf, type Results } from './stats.js';
 import { renderMarkdown } from './table.js';
 import type { Judged } from './targets.js';
 
@@ -31,17 +31,11 @@ export interface Report {
   waits: { rep: number; group: string; waitedS: number; idle: boolean }[];
 }
 
-/** The reference of each non-C figure's ratio: C, or for channels the raw send of the same form. */
-function refOf(bench: string, impl: string): { bench: string; impl: string } {
-  if (bench !== 'channel') return { bench, impl: 'c' };
-  return { bench: 'latency', impl: impl === 'mpi4node-channel' ? 'mpi4node-blocking' : 'mpi4node-promise' };
-}
-
 /** Writes the files; returns their paths. */
 export function writeReport(r: Report): string[] {
   const { res } = r;
   mkdirSync(r.out, { recursive: true });
-  const ratios = res.summaries().filter((s) => s.impl !== 'c' && s.impl !== 'c-hugepages').map((s) => {
+  const ratios = res.summaries().filter((s) => !isReference(s.impl)).map((s) => {
     const ref = refOf(s.bench, s.impl);
     const x = res.ratio(s, { ...ref, ranks: s.ranks, size: s.size });
     return { bench: s.bench, impl: s.impl, ranks: s.ranks, size: s.size, ref: `${ref.bench}/${ref.impl}`, median: x?.median ?? null, perRep: x?.perRep ?? [] };
@@ -49,7 +43,7 @@ export function writeReport(r: Report): string[] {
   const date = new Date().toISOString();
   const json = {
     date, quick: r.quick, reps: r.reps, threadLevel: r.threadLevel, machine: r.machine, loadAverage: r.load,
-    pages: `normal on every side (THP ${r.machine.thp}); c-hugepages rows use --hugepages and are never a ratio's reference`,
+    pages: `normal on every side (THP ${r.machine.thp}); c-hugepages rows use --hugepages and are never a ratio's reference; the Promise allreduce is compared with C's MPI_Iallreduce + MPI_Wait (c-nonblocking)`,
     jitWarmup: 'mpi4node programs raise the warm-up of messages <= 8 KiB for the JIT (latency 20000 iterations, bw 500 windows, ' +
       "allreduce and channel 10000); C and mpi4py use OSU's",
     notes: r.notes, skipped: r.skipped, failures: r.failures, totalSeconds: r.totalSeconds, idleWaits: r.waits,

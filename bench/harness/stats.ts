@@ -93,3 +93,16 @@ export class Results {
     return [...new Set(this.recs.filter((r) => r.bench === bench && r.ranks === ranks).map((r) => r.size))].sort((x, y) => x - y);
   }
 }
+
+/**
+ * The reference of a figure's ratio: C; for the Promise allreduce, C's MPI_Iallreduce + MPI_Wait (the
+ * call it is built on, as OSU's osu_iallreduce measures it); for channels, the raw send of the same form.
+ */
+export function refOf(bench: string, impl: string): { bench: string; impl: string } {
+  if (bench === 'channel') return { bench: 'latency', impl: impl === 'mpi4node-channel' ? 'mpi4node-blocking' : 'mpi4node-promise' };
+  if (bench === 'allreduce' && impl === 'mpi4node-promise') return { bench, impl: 'c-nonblocking' };
+  return { bench, impl: 'c' };
+}
+
+/** C programs are references, never a ratio of their own. */
+export const isReference = (impl: string) => impl === 'c' || impl === 'c-hugepages' || impl === 'c-nonblocking';

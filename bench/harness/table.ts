@@ -2,7 +2,7 @@
 // median and its same-repetition ratio to the section's reference (C, or the raw send for channels).
 // Rendered as aligned text for the terminal and as Markdown for bench/results/table.md and the README.
 import type { Judged } from './targets.js';
-import type { Results, Sel } from './stats.js';
+import { isReference, refOf, type Results, type Sel } from './stats.js';
 
 interface Column {
   label: string;
@@ -23,7 +23,7 @@ export interface Section {
 
 const LABELS: Record<string, string> = {
   c: 'C', 'mpi4node-blocking': 'blocking', 'mpi4node-promise': 'Promise', mpi4py: 'mpi4py',
-  'c-hugepages': 'C, huge pages*', 'mpi4node-channel': 'channel', 'mpi4node-channel-promise': 'channel (Promise)',
+  'c-hugepages': 'C, huge pages*', 'c-nonblocking': 'C, Iallreduce', 'mpi4node-channel': 'channel', 'mpi4node-channel-promise': 'channel (Promise)',
 };
 
 export function sections(res: Results): Section[] {
@@ -31,12 +31,12 @@ export function sections(res: Results): Section[] {
   const vsC = (bench: string, ranks: number, title: string, unit: string) => {
     const impls = res.impls(bench, ranks);
     if (!impls.length) return;
-    const order = ['c', 'mpi4node-blocking', 'mpi4node-promise', 'mpi4py', 'c-hugepages'].filter((i) => impls.includes(i));
+    const order = ['c', 'c-nonblocking', 'mpi4node-blocking', 'mpi4node-promise', 'mpi4py', 'c-hugepages'].filter((i) => impls.includes(i));
     out.push({
       title, bench, ranks, unit, sizes: res.sizes(bench, ranks),
       columns: order.map((impl) => ({
         label: LABELS[impl] ?? impl, impl,
-        ref: impl === 'c' || impl === 'c-hugepages' ? undefined : { bench, impl: 'c' },
+        ref: isReference(impl) ? undefined : refOf(bench, impl),
       })),
     });
   };

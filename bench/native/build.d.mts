@@ -3,10 +3,12 @@ export interface NativeBenchPaths {
   latency: string;
   bw: string;
   allreduce: string;
+  /** osu_allreduce.c built with MPI_Iallreduce + MPI_Wait. */
+  iallreduce: string;
 }
 
 /**
- * Compiles bench/native/osu_{latency,bw,allreduce}.c with mpicc (-O2 -std=c11) into outDir
+ * Compiles bench/native/osu_{latency,bw,allreduce}.c (and osu_allreduce.c again as osu_iallreduce) with mpicc (-O2 -std=c11) into outDir
  * (default bench/native/bin) when a binary is missing or stale.
  * mpicc: the option, else $MPI4NODE_MPICC, else $MPI_HOME/bin/mpicc, else mpicc on PATH.
  */

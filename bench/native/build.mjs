@@ -1,4 +1,4 @@
-// Builds the native OSU-style reference benchmarks (osu_latency, osu_bw, osu_allreduce).
+// Builds the native OSU-style reference benchmarks (osu_latency, osu_bw, osu_allreduce, osu_iallreduce).
 //
 //   import { buildNative } from './native/build.mjs';
 //   const { latency, bw, allreduce } = await buildNative({ mpicc: '/opt/ompi/bin/mpicc' });
@@ -17,7 +17,14 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CFLAGS = ['-O2', '-std=c11', '-Wall', '-Wextra'];
-const PROGRAMS = { latency: 'osu_latency', bw: 'osu_bw', allreduce: 'osu_allreduce' };
+// key: [binary, source, extra flags]. osu_iallreduce is osu_allreduce.c with MPI_Iallreduce + MPI_Wait
+// (OSU's osu_iallreduce without the overlap phase): the reference for the Promise form.
+const PROGRAMS = {
+  latency: ['osu_latency', 'osu_latency', []],
+  bw: ['osu_bw', 'osu_bw', []],
+  allreduce: ['osu_allreduce', 'osu_allreduce', []],
+  iallreduce: ['osu_iallreduce', 'osu_allreduce', ['-DOSU_NONBLOCKING']],
+};
 
 function resolveMpicc(explicit) {
   if (explicit) return explicit;
@@ -56,7 +63,7 @@ function run(cmd, args) {
 
 /**
  * @param {{ mpicc?: string, outDir?: string }} [options]
- * @returns {Promise<{ latency: string, bw: string, allreduce: string }>} absolute binary paths
+ * @returns {Promise<import('./build.d.mts').NativeBenchPaths>} absolute binary paths
  */
 export async function buildNative(options = {}) {
   const mpicc = resolveMpicc(options.mpicc);
@@ -70,14 +77,14 @@ export async function buildNative(options = {}) {
   const header = await mtime(path.join(here, 'osu_common.h'));
 
   const result = {};
-  for (const [key, name] of Object.entries(PROGRAMS)) {
-    const src = path.join(here, `${name}.c`);
+  for (const [key, [name, source, flags]] of Object.entries(PROGRAMS)) {
+    const src = path.join(here, `${source}.c`);
     const bin = path.join(outDir, name);
     const built = await mtime(bin);
     if (!sameToolchain || built < 0 || built < (await mtime(src)) || built < header) {
       const tmp = `${bin}.tmp-${process.pid}`;
       try {
-        await run(mpicc, [...CFLAGS, '-o', tmp, src]);
+        await run(mpicc, [...CFLAGS, ...flags, '-o', tmp, src]);
         await rename(tmp, bin);
       } finally {
         await rm(tmp, { force: true });
@@ -86,7 +93,7 @@ export async function buildNative(options = {}) {
     result[key] = bin;
   }
   if (!sameToolchain) await writeFile(infoFile, info + '\n');
-  return /** @type {{ latency: string, bw: string, allreduce: string }} */ (result);
+  return /** @type {import('./build.d.mts').NativeBenchPaths} */ (result);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,10 +1,15 @@
-/* osu_allreduce method: MPI_Allreduce of float32 with MPI_SUM on MPI_COMM_WORLD. Each iteration is
- * timed on its own and followed by an MPI_Barrier; a rank's latency is the mean of its timed
- * iterations; rank 0 reports the mean over ranks as "value" plus the min and max over ranks, in
- * microseconds. The result is checked after each size. See osu_common.h for the options. */
+/* osu_allreduce method: MPI_Allreduce of float32 with MPI_SUM on MPI_COMM_WORLD (built with
+ * -DOSU_NONBLOCKING: MPI_Iallreduce + MPI_Wait, as osu_iallreduce). Each iteration is timed on its
+ * own and followed by an MPI_Barrier; a rank's latency is the mean of its timed iterations; rank 0
+ * reports the mean over ranks as "value" plus the min and max over ranks, in microseconds. The
+ * result is checked after each size. See osu_common.h for the options. */
 #include "osu_common.h"
 
+#ifdef OSU_NONBLOCKING
+static const osu_bench bench = {"osu_iallreduce", "<ranks>", 4, 4, 1048576, 1000, 100, 100, 10};
+#else
 static const osu_bench bench = {"osu_allreduce", "<ranks>", 4, 4, 1048576, 1000, 100, 100, 10};
+#endif
 
 int main(int argc, char **argv) {
   osu_opts o;
@@ -26,7 +31,13 @@ int main(int argc, char **argv) {
     double total = 0;
     for (long i = 0; i < warmup + iters; ++i) {
       double t0 = MPI_Wtime();
+#ifdef OSU_NONBLOCKING
+      MPI_Request req;
+      MPI_Iallreduce(s, r, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req);
+      MPI_Wait(&req, MPI_STATUS_IGNORE);
+#else
       MPI_Allreduce(s, r, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+#endif
       double t1 = MPI_Wtime();
       if (i >= warmup) total += t1 - t0;
       MPI_Barrier(MPI_COMM_WORLD);

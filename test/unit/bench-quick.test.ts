@@ -50,7 +50,7 @@ function expected(r: Report): [string, string, number][] {
     if (py) e.push([b, 'mpi4py', 2]);
   }
   for (const n of [2, 4]) {
-    e.push(['allreduce', 'c', n]);
+    e.push(['allreduce', 'c', n], ['allreduce', 'c-nonblocking', n]);
     if (hasColl) e.push(['allreduce', 'mpi4node-blocking', n], ['allreduce', 'mpi4node-promise', n]);
     if (py) e.push(['allreduce', 'mpi4py', n]);
   }
