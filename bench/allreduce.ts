@@ -9,7 +9,7 @@
 // latency of each and its ratio to C (the median of the per-repetition ratios), in microseconds.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mpirunCommand } from '../lib/launcher.js';
+import { mpirunCommand } from '../lib/cli/launcher.js';
 import { runJob, type Command } from './harness/exec.js';
 import { buildNative } from './native/build.mjs';
 

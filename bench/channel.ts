@@ -10,7 +10,7 @@
 //   raw-promise  await world.isend / await world.irecv into a preallocated array
 //   raw-any-promise  await world.isend / await world.irecv('uint8')
 //   channel      channel.send / channel.recv: header encode, every check on receive, payload as a view
-//                into fresh memory (lib/inbox.ts)
+//                into fresh memory (lib/channel/inbox.ts)
 //   channel-into channel.recv(peer, { buffer }): the same into a preallocated buffer, as raw does
 //   channel-send channel.send, received as plain bytes of known size: the cost of the sending side alone
 //   channel-promise  await channel.isend / await channel.irecv
@@ -19,7 +19,7 @@
 //   copy         header + payload copied into one buffer, one plain send
 // Prints one JSON line per variant and size: {"bench":"channel-latency","impl":...,"size":...,"value":...,"unit":"us"}.
 import { COPY_BELOW, world, wtime } from '../lib/index.js';
-import { native } from '../lib/binding.js';
+import { native } from '../lib/addon/binding.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(name);

@@ -1,24 +1,24 @@
 // mpi4node: MPI for Node.js. See README.md for the API tour.
-export { Comm, world, self, ANY_SOURCE, ANY_TAG, PROC_NULL, type Comparison, type ArrayOf } from './comm.js';
-export { Request, waitAll, waitAny, waitSome, testAll, type Received } from './request.js';
-export { Status } from './status.js';
+export { Comm, world, self, ANY_SOURCE, ANY_TAG, PROC_NULL, type Comparison, type ArrayOf } from './comm/comm.js';
+export { Request, waitAll, waitAny, waitSome, testAll, type Received } from './core/request.js';
+export { Status } from './core/status.js';
 export {
   init, initialized, finalized, finalize, abort, wtime, wtick, version, libraryVersion, processorName,
   threadLevel, setAbortOnError, type InitOptions, type ThreadLevel,
-} from './env.js';
-export { MpiError, LaunchError, AddonLoadError } from './errors.js';
-export { DTYPES, dtypeInfo, dtypeOf, type Dtype, type TypedArray } from './dtypes.js';
-export type { BufferLike } from './buffer.js';
+} from './core/env.js';
+export { MpiError, LaunchError, AddonLoadError } from './core/errors.js';
+export { DTYPES, dtypeInfo, dtypeOf, type Dtype, type TypedArray } from './core/dtypes.js';
+export type { BufferLike } from './core/buffer.js';
 // Collectives are Comm methods, added by these modules.
-export { IN_PLACE, type InPlace, type Layout, type Fresh } from './collectives.js';
-export { createOp, UserOp, type Op, type OpName, type ReduceFunction } from './ops.js';
-import './object-collectives.js';
+export { IN_PLACE, type InPlace, type Layout, type Fresh } from './coll/methods.js';
+export { createOp, UserOp, type Op, type OpName, type ReduceFunction } from './coll/ops.js';
+import './coll/objects.js';
 // Versioned channels (comm.channel), request/reply and agent graphs (comm.graph): Comm methods added here.
 export {
   Channel, readRaw, COPY_BELOW, type ChannelOptions, type ChannelStats, type Envelope, type RecvOptions,
-} from './channel.js';
-export { Server, type Handler, type RequestOptions, type ServeOptions } from './rpc.js';
-export { GraphComm, AdjacencyError, type Adjacency } from './graph.js';
+} from './channel/channel.js';
+export { Server, type Handler, type RequestOptions, type ServeOptions } from './channel/rpc.js';
+export { GraphComm, AdjacencyError, type Adjacency } from './topo/graph.js';
 export type { Tensor, TensorInit } from './wire/payload.js';
 export {
   MessageError, ProtocolVersionError, SchemaMismatchError, PayloadMismatchError, ChannelMismatchError,

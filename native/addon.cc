@@ -1,8 +1,8 @@
 #include "addon.h"
 
-#include "buffers.h"
-#include "errors.h"
-#include "gpu_env.h"
+#include "core/buffers.h"
+#include "core/errors.h"
+#include "gpu/env.h"
 
 namespace mpi4node {
 

@@ -9,9 +9,9 @@
 
 #include <thread>
 
-#include "buffers.h"
-#include "engine.h"
-#include "process_state.h"
+#include "core/buffers.h"
+#include "progress/engine.h"
+#include "core/process_state.h"
 
 namespace mpi4node {
 
@@ -146,7 +146,7 @@ class Addon : public Napi::Addon<Addon> {
   double* status_ = nullptr;  // status record of the last synchronous call (StatusField layout)
 
  public:
-  // Layout of the shared argument slab written by lib/fastpath.ts.
+  // Layout of the shared argument slab written by lib/addon/fastpath.ts.
   // kResult is written back: the engine slot of an isend/irecv, or -1 when it completed at once
   // (returning it as a JS number would cost a handle scope entry per call).
   enum FastArg { kBufSlot = 0, kPeer, kTagArg, kCommArg, kFlags, kResult, kFastArgs };

@@ -86,7 +86,7 @@ const seconds = (start) => `${((Date.now() - start) / 1000).toFixed(0)}s`;
 // a. MPI and the build tools
 
 function findMpi() {
-  // The same precedence as lib/launcher.ts: an explicit MPI_HOME wins over PATH.
+  // The same precedence as lib/cli/launcher.ts: an explicit MPI_HOME wins over PATH.
   for (const home of [process.env.MPI_HOME, process.env.npm_config_mpi_home]) {
     const mpicc = home && path.join(home, 'bin', 'mpicc');
     if (mpicc && existsSync(mpicc)) return { mpicc, mpirun: existsSync(path.join(home, 'bin', 'mpirun')) ? path.join(home, 'bin', 'mpirun') : undefined };

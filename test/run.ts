@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { detectMpi, mpirunCommand, tsxImport } from '../lib/launcher.js';
+import { detectMpi, mpirunCommand, tsxImport } from '../lib/cli/launcher.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const TEST_DIR = path.join(ROOT, 'test');

@@ -2,7 +2,7 @@
 // transparent-huge-page mode (which decides what page type plain malloc and V8 get) and the versions.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { detectMpi } from '../../lib/launcher.js';
+import { detectMpi } from '../../lib/cli/launcher.js';
 
 export interface Machine {
   cpu: string;

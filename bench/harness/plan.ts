@@ -3,7 +3,7 @@
 // five repetitions finish in well under 10 minutes on 2 cores (--quick: seconds, every code path).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mpirunCommand } from '../../lib/launcher.js';
+import { mpirunCommand } from '../../lib/cli/launcher.js';
 import type { Command } from './exec.js';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

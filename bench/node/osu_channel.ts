@@ -1,4 +1,4 @@
-// osu_latency method over a typed channel (lib/channel.ts): 2 ranks ping-pong a uint8 tensor of `size`
+// osu_latency method over a typed channel (lib/channel/channel.ts): 2 ranks ping-pong a uint8 tensor of `size`
 // bytes on world.channel('osu', { version: 1, dtype: 'uint8' }); latency is half a round trip in
 // microseconds, every check of the wire format included (header encode, version/dtype checks on
 // receive). --mode blocking: channel.send/channel.recv; --mode promise: await isend / await irecv.

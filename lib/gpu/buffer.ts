@@ -2,10 +2,10 @@
 // after the buffer is garbage-collected: a FinalizationRegistry callback runs as an ordinary task on
 // this thread (never inside GC) and frees it there. Memory that an operation in flight uses is held by
 // that operation's request, so it cannot be collected early; dispose() refuses it.
-import { native } from '../binding.js';
-import { describe } from '../buffer.js';
-import type { TypedArray } from '../dtypes.js';
-import { rangeError, typeError } from '../errors.js';
+import { native } from '../addon/binding.js';
+import { describe } from '../core/buffer.js';
+import type { TypedArray } from '../core/dtypes.js';
+import { rangeError, typeError } from '../core/errors.js';
 import { stagingChunk } from './config.js';
 import { ensureDevice } from './device.js';
 import { deviceDtype, dtypeOfArray, type DeviceDtype, type DeviceDtypeInfo } from './dtypes.js';

@@ -1,6 +1,6 @@
 // Settings shared by the GPU modules: the size of the pinned host chunks that staged messages and
 // Promise copies go through.
-import { rangeError } from '../errors.js';
+import { rangeError } from '../core/errors.js';
 
 export const DEFAULT_CHUNK = 4 << 20;
 const MAX_CHUNK = 0x7fffffff - 64; // an MPI count, less the staging header

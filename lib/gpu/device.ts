@@ -2,10 +2,10 @@
 // its memory (MPI_COMM_TYPE_SHARED), modulo the device count: selectDevice() finds that rank
 // collectively; before any explicit choice, the first GPU call takes it from the launcher's environment
 // (OpenMPI, MPICH/Hydra, Slurm, MVAPICH all export it), which needs no communication.
-import { native } from '../binding.js';
-import { world, type Comm } from '../comm.js';
-import { ensureInit } from '../env.js';
-import { rangeError } from '../errors.js';
+import { native } from '../addon/binding.js';
+import { world, type Comm } from '../comm/comm.js';
+import { ensureInit } from '../core/env.js';
+import { rangeError } from '../core/errors.js';
 import { requireCuda } from './loader.js';
 
 let chosen = false;

@@ -1,7 +1,7 @@
 // Element types of device buffers, their NCCL codes, and the NCCL versions that first support them.
 // float16/bfloat16 live in Uint16Array on the host and the fp8 types in Uint8Array (Node 20 has no
 // array type for any of them): the bytes are the device's bytes.
-import type { TypedArray, TypedArrayConstructor } from '../dtypes.js';
+import type { TypedArray, TypedArrayConstructor } from '../core/dtypes.js';
 
 export type DeviceDtype =
   | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'

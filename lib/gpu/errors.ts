@@ -1,8 +1,8 @@
 // GPU error types. Every one carries a string `code`, as the library's other errors do. Native
-// failures arrive as (kind, code, text) triples (native/gpu_env.h GpuErrKind) and become these here.
-import { native } from '../binding.js';
+// failures arrive as (kind, code, text) triples (native/gpu/env.h GpuErrKind) and become these here.
+import { native } from '../addon/binding.js';
 
-/** Kinds of native GPU failures (native/gpu_env.h GpuErrKind). */
+/** Kinds of native GPU failures (native/gpu/env.h GpuErrKind). */
 export const GPU_ERR = { ok: 0, cuda: 1, nccl: 2, mpi: 3, timeout: 4, ncclAsync: 5, aborted: 6, usage: 7 } as const;
 
 /** No usable GPU (or no NCCL, for NCCL calls): `code` and the message say exactly why. */

@@ -16,7 +16,7 @@ export { mpiCudaAware, send, recv, isend, irecv } from './p2p.js';
 export { configureStaging, type StagingOptions } from './config.js';
 export { GpuUnavailableError, CudaError, NcclError, NcclTimeoutError, NcclMismatchError } from './errors.js';
 
-import { native } from '../binding.js';
+import { native } from '../addon/binding.js';
 
 /** Live device allocations, operations in flight and pooled resources of this environment (diagnostics). */
 export function stats(): ReturnType<typeof native.gpu.stats> {

@@ -6,8 +6,8 @@
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { native } from '../binding.js';
-import type { NativeGpuStatus } from '../native.js';
+import { native } from '../addon/binding.js';
+import type { NativeGpuStatus } from '../addon/native.js';
 import { AVG_SINCE, atLeast, cudaVersionText, decodeNcclVersion, versionText, type Version } from './dtypes.js';
 import { GpuUnavailableError } from './errors.js';
 

@@ -4,10 +4,10 @@
 // aborts the communicator (ncclCommAbort) and rejects with NcclTimeoutError rather than hang; an
 // asynchronous NCCL error does the same with NcclError ERR_NCCL_ASYNC. dispose() is explicit and never
 // happens from a finalizer: tearing a communicator down involves its peers.
-import { native } from '../binding.js';
-import { world, type Comm } from '../comm.js';
-import { ensureInit } from '../env.js';
-import { rangeError, typeError } from '../errors.js';
+import { native } from '../addon/binding.js';
+import { world, type Comm } from '../comm/comm.js';
+import { ensureInit } from '../core/env.js';
+import { rangeError, typeError } from '../core/errors.js';
 import { DeviceBuffer } from './buffer.js';
 import { ensureDevice } from './device.js';
 import { AVG_SINCE, NCCL_OPS, atLeast, versionText, type NcclOpName, type Version } from './dtypes.js';

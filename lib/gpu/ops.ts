@@ -1,10 +1,10 @@
-// Promise plumbing for device operations. The addon's GPU poller (native/gpu_env.cc) completes them
+// Promise plumbing for device operations. The addon's GPU poller (native/gpu/env.cc) completes them
 // from CUDA events and MPI requests without blocking the event loop and reports each sweep's
-// completions in one call; a GpuRequest is settled from its record. Like the MPI Request (lib/request.ts,
+// completions in one call; a GpuRequest is settled from its record. Like the MPI Request (lib/core/request.ts,
 // whose design this follows), a GpuRequest is a real Promise with wait() and test(), and it holds
 // everything the operation reads or writes until it is done, so nothing in flight can be collected.
-import { native } from '../binding.js';
-import { GPU_DONE } from '../native.js';
+import { native } from '../addon/binding.js';
+import { GPU_DONE } from '../addon/native.js';
 import { gpuErrorFor, makeGpuError } from './errors.js';
 
 const CAPACITY = 64;
@@ -130,7 +130,7 @@ export class GpuRequest<T> extends Promise<T> {
   }
 }
 
-// `await` then takes a GpuRequest as a native promise (one microtask hop), as for lib/request.ts.
+// `await` then takes a GpuRequest as a native promise (one microtask hop), as for lib/core/request.ts.
 Object.defineProperty(GpuRequest.prototype, 'constructor', { value: Promise, writable: true, configurable: true });
 
 /** A failure record's error, for finish() callbacks that must release on failure. */

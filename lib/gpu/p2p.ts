@@ -1,19 +1,19 @@
 // DeviceBuffers over MPI: comm.send/recv/isend/irecv take them. With a CUDA-aware MPI (asked at run
 // time: MPIX_Query_cuda_support, MPIX_GPU_query_support) the device pointer goes to MPI; otherwise the
-// addon stages the message through pinned host chunks, pipelined (native/gpu_staging.cc). Both sides
+// addon stages the message through pinned host chunks, pipelined (native/gpu/staging.cc). Both sides
 // of a staged message must be DeviceBuffers, except that a host array may be sent to a DeviceBuffer.
-// The Comm methods are wrapped here rather than edited, so point-to-point in lib/comm.ts stays as it
+// The Comm methods are wrapped here rather than edited, so point-to-point in lib/comm/comm.ts stays as it
 // is; a DeviceBuffer is recognised by one instanceof check before the original method runs. The
 // wrappers go in when the first DeviceBuffer is made: until then none can be passed, and host
 // messages pay nothing (the check costs ~10 ns a call, ~2% of a small message). Their
 // TypeScript signatures cannot name DeviceBuffer from outside comm.ts, so the same four calls are also
 // exported typed, as gpu.send(comm, buf, dest, tag) and so on.
-import { native } from '../binding.js';
-import { ANY_SOURCE, ANY_TAG, Comm, PROC_NULL } from '../comm.js';
-import { ensureInit } from '../env.js';
-import { rangeError, typeError } from '../errors.js';
+import { native } from '../addon/binding.js';
+import { ANY_SOURCE, ANY_TAG, Comm, PROC_NULL } from '../comm/comm.js';
+import { ensureInit } from '../core/env.js';
+import { rangeError, typeError } from '../core/errors.js';
 import { stagingChunk } from './config.js';
-import { Status } from '../status.js';
+import { Status } from '../core/status.js';
 import { DeviceBuffer, onFirstBuffer } from './buffer.js';
 import { requireCuda } from './loader.js';
 import type { GpuRequest } from './ops.js';
@@ -54,7 +54,7 @@ function post(comm: Comm, buf: DeviceBuffer, peer: number, tag: number, isSend: 
   const id = isSend
     ? native.gpu.isend(h, buf.byteOffset, buf.byteLength, peer, tag, comm._handle(), comm._handle(true), stagingChunk(), a)
     : native.gpu.irecv(h, buf.byteOffset, buf.byteLength, peer, tag, comm._handle(), comm._handle(true), a);
-  // A send's status names its destination and tag, as MPI request statuses in lib/request.ts do.
+  // A send's status names its destination and tag, as MPI request statuses in lib/core/request.ts do.
   return buf._track(id, (c) => new Status(isSend ? peer : c.source, isSend ? tag : c.tag, c.bytes, false, buf.elementSize), [comm]);
 }
 

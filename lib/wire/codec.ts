@@ -8,7 +8,7 @@
 // message is one buffer; decodeMessage checks everything and returns the payload as a view into it;
 // payloadView() turns that into a typed array view without copying.
 
-import { type Dtype, type DtypeInfo, type TypedArray, dtypeByCode, dtypeInfo, dtypeOf } from '../dtypes.js';
+import { type Dtype, type DtypeInfo, type TypedArray, dtypeByCode, dtypeInfo, dtypeOf } from '../core/dtypes.js';
 import { crc32c, crc32cRange } from './crc32c.js';
 import {
   ChannelMismatchError,

@@ -7,7 +7,7 @@
 // from a newer minor's header extension to a corrupt byte, returns undefined, and the caller then runs
 // decodeMessage, which either accepts the message or throws the precise typed error. It accepts a subset
 // of what decodeMessage accepts with the same expectations, never more.
-import { type DtypeInfo, dtypeByCode } from '../dtypes.js';
+import { type DtypeInfo, dtypeByCode } from '../core/dtypes.js';
 import { crc32c } from './crc32c.js';
 import { type ChannelHeaderTemplate, FIXED_HEADER_LENGTH, FLAG_CHECKSUM, FLAG_KIND_MASK, HEADER_ALIGN, MAX_NDIM, OFFSET, PAYLOAD_KIND } from './codec.js';
 

@@ -13,7 +13,7 @@
 // them as one message from their own memory or, for small messages, copies them next to the header.
 
 import { Deserializer, Serializer } from 'node:v8';
-import { type Dtype, type DtypeInfo, type TypedArray, dtypeByCode, dtypeInfo, dtypeOf } from '../dtypes.js';
+import { type Dtype, type DtypeInfo, type TypedArray, dtypeByCode, dtypeInfo, dtypeOf } from '../core/dtypes.js';
 import { type DecodedHeader, type DecodedMessage, HEADER_ALIGN, type PayloadKind, payloadView } from './codec.js';
 import { CorruptMessageError } from './errors.js';
 

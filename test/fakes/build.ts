@@ -47,7 +47,7 @@ function lock(dir: string): () => void {
 /** The paths of the two fakes, built first if needed. */
 export function buildFakes(): Fakes {
   const out: Fakes = { cudart: path.join(FAKES_DIR, 'libfakecudart.so'), nccl: path.join(FAKES_DIR, 'libfakenccl.so') };
-  const abi = path.join(root, 'native', 'gpu_abi.h');
+  const abi = path.join(root, 'native', 'gpu', 'abi.h');
   const srcCudart = path.join(here, 'fake_cudart.c');
   const srcNccl = path.join(here, 'fake_nccl.c');
   const stale = () =>

@@ -1,5 +1,5 @@
 /* A fake NCCL for tests on machines without a GPU: the same C ABI as libnccl.so.2 (the subset
- * native/gpu_abi.h declares), with collectives implemented over MPI on the fake runtime's host-memory
+ * native/gpu/abi.h declares), with collectives implemented over MPI on the fake runtime's host-memory
  * "device" buffers. Built with mpicc by test/fakes/build.mjs; it runs inside the process whose addon
  * initialised MPI, and is loaded only when MPI4NODE_NCCL points at it.
  *
@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../native/gpu_abi.h"
+#include "../../native/gpu/abi.h"
 
 #define EXPORT __attribute__((visibility("default")))
 

@@ -1,6 +1,6 @@
 /* The reference for mpi4node's NCCL call overhead: ncclAllReduce called directly from C, single rank,
  * loading the CUDA runtime and NCCL the way the addon does (dlopen, declarations from
- * native/gpu_abi.h: no CUDA or NCCL headers needed to build it).
+ * native/gpu/abi.h: no CUDA or NCCL headers needed to build it).
  *
  *   cc -O2 -o nccl_allreduce test/gpu/nccl_allreduce.c -ldl
  *   ./nccl_allreduce <libcudart path> <libnccl path> [iterations] [elements]
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "../../native/gpu_abi.h"
+#include "../../native/gpu/abi.h"
 
 static double now_us(void) {
   struct timespec ts;

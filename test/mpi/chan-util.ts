@@ -1,7 +1,7 @@
 // Helpers shared by the channel and graph suites: an event-loop-friendly barrier (serve loops must keep
 // running while a rank waits for the others), forged messages on a channel's tags, typed-error capture.
 import * as assert from 'uvu/assert';
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/addon/binding.js';
 import type { Channel, Comm } from '../../lib/index.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -8,8 +8,8 @@ import {
   MessageError, ProtocolVersionError, SchemaMismatchError, PayloadMismatchError, ChannelMismatchError,
   CorruptMessageError, ChecksumError, TimeoutError, RemoteError, type Envelope, type Tensor,
 } from '../../lib/index.js';
-import { TAG_BASE } from '../../lib/channel.js';
-import { native } from '../../lib/binding.js';
+import { TAG_BASE } from '../../lib/channel/channel.js';
+import { native } from '../../lib/addon/binding.js';
 import { OFFSET } from '../../lib/wire/codec.js';
 import { crc32c } from '../../lib/wire/crc32c.js';
 import { asyncBarrier, rejects, sendRaw, sleep, thrown } from './chan-util.js';

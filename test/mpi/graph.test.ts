@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import {
   world, GraphComm, AdjacencyError, PermissionError, ANY_SOURCE, ANY_TAG, Request, type Envelope, type Tensor,
 } from '../../lib/index.js';
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/addon/binding.js';
 import { asyncBarrier, rejects, thrown } from './chan-util.js';
 
 const rank = world.rank, size = world.size;

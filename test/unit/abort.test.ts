@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mpirunCommand } from '../../lib/launcher.js';
+import { mpirunCommand } from '../../lib/cli/launcher.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/abort-job.ts', import.meta.url));
 

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tsxImport } from '../../lib/launcher.js';
+import { tsxImport } from '../../lib/cli/launcher.js';
 import { world } from '../../lib/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tsxImport } from '../../lib/launcher.js';
+import { tsxImport } from '../../lib/cli/launcher.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');

@@ -1,9 +1,9 @@
-// The argument checks of the collectives (lib/coll-args.ts, lib/ops.ts), without MPI.
+// The argument checks of the collectives (lib/coll/args.ts, lib/coll/ops.ts), without MPI.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { aliased, alloc, blocks, checkLayout, checkRoot, ints } from '../../lib/coll-args.js';
-import { DTYPES, dtypeInfo } from '../../lib/dtypes.js';
-import { AVG, createOp, resolveOp, UserOp } from '../../lib/ops.js';
+import { aliased, alloc, blocks, checkLayout, checkRoot, ints } from '../../lib/coll/args.js';
+import { DTYPES, dtypeInfo } from '../../lib/core/dtypes.js';
+import { AVG, createOp, resolveOp, UserOp } from '../../lib/coll/ops.js';
 
 function err(fn: () => unknown): any {
   try {

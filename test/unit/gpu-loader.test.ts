@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFakes } from '../fakes/build.js';
-import { tsxImport } from '../../lib/launcher.js';
+import { tsxImport } from '../../lib/cli/launcher.js';
 import { gpu } from '../../lib/index.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/gpu-status.ts', import.meta.url));

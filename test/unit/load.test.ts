@@ -4,8 +4,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AddonLoadError } from '../../lib/errors.js';
-import { loadAddon } from '../../lib/load.js';
+import { AddonLoadError } from '../../lib/core/errors.js';
+import { loadAddon } from '../../lib/addon/load.js';
 
 test('a failed load lists every path tried with its error, and how to fix it', () => {
   const empty = mkdtempSync(path.join(os.tmpdir(), 'mpi4node-load-'));

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import * as fc from 'fast-check';
 import { serialize, deserialize } from 'node:v8';
 
-import { DTYPES, type Dtype, dtypeInfo } from '../../lib/dtypes.js';
+import { DTYPES, type Dtype, dtypeInfo } from '../../lib/core/dtypes.js';
 import { crc32c } from '../../lib/wire/crc32c.js';
 import {
   ChannelHeaderTemplate,

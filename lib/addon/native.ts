@@ -1,0 +1,192 @@
+// The shape of what the addon (native/) exports. Everything else in lib/ is written against this.
+// Handles are small integers; statuses are written into shared Float64Arrays (layout STATUS) instead
+// of allocating an object per call.
+
+/** Fields of one status record (native/progress/engine.h StatusField). */
+export const STATUS = { source: 0, tag: 1, error: 2, bytes: 3, cancelled: 4, message: 5, fields: 6 } as const;
+
+export type Buf = ArrayBufferView; // a typed array by the time it reaches the addon
+/** A reduction op as the addon takes it: a code (native/mpi/ops.h) or a JavaScript function. */
+export type CollOp = number | { fn: Function; commutative: boolean };
+
+export interface NativeConstants {
+  ANY_SOURCE: number; ANY_TAG: number; PROC_NULL: number; UNDEFINED: number;
+  THREAD_SINGLE: number; THREAD_FUNNELED: number; THREAD_SERIALIZED: number; THREAD_MULTIPLE: number;
+  IDENT: number; CONGRUENT: number; SIMILAR: number; UNEQUAL: number;
+  WORLD: number; SELF: number; WORLD_INTERNAL: number; SELF_INTERNAL: number;
+  STATUS_FIELDS: number; IMPLEMENTATION: 'openmpi' | 'mpich' | 'unknown';
+}
+
+export interface Native {
+  setup(o: {
+    status: Float64Array; args: Int32Array; clock: Float64Array; doneSlots: Int32Array; doneStatus: Float64Array;
+    onComplete: (n: number) => void; MpiError: Function;
+  }): void;
+  init(requestedThreadLevel: number): number;
+  finalize(): void;
+  initialized(): boolean;
+  finalized(): boolean;
+  queryThread(): number;
+  abort(code: number): never;
+  wtick(): number;
+  version(): [number, number];
+  libraryVersion(): string;
+  processorName(): string;
+  constants(): NativeConstants;
+  tagUpperBound(): number;
+  pending(): number;
+  errorFor(code: number): Error;
+
+  commRank(comm: number): number;
+  commSize(comm: number): number;
+  commDup(comm: number): [number, number];
+  commSplit(comm: number, color: number, key: number): [number, number] | null;
+  commSplitShared(comm: number, key: number): [number, number] | null;
+  commCompare(a: number, b: number): number;
+  commFree(comm: number): void;
+
+  send(buf: Buf, dest: number, tag: number, comm: number, synchronous: boolean): void;
+  recv(buf: Buf, source: number, tag: number, comm: number): void;
+  sendrecv(sbuf: Buf, dest: number, stag: number, rbuf: Buf, source: number, rtag: number, comm: number): void;
+  sendrecvReplace(buf: Buf, dest: number, stag: number, source: number, rtag: number, comm: number): void;
+  probe(source: number, tag: number, comm: number): void;
+  iprobe(source: number, tag: number, comm: number): boolean;
+  mprobe(source: number, tag: number, comm: number): void;
+  mrecv(message: number, buf: Buf): void;
+
+  /** The hot path (lib/addon/fastpath.ts): buffers registered once, integer arguments in the args slab. */
+  registerBuffer(slot: number, buf: Buf): void;
+  sendFast(): void;
+  recvFast(): void;
+  /** These two leave the engine slot (or -1: already complete) in the slab, read by fastResult(). */
+  isendFast(): void;
+  irecvFast(): void;
+  /** Slab: [recv slot, send slot | -1 (IN_PLACE), count, comm, op code | nonblocking << 8]. */
+  allreduceFast(): void;
+  /** Slab: [-, -, -, comm, nonblocking]; a nonblocking barrier's slot is left as for isendFast. */
+  barrierFast(): void;
+  /** MPI_Wtime into the clock slab. */
+  wtimeFast(): void;
+
+  /** Posting calls return -1 when the operation already completed (status in the record), else a slot. */
+  isend(buf: Buf, dest: number, tag: number, comm: number, synchronous: boolean): number;
+  irecv(buf: Buf, source: number, tag: number, comm: number): number;
+  improbe(source: number, tag: number, comm: number): number;
+  imrecv(message: number, buf: Buf): number;
+  wait(slot: number): void;
+  test(slot: number): boolean;
+  cancel(slot: number): void;
+
+  /**
+   * Collectives (native/mpi/coll.cc). `nb` picks the nonblocking form, which returns -1 (completed,
+   * status in the record) or a slot; blocking forms return undefined. A null send buffer is
+   * MPI_IN_PLACE (for scatter/scatterv a null receive buffer at the root); null receive buffers are
+   * those MPI ignores on non-roots. `op` is a code of lib/coll/ops.ts or a user op { fn, commutative }.
+   * Counts are elements; counts arrays are Int32Array, kept referenced by the caller until completion.
+   */
+  bcast(buf: Buf, root: number, comm: number, nb: boolean): number | undefined;
+  reduce(send: Buf | null, recv: Buf | null, count: number, op: CollOp, root: number, comm: number, nb: boolean): number | undefined;
+  allreduce(send: Buf | null, recv: Buf, count: number, op: CollOp, comm: number, nb: boolean): number | undefined;
+  scan(send: Buf | null, recv: Buf, count: number, op: CollOp, comm: number, nb: boolean): number | undefined;
+  exscan(send: Buf | null, recv: Buf, count: number, op: CollOp, comm: number, nb: boolean): number | undefined;
+  reduceScatterBlock(send: Buf | null, recv: Buf, count: number, op: CollOp, comm: number, nb: boolean): number | undefined;
+  reduceScatter(send: Buf | null, recv: Buf, counts: Int32Array, op: CollOp, comm: number, nb: boolean): number | undefined;
+  gather(send: Buf | null, recv: Buf | null, count: number, root: number, comm: number, nb: boolean): number | undefined;
+  scatter(send: Buf | null, recv: Buf | null, count: number, root: number, comm: number, nb: boolean): number | undefined;
+  allgather(send: Buf | null, recv: Buf, count: number, comm: number, nb: boolean): number | undefined;
+  alltoall(send: Buf | null, recv: Buf, count: number, comm: number, nb: boolean): number | undefined;
+  gatherv(send: Buf | null, recv: Buf | null, counts: Int32Array | null, displs: Int32Array | null, root: number,
+    comm: number, nb: boolean): number | undefined;
+  scatterv(send: Buf | null, counts: Int32Array | null, displs: Int32Array | null, recv: Buf | null, root: number,
+    comm: number, nb: boolean): number | undefined;
+  allgatherv(send: Buf | null, recv: Buf, counts: Int32Array, displs: Int32Array, comm: number, nb: boolean): number | undefined;
+  alltoallv(send: Buf | null, scounts: Int32Array | null, sdispls: Int32Array | null, recv: Buf, rcounts: Int32Array,
+    rdispls: Int32Array, comm: number, nb: boolean): number | undefined;
+  /** buf[i] /= n for a Float32Array or Float64Array (the 'avg' op). */
+  divide(buf: Buf, n: number): void;
+
+  /** Several buffers as ONE message (an hindexed datatype over their addresses; native/channel/parts.cc). */
+  sendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean): void;
+  isendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean): number;
+  /** Receives a message of unknown size: bytes at slab[offset] when it fits `capacity`, else a pooled Buffer. */
+  recvMessage(source: number, tag: number, comm: number, slab: Uint8Array, offset: number, capacity: number): number | Buffer;
+  /** A Buffer of exactly `bytes` from the receive pool (memory not zeroed). */
+  allocBuffer(bytes: number): Buffer;
+  /** Distributed graph topology (native/mpi/topo.cc). Weights null = MPI_UNWEIGHTED. */
+  distGraphCreate(comm: number, sources: Int32Array, sourceWeights: Int32Array | null, dests: Int32Array,
+    destWeights: Int32Array | null): [number, number];
+  distGraphNeighbors(comm: number): [Int32Array, Int32Array, Int32Array, Int32Array, boolean];
+  topoAgree(comm: number, value: number): boolean;
+  neighborAllgather(sendbuf: Buf, recvbuf: Buf, comm: number): void;
+  neighborAlltoall(sendbuf: Buf, recvbuf: Buf, count: number, comm: number): void;
+  ineighborAllgather(sendbuf: Buf, recvbuf: Buf, comm: number): number;
+  ineighborAlltoall(sendbuf: Buf, recvbuf: Buf, count: number, comm: number): number;
+}
+
+// ---- GPU (native/gpu_*.cc): CUDA and NCCL loaded at run time, used through lib/gpu/. ----
+
+/** Fields of one GPU completion record (native/gpu/env.h GpuDoneField). */
+export const GPU_DONE = { kind: 0, code: 1, source: 2, tag: 3, bytes: 4, fields: 5 } as const;
+
+export interface NativeGpuTried { path: string; error: string }
+
+/** What the loader found (native/gpu/loader.h); codes are empty when that part is usable. */
+export interface NativeGpuStatus {
+  attempted: boolean;
+  cuda: {
+    code: string; reason: string; path: string; runtimeVersion: number; driverVersion: number; devices: number;
+    tried: NativeGpuTried[];
+  };
+  nccl: { code: string; reason: string; path: string; versionCode: number; p2p: boolean; tried: NativeGpuTried[] };
+}
+
+/**
+ * `native.gpu`. Device buffers are integer handles; operations in flight are ids whose completions
+ * arrive through setup's onComplete (records in doneRec, GPU_DONE layout) or a blocking wait(id)
+ * (record in `status`). Offsets and sizes are bytes unless named count (elements).
+ */
+export interface NativeGpu {
+  setup(o: {
+    onComplete: (n: number) => void; doneIds: Int32Array; doneRec: Float64Array; status: Float64Array;
+    makeError: (kind: number, code: number, text: string) => Error;
+  }): void;
+  load(cudart: string[], nccl: string[]): NativeGpuStatus;
+  status(): NativeGpuStatus;
+  errorText(kind: number, code: number): string;
+  setDevice(device: number): void;
+  getDevice(): number;
+  sharedLocalRank(comm: number): [number, number];
+  cudaAware(force: number): [boolean, string];
+  stats(): { buffers: number; bytes: number; ops: number; ncclComms: number; events: number; pinnedPooled: number };
+  wait(id: number): void;
+  test(id: number): boolean;
+
+  alloc(bytes: number): number;
+  free(handle: number): void;
+  copyIn(handle: number, offset: number, host: ArrayBufferView): void;
+  copyOut(handle: number, offset: number, host: ArrayBufferView): void;
+  copyDevice(dst: number, dstOffset: number, src: number, srcOffset: number, bytes: number): void;
+  copyInAsync(handle: number, offset: number, host: ArrayBufferView, chunk?: number): number;
+  copyOutAsync(handle: number, offset: number, host: ArrayBufferView, chunk?: number): number;
+  memset(handle: number, offset: number, bytes: number, value: number): void;
+  pointerInfo(handle: number): [number, number];
+
+  ncclCreate(comm: number): [number, number, number, number];
+  ncclDestroy(id: number): void;
+  ncclAbort(id: number): void;
+  ncclOp(id: number, kind: number, send: number, sendOffset: number, recv: number, recvOffset: number, count: number,
+    dtype: number, op: number, rootOrPeer: number, timeoutMs: number): number;
+  ncclGroupStart(): void;
+  ncclGroupEnd(): number;
+  ncclCheck(id: number, signature: Float64Array): Float64Array;
+  ncclCheckPeer(id: number, peer: number, isSend: boolean, signature: Float64Array): Float64Array | null;
+
+  isend(handle: number, offset: number, bytes: number, dest: number, tag: number, comm: number, internal: number,
+    chunk: number, cudaAware: boolean): number;
+  irecv(handle: number, offset: number, capacity: number, source: number, tag: number, comm: number, internal: number,
+    cudaAware: boolean): number;
+}
+
+export interface Native {
+  gpu: NativeGpu;
+}

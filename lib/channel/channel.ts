@@ -1,0 +1,453 @@
+// Versioned, typed channels: comm.channel(name, { version, dtype?, shape? }). Every message is one MPI
+// message, header + payload (docs/wire-format.md), on the communicator's private duplicate, so user
+// point-to-point traffic can never match it. See docs/channels.md.
+//
+// Isolation between channels: a channel's tags are derived from its name (CRC-32C into a tag range
+// above TAG_BASE, four tags per name: data, request, reply, spare). Opening two channels whose names
+// fall on the same tags in one process is refused, so two channels open at once never consume each
+// other's messages; the name in every header catches a collision between processes that opened
+// different channels (ChannelMismatchError, with the message kept in err.raw).
+//
+// Zero copy: lib/channel/outbox.ts sends header and payload as one message from their own memory; received
+// messages land in memory no other message uses (lib/channel/inbox.ts), and payloads are views into it. Tensors
+// of this very channel are checked straight on the bytes (lib/wire/expect.ts); anything else goes
+// through the full decoder, which names the error.
+import { native, statusRecord } from '../addon/binding.js';
+import { asView, type BufferLike } from '../core/buffer.js';
+import { ANY_SOURCE, Comm } from '../comm/comm.js';
+import { dtypeInfo, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
+import { rangeError, typeError } from '../core/errors.js';
+import { INBOX, inboxInto, receive } from './inbox.js';
+import { Outbox } from './outbox.js';
+import { STATUS } from '../addon/native.js';
+import { Request, type Received } from '../core/request.js';
+import { Requester, Server, type ServeOptions, type Handler, type RequestOptions } from './rpc.js';
+import {
+  ChannelHeaderTemplate, type DecodedHeader, type DecodeOptions, PROTOCOL, type ProtocolVersion,
+  type SchemaVersion, checkSchema, decodeMessage,
+} from '../wire/codec.js';
+import { Expectation } from '../wire/expect.js';
+import { MessageError, PayloadMismatchError, PermissionError, SchemaMismatchError } from '../wire/errors.js';
+import { type EncodedPayload, asTensor, decodePayload, encodePayload } from '../wire/payload.js';
+
+export { COPY_BELOW } from './outbox.js';
+/** Channel tags on the private duplicate start here; tags below are left to other library traffic. */
+export const TAG_BASE = 4096;
+const TAG_STRIDE = 4;
+
+/** The tag lanes of one channel: offsets from its base tag. */
+export const Lane = { Data: 0, Request: 1, Reply: 2 } as const;
+export type Lane = (typeof Lane)[keyof typeof Lane];
+
+export interface ChannelOptions {
+  /** The schema version: 2, '2.1' or { major: 2, minor: 1 }. Receivers require the same major. */
+  version: number | string | { major: number; minor?: number };
+  /** Declares a tensor channel of this dtype: sends are checked, receives verified. */
+  dtype?: Dtype | undefined;
+  /** Declared tensor shape; -1 is any extent in that dimension. Needs `dtype`. */
+  shape?: readonly number[] | undefined;
+  /** Send a CRC-32C of every payload (receivers always verify one that is present). */
+  checksum?: boolean | undefined;
+  /** @internal Test hook: speak another wire protocol version, to exercise the version check. */
+  _protocol?: ProtocolVersion | undefined;
+}
+
+export interface RecvOptions {
+  /**
+   * Receive into this memory instead of fresh memory: no allocation, and the payload is a view into it,
+   * valid until you reuse the buffer. A message larger than it goes to fresh memory as usual.
+   */
+  buffer?: BufferLike | undefined;
+}
+
+/** A received message: its value, who sent it, and the checked header (seq, versions, correlation id). */
+export interface Envelope<T = unknown> {
+  message: T;
+  source: number;
+  header: DecodedHeader;
+}
+
+export interface ChannelStats {
+  sent: number;
+  received: number;
+  /** Received messages that failed a check (each was thrown as a typed error). */
+  errors: number;
+  requests: number;
+  timeouts: number;
+  /** Replies that came after their request had timed out: dropped, never delivered to another request. */
+  lateReplies: number;
+  /** Requests answered by serve() handlers on this channel. */
+  served: number;
+}
+
+/** @internal Which edges a channel may use (agent graphs, lib/topo/graph.ts). */
+export interface EdgePolicy {
+  canSend(from: number, to: number): boolean;
+}
+
+// Open channels by communicator and tag, so two names on the same tags are refused.
+const openTags = new Map<string, { name: string; count: number }>();
+
+let tagSlots = -1;
+function slotCount(): number {
+  if (tagSlots < 0) tagSlots = Math.floor((native.tagUpperBound() - TAG_BASE + 1) / TAG_STRIDE);
+  return tagSlots;
+}
+
+export class Channel {
+  readonly name: string;
+  readonly version: SchemaVersion;
+  readonly dtype: Dtype | undefined;
+  readonly shape: readonly number[] | undefined;
+  readonly checksum: boolean;
+  readonly stats: ChannelStats = { sent: 0, received: 0, errors: 0, requests: 0, timeouts: 0, lateReplies: 0, served: 0 };
+  readonly #comm: Comm;
+  readonly #tpl: ChannelHeaderTemplate;
+  readonly #expect: DecodeOptions;
+  readonly #expectReply: DecodeOptions;
+  readonly #edges: EdgePolicy | undefined;
+  readonly #dtypeInfo: DtypeInfo | undefined;
+  readonly #tag: number;
+  readonly #key: string;
+  readonly #quick: Expectation;
+  readonly #out: Outbox;
+  #closed = false;
+  #requester: Requester | undefined;
+  readonly #servers = new Set<Server>();
+
+  /** @internal Opened by comm.channel(name, options) (or graph.channel). */
+  constructor(comm: Comm, name: string, options: ChannelOptions, edges?: EdgePolicy) {
+    if (options === null || typeof options !== 'object') {
+      throw typeError('ERR_INVALID_ARG_TYPE', `channel options must be an object with a version, got ${typeof options}`);
+    }
+    const version = parseVersion(options.version);
+    this.#tpl = new ChannelHeaderTemplate(name, version, options._protocol ?? PROTOCOL);
+    this.name = name;
+    this.version = this.#tpl.schema;
+    this.checksum = options.checksum === true;
+    this.#comm = comm;
+    this.#edges = edges;
+    if (options.shape !== undefined && options.dtype === undefined) {
+      throw typeError('ERR_INVALID_ARG_VALUE', 'a channel shape needs a dtype');
+    }
+    if (options.dtype !== undefined) {
+      this.#dtypeInfo = dtypeInfo(options.dtype);
+      this.dtype = this.#dtypeInfo.name;
+    }
+    if (options.shape !== undefined) {
+      const s = options.shape;
+      if (!Array.isArray(s) || s.some((d) => !(Number.isSafeInteger(d) && d >= -1))) {
+        throw typeError('ERR_INVALID_ARG_VALUE', 'a channel shape must be an array of non-negative integers or -1 (any extent)');
+      }
+      this.shape = Object.freeze([...s]);
+    }
+    this.#expect = { channel: name, schemaMajor: version.major, protocol: this.#tpl.protocol };
+    this.#quick = new Expectation(this.#tpl);
+    this.#out = new Outbox(this.#tpl, this.checksum);
+    // Error replies are read whatever the server's schema (its complaint may be about ours).
+    this.#expectReply = { channel: name, protocol: this.#tpl.protocol };
+
+    const handle = comm._handle(true);
+    const slot = this.#tpl.channelHash % slotCount();
+    this.#tag = TAG_BASE + TAG_STRIDE * slot;
+    this.#key = `${handle}:${slot}`;
+    const taken = openTags.get(this.#key);
+    if (taken !== undefined && taken.name !== name) {
+      throw Object.assign(
+        new Error(`channel '${name}' falls on the same tags as the open channel '${taken.name}'; close it or choose another name`),
+        { code: 'ERR_CHANNEL_COLLISION' },
+      );
+    }
+    if (taken === undefined) openTags.set(this.#key, { name, count: 1 });
+    else taken.count++;
+  }
+
+  get comm(): Comm {
+    return this.#comm;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The MPI tag of the channel's data lane on the private duplicate (request +1, reply +2). */
+  get tag(): number {
+    return this.#tag;
+  }
+
+  // ---- sending ----
+
+  /**
+   * Sends a message to `dest`: a tensor ({ dtype, shape, data }, or a typed array as 1-D), or any
+   * structured-clone value whose typed arrays and ArrayBuffers travel out of band. Blocks like MPI_Send.
+   */
+  send(dest: number, message: unknown): void {
+    const d = this._checkDest(dest, 'send');
+    this._transmit(d, Lane.Data, this._encode(message), 0, true);
+  }
+
+  /** Promise form of send: resolves once the message's memory may be reused. Argument errors throw. */
+  isend(dest: number, message: unknown): Promise<void> {
+    const d = this._checkDest(dest, 'send');
+    return this._transmit(d, Lane.Data, this._encode(message), 0, false)!;
+  }
+
+  // ---- receiving ----
+
+  /** Receives the next message from `source` (default any), blocking like MPI_Recv; every check runs. */
+  recv<T = unknown>(source: number = ANY_SOURCE, options?: RecvOptions): Envelope<T> {
+    const s = this._checkSource(source, 'recv');
+    const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
+    const raw = receive(s, this.#tag + Lane.Data, this.#comm._handle(true), into);
+    return this._deliver(raw, statusRecord[STATUS.source]!, Lane.Data) as Envelope<T>;
+  }
+
+  /**
+   * Promise form of recv; never blocks the event loop. Argument and permission errors throw, as in
+   * every Promise form of this library; a message that fails a check rejects.
+   */
+  irecv<T = unknown>(source: number = ANY_SOURCE, options?: RecvOptions): Promise<Envelope<T>> {
+    const s = this._checkSource(source, 'recv');
+    const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
+    return this._listen(s, Lane.Data, into).then((r) => this._deliver(r.data, r.status.source, Lane.Data) as Envelope<T>);
+  }
+
+  // ---- request/reply (lib/channel/rpc.ts) ----
+
+  /**
+   * Sends `message` to `dest` as a request and resolves with the reply of its serve() loop, matched by
+   * correlation id. Rejects with TimeoutError after `timeoutMs` (a reply after that is dropped and
+   * counted in stats.lateReplies), and with RemoteError when the handler threw. Argument and permission
+   * errors throw before anything is sent.
+   */
+  request<T = unknown>(dest: number, message: unknown, options: RequestOptions = {}): Promise<Envelope<T>> {
+    this.#requester ??= new Requester(this);
+    return this.#requester.request(dest, message, options) as Promise<Envelope<T>>;
+  }
+
+  /**
+   * Answers requests with `handler(message, envelope)`'s return value (or its Promise's), until the
+   * returned server is closed. A handler that throws sends an error reply the requester rejects with.
+   */
+  serve(handler: Handler, options: ServeOptions = {}): Server {
+    this._checkOpen('serve');
+    const server = new Server(this, handler, options, () => this.#servers.delete(server));
+    this.#servers.add(server);
+    return server;
+  }
+
+  /**
+   * Closes the channel: new operations throw ERR_CHANNEL_CLOSED, waiting requests reject with it, its
+   * servers stop (replies in progress are still sent), then its tags are released. Receives already
+   * posted are not cancelled.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#requester?.close();
+    const release = () => {
+      const e = openTags.get(this.#key);
+      if (e !== undefined && --e.count === 0) openTags.delete(this.#key);
+    };
+    if (this.#servers.size === 0) {
+      release();
+      return Promise.resolve();
+    }
+    return Promise.all([...this.#servers].map((s) => s.close())).then(release);
+  }
+
+  // ---- internals shared with lib/channel/rpc.ts and lib/topo/graph.ts ----
+
+  /** @internal */
+  _checkOpen(op: string): void {
+    if (this.#closed) throw Object.assign(new Error(`${op}: channel '${this.name}' is closed`), { code: 'ERR_CHANNEL_CLOSED' });
+  }
+
+  /** @internal A destination rank, checked against the communicator and the graph's edges. */
+  _checkDest(dest: number, op: string, replying = false): number {
+    if (!replying) this._checkOpen(op);
+    const size = this.#comm.size;
+    if (!((dest >>> 0) === dest && dest < size)) throw badRank('dest', dest, size);
+    const me = this.#comm.rank;
+    if (this.#edges !== undefined && !this.#edges.canSend(me, dest)) {
+      throw new PermissionError(`${op}: rank ${me} may not send to rank ${dest} on channel '${this.name}': the graph has no edge ${me} -> ${dest}`,
+        { operation: op, channel: this.name, peer: dest });
+    }
+    return dest;
+  }
+
+  /** @internal A source rank or ANY_SOURCE, checked against the communicator and the graph's edges. */
+  _checkSource(source: number, op: string): number {
+    this._checkOpen(op);
+    if (source === ANY_SOURCE) return source;
+    const size = this.#comm.size;
+    if (!((source >>> 0) === source && source < size)) throw badRank('source', source, size);
+    const me = this.#comm.rank;
+    if (this.#edges !== undefined && !this.#edges.canSend(source, me)) {
+      throw new PermissionError(`${op}: rank ${me} may not receive from rank ${source} on channel '${this.name}': the graph has no edge ${source} -> ${me}`,
+        { operation: op, channel: this.name, peer: source });
+    }
+    return source;
+  }
+
+  /** @internal The payload of a value, checked against the channel's declared dtype and shape. */
+  _encode(message: unknown, kind: 'object' | 'error' = 'object'): EncodedPayload {
+    if (this.#dtypeInfo !== undefined && kind === 'object') {
+      const t = asTensor(message);
+      if (t === undefined) {
+        throw typeError('ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries ${this.dtype} tensors; got ${describeValue(message)}`);
+      }
+      if (t.dtype !== this.#dtypeInfo) {
+        throw typeError('ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries ${this.dtype} tensors; got ${t.dtype.name}`);
+      }
+      const shape = t.shape ?? [t.data.length];
+      if (this.shape !== undefined && !shapeFits(this.shape, shape)) {
+        throw rangeError('ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries shape ${fmtShape(this.shape)}; got ${fmtShape(shape)}`);
+      }
+    }
+    return encodePayload(message, kind);
+  }
+
+  /**
+   * @internal Sends an encoded payload on a lane as ONE message: blocking (returns undefined once the
+   * memory may be reused) or not (a Promise of the same).
+   */
+  _transmit(dest: number, lane: Lane, p: EncodedPayload, correlationId: number, blocking: boolean): Promise<void> | undefined {
+    const sent = this.#out.send(dest, this.#tag + lane, this.#comm._handle(true), p, correlationId, blocking);
+    this.stats.sent++;
+    return sent;
+  }
+
+  /** @internal A receive of the next message on a lane (cancellable), without decoding it. */
+  _listen(source: number, lane: Lane, into?: Uint8Array): Request<Received<Uint8Array>> {
+    const memory = into === undefined ? INBOX : inboxInto(into);
+    return Request._recvNew<Uint8Array>(native.improbe(source, this.#tag + lane, this.#comm._handle(true)), memory);
+  }
+
+  /** @internal Checks and decodes received bytes. Failures are typed errors carrying sender and bytes. */
+  _deliver(raw: Uint8Array, source: number, lane: Lane): Envelope {
+    const q = this.#quick.tensor(raw);
+    if (q !== undefined && (this.#edges === undefined || this.#edges.canSend(source, this.#comm.rank)) &&
+      (this.#dtypeInfo === undefined || (q.dtype === this.#dtypeInfo && (this.shape === undefined || shapeFits(this.shape, q.shape))))) {
+      this.stats.received++;
+      const ctor = q.dtype.array as unknown as new (b: ArrayBufferLike, o: number, n: number) => TypedArray;
+      const data = new ctor(raw.buffer, raw.byteOffset + q.payloadOffset, q.payloadLength / q.dtype.size);
+      return new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane === Lane.Reply ? this.#expectReply : this.#expect);
+    }
+    try {
+      const msg = decodeMessage(raw, lane === Lane.Reply ? this.#expectReply : this.#expect);
+      const header = msg.header;
+      if (lane === Lane.Reply && header.kind !== 'error' && !checkSchema(this.version, header.schema)) {
+        throw new SchemaMismatchError(this.version.major, header.schema, raw, { header });
+      }
+      if (this.#edges !== undefined && !this.#edges.canSend(source, this.#comm.rank)) {
+        throw Object.assign(new PermissionError(`a message from rank ${source}, which has no edge to rank ${this.#comm.rank} on channel '${this.name}'`,
+          { operation: 'recv', channel: this.name, peer: source }), { raw, header, sender: source });
+      }
+      if (this.#dtypeInfo !== undefined && !(lane === Lane.Reply && header.kind === 'error')) this.#checkDeclared(header, raw);
+      const message = decodePayload(msg, raw);
+      this.stats.received++;
+      return { message, source, header };
+    } catch (e) {
+      if (e instanceof MessageError) e.sender = source;
+      this.stats.errors++;
+      throw e;
+    }
+  }
+
+  #checkDeclared(h: DecodedHeader, raw: Uint8Array): void {
+    if (h.kind !== 'tensor') throw new PayloadMismatchError('kind', 'tensor', h.kind, h, raw);
+    if (h.dtype !== this.dtype) throw new PayloadMismatchError('dtype', this.dtype!, h.dtype ?? `code ${h.dtypeCode}`, h, raw);
+    if (this.shape !== undefined && !shapeFits(this.shape, h.shape)) {
+      throw new PayloadMismatchError('shape', fmtShape(this.shape), fmtShape(h.shape), h, raw);
+    }
+  }
+
+  /** @internal */
+  _countTimeout(): void {
+    this.stats.timeouts++;
+  }
+}
+
+/**
+ * Reads a message whatever its protocol version, channel or schema, with only the structural checks
+ * (lengths, shape, kind): how to get at `err.raw` after a ProtocolVersionError, SchemaMismatchError or
+ * ChannelMismatchError. The checksum is not verified. Throws CorruptMessageError if the bytes do not
+ * even parse.
+ */
+export function readRaw<T = unknown>(raw: Uint8Array, sender = -1): Envelope<T> {
+  const major = raw.byteLength >= 8 ? raw[4]! | (raw[5]! << 8) : PROTOCOL.major;
+  const msg = decodeMessage(raw, { protocol: { major, minor: 0 }, verifyChecksum: false });
+  return { message: decodePayload(msg, raw) as T, source: sender, header: msg.header };
+}
+
+
+function bytesOf(v: TypedArray): Uint8Array {
+  return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** An Envelope from the fast path: the header is decoded only if someone reads it. */
+class Delivery implements Envelope {
+  #header: DecodedHeader | undefined;
+  readonly #raw: Uint8Array;
+  readonly #expect: DecodeOptions;
+
+  constructor(readonly message: unknown, readonly source: number, raw: Uint8Array, expect: DecodeOptions) {
+    this.#raw = raw;
+    this.#expect = expect;
+  }
+
+  get header(): DecodedHeader {
+    return (this.#header ??= decodeMessage(this.#raw, this.#expect).header);
+  }
+}
+
+function parseVersion(v: unknown): SchemaVersion {
+  let major: unknown, minor: unknown = 0;
+  if (typeof v === 'number') major = v;
+  else if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) [major, minor = 0] = v.split('.').map(Number);
+  else if (v !== null && typeof v === 'object') ({ major, minor = 0 } = v as { major: unknown; minor?: unknown });
+  else throw typeError('ERR_INVALID_ARG_VALUE', `a channel needs a version (2, '2.1' or { major, minor }), got ${describeValue(v)}`);
+  const ok = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffff;
+  if (!ok(major) || !ok(minor)) {
+    throw rangeError('ERR_INVALID_ARG_VALUE', `channel version must be major[.minor] with integers 0..65535, got ${String(v)}`);
+  }
+  return { major: major as number, minor: minor as number };
+}
+
+function shapeFits(declared: readonly number[], shape: readonly number[]): boolean {
+  if (declared.length !== shape.length) return false;
+  for (let i = 0; i < shape.length; i++) if (declared[i] !== -1 && declared[i] !== shape[i]) return false;
+  return true;
+}
+
+function fmtShape(s: readonly number[]): string {
+  return `[${s.join(', ')}]`;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v;
+}
+
+function badRank(what: string, v: unknown, size: number) {
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    return typeError('ERR_INVALID_RANK', `${what} must be an integer rank, got ${typeof v === 'number' ? v : describeValue(v)}`);
+  }
+  return rangeError('ERR_RANK', `${what} ${v} is out of range: this communicator has ranks 0..${size - 1}`);
+}
+
+declare module '../comm/comm.js' {
+  interface Comm {
+    /**
+     * Opens a versioned channel on this communicator (local: no other rank is involved). Receivers
+     * require the same schema major; `dtype`/`shape` declare a tensor channel. See docs/channels.md.
+     */
+    channel(name: string, options: ChannelOptions): Channel;
+  }
+}
+
+Comm.prototype.channel = function (this: Comm, name: string, options: ChannelOptions): Channel {
+  return new Channel(this, name, options);
+};

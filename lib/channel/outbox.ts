@@ -1,0 +1,160 @@
+// How a channel message leaves: header + payload as ONE MPI message (docs/wire-format.md, "Transport").
+//
+// A payload goes out from its own memory next to a separately encoded header: an hindexed datatype over
+// both (native/channel/parts.cc). Building that datatype costs ~0.4 us, more than an 8-byte message's whole
+// trip, so a message of at most COPY_BELOW bytes, header included, is copied into one buffer instead:
+// up to Open MPI's shared-memory eager limit (4 KiB less its own match header) the copy is cheaper than
+// the type, and past it the datatype path is also faster than a contiguous send of the same bytes
+// (docs/channels.md has the figures).
+//
+// The header is encoded (and so validated) once per change of the payload's kind, dtype, shape and
+// length; each message only stamps its sequence number, correlation id and checksum into it.
+import { native } from '../addon/binding.js';
+import type { Dtype } from '../core/dtypes.js';
+import { fastSlot, sendFast, setFastArgs } from '../addon/fastpath.js';
+import { Request } from '../core/request.js';
+import { type ChannelHeaderTemplate, OFFSET } from '../wire/codec.js';
+import { crc32c } from '../wire/crc32c.js';
+import type { EncodedPayload } from '../wire/payload.js';
+
+/** Messages of at most this many bytes, header included, are copied into one buffer; larger payloads never are. */
+export const COPY_BELOW = 4032;
+
+export class Outbox {
+  readonly #tpl: ChannelHeaderTemplate;
+  readonly #checksum: boolean;
+  readonly #seq: number[] = [];
+  // The padded header of the last payload signature sent (everything but seq, correlation id, checksum).
+  #hdr: Uint8Array | undefined;
+  #hdrKind: string | undefined;
+  #hdrDtype: Dtype | undefined;
+  #hdrShape: readonly number[] | undefined;
+  #hdrLength = -1;
+  // A blocking send's buffer, reused (MPI_Send returns once it is free), and the header already in it.
+  #scratch = new Uint8Array(0);
+  #scratchHdr: Uint8Array | undefined;
+
+  constructor(tpl: ChannelHeaderTemplate, checksum: boolean) {
+    this.#tpl = tpl;
+    this.#checksum = checksum;
+  }
+
+  /**
+   * Sends `p` to `dest` with `tag` on `comm` (the channel's private duplicate): blocking (returns once
+   * the memory may be reused) or not (a Promise of the same). A bad shape throws before anything moves.
+   */
+  send(dest: number, tag: number, comm: number, p: EncodedPayload, correlationId: number, blocking: boolean): Promise<void> | undefined {
+    const hdr = this.#header(p);
+    const seq = (this.#seq[dest] ?? 0) + 1;
+    this.#seq[dest] = seq;
+    let checksum = -1;
+    if (this.#checksum) {
+      checksum = 0;
+      for (const part of p.parts) checksum = crc32c(part, checksum);
+    }
+    const total = hdr.byteLength + p.length;
+    if (total <= COPY_BELOW) {
+      let buf: Uint8Array;
+      if (blocking) {
+        if (this.#scratch.byteLength !== total) {
+          this.#scratch = new Uint8Array(total);
+          this.#scratchHdr = undefined;
+        }
+        buf = this.#scratch;
+        if (this.#scratchHdr !== hdr) buf.set(hdr);
+        this.#scratchHdr = hdr;
+      } else {
+        buf = outgoing(total);
+        buf.set(hdr);
+      }
+      stampIds(buf, seq, correlationId, checksum);
+      let at = hdr.byteLength;
+      for (const part of p.parts) {
+        buf.set(part, at);
+        at += part.byteLength;
+      }
+      if (!blocking) return Request._send(native.isend(buf, dest, tag, comm, false), buf, dest, tag).then(ignore);
+      const k = fastSlot(buf);
+      if (k < 0) {
+        native.send(buf, dest, tag, comm, false);
+      } else {
+        setFastArgs(k, dest, tag, comm, 0);
+        sendFast();
+      }
+      return undefined;
+    }
+    const header = hdr.slice();
+    stampIds(header, seq, correlationId, checksum);
+    const parts = [header, ...p.parts];
+    if (blocking) {
+      native.sendParts(parts, dest, tag, comm, false);
+      return undefined;
+    }
+    // The Request holds the header; the closure holds the other parts until the send completes.
+    return Request._send(native.isendParts(parts, dest, tag, comm, false), header, dest, tag).then(() => void parts);
+  }
+
+  #header(p: EncodedPayload): Uint8Array {
+    if (this.#hdr !== undefined && p.kind === this.#hdrKind && p.dtype === this.#hdrDtype && p.length === this.#hdrLength &&
+      sameShape(p.shape, this.#hdrShape)) {
+      return this.#hdr;
+    }
+    const hdr = this.#tpl.encode({
+      kind: p.kind, dtype: p.dtype, shape: p.shape, seq: 0, correlationId: 0, payloadLength: p.length,
+      checksum: this.#checksum ? 0 : undefined,
+    });
+    this.#hdr = hdr;
+    this.#hdrKind = p.kind;
+    this.#hdrDtype = p.dtype;
+    this.#hdrShape = p.shape === undefined ? undefined : [...p.shape];
+    this.#hdrLength = p.length;
+    return hdr;
+  }
+}
+
+function ignore(): void {}
+
+// Buffers of small non-blocking sends, carved from a slab as received messages are (a fresh ArrayBuffer
+// per message costs more than the send itself); never reused, since a send may still be reading one.
+let outSlab = new Uint8Array(0);
+let outUsed = 0;
+function outgoing(bytes: number): Uint8Array {
+  if (outUsed + bytes > outSlab.byteLength) {
+    outSlab = new Uint8Array(64 * 1024);
+    outUsed = 0;
+  }
+  const b = new Uint8Array(outSlab.buffer, outUsed, bytes);
+  outUsed += (bytes + 63) & ~63;
+  return b;
+}
+
+/** Writes the per-message fields into an encoded header (checksum -1: none). */
+function stampIds(b: Uint8Array, seq: number, correlationId: number, checksum: number): void {
+  putU64(b, OFFSET.seq, seq);
+  putU64(b, OFFSET.correlationId, correlationId);
+  if (checksum >= 0) {
+    b[OFFSET.checksum] = checksum;
+    b[OFFSET.checksum + 1] = checksum >>> 8;
+    b[OFFSET.checksum + 2] = checksum >>> 16;
+    b[OFFSET.checksum + 3] = checksum >>> 24;
+  }
+}
+
+function putU64(b: Uint8Array, at: number, v: number): void {
+  const lo = v >>> 0, hi = (v - lo) / 4294967296;
+  b[at] = lo;
+  b[at + 1] = lo >>> 8;
+  b[at + 2] = lo >>> 16;
+  b[at + 3] = lo >>> 24;
+  b[at + 4] = hi;
+  b[at + 5] = hi >>> 8;
+  b[at + 6] = hi >>> 16;
+  b[at + 7] = hi >>> 24;
+}
+
+function sameShape(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,314 @@
+// Request/reply on a channel: channel.request(dest, message, { timeoutMs }) and channel.serve(handler).
+//
+// Requests, replies and plain messages travel on three tags of the channel (lanes), so a serve loop
+// never takes a plain message and recv() never takes a request. A request carries a correlation id
+// (unique in the requesting process); the reply echoes it and is matched by (id, sender), never by
+// arrival order.
+// A reply whose request timed out finds no entry: it is dropped and counted (stats.lateReplies), so it
+// can neither crash anything nor resolve a later request. Everything is Promise-driven: no call here
+// blocks the event loop.
+import { ANY_SOURCE } from '../comm/comm.js';
+import { Lane, type Channel, type Envelope } from './channel.js';
+import type { Received, Request } from '../core/request.js';
+import { MAGIC_BYTES, OFFSET } from '../wire/codec.js';
+import { type MessageError, RemoteError, type RemoteErrorInfo, TimeoutError } from '../wire/errors.js';
+
+export interface RequestOptions {
+  /** Reject with TimeoutError when no reply came within this many milliseconds (default: wait forever). */
+  timeoutMs?: number | undefined;
+}
+
+export interface ServeOptions {
+  /** Serve only requests from this rank (default any). */
+  source?: number | undefined;
+  /**
+   * Called with every failure the serve loop cannot hand to a requester: a request that fails a
+   * check and carries no readable correlation id, a reply that cannot be sent. (A request that fails
+   * a check but has a readable header is answered with an error reply as well.)
+   */
+  onError?: ((error: Error) => void) | undefined;
+}
+
+/** Computes the reply to a request: a tensor or any structured-clone value, or a Promise of one. */
+export type Handler = (message: any, envelope: Envelope) => unknown;
+
+interface Pending {
+  owner: Requester;
+  dest: number;
+  resolve: (e: Envelope) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+// Requests in flight in this process, by correlation id. Ids are unique in the process: every channel
+// object of one name on one communicator shares the reply tag, so a reply may be taken by any of their
+// reply receives, and is handed to the request it answers whichever took it.
+const inFlight = new Map<number, Pending>();
+let nextId = 1;
+// Requests that timed out (bounded), so that a late reply is counted on the channel that made it.
+const expired = new Map<number, Channel>();
+const EXPIRED_MAX = 4096;
+
+function closedError(ch: Channel): Error {
+  return Object.assign(new Error(`channel '${ch.name}' was closed`), { code: 'ERR_CHANNEL_CLOSED' });
+}
+
+/** The correlation id in a message's header, without decoding it (undefined when there is no header). */
+function peekCorrelationId(raw: Uint8Array): number | undefined {
+  if (raw.byteLength < OFFSET.correlationId + 8 || raw[0] !== MAGIC_BYTES[0] || raw[1] !== MAGIC_BYTES[1] ||
+    raw[2] !== MAGIC_BYTES[2] || raw[3] !== MAGIC_BYTES[3]) {
+    return undefined;
+  }
+  const v = new DataView(raw.buffer, raw.byteOffset + OFFSET.correlationId, 8);
+  return v.getUint32(4, true) * 4294967296 + v.getUint32(0, true);
+}
+
+/** The requesting side of a channel: timeouts, and one reply receive while any of its requests waits. */
+export class Requester {
+  readonly #ch: Channel;
+  readonly #mine = new Set<number>();
+  #listener: Request<Received<Uint8Array>> | undefined;
+
+  constructor(ch: Channel) {
+    this.#ch = ch;
+  }
+
+  request(dest: number, message: unknown, options: RequestOptions): Promise<Envelope> {
+    const ch = this.#ch;
+    const timeoutMs = options?.timeoutMs;
+    const d = ch._checkDest(dest, 'request');
+    ch._checkSource(d, 'request'); // the reply needs the edge back
+    if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
+      throw Object.assign(new RangeError(`timeoutMs must be a non-negative number, got ${String(timeoutMs)}`), { code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    const payload = ch._encode(message);
+    const id = nextId++;
+    const promise = new Promise<Envelope>((resolve, reject) => {
+      const p: Pending = { owner: this, dest: d, resolve, reject, timer: undefined };
+      if (timeoutMs !== undefined && timeoutMs !== Infinity) {
+        p.timer = setTimeout(() => {
+          if (this.#take(id) === undefined) return;
+          if (expired.size >= EXPIRED_MAX) expired.delete(expired.keys().next().value!);
+          expired.set(id, ch);
+          ch._countTimeout();
+          reject(new TimeoutError(`no reply from rank ${d} on channel '${ch.name}' within ${timeoutMs} ms`, timeoutMs,
+            { operation: 'request', channel: ch.name, peer: d }));
+        }, timeoutMs);
+      }
+      inFlight.set(id, p);
+      this.#mine.add(id);
+    });
+    try {
+      this.#listen();
+      ch.stats.requests++;
+      ch._transmit(d, Lane.Request, payload, id, false)!.catch((e: Error) => this.#take(id)?.reject(e));
+    } catch (e) {
+      this.#take(id)?.reject(e as Error); // an MPI error rejects, as in every Promise form
+    }
+    return promise;
+  }
+
+  /** Rejects every waiting request and stops listening. */
+  close(): void {
+    const err = closedError(this.#ch);
+    for (const id of [...this.#mine]) this.#take(id)?.reject(err);
+    this.#idle();
+  }
+
+  #listen(): void {
+    if (this.#listener !== undefined) return;
+    const r = this.#ch._listen(ANY_SOURCE, Lane.Reply);
+    this.#listener = r;
+    r.then(
+      (got) => {
+        if (this.#listener === r) this.#listener = undefined;
+        if (!got.status.cancelled) this.#onReply(got.data, got.status.source);
+        if (this.#mine.size > 0) this.#listen();
+      },
+      (err: Error) => {
+        if (this.#listener === r) this.#listener = undefined;
+        for (const id of [...this.#mine]) this.#take(id)?.reject(err);
+      },
+    );
+  }
+
+  // Nothing of ours waits: stop the reply receive so the process may exit. A reply still on its way
+  // stays queued in MPI and is received (and counted late) by the next listener.
+  #idle(): void {
+    if (this.#mine.size > 0 || this.#listener === undefined) return;
+    const r = this.#listener;
+    this.#listener = undefined;
+    r.cancel();
+  }
+
+  #take(id: number): Pending | undefined {
+    const p = inFlight.get(id);
+    if (p === undefined || p.owner !== this) return undefined;
+    inFlight.delete(id);
+    this.#mine.delete(id);
+    clearTimeout(p.timer);
+    this.#idle();
+    return p;
+  }
+
+  #onReply(raw: Uint8Array, source: number): void {
+    const id = peekCorrelationId(raw);
+    const p = id === undefined ? undefined : inFlight.get(id);
+    if (p === undefined || p.dest !== source || p.owner.#ch.comm !== this.#ch.comm || p.owner.#ch.tag !== this.#ch.tag) {
+      // No request waits for it: a reply after its request timed out (or bytes that are no reply).
+      (expired.get(id!) ?? this.#ch).stats.lateReplies++;
+      if (id !== undefined) expired.delete(id);
+      return;
+    }
+    p.owner.#settle(id!, raw, source);
+  }
+
+  // The reply to request `id`, read with the expectations of the channel that asked.
+  #settle(id: number, raw: Uint8Array, source: number): void {
+    const p = this.#take(id)!;
+    const ch = this.#ch;
+    let env: Envelope;
+    try {
+      env = ch._deliver(raw, source, Lane.Reply);
+    } catch (e) {
+      p.reject(e as Error);
+      return;
+    }
+    if (env.header.kind === 'error') p.reject(new RemoteError(remoteInfo(env.message), source, ch.name));
+    else p.resolve(env);
+  }
+}
+
+/** A serve() loop: one request receive at a time, handlers run concurrently, replies sent as they finish. */
+export class Server {
+  readonly #ch: Channel;
+  readonly #handler: Handler;
+  readonly #source: number;
+  readonly #onError: ((error: Error) => void) | undefined;
+  readonly #onClosed: () => void;
+  readonly #inflight = new Set<Promise<void>>();
+  #listener: Request<Received<Uint8Array>> | undefined;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+
+  /** @internal Made by channel.serve(). */
+  constructor(ch: Channel, handler: Handler, options: ServeOptions, onClosed: () => void) {
+    if (typeof handler !== 'function') {
+      throw Object.assign(new TypeError(`serve needs a handler function, got ${typeof handler}`), { code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    this.#ch = ch;
+    this.#handler = handler;
+    this.#source = ch._checkSource(options?.source ?? ANY_SOURCE, 'serve');
+    this.#onError = options?.onError;
+    this.#onClosed = onClosed;
+    this.#next();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Stops serving: the waiting request receive is cancelled (a request already matched is still
+   * answered), and the Promise resolves once every reply in progress has been sent.
+   */
+  close(): Promise<void> {
+    if (this.#closing === undefined) {
+      this.#closed = true;
+      this.#listener?.cancel();
+      this.#closing = this.#drain();
+    }
+    return this.#closing;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#listener !== undefined || this.#inflight.size > 0) {
+      const listening = this.#listener?.then(() => undefined, () => undefined);
+      await Promise.all([listening, ...this.#inflight]);
+    }
+    this.#onClosed();
+  }
+
+  #next(): void {
+    const r = this.#ch._listen(this.#source, Lane.Request);
+    this.#listener = r;
+    r.then(
+      (got) => {
+        this.#listener = undefined;
+        if (!got.status.cancelled) this.#track(this.#answer(got.data, got.status.source));
+        if (!this.#closed) this.#next();
+      },
+      (err: Error) => {
+        this.#listener = undefined;
+        this.#report(err);
+        this.#closed = true;
+      },
+    );
+  }
+
+  #track(p: Promise<void>): void {
+    this.#inflight.add(p);
+    p.finally(() => this.#inflight.delete(p));
+  }
+
+  async #answer(raw: Uint8Array, source: number): Promise<void> {
+    const ch = this.#ch;
+    let env: Envelope;
+    try {
+      env = ch._deliver(raw, source, Lane.Request);
+    } catch (e) {
+      this.#report(e as Error);
+      // The requester would otherwise wait for its timeout: tell it, if the header says who asked what.
+      const id = (e as MessageError).header?.correlationId;
+      if (id !== undefined) await this.#reply(source, Number(id), e, true);
+      return;
+    }
+    let result: unknown;
+    let failed = false;
+    try {
+      result = await this.#handler(env.message, env);
+    } catch (e) {
+      result = e;
+      failed = true;
+    }
+    await this.#reply(source, Number(env.header.correlationId), result, failed);
+  }
+
+  async #reply(dest: number, id: number, value: unknown, failed: boolean): Promise<void> {
+    const ch = this.#ch;
+    try {
+      let payload;
+      try {
+        payload = failed ? ch._encode(errorInfo(value), 'error') : ch._encode(value);
+      } catch (e) {
+        payload = ch._encode(errorInfo(e), 'error'); // the handler's value does not fit the channel
+      }
+      await ch._transmit(ch._checkDest(dest, 'reply', true), Lane.Reply, payload, id, false);
+      ch.stats.served++;
+    } catch (e) {
+      this.#report(e as Error);
+    }
+  }
+
+  #report(e: Error): void {
+    try {
+      this.#onError?.(e);
+    } catch {
+      // an onError that throws must not stop the loop
+    }
+  }
+}
+
+function errorInfo(e: unknown): RemoteErrorInfo {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return { name: e.name, message: e.message, code: typeof code === 'string' ? code : undefined, stack: e.stack };
+  }
+  return { name: 'Error', message: String(e) };
+}
+
+function remoteInfo(v: unknown): RemoteErrorInfo {
+  const o = (v !== null && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+  const str = (x: unknown) => (typeof x === 'string' ? x : undefined);
+  return { name: str(o.name) ?? 'Error', message: str(o.message) ?? String(v), code: str(o.code), stack: str(o.stack) };
+}

@@ -1,0 +1,419 @@
+// The collectives, each written once for both forms: `nb` false calls the blocking MPI function and
+// returns the result; `nb` true posts the MPI-3 nonblocking one and returns a Request that resolves to
+// the same result. `h` is the communicator handle: the user's, or its private duplicate for the
+// library's own traffic (lib/coll/objects.ts). Arguments are checked (lib/coll/args.ts) before
+// anything is posted, so a bad one throws on both forms and leaves the communicator usable.
+import { native } from '../addon/binding.js';
+import {
+  aliased, alloc, blocks, bufArg, checkLayout, checkRoot, ints, intCount, IN_PLACE, INT_MAX, needInPlaceRecv,
+  numArg, sameDtype, tooSmall, type Checked,
+} from './args.js';
+import type { Comm } from '../comm/comm.js';
+import { dtypeOf, type TypedArray } from '../core/dtypes.js';
+import { allreduceFast, barrierFast, DECLINED, fastResult, fastSlot, setFastArgs } from '../addon/fastpath.js';
+import { rangeError, typeError } from '../core/errors.js';
+import type { CollOp } from '../addon/native.js';
+import { AVG, resolveOp } from './ops.js';
+import { Request } from '../core/request.js';
+
+// Returns the result, or the Request for it. With a divisor (the 'avg' op), `view` (exactly the
+// reduced elements) is divided once the sum is complete.
+function done(nb: boolean, ret: number | undefined, result: unknown, view: TypedArray | undefined, keep: unknown,
+  divisor: number): any {
+  if (nb) return Request._coll(ret!, result, view, keep, divisor);
+  if (divisor > 0) native.divide(view!, divisor);
+  return result;
+}
+
+// The op for the addon. 'avg' becomes a sum with `divisor` set to the communicator size.
+let divisor = 0;
+function opArg(op: unknown, data: TypedArray, what: string, size: number, avgOk: boolean, n: number): CollOp {
+  const o = resolveOp(op, dtypeOf(data)!, what);
+  divisor = 0;
+  if (o === AVG) {
+    if (!avgOk) throw typeError('ERR_OP', `${what}: avg is defined for allreduce, reduce, reduceScatter and reduceScatterBlock`);
+    divisor = size;
+    return 0;
+  }
+  if (typeof o === 'object' && n > INT_MAX) {
+    throw rangeError('ERR_COUNTS', `${what}: user-defined reductions are limited to 2^31-1 elements, got ${n}`);
+  }
+  return o;
+}
+
+// MPI applies a nonblocking collective's op while progressing it, outside any JavaScript call, so a
+// JavaScript op cannot run then.
+function rejectUserOp(what: string): Request<never> {
+  const blocking = what.slice(1);
+  return Request._rejected(typeError('ERR_OP',
+    `${what}: user-defined ops need the blocking form (${blocking}): MPI applies the op while progressing ` +
+    'the request, outside any JavaScript call'));
+}
+
+// The send and receive buffers of a reduction; a null send is IN_PLACE, and so is send === recv.
+let rbuf: TypedArray | undefined;
+function reductionBufs(send: unknown, recv: unknown, what: string, usage: string): TypedArray | null {
+  let s = send === IN_PLACE ? null : numArg(send, what, 'send');
+  rbuf = recv === undefined ? undefined : numArg(recv, what, 'recv');
+  if (s === null) {
+    if (rbuf === undefined) needInPlaceRecv(what, usage);
+  } else if (rbuf !== undefined) {
+    sameDtype(s, rbuf, what);
+    if (aliased(s, rbuf, what, true)) s = null;
+  }
+  return s;
+}
+
+// The receive buffer reductionBufs found, not kept past the call.
+function takeRecv(): TypedArray | undefined {
+  const r = rbuf;
+  rbuf = undefined;
+  return r;
+}
+
+const exact = (a: TypedArray, n: number) => (a.length === n ? a : a.subarray(0, n));
+
+export function barrier(_c: Comm, h: number, nb: boolean): any {
+  setFastArgs(0, 0, 0, h, nb ? 1 : 0);
+  barrierFast();
+  return nb ? Request._coll(fastResult(), undefined, undefined, undefined, 0) : undefined;
+}
+
+export function bcast(c: Comm, h: number, nb: boolean, buf: unknown, root: unknown): any {
+  const what = nb ? 'ibcast' : 'bcast';
+  const rt = checkRoot(root, c.size, what);
+  const v = bufArg(buf, what, 'buf');
+  return done(nb, native.bcast(v, rt, h, nb), v, v, undefined, 0);
+}
+
+const enum All { Allreduce, Scan, Exscan }
+const ALL_NAMES = [['allreduce', 'iallreduce'], ['scan', 'iscan'], ['exscan', 'iexscan']] as const;
+const ALL_USAGE = ['allreduce(IN_PLACE, op, buf)', 'scan(IN_PLACE, op, buf)', 'exscan(IN_PLACE, op, buf)'] as const;
+
+/** allreduce, scan and exscan: same arguments, same shapes. */
+export function reduceAll(kind: All, c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
+  const what = ALL_NAMES[kind][nb ? 1 : 0];
+  const s = reductionBufs(send, recv, what, ALL_USAGE[kind]);
+  let r = takeRecv();
+  const data = s ?? r!;
+  const n = data.length;
+  const code = opArg(op, data, what, c.size, kind === All.Allreduce, n);
+  if (nb && typeof code === 'object') return rejectUserOp(what);
+  const d = divisor;
+  if (r === undefined) r = alloc(data, n);
+  else if (r.length < n) tooSmall(what, 'recv', n, r.length);
+  const ret = kind === All.Allreduce ? native.allreduce(s, r, n, code, h, nb)
+    : kind === All.Scan ? native.scan(s, r, n, code, h, nb) : native.exscan(s, r, n, code, h, nb);
+  return done(nb, ret, r, d > 0 ? exact(r, n) : r, s, d);
+}
+export function allreduce(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
+  return smallAllreduce(h, nb, send, op, recv) ?? reduceAll(All.Allreduce, c, h, nb, send, op, recv);
+}
+
+// The op code of a predefined op (not avg) on arrays like `data`, or -1; one entry remembered, since a
+// loop reduces the same dtype with the same op.
+let lastOp: unknown, lastCtor: unknown, lastCode = -1;
+function predefinedOp(op: string, data: TypedArray): number {
+  if (op === lastOp && data.constructor === lastCtor) return lastCode;
+  let code = -1;
+  try {
+    const o = resolveOp(op, dtypeOf(data)!, 'allreduce');
+    if (typeof o === 'number' && o !== AVG) code = o;
+  } catch {} // reduceAll reports it
+  lastOp = op;
+  lastCtor = data.constructor;
+  lastCode = code;
+  return code;
+}
+
+// Small arrays (lib/addon/fastpath.ts): two registered arrays of one type in separate memory and a predefined
+// op go straight to the addon, skipping ~0.1 us of general argument handling. Anything else, and
+// every error, takes reduceAll; undefined means "not taken".
+function smallAllreduce(h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
+  if (typeof op !== 'string' || recv === undefined || send === recv) return undefined;
+  const ks = fastSlot(send), kr = fastSlot(recv);
+  if (ks < 0 || kr < 0) return undefined;
+  const s = send as TypedArray, r = recv as TypedArray;
+  const n = s.length;
+  if (s.constructor !== r.constructor || r.length < n) return undefined;
+  const code = predefinedOp(op, s);
+  if (code < 0) return undefined;
+  setFastArgs(kr, ks, n, h, nb ? code | 256 : code);
+  allreduceFast();
+  const slot = fastResult();
+  if (slot === DECLINED) return undefined; // s and r share memory
+  return nb ? Request._coll(slot, r, r, s, 0) : r;
+}
+export const scan = reduceAll.bind(null, All.Scan);
+export const exscan = reduceAll.bind(null, All.Exscan);
+
+export function reduce(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, root: unknown, recv: unknown): any {
+  const what = nb ? 'ireduce' : 'reduce';
+  const rt = checkRoot(root, c.size, what);
+  const isRoot = c.rank === rt;
+  const s = reductionBufs(send, recv, what, 'reduce(IN_PLACE, op, root, buf)');
+  let r = takeRecv();
+  const data = s ?? r!;
+  const n = data.length;
+  const code = opArg(op, data, what, c.size, true, n);
+  if (nb && typeof code === 'object') return rejectUserOp(what);
+  if (!isRoot) {
+    // MPI_IN_PLACE is the root's; elsewhere this rank's contribution (in recv when IN_PLACE) is sent
+    // as is, and no receive buffer is touched.
+    return done(nb, native.reduce(data, null, n, code, rt, h, nb), undefined, undefined, data, 0);
+  }
+  const d = divisor;
+  if (r === undefined) r = alloc(data, n);
+  else if (r.length < n) tooSmall(what, 'recv', n, r.length);
+  return done(nb, native.reduce(s, r, n, code, rt, h, nb), r, d > 0 ? exact(r, n) : r, s, d);
+}
+
+export function reduceScatterBlock(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
+  const what = nb ? 'ireduceScatterBlock' : 'reduceScatterBlock';
+  const size = c.size;
+  const s = reductionBufs(send, recv, what, 'reduceScatterBlock(IN_PLACE, op, buf), the result going to its start');
+  let r = takeRecv();
+  const data = s ?? r!;
+  const n = blocks(data.length, size, what, s === null ? 'recv' : 'send');
+  const code = opArg(op, data, what, size, true, n);
+  if (nb && typeof code === 'object') return rejectUserOp(what);
+  const d = divisor;
+  if (r === undefined) r = alloc(data, n);
+  else if (r.length < n) tooSmall(what, 'recv', n, r.length);
+  // In place, the result is the first block of the buffer.
+  const result = s === null ? r.subarray(0, n) : r;
+  const ret = native.reduceScatterBlock(s, r, n, code, h, nb);
+  return done(nb, ret, result, d > 0 ? exact(r, n) : r, s, d);
+}
+
+export function reduceScatter(c: Comm, h: number, nb: boolean, send: unknown, counts: unknown, op: unknown, recv: unknown): any {
+  const what = nb ? 'ireduceScatter' : 'reduceScatter';
+  const size = c.size;
+  const s = reductionBufs(send, recv, what, 'reduceScatter(IN_PLACE, counts, op, buf), the result going to its start');
+  let r = takeRecv();
+  const cs = ints(counts, size, what, 'counts');
+  let total = 0;
+  for (let i = 0; i < size; i++) total += cs[i]!;
+  const data = s ?? r!;
+  if (s !== null && s.length !== total) {
+    throw rangeError('ERR_COUNTS', `${what}: send has ${s.length} elements but counts add up to ${total}`);
+  }
+  if (s === null && r!.length < total) tooSmall(what, 'recv', total, r!.length);
+  intCount(total, what, 'the reduced buffer');
+  const n = cs[c.rank]!;
+  const code = opArg(op, data, what, size, true, n);
+  if (nb && typeof code === 'object') return rejectUserOp(what);
+  const d = divisor;
+  if (r === undefined) r = alloc(data, n);
+  else if (r.length < n) tooSmall(what, 'recv', n, r.length);
+  const result = s === null ? r.subarray(0, n) : r;
+  const ret = native.reduceScatter(s, r, cs, code, h, nb);
+  return done(nb, ret, result, d > 0 ? exact(r, n) : r, nb ? [s, cs] : undefined, d);
+}
+
+export function gather(c: Comm, h: number, nb: boolean, send: unknown, root: unknown, recv: unknown): any {
+  const what = nb ? 'igather' : 'gather';
+  const size = c.size;
+  const rt = checkRoot(root, size, what);
+  const isRoot = c.rank === rt;
+  let s = send === IN_PLACE ? null : bufArg(send, what, 'send');
+  let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
+  let n: number;
+  if (s === null) {
+    if (r === undefined) needInPlaceRecv(what, 'gather(IN_PLACE, root, buf), this rank\'s block in place');
+    n = blocks(r.length, size, what, 'recv');
+    if (!isRoot) s = r.subarray(c.rank * n, c.rank * n + n);
+  } else {
+    n = s.length;
+    if (isRoot) {
+      if (r === undefined) {
+        r = alloc(s, size * n);
+      } else {
+        sameDtype(s, r, what);
+        if (r.length < size * n) tooSmall(what, 'recv', size * n, r.length);
+        aliased(s, r, what, false);
+      }
+    }
+  }
+  const ret = native.gather(s, isRoot ? r! : null, n, rt, h, nb);
+  return done(nb, ret, isRoot ? r : undefined, isRoot ? r : undefined, s, 0);
+}
+
+export function scatter(c: Comm, h: number, nb: boolean, send: unknown, recv: unknown, root: unknown): any {
+  const what = nb ? 'iscatter' : 'scatter';
+  const size = c.size;
+  const rt = checkRoot(root, size, what);
+  const isRoot = c.rank === rt;
+  let s: TypedArray | null = null;
+  let n = 0;
+  if (isRoot || recv === IN_PLACE) {
+    s = bufArg(send, what, 'send');
+    n = blocks(s.length, size, what, 'send');
+  }
+  let r: TypedArray | null;
+  let result: TypedArray;
+  if (recv === IN_PLACE) {
+    // This rank's block of send is its result: the root's stays where it is, the others land there.
+    result = s!.subarray(c.rank * n, c.rank * n + n);
+    r = isRoot ? null : result;
+  } else {
+    if (recv === undefined) {
+      throw typeError('ERR_INVALID_BUFFER', `${what}: recv is required (its length is the block each rank receives), or IN_PLACE`);
+    }
+    r = result = bufArg(recv, what, 'recv');
+    if (isRoot) {
+      sameDtype(s!, r, what);
+      if (r.length < n) tooSmall(what, 'recv', n, r.length);
+      aliased(s!, r, what, false);
+    } else {
+      n = r.length;
+    }
+  }
+  const ret = native.scatter(isRoot ? s : null, r, n, rt, h, nb);
+  return done(nb, ret, result, result, s, 0);
+}
+
+const enum Each { Allgather, Alltoall }
+
+/** allgather and alltoall: every rank sends and receives one block per rank. */
+function eachToAll(kind: Each, c: Comm, h: number, nb: boolean, send: unknown, recv: unknown): any {
+  const name = kind === Each.Allgather ? 'allgather' : 'alltoall';
+  const what = nb ? (kind === Each.Allgather ? 'iallgather' : 'ialltoall') : name;
+  const size = c.size;
+  const s = send === IN_PLACE ? null : bufArg(send, what, 'send');
+  let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
+  let n: number;
+  if (s === null) {
+    if (r === undefined) needInPlaceRecv(what, `${name}(IN_PLACE, buf), this rank's block in place`);
+    n = blocks(r.length, size, what, 'recv');
+  } else {
+    n = kind === Each.Allgather ? s.length : blocks(s.length, size, what, 'send');
+    if (r === undefined) {
+      r = alloc(s, size * n);
+    } else {
+      sameDtype(s, r, what);
+      if (r.length < size * n) tooSmall(what, 'recv', size * n, r.length);
+      aliased(s, r, what, false);
+    }
+  }
+  const ret = kind === Each.Allgather ? native.allgather(s, r, n, h, nb) : native.alltoall(s, r, n, h, nb);
+  return done(nb, ret, r, r, s, 0);
+}
+export const allgather = eachToAll.bind(null, Each.Allgather);
+export const alltoall = eachToAll.bind(null, Each.Alltoall);
+
+export function gatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: unknown, root: unknown, recv: unknown): any {
+  const what = nb ? 'igatherv' : 'gatherv';
+  const size = c.size;
+  const rt = checkRoot(root, size, what);
+  const isRoot = c.rank === rt;
+  let s = send === IN_PLACE ? null : bufArg(send, what, 'send');
+  let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
+  let L: Checked | undefined;
+  if (s === null) {
+    if (r === undefined) needInPlaceRecv(what, 'gatherv(IN_PLACE, layout, root, buf), this rank\'s block in place');
+    L = checkLayout(layout, size, what, 'layout', r.length);
+    if (!isRoot) s = r.subarray(L.displs[c.rank]!, L.displs[c.rank]! + L.counts[c.rank]!);
+  } else {
+    intCount(s.length, what, 'send');
+    // Only the root needs the layout; a rank that passes one has it checked against its send too.
+    if (isRoot || (layout !== undefined && layout !== null)) {
+      L = checkLayout(layout, size, what, 'layout', isRoot ? r?.length : undefined);
+      if (s.length !== L.counts[c.rank]) {
+        throw rangeError('ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
+      }
+    }
+    if (isRoot) {
+      L = L!;
+      if (r === undefined) {
+        r = alloc(s, L.extent);
+      } else {
+        sameDtype(s, r, what);
+        aliased(s, r, what, false);
+      }
+    }
+  }
+  const ret = isRoot ? native.gatherv(s, r!, L!.counts, L!.displs, rt, h, nb) : native.gatherv(s, null, null, null, rt, h, nb);
+  return done(nb, ret, isRoot ? r : undefined, isRoot ? r : undefined, nb ? [s, L] : undefined, 0);
+}
+
+export function scatterv(c: Comm, h: number, nb: boolean, send: unknown, layout: unknown, recv: unknown, root: unknown): any {
+  const what = nb ? 'iscatterv' : 'scatterv';
+  const size = c.size, rank = c.rank;
+  const rt = checkRoot(root, size, what);
+  const isRoot = rank === rt;
+  let s: TypedArray | null = null;
+  let L: Checked | undefined;
+  if (isRoot || recv === IN_PLACE) {
+    s = bufArg(send, what, 'send');
+    L = checkLayout(layout, size, what, 'layout', s.length);
+  }
+  let r: TypedArray | null;
+  let result: TypedArray;
+  if (recv === IN_PLACE) {
+    result = s!.subarray(L!.displs[rank]!, L!.displs[rank]! + L!.counts[rank]!);
+    r = isRoot ? null : result;
+  } else {
+    if (recv === undefined) {
+      throw typeError('ERR_INVALID_BUFFER', `${what}: recv is required (it receives this rank's block), or IN_PLACE`);
+    }
+    result = bufArg(recv, what, 'recv');
+    if (isRoot) {
+      sameDtype(s!, result, what);
+      aliased(s!, result, what, false);
+    } else if (layout !== undefined && layout !== null) {
+      L = checkLayout(layout, size, what, 'layout');
+    }
+    // With a layout, this rank receives its count (the buffer may be longer); without, the buffer's length.
+    const n = L === undefined ? intCount(result.length, what, 'recv') : L.counts[rank]!;
+    if (result.length < n) tooSmall(what, 'recv', n, result.length);
+    r = exact(result, n);
+  }
+  const ret = isRoot ? native.scatterv(s, L!.counts, L!.displs, r, rt, h, nb) : native.scatterv(null, null, null, r, rt, h, nb);
+  return done(nb, ret, result, result, nb ? [s, L] : undefined, 0);
+}
+
+export function allgatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: unknown, recv: unknown): any {
+  const what = nb ? 'iallgatherv' : 'allgatherv';
+  const size = c.size;
+  const s = send === IN_PLACE ? null : bufArg(send, what, 'send');
+  let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
+  const L = checkLayout(layout, size, what, 'layout', r?.length);
+  if (s === null) {
+    if (r === undefined) needInPlaceRecv(what, 'allgatherv(IN_PLACE, layout, buf), this rank\'s block in place');
+  } else {
+    if (s.length !== L.counts[c.rank]) {
+      throw rangeError('ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
+    }
+    if (r === undefined) {
+      r = alloc(s, L.extent);
+    } else {
+      sameDtype(s, r, what);
+      aliased(s, r, what, false);
+    }
+  }
+  const ret = native.allgatherv(s, r!, L.counts, L.displs, h, nb);
+  return done(nb, ret, r, r, nb ? [s, L] : undefined, 0);
+}
+
+export function alltoallv(c: Comm, h: number, nb: boolean, send: unknown, sendLayout: unknown, recvLayout: unknown, recv: unknown): any {
+  const what = nb ? 'ialltoallv' : 'alltoallv';
+  const size = c.size;
+  const s = send === IN_PLACE ? null : bufArg(send, what, 'send');
+  let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
+  const RL = checkLayout(recvLayout, size, what, 'recvLayout', r?.length);
+  let SL: Checked | undefined;
+  if (s === null) {
+    if (r === undefined) needInPlaceRecv(what, 'alltoallv(IN_PLACE, null, layout, buf)');
+  } else {
+    SL = checkLayout(sendLayout, size, what, 'sendLayout', s.length);
+    if (r === undefined) {
+      r = alloc(s, RL.extent);
+    } else {
+      sameDtype(s, r, what);
+      aliased(s, r, what, false);
+    }
+  }
+  const ret = native.alltoallv(s, SL?.counts ?? null, SL?.displs ?? null, r!, RL.counts, RL.displs, h, nb);
+  return done(nb, ret, r, r, nb ? [s, SL, RL] : undefined, 0);
+}

@@ -1,0 +1,272 @@
+// Communicators and point-to-point messaging. Arguments are checked here, before MPI is called, so a
+// bad rank, tag or buffer is a TypeError/RangeError and the communicator stays usable.
+import { C, native, statusRecord } from '../addon/binding.js';
+import { asView, describe, type BufferLike } from '../core/buffer.js';
+import { fastResult, fastSlot, irecvFast, isendFast, recvFast, sendFast, setFastArgs, slotElementSize } from '../addon/fastpath.js';
+import { dtypeInfo, type Dtype, type TypedArray } from '../core/dtypes.js';
+import { ensureInit } from '../core/env.js';
+import { rangeError, typeError } from '../core/errors.js';
+import { STATUS } from '../addon/native.js';
+import { Request, type Received } from '../core/request.js';
+import { Status } from '../core/status.js';
+
+export const ANY_SOURCE = C.ANY_SOURCE;
+export const ANY_TAG = C.ANY_TAG;
+export const PROC_NULL = C.PROC_NULL;
+
+export type Comparison = 'ident' | 'congruent' | 'similar' | 'unequal';
+
+/** Array type of a dtype name, for receives of unknown size. */
+export type ArrayOf<D extends Dtype> = D extends 'int8' ? Int8Array : D extends 'uint8' ? Uint8Array
+  : D extends 'uint8clamped' ? Uint8ClampedArray : D extends 'int16' ? Int16Array
+  : D extends 'uint16' | 'float16' | 'bfloat16' ? Uint16Array : D extends 'int32' ? Int32Array
+  : D extends 'uint32' ? Uint32Array : D extends 'int64' ? BigInt64Array : D extends 'uint64' ? BigUint64Array
+  : D extends 'float32' ? Float32Array : D extends 'float64' ? Float64Array : TypedArray;
+
+let tagUb = -1;
+function tagUpperBound(): number {
+  if (tagUb < 0) tagUb = native.tagUpperBound();
+  return tagUb;
+}
+
+export class Comm {
+  #handle: number;
+  #internal: number;
+  #rank = -1;
+  #size = -1;
+
+  /** @internal Made by world/self, dup and split. */
+  constructor(handle: number, internal: number) {
+    this.#handle = handle;
+    this.#internal = internal;
+  }
+
+  /** @internal The handle of this communicator, or of its private duplicate for library traffic. */
+  _handle(internal = false): number {
+    if (this.#size < 0) this.#ready();
+    return internal ? this.#internal : this.#handle;
+  }
+
+  // World and self exist before MPI is initialised; rank and size are read on first use.
+  #ready(): number {
+    if (this.#handle < 0) throw typeError('ERR_COMM_FREED', 'this communicator was freed');
+    ensureInit();
+    this.#rank = native.commRank(this.#handle);
+    this.#size = native.commSize(this.#handle);
+    return this.#size;
+  }
+
+  get rank(): number {
+    if (this.#size < 0) this.#ready();
+    return this.#rank;
+  }
+
+  get size(): number {
+    return this.#size < 0 ? this.#ready() : this.#size;
+  }
+
+  get freed(): boolean {
+    return this.#handle < 0;
+  }
+
+  // ---- argument checks (cheap enough for the hot path) ----
+
+  #dest(dest: number): number {
+    const size = this.#size < 0 ? this.#ready() : this.#size;
+    if ((dest >>> 0) === dest && dest < size) return dest;
+    if (dest === PROC_NULL) return dest;
+    throw badRank('dest', dest, size, false);
+  }
+
+  #source(source: number): number {
+    const size = this.#size < 0 ? this.#ready() : this.#size;
+    if ((source >>> 0) === source && source < size) return source;
+    if (source === ANY_SOURCE || source === PROC_NULL) return source;
+    throw badRank('source', source, size, true);
+  }
+
+  #tag(tag: number, anyOk: boolean): number {
+    if ((tag >>> 0) === tag && tag <= 32767) return tag; // MPI guarantees at least 32767
+    if (anyOk && tag === ANY_TAG) return tag;
+    if ((tag >>> 0) === tag && tag <= tagUpperBound()) return tag;
+    throw badTag(tag, anyOk);
+  }
+
+  #h(): number {
+    if (this.#size < 0) this.#ready();
+    return this.#handle;
+  }
+
+  // ---- communicator management ----
+
+  /** A new communicator with the same group (MPI_Comm_dup). Collective. */
+  dup(): Comm {
+    const [h, i] = native.commDup(this.#h());
+    return new Comm(h, i);
+  }
+
+  /**
+   * Partitions this communicator by `color`; ranks are ordered by `key` then old rank. Collective.
+   * Ranks passing `undefined` (MPI_UNDEFINED) join no new communicator and get null.
+   */
+  split(color: number | undefined, key: number = this.rank): Comm | null {
+    if (color !== undefined && !(Number.isInteger(color) && color >= 0)) {
+      throw rangeError('ERR_INVALID_COLOR', `color must be a non-negative integer or undefined, got ${color}`);
+    }
+    if (!Number.isInteger(key)) throw typeError('ERR_INVALID_ARG_TYPE', `key must be an integer, got ${key}`);
+    const r = native.commSplit(this.#h(), color === undefined ? C.UNDEFINED : color, key);
+    return r === null ? null : new Comm(r[0], r[1]);
+  }
+
+  /** The ranks that share memory with this one (one node), as MPI_Comm_split_type(SHARED). Collective. */
+  splitShared(key: number = this.rank): Comm {
+    const r = native.commSplitShared(this.#h(), key);
+    if (r === null) throw new Error('MPI_Comm_split_type returned no communicator');
+    return new Comm(r[0], r[1]);
+  }
+
+  compare(other: Comm): Comparison {
+    const r = native.commCompare(this.#h(), other.#h());
+    return r === C.IDENT ? 'ident' : r === C.CONGRUENT ? 'congruent' : r === C.SIMILAR ? 'similar' : 'unequal';
+  }
+
+  /** Frees this communicator and its private duplicate. World and self cannot be freed. */
+  free(): void {
+    const h = this.#h();
+    if (h === C.WORLD || h === C.SELF) throw typeError('ERR_COMM_PREDEFINED', 'world and self cannot be freed');
+    native.commFree(this.#internal);
+    native.commFree(h);
+    this.#handle = this.#internal = -1;
+    this.#size = this.#rank = -1;
+  }
+
+  // ---- blocking point-to-point ----
+
+  /** Sends `buf` to `dest` (MPI_Send): the array's own memory is read, nothing is copied. */
+  send(buf: BufferLike, dest: number, tag = 0): void {
+    const d = this.#dest(dest), t = this.#tag(tag, false), k = fastSlot(buf);
+    if (k >= 0) {
+      setFastArgs(k, d, t, this.#handle, 0);
+      return sendFast();
+    }
+    native.send(asView(buf, 'buf'), d, t, this.#handle, false);
+  }
+
+  /** Synchronous send (MPI_Ssend): returns once the receiver has started receiving. */
+  ssend(buf: BufferLike, dest: number, tag = 0): void {
+    native.send(asView(buf, 'buf'), this.#dest(dest), this.#tag(tag, false), this.#handle, true);
+  }
+
+  /**
+   * Receives into `buf` (MPI_Recv) and returns the status. Given a dtype name instead of a buffer,
+   * receives a message of any size into a fresh array of exactly its length (matched probe + receive).
+   */
+  recv(buf: BufferLike, source?: number, tag?: number): Status;
+  recv<D extends Dtype>(dtype: D, source?: number, tag?: number): Received<ArrayOf<D>>;
+  recv(buf: BufferLike | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Status | Received {
+    if (typeof buf === 'string') return this.#recvNew(buf, source, tag);
+    const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
+    if (k >= 0) {
+      setFastArgs(k, s, t, this.#handle, 0);
+      recvFast();
+      return Status.fromRecord(statusRecord, 0, slotElementSize[k]!);
+    }
+    const v = asView(buf, 'buf');
+    native.recv(v, s, t, this.#handle);
+    return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
+  }
+
+  #recvNew(dtype: Dtype, source: number, tag: number): Received<any> {
+    const info = dtypeInfo(dtype);
+    native.mprobe(this.#source(source), this.#tag(tag, true), this.#handle);
+    const data = new info.array(Math.ceil(statusRecord[STATUS.bytes]! / info.size));
+    native.mrecv(statusRecord[STATUS.message]!, data);
+    return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
+  }
+
+  /** Sends and receives in one call (MPI_Sendrecv); safe against the deadlock of send-then-recv rings. */
+  sendrecv(sendbuf: BufferLike, dest: number, recvbuf: BufferLike, source = ANY_SOURCE, sendtag = 0, recvtag = ANY_TAG): Status {
+    const r = asView(recvbuf, 'recvbuf');
+    native.sendrecv(asView(sendbuf, 'sendbuf'), this.#dest(dest), this.#tag(sendtag, false), r,
+      this.#source(source), this.#tag(recvtag, true), this.#handle);
+    return Status.fromRecord(statusRecord, 0, r.BYTES_PER_ELEMENT);
+  }
+
+  /** Sends `buf` and receives into the same buffer (MPI_Sendrecv_replace). */
+  sendrecvReplace(buf: BufferLike, dest: number, source = ANY_SOURCE, sendtag = 0, recvtag = ANY_TAG): Status {
+    const v = asView(buf, 'buf');
+    native.sendrecvReplace(v, this.#dest(dest), this.#tag(sendtag, false), this.#source(source),
+      this.#tag(recvtag, true), this.#handle);
+    return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
+  }
+
+  /** Blocks until a matching message is available and returns its status (MPI_Probe); count is in bytes. */
+  probe(source = ANY_SOURCE, tag = ANY_TAG): Status {
+    native.probe(this.#source(source), this.#tag(tag, true), this.#handle);
+    return Status.fromRecord(statusRecord, 0, 1);
+  }
+
+  /** The status of a matching message if one is available now (MPI_Iprobe), else undefined. */
+  iprobe(source = ANY_SOURCE, tag = ANY_TAG): Status | undefined {
+    if (!native.iprobe(this.#source(source), this.#tag(tag, true), this.#handle)) return undefined;
+    return Status.fromRecord(statusRecord, 0, 1);
+  }
+
+  // ---- nonblocking point-to-point (await the Request, or test/wait it) ----
+
+  isend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
+    const d = this.#dest(dest), t = this.#tag(tag, false), k = fastSlot(buf);
+    if (k >= 0) {
+      setFastArgs(k, d, t, this.#handle, 0);
+      isendFast();
+      return Request._send(fastResult(), buf as TypedArray, d, t);
+    }
+    const v = asView(buf, 'buf');
+    return Request._send(native.isend(v, d, t, this.#handle, false), v, d, t);
+  }
+
+  issend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
+    const v = asView(buf, 'buf');
+    const d = this.#dest(dest), t = this.#tag(tag, false);
+    return Request._send(native.isend(v, d, t, this.#handle, true), v, d, t);
+  }
+
+  /** Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size. */
+  irecv(buf: BufferLike, source?: number, tag?: number): Request<Status>;
+  irecv<D extends Dtype>(dtype: D, source?: number, tag?: number): Request<Received<ArrayOf<D>>>;
+  irecv(buf: BufferLike | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> | Request<Received> {
+    if (typeof buf === 'string') {
+      const info = dtypeInfo(buf);
+      return Request._recvNew(native.improbe(this.#source(source), this.#tag(tag, true), this.#handle), info);
+    }
+    const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
+    if (k >= 0) {
+      setFastArgs(k, s, t, this.#handle, 0);
+      irecvFast();
+      return Request._recv(fastResult(), buf as TypedArray);
+    }
+    const v = asView(buf, 'buf');
+    return Request._recv(native.irecv(v, s, t, this.#handle), v);
+  }
+}
+
+function badRank(what: string, v: unknown, size: number, isSource: boolean) {
+  const allowed = isSource ? 'ANY_SOURCE or PROC_NULL' : 'PROC_NULL';
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    return typeError('ERR_INVALID_RANK', `${what} must be an integer rank, got ${typeof v === 'number' ? v : describe(v)}`);
+  }
+  return rangeError('ERR_RANK', `${what} ${v} is out of range: this communicator has ranks 0..${size - 1} (or ${allowed})`);
+}
+
+function badTag(v: unknown, anyOk: boolean) {
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    return typeError('ERR_INVALID_TAG', `tag must be an integer, got ${typeof v === 'number' ? v : describe(v)}`);
+  }
+  const ub = tagUpperBound();
+  return rangeError('ERR_TAG', `tag ${v} is out of range: tags are 0..${ub}${anyOk ? ' (or ANY_TAG)' : ''}`);
+}
+
+/** All processes of the job. MPI is initialised on first use unless init() was called before. */
+export const world = new Comm(C.WORLD, C.WORLD_INTERNAL);
+/** This process alone. */
+export const self = new Comm(C.SELF, C.SELF_INTERNAL);

@@ -1,0 +1,272 @@
+// GPU state of one Node environment (main thread or a worker): device allocations, pooled CUDA events
+// and pinned host chunks, NCCL communicators, and the operations in flight with the poller that
+// completes them. Bindings are exported as `exports.gpu` (lib/addon/native.ts, NativeGpu); their bodies
+// live in gpu_env.cc (loading, status, devices, completion), gpu_memory.cc, gpu_nccl.cc and
+// gpu_staging.cc.
+//
+// Completion: an operation is a CUDA event recorded after its work, or a host-driven transfer (a
+// pipelined chunk loop) that steps on CUDA events and MPI requests. A sibling of the MPI engine
+// (engine.h) polls them from a uv_idle handle while progress is being made and drops to a 1 ms timer
+// after 2 ms without progress, so waiting on a long kernel costs a few percent of a core, not all of
+// it. All completions of one sweep reach JavaScript in one callback. Nothing here ever blocks the
+// event loop except the explicitly blocking calls (wait, the blocking copies).
+#pragma once
+
+#include <mpi.h>
+#include <napi.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gpu/loader.h"
+
+namespace mpi4node {
+
+class Addon;
+class GpuEnv;
+
+// Error kinds of completion records and thrown errors; lib/gpu/errors.ts mirrors them.
+enum GpuErrKind : int {
+  kGpuOk = 0,
+  kGpuCuda = 1,        // code: cudaError_t
+  kGpuNccl = 2,        // code: ncclResult_t
+  kGpuMpi = 3,         // code: MPI error code
+  kGpuTimeout = 4,     // code: milliseconds of the deadline; the communicator was aborted
+  kGpuNcclAsync = 5,   // code: ncclResult_t from ncclCommGetAsyncError; the communicator was aborted
+  kGpuAborted = 6,     // code: the kind that made the communicator abort (or 0: abort()/dispose())
+  kGpuUsage = 7,       // code: GpuUsage below
+};
+enum GpuUsage : int { kUsageBadHandle = 1, kUsageNoNcclP2p = 2, kUsageBadMessage = 3 };
+
+struct GpuErr {
+  int kind = kGpuOk;
+  int code = 0;
+  bool ok() const { return kind == kGpuOk; }
+  static GpuErr Cuda(cudaError_t rc) { return {kGpuCuda, rc}; }
+};
+
+// One completion record (Float64Array fields), shared with lib/gpu/ops.ts.
+enum GpuDoneField { kGdKind = 0, kGdCode, kGdSource, kGdTag, kGdBytes, kGdFields };
+
+struct EventBox {
+  cudaEvent_t e = nullptr;
+};
+// Events are shared by an operation and the buffers it touched (the last work on a buffer, which
+// later work on another stream waits for); the last owner returns the event to the pool.
+using EventRef = std::shared_ptr<EventBox>;
+
+struct DeviceMem {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  int device = 0;
+  bool live = false;
+  EventRef last;  // recorded after the last stream work that read or wrote this memory
+};
+
+struct NcclEntry {
+  ncclComm_t comm = nullptr;
+  MPI_Comm mpi = MPI_COMM_NULL;  // private duplicate: bootstrap and debug checks
+  cudaStream_t stream = nullptr;
+  int device = 0, rank = 0, size = 0;
+  bool live = false;
+  bool aborted = false;
+  int abortKind = 0;  // why it was aborted (GpuErrKind), 0 for abort()/dispose()
+  int pending = 0;    // operations in flight
+  // Signatures of debug-mode sends still on their way to the peer (MPI_Isend buffers).
+  std::vector<std::pair<MPI_Request, std::vector<double>>> checks;
+};
+
+// A pinned host chunk from the pool.
+struct Pinned {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+};
+
+// A host-driven operation: staged MPI transfers and chunked Promise copies. Step() does what can be
+// done now without blocking and returns true once finished (err says how; rec gets source, tag,
+// bytes). Abandon() releases what it holds without finishing (environment teardown).
+class Transfer {
+ public:
+  virtual ~Transfer() = default;
+  virtual bool Step(GpuEnv& g, GpuErr* err, double* rec) = 0;
+  virtual void Abandon(GpuEnv& g) = 0;
+  virtual bool usesMpi() const = 0;
+  // Staged receives match their first message by matched probe; GpuEnv::MatchAll drives that in
+  // posting order, so receives match as MPI's own would even when a later one is waited for first.
+  virtual bool Probing() const { return false; }
+  virtual bool Probe(MPI_Message* msg, MPI_Status* st) { return false; }
+  virtual MPI_Comm probeComm() const { return MPI_COMM_NULL; }
+  virtual bool Accepts(MPI_Comm comm, const MPI_Status& st) const { return false; }
+  virtual void Accept(GpuEnv& g, MPI_Message msg, const MPI_Status& st) {}
+};
+
+struct GpuOp {
+  bool live = false;
+  bool deferred = false;   // inside an open NCCL group: its event is recorded by groupEnd
+  int nccl = -1;           // NCCL communicator (timeouts, asynchronous errors)
+  uint64_t timeoutNs = 0;  // 0: none; the deadline starts when the work is launched
+  uint64_t deadline = 0;
+  EventRef ev;
+  GpuErr failed;           // set when the launch failed after the operation was accepted (groupEnd)
+  std::unique_ptr<Transfer> xfer;
+  std::vector<int> mems;  // buffers whose `last` becomes ev once it is recorded (deferred ops)
+};
+
+class GpuEnv {
+ public:
+  static void Define(Addon* addon, Napi::Env env, Napi::Object exports);
+
+  // ---- helpers for the binding files and transfers ----
+  CudaApi& cuda() { return GpuLoader::Get().cuda; }
+  NcclApi& nccl() { return GpuLoader::Get().nccl; }
+  [[noreturn]] void Throw(Napi::Env env, GpuErr e);
+  void Check(Napi::Env env, cudaError_t rc) {
+    if (rc != cudaSuccess) Throw(env, GpuErr::Cuda(rc));
+  }
+  void RequireCuda(Napi::Env env);
+  void RequireNccl(Napi::Env env);
+  void RequireMpi(Napi::Env env);
+  DeviceMem& Mem(Napi::Env env, const Napi::Value& handle);
+  NcclEntry& Nccl(Napi::Env env, const Napi::Value& id);
+
+  EventRef NewEvent(GpuErr* err);
+  // Records a fresh event on `s`.
+  EventRef Record(cudaStream_t s, GpuErr* err);
+  // Makes `s` wait for the last work on `m` (another stream's); no host wait.
+  cudaError_t After(cudaStream_t s, const DeviceMem& m);
+  cudaStream_t CopyStream(int device, GpuErr* err);
+  Pinned TakePinned(size_t bytes, GpuErr* err);
+  void GivePinned(Pinned p);
+  int AddOp(GpuOp op);  // returns its id and arms the poller
+  // Gives every message that has arrived for a waiting staged receive to the EARLIEST-posted receive
+  // that matches it (a later one may probe first: a message arriving in between must not go to it).
+  void MatchAll();
+  void Arm();
+  // Aborts an NCCL communicator; every operation pending on it then fails with kGpuAborted (the one
+  // that caused it with `why`).
+  void AbortNccl(int id, int why);
+
+  Addon* addon() { return addon_; }
+  std::vector<DeviceMem>& mems() { return mems_; }
+  std::vector<NcclEntry>& nccls() { return nccls_; }
+  double* status() { return status_; }
+  int groupDepth = 0;
+  std::vector<int> deferredOps;
+
+ private:
+  GpuEnv(Addon* addon, napi_env env, uv_loop_t* loop);
+  ~GpuEnv();
+  static void Cleanup(napi_async_cleanup_hook_handle handle, void* arg);
+  void Shutdown();
+  static void OnClosed(uv_handle_t* h);
+
+  // gpu_env.cc
+  Napi::Value Setup(const Napi::CallbackInfo& info);
+  Napi::Value Load(const Napi::CallbackInfo& info);
+  Napi::Value Status(const Napi::CallbackInfo& info);
+  Napi::Value ErrorText(const Napi::CallbackInfo& info);
+  Napi::Value SetDevice(const Napi::CallbackInfo& info);
+  Napi::Value GetDevice(const Napi::CallbackInfo& info);
+  Napi::Value SharedLocalRank(const Napi::CallbackInfo& info);
+  Napi::Value CudaAware(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Wait(const Napi::CallbackInfo& info);
+  Napi::Value Test(const Napi::CallbackInfo& info);
+  // gpu_memory.cc
+  Napi::Value Alloc(const Napi::CallbackInfo& info);
+  Napi::Value Free(const Napi::CallbackInfo& info);
+  Napi::Value CopyIn(const Napi::CallbackInfo& info);
+  Napi::Value CopyOut(const Napi::CallbackInfo& info);
+  Napi::Value CopyDevice(const Napi::CallbackInfo& info);
+  Napi::Value CopyInAsync(const Napi::CallbackInfo& info);
+  Napi::Value CopyOutAsync(const Napi::CallbackInfo& info);
+  Napi::Value Memset(const Napi::CallbackInfo& info);
+  Napi::Value PointerInfo(const Napi::CallbackInfo& info);
+  // gpu_nccl.cc
+  Napi::Value NcclCreate(const Napi::CallbackInfo& info);
+  Napi::Value NcclDestroy(const Napi::CallbackInfo& info);
+  Napi::Value NcclAbort(const Napi::CallbackInfo& info);
+  Napi::Value NcclOp(const Napi::CallbackInfo& info);
+  Napi::Value NcclGroupStart(const Napi::CallbackInfo& info);
+  Napi::Value NcclGroupEnd(const Napi::CallbackInfo& info);
+  Napi::Value NcclCheck(const Napi::CallbackInfo& info);
+  Napi::Value NcclCheckPeer(const Napi::CallbackInfo& info);
+  // gpu_staging.cc
+  Napi::Value Isend(const Napi::CallbackInfo& info);
+  Napi::Value Irecv(const Napi::CallbackInfo& info);
+
+  // The poller (gpu_env.cc).
+  bool StepOp(int id, GpuErr* err, double* rec);
+  void FinishOp(int id);
+  void Disarm();
+  void Poll();
+  int Sweep();
+  static void OnIdle(uv_idle_t* h);
+  static void OnTimer(uv_timer_t* h);
+
+  Addon* addon_;
+  napi_env env_;
+  uv_loop_t* loop_;
+  napi_async_cleanup_hook_handle cleanup_ = nullptr;
+  uv_idle_t idle_;
+  uv_timer_t timer_;
+  enum class Mode { kOff, kFast, kSlow } mode_ = Mode::kOff;
+  uint64_t lastProgress_ = 0;
+  int closing_ = 0;
+
+  std::vector<DeviceMem> mems_;
+  std::vector<int> freeMems_;
+  std::vector<NcclEntry> nccls_;
+  std::vector<GpuOp> ops_;
+  std::vector<int> freeOps_;
+  std::vector<int> order_;  // live operation ids in posting order: sweeps and matching go in this order
+  std::vector<int> sweep_;
+  std::vector<int> blocked_;  // NCCL communicators whose oldest operation is not done (this sweep)
+  int liveOps_ = 0;
+  std::vector<cudaEvent_t> eventPool_;
+  int eventsCreated_ = 0;
+  std::vector<Pinned> pinnedPool_;
+  size_t pinnedBytes_ = 0;
+  std::vector<cudaStream_t> copyStreams_;  // per device
+
+  Napi::FunctionReference onComplete_;
+  Napi::FunctionReference makeError_;
+  Napi::Reference<Napi::Int32Array> doneIdsRef_;
+  Napi::Reference<Napi::Float64Array> doneRecRef_;
+  Napi::Reference<Napi::Float64Array> statusRef_;
+  int32_t* doneIds_ = nullptr;
+  double* doneRec_ = nullptr;
+  double* status_ = nullptr;  // record of the last blocking wait
+  int capacity_ = 0;
+};
+
+// Makes `device` current for the life of the guard (buffers remember the device they live on).
+class DeviceGuard {
+ public:
+  DeviceGuard(CudaApi& c, int device) : c_(c) {
+    c_.GetDevice(&prev_);
+    if (prev_ != device) c_.SetDevice(device);
+    else prev_ = -1;
+  }
+  ~DeviceGuard() {
+    if (prev_ >= 0) c_.SetDevice(prev_);
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  CudaApi& c_;
+  int prev_ = -1;
+};
+
+// The message for an error of kind `kind` (GpuErrKind) and code `code`.
+std::string GpuErrorText(int kind, int code);
+
+// Transfers (gpu_staging.cc), also used by the chunked Promise copies of gpu_memory.cc.
+std::unique_ptr<Transfer> MakeHostCopy(int mem, size_t offset, void* host, size_t bytes, bool toDevice,
+                                       size_t chunk);
+
+}  // namespace mpi4node

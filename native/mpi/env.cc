@@ -1,0 +1,149 @@
+// Bindings for the MPI environment: init/finalize, thread level, clocks, versions, constants.
+#include <cstring>
+
+#include "addon.h"
+#include "core/errors.h"
+
+namespace mpi4node {
+
+// setup({ status, args, doneSlots, doneStatus, onComplete, MpiError }): the buffers through which statuses
+// reach JavaScript without an object per call, and the callbacks the native side calls.
+Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto status = o.Get("status").As<Napi::Float64Array>();
+  auto doneSlots = o.Get("doneSlots").As<Napi::Int32Array>();
+  auto doneStatus = o.Get("doneStatus").As<Napi::Float64Array>();
+  if (status.ElementLength() < kStatusFields ||
+      doneStatus.ElementLength() < doneSlots.ElementLength() * kStatusFields) {
+    throw Napi::RangeError::New(info.Env(), "internal: status buffers too small");
+  }
+  statusRef_ = Napi::Persistent(status);
+  doneSlotsRef_ = Napi::Persistent(doneSlots);
+  doneStatusRef_ = Napi::Persistent(doneStatus);
+  status_ = status.Data();
+  auto args = o.Get("args").As<Napi::Int32Array>();
+  if (args.ElementLength() < kFastArgs) throw Napi::RangeError::New(info.Env(), "internal: args slab too small");
+  argsRef_ = Napi::Persistent(args);
+  args_ = args.Data();
+  auto clock = o.Get("clock").As<Napi::Float64Array>();
+  if (clock.ElementLength() < 1) throw Napi::RangeError::New(info.Env(), "internal: clock slab too small");
+  clockRef_ = Napi::Persistent(clock);
+  clock_ = clock.Data();
+  fastBufRefs_ = Napi::Persistent(Napi::Object::New(info.Env()));
+  mpiError_ = Napi::Persistent(o.Get("MpiError").As<Napi::Function>());
+  engine_->SetSink(o.Get("onComplete").As<Napi::Function>(), doneSlots.Data(), doneStatus.Data(),
+                   static_cast<int>(doneSlots.ElementLength()));
+  return info.Env().Undefined();
+}
+
+Napi::Value Addon::InitMpi(const Napi::CallbackInfo& info) {
+  const int requested = IntArg(info, 0);
+  int rc = ProcessState::Get().Init(requested);
+  if (rc != MPI_SUCCESS) ThrowMpi(info.Env(), rc);
+  CheckUsable(info.Env());
+  return Napi::Number::New(info.Env(), ProcessState::Get().provided());
+}
+
+Napi::Value Addon::Finalize(const Napi::CallbackInfo& info) {
+  ProcessState& ps = ProcessState::Get();
+  if (!ps.initialized() || ps.finalized()) return info.Env().Undefined();
+  int rc = ps.Finalize();
+  usable_ = false;
+  if (rc != MPI_SUCCESS) ThrowMpi(info.Env(), rc);
+  return info.Env().Undefined();
+}
+
+Napi::Value Addon::Initialized(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ProcessState::Get().initialized());
+}
+
+Napi::Value Addon::Finalized(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ProcessState::Get().finalized());
+}
+
+Napi::Value Addon::QueryThread(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), ProcessState::Get().provided());
+}
+
+Napi::Value Addon::Abort(const Napi::CallbackInfo& info) {
+  const int code = IntArg(info, 0);
+  ProcessState& ps = ProcessState::Get();
+  if (ps.initialized() && !ps.finalized()) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+Napi::Value Addon::Wtick(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), MPI_Wtick());
+}
+
+Napi::Value Addon::Version(const Napi::CallbackInfo& info) {
+  int major = 0, minor = 0;
+  MPI_Get_version(&major, &minor);
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, major);
+  a.Set(1u, minor);
+  return a;
+}
+
+Napi::Value Addon::LibraryVersion(const Napi::CallbackInfo& info) {
+  char buf[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  MPI_Get_library_version(buf, &len);
+  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\0')) --len;
+  return Napi::String::New(info.Env(), buf, len);
+}
+
+Napi::Value Addon::ProcessorName(const Napi::CallbackInfo& info) {
+  EnsureUsable(info.Env());
+  char buf[MPI_MAX_PROCESSOR_NAME];
+  int len = 0;
+  MPI_Get_processor_name(buf, &len);
+  return Napi::String::New(info.Env(), buf, len);
+}
+
+Napi::Value Addon::Constants(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ANY_SOURCE", static_cast<int>(MPI_ANY_SOURCE));
+  o.Set("ANY_TAG", static_cast<int>(MPI_ANY_TAG));
+  o.Set("PROC_NULL", static_cast<int>(MPI_PROC_NULL));
+  o.Set("UNDEFINED", static_cast<int>(MPI_UNDEFINED));
+  o.Set("THREAD_SINGLE", static_cast<int>(MPI_THREAD_SINGLE));
+  o.Set("THREAD_FUNNELED", static_cast<int>(MPI_THREAD_FUNNELED));
+  o.Set("THREAD_SERIALIZED", static_cast<int>(MPI_THREAD_SERIALIZED));
+  o.Set("THREAD_MULTIPLE", static_cast<int>(MPI_THREAD_MULTIPLE));
+  o.Set("IDENT", static_cast<int>(MPI_IDENT));
+  o.Set("CONGRUENT", static_cast<int>(MPI_CONGRUENT));
+  o.Set("SIMILAR", static_cast<int>(MPI_SIMILAR));
+  o.Set("UNEQUAL", static_cast<int>(MPI_UNEQUAL));
+  o.Set("MAX_PROCESSOR_NAME", static_cast<int>(MPI_MAX_PROCESSOR_NAME));
+  o.Set("WORLD", kWorldHandle);
+  o.Set("SELF", kSelfHandle);
+  o.Set("WORLD_INTERNAL", kWorldInternalHandle);
+  o.Set("SELF_INTERNAL", kSelfInternalHandle);
+  o.Set("STATUS_FIELDS", static_cast<int>(kStatusFields));
+#if defined(OPEN_MPI)
+  o.Set("IMPLEMENTATION", "openmpi");
+#elif defined(MPICH_VERSION)
+  o.Set("IMPLEMENTATION", "mpich");
+#else
+  o.Set("IMPLEMENTATION", "unknown");
+#endif
+  return o;
+}
+
+Napi::Value Addon::TagUpperBound(const Napi::CallbackInfo& info) {
+  EnsureUsable(info.Env());
+  int* ub = nullptr;
+  int flag = 0;
+  MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &flag);
+  return Napi::Number::New(info.Env(), flag && ub ? *ub : 32767);
+}
+
+Napi::Value Addon::Pending(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(ProcessState::Get().pending.load()));
+}
+
+Napi::Value Addon::ErrorFor(const Napi::CallbackInfo& info) { return MakeError(info.Env(), IntArg(info, 0)); }
+
+}  // namespace mpi4node
