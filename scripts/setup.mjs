@@ -282,6 +282,39 @@ function ensureAddon(mpicc) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// c2. the same addon against MPICH, for the MPICH pass of the tests
+
+// Both MPI families are tested on every run: the MPICH ABI (MPICH, Intel MPI, MVAPICH, Cray MPICH) is
+// what most supercomputers run. Debian installs MPICH beside Open MPI without changing the default
+// mpicc/mpirun (alternatives priority 40 vs 50). Built with cmake-js (FindMPI) into build-mpich/,
+// since node-gyp has one build folder. MPI4NODE_NO_MPICH=1 skips it.
+function ensureMpichAddon() {
+  if (process.env.MPI4NODE_NO_MPICH === '1') return say('mpich: skipped (MPI4NODE_NO_MPICH=1)');
+  if ((!which('mpicc.mpich') || !which('mpirun.mpich') || !which('cmake')) && isRoot && which('apt-get')) {
+    say('mpich: installing mpich libmpich-dev cmake (beside Open MPI; the default mpirun is unchanged)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const ok = sh('apt-get', ['install', '-y', '--no-install-recommends', 'mpich', 'libmpich-dev', 'cmake'], { stream: true, env, mayFail: true }) !== undefined ||
+      (sh('apt-get', ['update'], { stream: true, env, mayFail: true }) !== undefined &&
+        sh('apt-get', ['install', '-y', '--no-install-recommends', 'mpich', 'libmpich-dev', 'cmake'], { stream: true, env, mayFail: true }) !== undefined);
+    if (!ok) return say('mpich: warning: could not install mpich libmpich-dev cmake; the MPICH pass of the tests will not run');
+  }
+  const mpicc = which('mpicc.mpich');
+  if (!mpicc || !which('mpirun.mpich')) return say('mpich: not installed (apt-get install mpich libmpich-dev): the MPICH pass of the tests will not run');
+  if (!which('cmake')) return say('mpich: no cmake (apt-get install cmake): the MPICH pass of the tests will not run');
+  const target = path.join(root, 'build-mpich', 'Release', 'mpi4node.node');
+  const sources = Math.max(mtime(path.join(root, 'binding.gyp')), mtime(path.join(root, 'CMakeLists.txt')), newest(path.join(root, 'native')));
+  if (existsSync(target) && mtime(target) >= sources) return say('mpich: addon up to date');
+  const start = Date.now();
+  if (!quiet) process.stdout.write('mpich: cmake-js compile... ');
+  partialLine = !quiet;
+  const env = { ...process.env };
+  if (hasLocalHeaders) env.npm_config_nodedir = nodedir;
+  sh(process.execPath, [localBin('cmake-js', 'cmake-js'), 'compile', '--out', 'build-mpich', `--CDMPI_C_COMPILER=${mpicc}`], { env, what: 'cmake-js compile (MPICH)' });
+  if (!existsSync(target)) fail('cmake-js succeeded but did not produce build-mpich/Release/mpi4node.node');
+  say(`built in ${seconds(start)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
 // d. dist/
 
 function ensureDist() {
@@ -299,4 +332,5 @@ function ensureDist() {
 const mpicc = ensureTools();
 ensureDependencies();
 ensureAddon(mpicc);
+ensureMpichAddon();
 ensureDist();

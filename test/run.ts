@@ -6,6 +6,11 @@
 // suite may also be a plain script, judged by its exit status. The last line of output is always
 // "N passed, N failed[, N skipped]" so CI logs can be checked at a glance.
 //
+// Both MPI families: the suites run first against the default addon (build/, normally Open MPI), then,
+// when scripts/setup.mjs built it, against build-mpich/ (the MPICH ABI) with MPICH's mpirun at 1 and 2
+// ranks (MPICH busy-polls: never more ranks than cores). Every line names the MPI it ran on.
+// `--mpi openmpi` or `--mpi mpich` runs one family only.
+//
 // Per-suite directives, in the first 20 lines of a suite:
 //   // @ranks 2,3,4     rank counts to run an mpi suite with (default 1,2,3,4)
 //   // @timeout 300     time limit in seconds for each run (default 120)
@@ -15,11 +20,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { addonAbi } from '../lib/addon/load.js';
 import { detectMpi, mpirunCommand, tsxImport } from '../lib/cli/launcher.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const TEST_DIR = path.join(ROOT, 'test');
 const DEFAULT_RANKS = [1, 2, 3, 4];
+const MPICH_RANKS = [1, 2];
+const MPICH_ADDON = path.join(ROOT, 'build-mpich', 'Release', 'mpi4node.node');
 const DEFAULT_TIMEOUT_S = { unit: 120, mpi: 120 };
 const TAIL_LINES = 60;
 
@@ -58,6 +67,15 @@ interface Options {
   ranks?: number[];
   kinds: Kind[];
   verbose: boolean;
+  /** Only this MPI family. */
+  mpi?: 'openmpi' | 'mpich';
+}
+
+/** One MPI family to run the suites on: the addon built against it (undefined: the default one). */
+interface Target {
+  name: string;
+  addon?: string;
+  ranks?: number[];
 }
 
 function parseArgs(argv: string[]): Options {
@@ -70,8 +88,14 @@ function parseArgs(argv: string[]): Options {
       const ranks = (value ?? '').split(',').map((s) => Number(s.trim()));
       if (!value || ranks.some((n) => !Number.isInteger(n) || n < 1)) usage(`--ranks needs a list like 1,4, got '${value ?? ''}'`);
       opts.ranks = ranks;
+    } else if (arg === '--mpi' && (argv[i + 1] === 'openmpi' || argv[i + 1] === 'mpich')) {
+      opts.mpi = argv[++i] as 'openmpi' | 'mpich';
     } else if (arg === '--unit' || arg === '--mpi') {
       only.push(arg.slice(2) as Kind);
+    } else if (arg.startsWith('--mpi=')) {
+      const value = arg.slice(6);
+      if (value !== 'openmpi' && value !== 'mpich') usage(`--mpi takes openmpi or mpich, got '${value ?? ''}'`);
+      opts.mpi = value;
     } else if (arg === '-v' || arg === '--verbose') {
       opts.verbose = true;
     } else if (arg === '-h' || arg === '--help') {
@@ -88,10 +112,11 @@ function parseArgs(argv: string[]): Options {
 
 function usage(error?: string): never {
   const text =
-    'usage: node --import tsx test/run.ts [filters...] [--ranks 1,2] [--unit | --mpi] [-v]\n' +
+    'usage: node --import tsx test/run.ts [filters...] [--ranks 1,2] [--unit | --mpi] [--mpi openmpi|mpich] [-v]\n' +
     '  filters    substrings of the suite path relative to test/, e.g. p2p or unit/\n' +
     '  --ranks    only these rank counts for mpi suites\n' +
     '  --unit     only test/unit suites;  --mpi  only test/mpi suites\n' +
+    '  --mpi F    only the MPI family F (openmpi or mpich); default: every family built\n' +
     '  -v         stream every suite\'s output as it runs\n';
   if (error) {
     process.stderr.write(`test/run.ts: ${error}\n${text}`);
@@ -126,7 +151,7 @@ function directives(file: string): { ranks?: number[]; timeoutS?: number } {
   };
 }
 
-function planRuns(opts: Options): Run[] {
+function planRuns(opts: Options, target: Target): Run[] {
   const runs: Run[] = [];
   const mpi = detectMpi();
   const cpus = os.availableParallelism();
@@ -143,6 +168,7 @@ function planRuns(opts: Options): Run[] {
       }
       for (const np of d.ranks ?? DEFAULT_RANKS) {
         if (opts.ranks && !opts.ranks.includes(np)) continue;
+        if (target.ranks && !target.ranks.includes(np)) continue;
         const skipReason = mpi.flavour === 'mpich' && np > cpus ? `MPICH cannot oversubscribe (${np} ranks > ${cpus} cores)` : undefined;
         runs.push({ kind, file, name, np, timeoutS, skipReason });
       }
@@ -340,17 +366,22 @@ function tail(output: string, n: number): string {
   return head + shown.map((l) => `    ${l}`).join('\n') + '\n';
 }
 
+/** The MPI families to run on: the default addon's, then MPICH's when build-mpich/ holds an addon. */
+function targets(opts: Options): Target[] {
+  const out: Target[] = [];
+  const defaultAbi = addonAbi() ?? detectMpi().flavour;
+  if (!opts.mpi || opts.mpi === defaultAbi) out.push({ name: defaultAbi });
+  if (defaultAbi !== 'mpich' && (!opts.mpi || opts.mpi === 'mpich') && existsSync(MPICH_ADDON)) {
+    out.push({ name: 'mpich', addon: MPICH_ADDON, ranks: MPICH_RANKS });
+  }
+  if (out.length === 0) usage(`no addon built against ${opts.mpi} (scripts/setup.mjs builds build-mpich/ when MPICH is installed)`);
+  return out;
+}
+
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  const mpi = detectMpi();
-  const mpiName = { openmpi: 'OpenMPI', mpich: 'MPICH', unknown: 'unknown MPI' }[mpi.flavour];
-  const runs = planRuns(opts);
-  const width = Math.max(0, ...runs.map((r) => r.name.length));
-  console.log(
-    `mpi4node tests: ${mpiName}${mpi.version ? ` ${mpi.version}` : ''} (${mpi.mpirun}), node ${process.version}, ` +
-      `${os.availableParallelism()} cores, ${runs.length} suite run(s)`,
-  );
-
+  const all = targets(opts);
+  const baseAddon = process.env.MPI4NODE_ADDON;
   let passed = 0;
   let failed = 0;
   let skipped = 0;
@@ -362,21 +393,37 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
-  for (const run of runs) {
-    const label = `${run.name.padEnd(width)}${run.np ? `  np=${run.np}` : ''}`;
-    if (run.skipReason) {
-      skipped++;
-      console.log(`skip  ${label}  ${run.skipReason}`);
-      continue;
+
+  for (const target of all) {
+    // Ranks and helpers inherit the addon choice; the launcher picks the matching mpirun from it.
+    if (target.addon) process.env.MPI4NODE_ADDON = target.addon;
+    else if (baseAddon === undefined) delete process.env.MPI4NODE_ADDON;
+    else process.env.MPI4NODE_ADDON = baseAddon;
+    const mpi = detectMpi();
+    const mpiName = { openmpi: 'OpenMPI', mpich: 'MPICH', unknown: 'unknown MPI' }[mpi.flavour];
+    const runs = planRuns(opts, target);
+    const width = Math.max(0, ...runs.map((r) => r.name.length));
+    const family = target.name.padEnd(7);
+    console.log(
+      `mpi4node tests: ${mpiName}${mpi.version ? ` ${mpi.version}` : ''} (${mpi.mpirun}${target.addon ? `, addon ${path.relative(ROOT, target.addon)}` : ''}), ` +
+        `node ${process.version}, ${os.availableParallelism()} cores, ${runs.length} suite run(s)`,
+    );
+    for (const run of runs) {
+      const label = `${family} ${run.name.padEnd(width)}${run.np ? `  np=${run.np}` : ''}`;
+      if (run.skipReason) {
+        skipped++;
+        console.log(`skip  ${label}  ${run.skipReason}`);
+        continue;
+      }
+      const r = await execute(run, opts.verbose);
+      passed += r.passed;
+      failed += r.failed;
+      skipped += r.skipped;
+      const counts = [r.failed ? `${r.failed} failed` : '', `${r.passed} passed`, r.skipped ? `${r.skipped} skipped` : ''].filter(Boolean).join(', ');
+      const ok = r.failed === 0;
+      console.log(`${ok ? 'ok  ' : 'FAIL'}  ${label}  ${counts}${r.problem ? `  (${r.problem})` : ''}  ${r.seconds.toFixed(1)}s`);
+      if (!ok && !opts.verbose) process.stdout.write(tail(r.output, TAIL_LINES));
     }
-    const r = await execute(run, opts.verbose);
-    passed += r.passed;
-    failed += r.failed;
-    skipped += r.skipped;
-    const counts = [r.failed ? `${r.failed} failed` : '', `${r.passed} passed`, r.skipped ? `${r.skipped} skipped` : ''].filter(Boolean).join(', ');
-    const ok = r.failed === 0;
-    console.log(`${ok ? 'ok  ' : 'FAIL'}  ${label}  ${counts}${r.problem ? `  (${r.problem})` : ''}  ${r.seconds.toFixed(1)}s`);
-    if (!ok && !opts.verbose) process.stdout.write(tail(r.output, TAIL_LINES));
   }
 
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

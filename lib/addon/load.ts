@@ -1,7 +1,7 @@
 // Loads the addon: prebuilds/ first, then build/Release (node-gyp-build's order), then cmake-js's
 // build-cmake/. When nothing loads, the error lists every path tried with its error and how to fix it.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AddonLoadError } from '../core/errors.js';
@@ -10,7 +10,8 @@ import type { Native } from './native.js';
 const require = createRequire(import.meta.url);
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function candidates(root: string): string[] {
+/** The addon files tried, in order. */
+export function addonCandidates(root = packageRoot): string[] {
   // An explicit choice is never silently replaced by another build.
   if (process.env.MPI4NODE_ADDON) return [path.resolve(process.env.MPI4NODE_ADDON)];
   const out: string[] = [];
@@ -39,13 +40,43 @@ function advice(errors: string): string {
     'npm rebuild mpi4node (or node scripts/setup.mjs in a checkout).';
 }
 
-/** Loads the addon from the package at `root` (tests point it elsewhere to see the failure report). */
 /** The file the addon was loaded from (for `mpi4node info` and tests). */
 export let loadedFrom = '';
 
+export type MpiAbi = 'openmpi' | 'mpich';
+
+/**
+ * The MPI ABI an addon file was linked against, read from the library names it needs (no loading):
+ * libmpi.so.40 is Open MPI's; libmpich.so.12 / libmpi.so.12 the MPICH ABI's (MPICH, Intel MPI, MVAPICH,
+ * Cray MPICH). Undefined when the file is missing or names neither.
+ */
+export function mpiAbiOf(file: string): MpiAbi | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    // DT_NEEDED names sit in .dynstr near the start of the file; 2 MiB covers any build of ours.
+    const head = Buffer.alloc(2 << 20);
+    const text = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('latin1');
+    if (text.includes('libmpi.so.40')) return 'openmpi';
+    if (/\0lib(mpich|mpi)\.so\.12\0/.test(text)) return 'mpich';
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The ABI of the addon that loadAddon() would load first (for choosing the matching mpirun). */
+export function addonAbi(root = packageRoot): MpiAbi | undefined {
+  for (const p of addonCandidates(root)) if (existsSync(p)) return mpiAbiOf(p);
+  return undefined;
+}
+
+/** Loads the addon from the package at `root` (tests point it elsewhere to see the failure report). */
 export function loadAddon(root = packageRoot): Native {
   const tried: { path: string; error: string }[] = [];
-  for (const p of candidates(root)) {
+  for (const p of addonCandidates(root)) {
     if (!existsSync(p)) {
       tried.push({ path: p, error: 'not found' });
       continue;

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { addonAbi, type MpiAbi } from '../addon/load.js';
 
 export type MpiFlavour = 'openmpi' | 'mpich' | 'unknown';
 
@@ -42,12 +43,23 @@ export interface MpirunCommand {
   env: NodeJS.ProcessEnv;
 }
 
-let cached: MpiInfo | undefined;
+let cached: { key: string; info: MpiInfo } | undefined;
 
-/** Which mpirun we will use and what it is. Cached: `mpirun --version` costs ~50 ms. */
+/**
+ * Which mpirun we will use and what it is: the one matching the MPI the addon was built against
+ * (a job started by another MPI's launcher runs as N singletons). Cached per environment, since
+ * `mpirun --version` costs ~50 ms.
+ */
 export function detectMpi(): MpiInfo {
-  if (cached) return cached;
-  const mpirun = findMpirun();
+  const env = process.env;
+  const key = [env.MPI4NODE_MPIRUN, env.MPI4NODE_ADDON, env.MPI_HOME, env.npm_config_mpi_home, env.PATH].join('\0');
+  if (cached?.key === key) return cached.info;
+  const mpirun = findMpirun(addonAbi());
+  cached = { key, info: { mpirun, ...describeMpirun(mpirun) } };
+  return cached.info;
+}
+
+function describeMpirun(mpirun: string): { flavour: MpiFlavour; version: string } {
   let out = '';
   try {
     out = execFileSync(mpirun, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
@@ -56,18 +68,26 @@ export function detectMpi(): MpiInfo {
     const e = err as { stdout?: string; stderr?: string };
     out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
   }
-  cached = { mpirun, ...parseVersion(out) };
-  return cached;
+  return parseVersion(out);
 }
 
-function findMpirun(): string {
+function findMpirun(abi: MpiAbi | undefined): string {
   if (process.env.MPI4NODE_MPIRUN) return process.env.MPI4NODE_MPIRUN;
   for (const home of [process.env.MPI_HOME, process.env.npm_config_mpi_home]) {
-    if (home && existsSync(path.join(home, 'bin', 'mpirun'))) return path.join(home, 'bin', 'mpirun');
+    for (const name of ['mpirun', 'mpiexec']) {
+      if (home && existsSync(path.join(home, 'bin', name))) return path.join(home, 'bin', name);
+    }
   }
   // Debian installs the flavours side by side as mpirun.openmpi / mpirun.mpich and points `mpirun`
-  // at one of them through alternatives, which may be missing in a minimal container.
-  for (const name of ['mpirun', 'mpirun.openmpi', 'mpirun.mpich']) {
+  // at one of them through alternatives, which may be missing in a minimal container. The plain
+  // names are taken only when they are the flavour the addon needs.
+  const named = abi === 'mpich' ? ['mpirun.mpich', 'mpiexec.mpich', 'mpiexec.hydra'] : abi === 'openmpi' ? ['mpirun.openmpi'] : [];
+  const plain = ['mpirun', 'mpiexec'].map(onPath).filter((p): p is string => p !== undefined);
+  if (abi !== undefined) {
+    const match = plain.find((p) => describeMpirun(p).flavour === abi);
+    if (match) return match;
+  }
+  for (const name of [...named, 'mpirun', 'mpirun.openmpi', 'mpirun.mpich']) {
     const found = onPath(name);
     if (found) return found;
   }

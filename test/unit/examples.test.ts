@@ -1,0 +1,41 @@
+// The examples of `npm run demo`, run as a user runs them (`mpi4node run -n N`), on whichever MPI the
+// test runner selected: 4 ranks on Open MPI, 2 on MPICH (which must not oversubscribe the cores).
+// @timeout 300
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { addonAbi } from '../../lib/addon/load.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = fileURLToPath(new URL('../../bin/mpi4node.js', import.meta.url));
+const np = addonAbi() === 'mpich' ? 2 : 4;
+
+function run(example: string) {
+  const r = spawnSync(process.execPath, [cli, 'run', '-n', String(np), `examples/${example}`], {
+    cwd: root, encoding: 'utf8', timeout: 120_000,
+  });
+  assert.is(r.status, 0, `exit ${r.status} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`.slice(-4000));
+  return r.stdout;
+}
+
+test(`demo at ${np} ranks: roll call, ring and a receive of unknown size`, () => {
+  const out = run('demo.ts');
+  assert.match(out, new RegExp(`mpi4node demo: ${np} ranks`));
+  for (let r = 0; r < np; r++) assert.match(out, new RegExp(`rank ${r} on `));
+  const ring = /sum of ranks = (\d+) \(expected (\d+)\)/.exec(out);
+  assert.ok(ring, out);
+  assert.is(ring![1], ring![2]);
+  assert.match(out, new RegExp(`received 100000 float32 from rank ${np - 1} \\(last = 49999.5\\)`));
+  assert.match(out, /demo done/);
+});
+
+test(`agents at ${np} ranks: the verifier catches every injected mistake`, () => {
+  const out = run('agents.ts');
+  const caught = /verifier caught (\d+) of (\d+) injected mistakes in (\d+) answers/.exec(out);
+  assert.ok(caught, out);
+  assert.is(caught![1], caught![2]);
+  assert.ok(Number(caught![3]) > 0, out);
+});
+
+test.run();
