@@ -9,7 +9,7 @@
 // latency of each and its ratio to C (the median of the per-repetition ratios), in microseconds.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mpirunCommand } from '../lib/cli/launcher.js';
+import { detectMpi, mpirunCommand } from '../lib/cli/launcher.js';
 import { runJob, type Command } from './harness/exec.js';
 import { buildNative } from './native/build.mjs';
 
@@ -22,7 +22,7 @@ const reps = Number(arg('--reps', '5'));
 const rankCounts = arg('--ranks', '2,4').split(',').map(Number);
 const sizes = arg('--sizes', '4,1048576');
 
-const { allreduce: cBin } = await buildNative({});
+const { allreduce: cBin } = await buildNative({ mpicc: detectMpi().mpicc });
 const impls: [string, (np: number) => Command][] = [
   ['c', (np) => mpirunCommand({ np, program: cBin, script: '', scriptArgs: ['--sizes', sizes] })],
   ...(['blocking', 'promise'] as const).map((mode): [string, (np: number) => Command] => [

@@ -16,8 +16,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { libraryVersion } from '../lib/index.js';
-import { findMpicc } from '../scripts/mpi-flags.mjs';
 import { buildNative } from './native/build.mjs';
+import { detectMpi } from '../lib/cli/launcher.js';
 import { findMpi4pyPython } from './py/find_python.mjs';
 import { runJob, type Command } from './harness/exec.js';
 import { describeMachine, machine, thpMode } from './harness/machine.js';
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   const log = (s: string) => process.stdout.write(s);
 
-  const mpicc = findMpicc();
+  const mpicc = detectMpi().mpicc;
   log(`building the C reference with ${mpicc} ... `);
   const native = await buildNative({ mpicc });
   log('done\n');

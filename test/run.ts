@@ -41,6 +41,8 @@ interface Run {
   np?: number;
   timeoutS: number;
   skipReason?: string;
+  /** A uvu suite (it must print uvu's summary), not a plain script. */
+  uvu: boolean;
 }
 
 interface Summary {
@@ -161,16 +163,17 @@ function planRuns(opts: Options, target: Target): Run[] {
       const name = path.relative(TEST_DIR, file).split(path.sep).join('/');
       if (opts.filters.length && !opts.filters.some((f) => name.includes(f) || `test/${name}`.includes(f))) continue;
       const d = directives(file);
+      const uvu = /from ['"]uvu['"]/.test(readFileSync(file, 'utf8'));
       const timeoutS = d.timeoutS ?? DEFAULT_TIMEOUT_S[kind];
       if (kind === 'unit') {
-        runs.push({ kind, file, name, timeoutS });
+        runs.push({ kind, file, name, timeoutS, uvu });
         continue;
       }
       for (const np of d.ranks ?? DEFAULT_RANKS) {
         if (opts.ranks && !opts.ranks.includes(np)) continue;
         if (target.ranks && !target.ranks.includes(np)) continue;
         const skipReason = mpi.flavour === 'mpich' && np > cpus ? `MPICH cannot oversubscribe (${np} ranks > ${cpus} cores)` : undefined;
-        runs.push({ kind, file, name, np, timeoutS, skipReason });
+        runs.push({ kind, file, name, np, timeoutS, skipReason, uvu });
       }
     }
   }
@@ -283,21 +286,16 @@ function splitByRank(output: string, tags: 'openmpi' | 'mpich' | 'none'): Map<nu
     return byRank;
   }
   // OpenMPI --tag-output: "[1,R]<stdout>:" at the start of every line, and also where a write
-  // without a newline was split; MPICH -prepend-rank: "[R] " at the start of lines.
-  const openmpi = /\[\d+,(\d+)\]<std(?:out|err|diag)>:/g;
-  const mpich = /^\[(\d+)\] /;
+  // without a newline was split; MPICH -prepend-rank: "[R] " at the start of every write, so also
+  // inside a line where one write did not end with a newline.
+  const tag = tags === 'mpich' ? /\[(\d+)\] /g : /\[\d+,(\d+)\]<std(?:out|err|diag)>:/g;
   for (const line of lines) {
-    const m = tags === 'mpich' ? mpich.exec(line) : null;
-    if (m) {
-      add(Number(m[1]), line.slice(m[0].length) + '\n');
-      continue;
-    }
     let rank = -1;
     let at = 0;
-    for (const tag of line.matchAll(openmpi)) {
-      add(rank, line.slice(at, tag.index));
-      rank = Number(tag[1]);
-      at = tag.index! + tag[0].length;
+    for (const t of line.matchAll(tag)) {
+      add(rank, line.slice(at, t.index));
+      rank = Number(t[1]);
+      at = t.index! + t[0].length;
     }
     add(rank, line.slice(at) + '\n');
   }
@@ -339,8 +337,10 @@ function judge(
     if (s && rank >= 0) summaries.set(rank, s);
   }
   if (summaries.size === 0) {
-    // A plain script, or a suite that died before uvu printed anything: the exit status decides.
-    if (exitedFine) return { passed: 1, failed: 0, skipped: 0 };
+    // A plain script is judged by its exit status; a uvu suite that printed no summary died early
+    // (a rank that exits 0 before its tests ran must not count as a pass).
+    if (exitedFine && !run.uvu) return { passed: 1, failed: 0, skipped: 0 };
+    if (exitedFine) return { passed: 0, failed: 1, skipped: 0, problem: 'exit 0 but no test summary' };
     return { passed: 0, failed: 1, skipped: 0, problem: `${problem}, no test summary` };
   }
   const all = [...summaries.values()];

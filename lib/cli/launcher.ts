@@ -18,6 +18,8 @@ export interface MpiInfo {
   mpirun: string;
   /** e.g. '4.1.4'; '' when `mpirun --version` could not be run. */
   version: string;
+  /** The compiler wrapper of the same MPI (for C programs that must run beside the addon). */
+  mpicc: string;
 }
 
 export interface MpirunOptions {
@@ -55,7 +57,7 @@ export function detectMpi(): MpiInfo {
   const key = [env.MPI4NODE_MPIRUN, env.MPI4NODE_ADDON, env.MPI_HOME, env.npm_config_mpi_home, env.PATH].join('\0');
   if (cached?.key === key) return cached.info;
   const mpirun = findMpirun(addonAbi());
-  cached = { key, info: { mpirun, ...describeMpirun(mpirun) } };
+  cached = { key, info: { mpirun, ...describeMpirun(mpirun), mpicc: mpiccBeside(mpirun) } };
   return cached.info;
 }
 
@@ -92,6 +94,16 @@ function findMpirun(abi: MpiAbi | undefined): string {
     if (found) return found;
   }
   return 'mpirun';
+}
+
+/** The mpicc of the MPI that `mpirun` belongs to: $MPI4NODE_MPICC, else its sibling (mpirun.mpich -> mpicc.mpich). */
+function mpiccBeside(mpirun: string): string {
+  if (process.env.MPI4NODE_MPICC) return process.env.MPI4NODE_MPICC;
+  const suffix = /^(?:mpirun|mpiexec)(\.[\w-]+)?$/.exec(path.basename(mpirun))?.[1] ?? '';
+  const name = `mpicc${suffix === '.hydra' ? '' : suffix}`;
+  const sibling = path.join(path.dirname(mpirun), name);
+  if (path.isAbsolute(mpirun) && existsSync(sibling)) return sibling;
+  return onPath(name) ?? 'mpicc';
 }
 
 function onPath(name: string): string | undefined {

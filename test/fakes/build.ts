@@ -8,11 +8,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addonAbi } from '../../lib/addon/load.js';
+import { detectMpi } from '../../lib/cli/launcher.js';
 
 const self = fileURLToPath(import.meta.url);
 const here = path.dirname(self);
 const root = path.resolve(here, '..', '..');
-export const FAKES_DIR = path.join(root, 'test', '.tmp', 'fakes');
+// The fake NCCL calls MPI, so it is built once per MPI family, with the addon's own mpicc.
+export const FAKES_DIR = path.join(root, 'test', '.tmp', 'fakes', addonAbi() ?? 'default');
 
 export interface Fakes {
   cudart: string;
@@ -21,12 +24,6 @@ export interface Fakes {
 
 const mtime = (f: string) => (existsSync(f) ? statSync(f).mtimeMs : 0);
 
-function mpicc(): string {
-  for (const home of [process.env.MPI_HOME, process.env.npm_config_mpi_home]) {
-    if (home && existsSync(path.join(home, 'bin', 'mpicc'))) return path.join(home, 'bin', 'mpicc');
-  }
-  return 'mpicc';
-}
 
 function lock(dir: string): () => void {
   const lockDir = path.join(dir, '.lock');
@@ -64,7 +61,7 @@ export function buildFakes(): Fakes {
     renameSync(out.cudart + tmp, out.cudart);
     // Linked against the fake runtime by soname: loaded after it (MPI4NODE_CUDART), the fake NCCL
     // shares that very copy, and with it the registry of device allocations and stalled streams.
-    execFileSync(mpicc(), [...flags, '-o', out.nccl + tmp, srcNccl, `-L${FAKES_DIR}`, '-lfakecudart',
+    execFileSync(detectMpi().mpicc, [...flags, '-o', out.nccl + tmp, srcNccl, `-L${FAKES_DIR}`, '-lfakecudart',
       `-Wl,-rpath,${FAKES_DIR}`, '-lm'], { stdio: 'pipe' });
     renameSync(out.nccl + tmp, out.nccl);
   } catch (e) {
