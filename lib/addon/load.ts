@@ -39,10 +39,10 @@ function advice(errors: string): string {
     'npm rebuild mpi4node (or node scripts/setup.mjs in a checkout).';
 }
 
-/** Loads the addon from the package at `root` (tests point it elsewhere to see the failure report). */
 /** The file the addon was loaded from (for `mpi4node info` and tests). */
 export let loadedFrom = '';
 
+/** Loads the addon from the package at `root` (tests point it elsewhere to see the failure report). */
 export function loadAddon(root = packageRoot): Native {
   const tried: { path: string; error: string }[] = [];
   for (const p of candidates(root)) {

@@ -1,5 +1,6 @@
-// Element types the library moves. The numeric codes are shared with native/dtypes.h and the wire
-// format (docs/wire-format.md), so they are part of the protocol: append, never renumber.
+// Element types the library moves. The numeric codes are the wire format's (docs/wire-format.md) and
+// name the types each reduction op is defined on (lib/coll/ops.ts), so they are part of the protocol:
+// append, never renumber.
 
 export type Dtype =
   | 'int8' | 'uint8' | 'uint8clamped' | 'int16' | 'uint16' | 'int32' | 'uint32'
