@@ -5,13 +5,13 @@
 // anything is posted, so a bad one throws on both forms and leaves the communicator usable.
 import { native } from '../addon/binding.js';
 import {
-  aliased, alloc, blocks, bufArg, checkLayout, checkRoot, ints, intCount, IN_PLACE, INT_MAX, needInPlaceRecv,
-  numArg, sameDtype, tooSmall, type Checked,
+  aliased, alloc, blocks, bufArg, checkLayout, ints, intCount, IN_PLACE, INT_MAX, needInPlaceRecv, numArg, type Checked,
 } from './args.js';
+import { checkRoot, sameDtype, tooSmall } from '../core/checks.js';
 import type { Comm } from '../comm/comm.js';
 import { dtypeOf, type TypedArray } from '../core/dtypes.js';
 import { allreduceFast, barrierFast, DECLINED, fastResult, fastSlot, setFastArgs } from '../addon/fastpath.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { codedError } from '../core/errors.js';
 import type { CollOp } from '../addon/native.js';
 import { AVG, resolveOp } from './ops.js';
 import { Request } from '../core/request.js';
@@ -31,12 +31,12 @@ function opArg(op: unknown, data: TypedArray, what: string, size: number, avgOk:
   const o = resolveOp(op, dtypeOf(data)!, what);
   divisor = 0;
   if (o === AVG) {
-    if (!avgOk) throw typeError('ERR_OP', `${what}: avg is defined for allreduce, reduce, reduceScatter and reduceScatterBlock`);
+    if (!avgOk) throw codedError(TypeError, 'ERR_OP', `${what}: avg is defined for allreduce, reduce, reduceScatter and reduceScatterBlock`);
     divisor = size;
     return 0;
   }
   if (typeof o === 'object' && n > INT_MAX) {
-    throw rangeError('ERR_COUNTS', `${what}: user-defined reductions are limited to 2^31-1 elements, got ${n}`);
+    throw codedError(RangeError, 'ERR_COUNTS', `${what}: user-defined reductions are limited to 2^31-1 elements, got ${n}`);
   }
   return o;
 }
@@ -45,7 +45,7 @@ function opArg(op: unknown, data: TypedArray, what: string, size: number, avgOk:
 // JavaScript op cannot run then.
 function rejectUserOp(what: string): Request<never> {
   const blocking = what.slice(1);
-  return Request._rejected(typeError('ERR_OP',
+  return Request._rejected(codedError(TypeError, 'ERR_OP',
     `${what}: user-defined ops need the blocking form (${blocking}): MPI applies the op while progressing ` +
     'the request, outside any JavaScript call'));
 }
@@ -196,7 +196,7 @@ export function reduceScatter(c: Comm, h: number, nb: boolean, send: unknown, co
   for (let i = 0; i < size; i++) total += cs[i]!;
   const data = s ?? r!;
   if (s !== null && s.length !== total) {
-    throw rangeError('ERR_COUNTS', `${what}: send has ${s.length} elements but counts add up to ${total}`);
+    throw codedError(RangeError, 'ERR_COUNTS', `${what}: send has ${s.length} elements but counts add up to ${total}`);
   }
   if (s === null && r!.length < total) tooSmall(what, 'recv', total, r!.length);
   intCount(total, what, 'the reduced buffer');
@@ -258,7 +258,7 @@ export function scatter(c: Comm, h: number, nb: boolean, send: unknown, recv: un
     r = isRoot ? null : result;
   } else {
     if (recv === undefined) {
-      throw typeError('ERR_INVALID_BUFFER', `${what}: recv is required (its length is the block each rank receives), or IN_PLACE`);
+      throw codedError(TypeError, 'ERR_INVALID_BUFFER', `${what}: recv is required (its length is the block each rank receives), or IN_PLACE`);
     }
     r = result = bufArg(recv, what, 'recv');
     if (isRoot) {
@@ -320,7 +320,7 @@ export function gatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: 
     if (isRoot || (layout !== undefined && layout !== null)) {
       L = checkLayout(layout, size, what, 'layout', isRoot ? r?.length : undefined);
       if (s.length !== L.counts[c.rank]) {
-        throw rangeError('ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
+        throw codedError(RangeError, 'ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
       }
     }
     if (isRoot) {
@@ -355,7 +355,7 @@ export function scatterv(c: Comm, h: number, nb: boolean, send: unknown, layout:
     r = isRoot ? null : result;
   } else {
     if (recv === undefined) {
-      throw typeError('ERR_INVALID_BUFFER', `${what}: recv is required (it receives this rank's block), or IN_PLACE`);
+      throw codedError(TypeError, 'ERR_INVALID_BUFFER', `${what}: recv is required (it receives this rank's block), or IN_PLACE`);
     }
     result = bufArg(recv, what, 'recv');
     if (isRoot) {
@@ -383,7 +383,7 @@ export function allgatherv(c: Comm, h: number, nb: boolean, send: unknown, layou
     if (r === undefined) needInPlaceRecv(what, 'allgatherv(IN_PLACE, layout, buf), this rank\'s block in place');
   } else {
     if (s.length !== L.counts[c.rank]) {
-      throw rangeError('ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
+      throw codedError(RangeError, 'ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
     }
     if (r === undefined) {
       r = alloc(s, L.extent);

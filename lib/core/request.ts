@@ -3,7 +3,7 @@
 // the request nor the memory MPI is reading or writing can be garbage-collected while in flight.
 import { DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from '../addon/binding.js';
 import type { DtypeInfo, TypedArray } from './dtypes.js';
-import { typeError } from './errors.js';
+import { codedError } from './errors.js';
 import { STATUS } from '../addon/native.js';
 import { Status } from './status.js';
 
@@ -204,7 +204,7 @@ export class Request<T = Status> extends Promise<T> {
 
   /** Asks MPI to cancel; the request still completes, with `status.cancelled` true if it worked. */
   cancel(): void {
-    if (this.#kind === Kind.Coll) throw typeError('ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
+    if (this.#kind === Kind.Coll) throw codedError(TypeError, 'ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
     if (this.#state === State.Pending) native.cancel(this.#slot);
   }
 
@@ -257,7 +257,7 @@ export function waitAll<T>(requests: readonly Request<T>[]): T[] {
 
 /** Blocks until one completes (MPI_Waitany); returns its index and value. */
 export function waitAny<T>(requests: readonly Request<T>[]): { index: number; value: T } {
-  if (requests.length === 0) throw new RangeError('waitAny needs at least one request');
+  if (requests.length === 0) throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', 'waitAny needs at least one request');
   for (;;) {
     for (let i = 0; i < requests.length; i++) {
       if (requests[i]!.test()) return { index: i, value: requests[i]!.wait() };

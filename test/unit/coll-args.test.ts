@@ -1,7 +1,8 @@
 // The argument checks of the collectives (lib/coll/args.ts, lib/coll/ops.ts), without MPI.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { aliased, alloc, blocks, checkLayout, checkRoot, ints } from '../../lib/coll/args.js';
+import { aliased, alloc, blocks, checkLayout, ints } from '../../lib/coll/args.js';
+import { checkRoot } from '../../lib/core/checks.js';
 import { DTYPES, dtypeInfo } from '../../lib/core/dtypes.js';
 import { AVG, createOp, resolveOp, UserOp } from '../../lib/coll/ops.js';
 
