@@ -13,17 +13,9 @@ import {
 } from '../../lib/index.js';
 import { native } from '../../lib/addon/binding.js';
 import { GPU_ERR, makeGpuError } from '../../lib/gpu/errors.js';
+import { thrown } from '../thrown.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  assert.unreachable('expected an error');
-}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
