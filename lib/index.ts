@@ -6,9 +6,15 @@ export {
   init, initialized, finalized, finalize, abort, wtime, wtick, version, libraryVersion, processorName,
   threadLevel, setAbortOnError, type InitOptions, type ThreadLevel,
 } from './core/env.js';
-export { MpiError, LaunchError, AddonLoadError } from './core/errors.js';
+export { MpiError, LaunchError, AddonLoadError, type CodedError } from './core/errors.js';
+// The error-code vocabulary: ErrorCode (the type) is every code; the ErrorCode constants, exported
+// below with the wire errors, name the wire codes.
+export {
+  ERROR_CODES, isErrorCode, MPI_ERROR_CODES, ARGUMENT_ERROR_CODES, STATE_ERROR_CODES, WIRE_ERROR_CODES,
+  type MpiErrorCode, type ArgumentErrorCode, type StateErrorCode, type WireErrorCode, type GpuErrorCode,
+} from './core/codes.js';
 export { DTYPES, dtypeInfo, dtypeOf, type Dtype, type TypedArray } from './core/dtypes.js';
-export type { BufferLike } from './core/buffer.js';
+export type { BufferLike } from './core/checks.js';
 // Collectives are Comm methods, added by these modules.
 export { IN_PLACE, type InPlace, type Layout, type Fresh } from './coll/methods.js';
 export { createOp, UserOp, type Op, type OpName, type ReduceFunction } from './coll/ops.js';

@@ -5,6 +5,7 @@
 // A cached array is referenced until evicted (at most SLOTS arrays of at most MAX_BYTES each), and a
 // hit re-checks byteLength, so a detached or shrunk array falls back to the checked path.
 import { args, clock, native } from './binding.js';
+import { isTypedArray } from '../core/checks.js';
 import type { TypedArray } from '../core/dtypes.js';
 
 const SLOTS = 8; // must match native Addon::kFastBufs
@@ -15,22 +16,20 @@ const lengths = new Int32Array(SLOTS);
 export const slotElementSize = new Int32Array(SLOTS);
 let victim = 0;
 
-const TypedArrayProto = Object.getPrototypeOf(Int8Array) as Function;
-
 /** The cache slot of `buf`, registering it on a miss; -1 when it must take the checked path. */
 export function fastSlot(buf: unknown): number {
   for (let i = 0; i < SLOTS; i++) {
     if (cached[i] === buf) return (buf as TypedArray).byteLength === lengths[i] ? i : -1;
   }
-  if (!(buf instanceof TypedArrayProto)) return -1;
-  const n = (buf as TypedArray).byteLength;
+  if (!isTypedArray(buf)) return -1;
+  const n = buf.byteLength;
   if (n === 0 || n > MAX_BYTES) return -1;
   const k = victim;
   victim = (victim + 1) % SLOTS;
-  native.registerBuffer(k, buf as TypedArray);
-  cached[k] = buf as TypedArray;
+  native.registerBuffer(k, buf);
+  cached[k] = buf;
   lengths[k] = n;
-  slotElementSize[k] = (buf as TypedArray).BYTES_PER_ELEMENT;
+  slotElementSize[k] = buf.BYTES_PER_ELEMENT;
   return k;
 }
 

@@ -13,10 +13,10 @@
 // of this very channel are checked straight on the bytes (lib/wire/expect.ts); anything else goes
 // through the full decoder, which names the error.
 import { native, statusRecord } from '../addon/binding.js';
-import { asView, type BufferLike } from '../core/buffer.js';
+import { asView, checkRank, describe, invalidParameterError, type BufferLike } from '../core/checks.js';
 import { ANY_SOURCE, Comm } from '../comm/comm.js';
 import { dtypeInfo, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { codedError } from '../core/errors.js';
 import { INBOX, inboxInto, receive } from './inbox.js';
 import { Outbox } from './outbox.js';
 import { STATUS } from '../addon/native.js';
@@ -118,7 +118,7 @@ export class Channel {
   /** @internal Opened by comm.channel(name, options) (or graph.channel). */
   constructor(comm: Comm, name: string, options: ChannelOptions, edges?: EdgePolicy) {
     if (options === null || typeof options !== 'object') {
-      throw typeError('ERR_INVALID_ARG_TYPE', `channel options must be an object with a version, got ${typeof options}`);
+      throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'channel options', 'an object with a version', options);
     }
     const version = parseVersion(options.version);
     this.#tpl = new ChannelHeaderTemplate(name, version, options._protocol ?? PROTOCOL);
@@ -128,7 +128,7 @@ export class Channel {
     this.#comm = comm;
     this.#edges = edges;
     if (options.shape !== undefined && options.dtype === undefined) {
-      throw typeError('ERR_INVALID_ARG_VALUE', 'a channel shape needs a dtype');
+      throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', 'a channel shape needs a dtype');
     }
     if (options.dtype !== undefined) {
       this.#dtypeInfo = dtypeInfo(options.dtype);
@@ -137,7 +137,7 @@ export class Channel {
     if (options.shape !== undefined) {
       const s = options.shape;
       if (!Array.isArray(s) || s.some((d) => !(Number.isSafeInteger(d) && d >= -1))) {
-        throw typeError('ERR_INVALID_ARG_VALUE', 'a channel shape must be an array of non-negative integers or -1 (any extent)');
+        throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'a channel shape', 'an array of non-negative integers or -1 (any extent)', s);
       }
       this.shape = Object.freeze([...s]);
     }
@@ -153,10 +153,8 @@ export class Channel {
     this.#key = `${handle}:${slot}`;
     const taken = openTags.get(this.#key);
     if (taken !== undefined && taken.name !== name) {
-      throw Object.assign(
-        new Error(`channel '${name}' falls on the same tags as the open channel '${taken.name}'; close it or choose another name`),
-        { code: 'ERR_CHANNEL_COLLISION' },
-      );
+      throw codedError(Error, 'ERR_CHANNEL_COLLISION',
+        `channel '${name}' falls on the same tags as the open channel '${taken.name}'; close it or choose another name`);
     }
     if (taken === undefined) openTags.set(this.#key, { name, count: 1 });
     else taken.count++;
@@ -260,34 +258,29 @@ export class Channel {
 
   /** @internal */
   _checkOpen(op: string): void {
-    if (this.#closed) throw Object.assign(new Error(`${op}: channel '${this.name}' is closed`), { code: 'ERR_CHANNEL_CLOSED' });
+    if (this.#closed) throw codedError(Error, 'ERR_CHANNEL_CLOSED', `${op}: channel '${this.name}' is closed`);
   }
 
   /** @internal A destination rank, checked against the communicator and the graph's edges. */
   _checkDest(dest: number, op: string, replying = false): number {
     if (!replying) this._checkOpen(op);
-    const size = this.#comm.size;
-    if (!((dest >>> 0) === dest && dest < size)) throw badRank('dest', dest, size);
-    const me = this.#comm.rank;
-    if (this.#edges !== undefined && !this.#edges.canSend(me, dest)) {
-      throw new PermissionError(`${op}: rank ${me} may not send to rank ${dest} on channel '${this.name}': the graph has no edge ${me} -> ${dest}`,
-        { operation: op, channel: this.name, peer: dest });
-    }
-    return dest;
+    return this.#edge(checkRank(dest, this.#comm.size, 'dest'), op, true);
   }
 
   /** @internal A source rank or ANY_SOURCE, checked against the communicator and the graph's edges. */
   _checkSource(source: number, op: string): number {
     this._checkOpen(op);
     if (source === ANY_SOURCE) return source;
-    const size = this.#comm.size;
-    if (!((source >>> 0) === source && source < size)) throw badRank('source', source, size);
+    return this.#edge(checkRank(source, this.#comm.size, 'source'), op, false);
+  }
+
+  // `peer`, when the graph (if any) has the edge to it (sending) or from it.
+  #edge(peer: number, op: string, sending: boolean): number {
     const me = this.#comm.rank;
-    if (this.#edges !== undefined && !this.#edges.canSend(source, me)) {
-      throw new PermissionError(`${op}: rank ${me} may not receive from rank ${source} on channel '${this.name}': the graph has no edge ${source} -> ${me}`,
-        { operation: op, channel: this.name, peer: source });
-    }
-    return source;
+    if (this.#edges === undefined || (sending ? this.#edges.canSend(me, peer) : this.#edges.canSend(peer, me))) return peer;
+    const [from, to] = sending ? [me, peer] : [peer, me];
+    throw new PermissionError(`${op}: rank ${me} may not ${sending ? 'send to' : 'receive from'} rank ${peer} on channel ` +
+      `'${this.name}': the graph has no edge ${from} -> ${to}`, { operation: op, channel: this.name, peer });
   }
 
   /** @internal The payload of a value, checked against the channel's declared dtype and shape. */
@@ -295,14 +288,14 @@ export class Channel {
     if (this.#dtypeInfo !== undefined && kind === 'object') {
       const t = asTensor(message);
       if (t === undefined) {
-        throw typeError('ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries ${this.dtype} tensors; got ${describeValue(message)}`);
+        throw codedError(TypeError, 'ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries ${this.dtype} tensors; got ${describe(message)}`);
       }
       if (t.dtype !== this.#dtypeInfo) {
-        throw typeError('ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries ${this.dtype} tensors; got ${t.dtype.name}`);
+        throw codedError(TypeError, 'ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries ${this.dtype} tensors; got ${t.dtype.name}`);
       }
       const shape = t.shape ?? [t.data.length];
       if (this.shape !== undefined && !shapeFits(this.shape, shape)) {
-        throw rangeError('ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries shape ${fmtShape(this.shape)}; got ${fmtShape(shape)}`);
+        throw codedError(RangeError, 'ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries shape ${fmtShape(this.shape)}; got ${fmtShape(shape)}`);
       }
     }
     return encodePayload(message, kind);
@@ -381,7 +374,6 @@ export function readRaw<T = unknown>(raw: Uint8Array, sender = -1): Envelope<T> 
   return { message: decodePayload(msg, raw) as T, source: sender, header: msg.header };
 }
 
-
 function bytesOf(v: TypedArray): Uint8Array {
   return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
@@ -407,10 +399,10 @@ function parseVersion(v: unknown): SchemaVersion {
   if (typeof v === 'number') major = v;
   else if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) [major, minor = 0] = v.split('.').map(Number);
   else if (v !== null && typeof v === 'object') ({ major, minor = 0 } = v as { major: unknown; minor?: unknown });
-  else throw typeError('ERR_INVALID_ARG_VALUE', `a channel needs a version (2, '2.1' or { major, minor }), got ${describeValue(v)}`);
+  else throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'a channel version', "2, '2.1' or { major, minor }", v);
   const ok = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffff;
   if (!ok(major) || !ok(minor)) {
-    throw rangeError('ERR_INVALID_ARG_VALUE', `channel version must be major[.minor] with integers 0..65535, got ${String(v)}`);
+    throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'channel version', 'major[.minor] with integers 0..65535', v, RangeError);
   }
   return { major: major as number, minor: minor as number };
 }
@@ -423,19 +415,6 @@ function shapeFits(declared: readonly number[], shape: readonly number[]): boole
 
 function fmtShape(s: readonly number[]): string {
   return `[${s.join(', ')}]`;
-}
-
-function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
-  return typeof v;
-}
-
-function badRank(what: string, v: unknown, size: number) {
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    return typeError('ERR_INVALID_RANK', `${what} must be an integer rank, got ${typeof v === 'number' ? v : describeValue(v)}`);
-  }
-  return rangeError('ERR_RANK', `${what} ${v} is out of range: this communicator has ranks 0..${size - 1}`);
 }
 
 declare module '../comm/comm.js' {

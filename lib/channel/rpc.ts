@@ -9,6 +9,8 @@
 // blocks the event loop.
 import { ANY_SOURCE } from '../comm/comm.js';
 import { Lane, type Channel, type Envelope } from './channel.js';
+import { invalidParameterError } from '../core/checks.js';
+import { codedError } from '../core/errors.js';
 import type { Received, Request } from '../core/request.js';
 import { MAGIC_BYTES, OFFSET } from '../wire/codec.js';
 import { type MessageError, RemoteError, type RemoteErrorInfo, TimeoutError } from '../wire/errors.js';
@@ -50,7 +52,7 @@ const expired = new Map<number, Channel>();
 const EXPIRED_MAX = 4096;
 
 function closedError(ch: Channel): Error {
-  return Object.assign(new Error(`channel '${ch.name}' was closed`), { code: 'ERR_CHANNEL_CLOSED' });
+  return codedError(Error, 'ERR_CHANNEL_CLOSED', `channel '${ch.name}' was closed`);
 }
 
 /** The correlation id in a message's header, without decoding it (undefined when there is no header). */
@@ -79,7 +81,7 @@ export class Requester {
     const d = ch._checkDest(dest, 'request');
     ch._checkSource(d, 'request'); // the reply needs the edge back
     if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
-      throw Object.assign(new RangeError(`timeoutMs must be a non-negative number, got ${String(timeoutMs)}`), { code: 'ERR_INVALID_ARG_VALUE' });
+      throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'timeoutMs', 'a non-negative number', timeoutMs, RangeError);
     }
     const payload = ch._encode(message);
     const id = nextId++;
@@ -194,7 +196,7 @@ export class Server {
   /** @internal Made by channel.serve(). */
   constructor(ch: Channel, handler: Handler, options: ServeOptions, onClosed: () => void) {
     if (typeof handler !== 'function') {
-      throw Object.assign(new TypeError(`serve needs a handler function, got ${typeof handler}`), { code: 'ERR_INVALID_ARG_TYPE' });
+      throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'serve: handler', 'a function', handler);
     }
     this.#ch = ch;
     this.#handler = handler;

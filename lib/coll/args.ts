@@ -1,10 +1,12 @@
-// Argument checks for collectives, run before MPI is called: a bad root, buffer, layout or op is a
+// Argument checks for collectives, run before MPI is called: a bad buffer, layout or op is a
 // TypeError/RangeError on the calling rank, and since nothing was posted the communicator stays usable.
+// The checks every module shares (root, buffers, element types) are lib/core/checks.ts; these are the
+// collectives' own (layouts, equal blocks, in place, aliasing).
 // (What one rank cannot see, such as another rank passing a different count, MPI reports or, for
 // mismatched collectives, cannot: see docs/collectives.md.)
-import { asView, describe } from '../core/buffer.js';
+import { asView, invalidParameterError, isTypedArray, tooSmall } from '../core/checks.js';
 import { dtypeOf, type TypedArray } from '../core/dtypes.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { codedError } from '../core/errors.js';
 
 export const INT_MAX = 2 ** 31 - 1;
 
@@ -15,16 +17,6 @@ export type InPlace = typeof IN_PLACE;
 /** Counts per rank, in elements; displacements (elements) default to the running sum of the counts. */
 export type Layout = ArrayLike<number> | { counts: ArrayLike<number>; displs?: ArrayLike<number> };
 
-const TypedArrayProto = Object.getPrototypeOf(Int8Array) as Function;
-
-export function checkRoot(root: unknown, size: number, what: string): number {
-  if (typeof root === 'number' && (root >>> 0) === root && root < size) return root;
-  if (typeof root !== 'number' || !Number.isInteger(root)) {
-    throw typeError('ERR_ROOT', `${what}: root must be an integer rank, got ${typeof root === 'number' ? root : describe(root)}`);
-  }
-  throw rangeError('ERR_ROOT', `${what}: root ${root} is out of range: this communicator has ranks 0..${size - 1}`);
-}
-
 /** A buffer of a collective that moves data (any BufferLike; DataView and ArrayBuffer travel as bytes). */
 export function bufArg(buf: unknown, what: string, name: string): TypedArray {
   return asView(buf, `${what}: ${name}`);
@@ -32,22 +24,12 @@ export function bufArg(buf: unknown, what: string, name: string): TypedArray {
 
 /** A buffer of a reduction: a typed array, whose element type decides the arithmetic. */
 export function numArg(buf: unknown, what: string, name: string): TypedArray {
-  if (buf instanceof TypedArrayProto) return asView(buf, `${what}: ${name}`);
-  throw typeError('ERR_INVALID_BUFFER',
-    `${what}: ${name} must be a typed array (its element type decides the arithmetic), got ${describe(buf)}`);
+  if (isTypedArray(buf)) return asView(buf, `${what}: ${name}`);
+  throw invalidParameterError('ERR_INVALID_BUFFER', `${what}: ${name}`, 'a typed array (its element type decides the arithmetic)', buf);
 }
 
 export function needInPlaceRecv(what: string, usage: string): never {
-  throw typeError('ERR_INVALID_BUFFER', `${what}: IN_PLACE needs the receive buffer, which holds this rank's data: ${usage}`);
-}
-
-export function sameDtype(send: TypedArray, recv: TypedArray, what: string): void {
-  if (send.constructor === recv.constructor) return;
-  const a = dtypeOf(send), b = dtypeOf(recv);
-  if (a === b) return;
-  throw typeError('ERR_DTYPE_MISMATCH',
-    `${what}: send is ${send.constructor.name} (${a?.name}) but recv is ${recv.constructor.name} (${b?.name}); ` +
-    'both must have the same element type');
+  throw codedError(TypeError, 'ERR_INVALID_BUFFER', `${what}: IN_PLACE needs the receive buffer, which holds this rank's data: ${usage}`);
 }
 
 /**
@@ -60,25 +42,21 @@ export function aliased(a: TypedArray, b: TypedArray, what: string, sameOk: bool
   if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;
   if (sameOk && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength) return true;
   if (a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength) {
-    throw rangeError('ERR_BUFFER_ALIAS', `${what}: send and recv overlap in memory; use IN_PLACE for an in-place operation`);
+    throw codedError(RangeError, 'ERR_BUFFER_ALIAS', `${what}: send and recv overlap in memory; use IN_PLACE for an in-place operation`);
   }
   return false;
-}
-
-export function tooSmall(what: string, name: string, need: number, have: number): never {
-  throw rangeError('ERR_BUFFER_TOO_SMALL', `${what}: ${name} has ${have} elements but ${need} are needed`);
 }
 
 /** The length as a count of equal blocks, one per rank. */
 export function blocks(len: number, size: number, what: string, name: string): number {
   if (len % size === 0) return len / size;
-  throw rangeError('ERR_COUNTS', `${what}: ${name} has ${len} elements, not a multiple of the communicator size ${size}`);
+  throw codedError(RangeError, 'ERR_COUNTS', `${what}: ${name} has ${len} elements, not a multiple of the communicator size ${size}`);
 }
 
 /** v-collectives take int counts (MPI-3). */
 export function intCount(n: number, what: string, name: string): number {
   if (n <= INT_MAX) return n;
-  throw rangeError('ERR_COUNTS', `${what}: ${name} has ${n} elements; MPI-3 v-collectives take int counts (at most 2^31-1)`);
+  throw codedError(RangeError, 'ERR_COUNTS', `${what}: ${name} has ${n} elements; MPI-3 v-collectives take int counts (at most 2^31-1)`);
 }
 
 /** A fresh, zeroed array of `like`'s element type (a Buffer for a Buffer, a Uint8Array for bytes). */
@@ -100,7 +78,7 @@ export interface Checked {
  */
 export function checkLayout(spec: unknown, size: number, what: string, name: string, len?: number): Checked {
   if (spec === null || typeof spec !== 'object') {
-    throw typeError('ERR_COUNTS', `${what}: ${name} must be an array of counts or { counts, displs }, got ${describe(spec)}`);
+    throw invalidParameterError('ERR_COUNTS', `${what}: ${name}`, 'an array of counts or { counts, displs }', spec);
   }
   const given = isArrayLike(spec) ? undefined : (spec as { displs?: ArrayLike<number> }).displs;
   const countsIn = isArrayLike(spec) ? spec : (spec as { counts: ArrayLike<number> }).counts;
@@ -110,7 +88,7 @@ export function checkLayout(spec: unknown, size: number, what: string, name: str
     displs = new Int32Array(size);
     let at = 0;
     for (let i = 0; i < size; i++) {
-      if (at > INT_MAX) throw rangeError('ERR_COUNTS', `${what}: ${name}: displacement ${at} exceeds 2^31-1 (MPI-3 takes int displacements)`);
+      if (at > INT_MAX) throw codedError(RangeError, 'ERR_COUNTS', `${what}: ${name}: displacement ${at} exceeds 2^31-1 (MPI-3 takes int displacements)`);
       displs[i] = at;
       at += counts[i]!;
     }
@@ -123,7 +101,7 @@ export function checkLayout(spec: unknown, size: number, what: string, name: str
     let i = 0;
     while (displs[i]! + counts[i]! <= len) i++;
     const where = `block ${i} [${displs[i]}, ${displs[i]! + counts[i]!})`;
-    if (given !== undefined) throw rangeError('ERR_COUNTS', `${what}: ${name}: ${where} is outside the buffer (${len} elements)`);
+    if (given !== undefined) throw codedError(RangeError, 'ERR_COUNTS', `${what}: ${name}: ${where} is outside the buffer (${len} elements)`);
     tooSmall(what, name, extent, len);
   }
   return { counts, displs, extent };
@@ -136,15 +114,15 @@ function isArrayLike(v: object): v is ArrayLike<number> {
 /** Checks `size` counts or displacements and copies them into the Int32Array MPI reads. */
 export function ints(v: unknown, size: number, what: string, name: string): Int32Array {
   if (v === null || typeof v !== 'object' || typeof (v as ArrayLike<number>).length !== 'number') {
-    throw typeError('ERR_COUNTS', `${what}: ${name} must be an array of ${size} integers, got ${describe(v)}`);
+    throw invalidParameterError('ERR_COUNTS', `${what}: ${name}`, `an array of ${size} integers`, v);
   }
   const a = v as ArrayLike<number>;
-  if (a.length !== size) throw rangeError('ERR_COUNTS', `${what}: ${name} has ${a.length} entries; the communicator has ${size} ranks`);
+  if (a.length !== size) throw codedError(RangeError, 'ERR_COUNTS', `${what}: ${name} has ${a.length} entries; the communicator has ${size} ranks`);
   const out = new Int32Array(size);
   for (let i = 0; i < size; i++) {
     const x = a[i];
     if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > INT_MAX) {
-      throw rangeError('ERR_COUNTS', `${what}: ${name}[${i}] is ${String(x)}; expected an integer in [0, 2^31-1]`);
+      throw codedError(RangeError, 'ERR_COUNTS', `${what}: ${name}[${i}] is ${String(x)}; expected an integer in [0, 2^31-1]`);
     }
     out[i] = x;
   }

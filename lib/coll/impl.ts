@@ -5,15 +5,15 @@
 // anything is posted, so a bad one throws on both forms and leaves the communicator usable.
 import { native } from '../addon/binding.js';
 import {
-  aliased, alloc, blocks, bufArg, checkLayout, checkRoot, ints, intCount, IN_PLACE, INT_MAX, needInPlaceRecv,
-  numArg, sameDtype, tooSmall, type Checked,
+  aliased, alloc, blocks, bufArg, checkLayout, ints, intCount, IN_PLACE, INT_MAX, needInPlaceRecv, numArg, type Checked,
 } from './args.js';
+import { checkRoot, sameDtype, tooSmall } from '../core/checks.js';
 import type { Comm } from '../comm/comm.js';
 import { dtypeOf, type TypedArray } from '../core/dtypes.js';
 import { allreduceFast, barrierFast, DECLINED, fastResult, fastSlot, setFastArgs } from '../addon/fastpath.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { codedError } from '../core/errors.js';
 import type { CollOp } from '../addon/native.js';
-import { AVG, resolveOp } from './ops.js';
+import { AVG, SUM, resolveOp } from './ops.js';
 import { Request } from '../core/request.js';
 
 // Returns the result, or the Request for it. With a divisor (the 'avg' op), `view` (exactly the
@@ -25,49 +25,60 @@ function done(nb: boolean, ret: number | undefined, result: unknown, view: Typed
   return result;
 }
 
-// The op for the addon. 'avg' becomes a sum with `divisor` set to the communicator size.
-let divisor = 0;
-function opArg(op: unknown, data: TypedArray, what: string, size: number, avgOk: boolean, n: number): CollOp {
+// The op of a reduction over n elements like `data`: a predefined op's code, AVG, or a user op.
+function opArg(op: unknown, data: TypedArray, what: string, avgOk: boolean, n: number): CollOp {
   const o = resolveOp(op, dtypeOf(data)!, what);
-  divisor = 0;
-  if (o === AVG) {
-    if (!avgOk) throw typeError('ERR_OP', `${what}: avg is defined for allreduce, reduce, reduceScatter and reduceScatterBlock`);
-    divisor = size;
-    return 0;
+  if (o === AVG && !avgOk) {
+    throw codedError(TypeError, 'ERR_OP', `${what}: avg is defined for allreduce, reduce, reduceScatter and reduceScatterBlock`);
   }
   if (typeof o === 'object' && n > INT_MAX) {
-    throw rangeError('ERR_COUNTS', `${what}: user-defined reductions are limited to 2^31-1 elements, got ${n}`);
+    throw codedError(RangeError, 'ERR_COUNTS', `${what}: user-defined reductions are limited to 2^31-1 elements, got ${n}`);
   }
   return o;
+}
+
+// 'avg' never reaches MPI: it is a sum, divided by the communicator size once complete (reduced()).
+const mpiOp = (o: CollOp): CollOp => (o === AVG ? SUM : o);
+
+// The result of a reduction of n elements into `r` with op `o`; for 'avg', exactly the reduced elements
+// are divided by the communicator size.
+function reduced(nb: boolean, ret: number | undefined, result: unknown, r: TypedArray, n: number, keep: unknown, o: CollOp,
+  size: number): any {
+  return o === AVG ? done(nb, ret, result, exact(r, n), keep, size) : done(nb, ret, result, r, keep, 0);
 }
 
 // MPI applies a nonblocking collective's op while progressing it, outside any JavaScript call, so a
 // JavaScript op cannot run then.
 function rejectUserOp(what: string): Request<never> {
   const blocking = what.slice(1);
-  return Request._rejected(typeError('ERR_OP',
+  return Request._rejected(codedError(TypeError, 'ERR_OP',
     `${what}: user-defined ops need the blocking form (${blocking}): MPI applies the op while progressing ` +
     'the request, outside any JavaScript call'));
 }
 
-// The send and receive buffers of a reduction; a null send is IN_PLACE, and so is send === recv.
-let rbuf: TypedArray | undefined;
-function reductionBufs(send: unknown, recv: unknown, what: string, usage: string): TypedArray | null {
+// The buffers of a reduction: `s` is the send buffer MPI gets, null in place (IN_PLACE, or send ===
+// recv); `r` the caller's receive buffer, if any; `data` the array that holds this rank's contribution.
+interface Reduction {
+  s: TypedArray | null;
+  r: TypedArray | undefined;
+  data: TypedArray;
+}
+function reductionBufs(send: unknown, recv: unknown, what: string, usage: string): Reduction {
   let s = send === IN_PLACE ? null : numArg(send, what, 'send');
-  rbuf = recv === undefined ? undefined : numArg(recv, what, 'recv');
+  const r = recv === undefined ? undefined : numArg(recv, what, 'recv');
   if (s === null) {
-    if (rbuf === undefined) needInPlaceRecv(what, usage);
-  } else if (rbuf !== undefined) {
-    sameDtype(s, rbuf, what);
-    if (aliased(s, rbuf, what, true)) s = null;
+    if (r === undefined) needInPlaceRecv(what, usage);
+  } else if (r !== undefined) {
+    sameDtype(s, r, what);
+    if (aliased(s, r, what, true)) s = null;
   }
-  return s;
+  return { s, r, data: (s ?? r)! };
 }
 
-// The receive buffer reductionBufs found, not kept past the call.
-function takeRecv(): TypedArray | undefined {
-  const r = rbuf;
-  rbuf = undefined;
+// The receive buffer of a result of n elements: the caller's, long enough, or a fresh one like `data`.
+function resultOf(r: TypedArray | undefined, data: TypedArray, n: number, what: string): TypedArray {
+  if (r === undefined) return alloc(data, n);
+  if (r.length < n) tooSmall(what, 'recv', n, r.length);
   return r;
 }
 
@@ -93,18 +104,15 @@ const ALL_USAGE = ['allreduce(IN_PLACE, op, buf)', 'scan(IN_PLACE, op, buf)', 'e
 /** allreduce, scan and exscan: same arguments, same shapes. */
 export function reduceAll(kind: All, c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
   const what = ALL_NAMES[kind][nb ? 1 : 0];
-  const s = reductionBufs(send, recv, what, ALL_USAGE[kind]);
-  let r = takeRecv();
-  const data = s ?? r!;
+  const { s, r: given, data } = reductionBufs(send, recv, what, ALL_USAGE[kind]);
   const n = data.length;
-  const code = opArg(op, data, what, c.size, kind === All.Allreduce, n);
-  if (nb && typeof code === 'object') return rejectUserOp(what);
-  const d = divisor;
-  if (r === undefined) r = alloc(data, n);
-  else if (r.length < n) tooSmall(what, 'recv', n, r.length);
+  const o = opArg(op, data, what, kind === All.Allreduce, n);
+  if (nb && typeof o === 'object') return rejectUserOp(what);
+  const code = mpiOp(o);
+  const r = resultOf(given, data, n, what);
   const ret = kind === All.Allreduce ? native.allreduce(s, r, n, code, h, nb)
     : kind === All.Scan ? native.scan(s, r, n, code, h, nb) : native.exscan(s, r, n, code, h, nb);
-  return done(nb, ret, r, d > 0 ? exact(r, n) : r, s, d);
+  return reduced(nb, ret, r, r, n, s, o, c.size);
 }
 export function allreduce(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
   return smallAllreduce(h, nb, send, op, recv) ?? reduceAll(All.Allreduce, c, h, nb, send, op, recv);
@@ -151,64 +159,63 @@ export function reduce(c: Comm, h: number, nb: boolean, send: unknown, op: unkno
   const what = nb ? 'ireduce' : 'reduce';
   const rt = checkRoot(root, c.size, what);
   const isRoot = c.rank === rt;
-  const s = reductionBufs(send, recv, what, 'reduce(IN_PLACE, op, root, buf)');
-  let r = takeRecv();
-  const data = s ?? r!;
+  const { s, r: given, data } = reductionBufs(send, recv, what, 'reduce(IN_PLACE, op, root, buf)');
   const n = data.length;
-  const code = opArg(op, data, what, c.size, true, n);
-  if (nb && typeof code === 'object') return rejectUserOp(what);
+  const o = opArg(op, data, what, true, n);
+  if (nb && typeof o === 'object') return rejectUserOp(what);
+  const code = mpiOp(o);
   if (!isRoot) {
     // MPI_IN_PLACE is the root's; elsewhere this rank's contribution (in recv when IN_PLACE) is sent
     // as is, and no receive buffer is touched.
     return done(nb, native.reduce(data, null, n, code, rt, h, nb), undefined, undefined, data, 0);
   }
-  const d = divisor;
-  if (r === undefined) r = alloc(data, n);
-  else if (r.length < n) tooSmall(what, 'recv', n, r.length);
-  return done(nb, native.reduce(s, r, n, code, rt, h, nb), r, d > 0 ? exact(r, n) : r, s, d);
+  const r = resultOf(given, data, n, what);
+  return reduced(nb, native.reduce(s, r, n, code, rt, h, nb), r, r, n, s, o, c.size);
 }
 
-export function reduceScatterBlock(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
-  const what = nb ? 'ireduceScatterBlock' : 'reduceScatterBlock';
+const enum Scatter { Block, Counts }
+const SCATTER_NAMES = [['reduceScatterBlock', 'ireduceScatterBlock'], ['reduceScatter', 'ireduceScatter']] as const;
+const SCATTER_USAGE = [
+  'reduceScatterBlock(IN_PLACE, op, buf), the result going to its start',
+  'reduceScatter(IN_PLACE, counts, op, buf), the result going to its start',
+] as const;
+
+/** reduceScatterBlock and reduceScatter: rank r gets block r of the reduction (equal blocks, or counts[r] elements). */
+function reduceScatterAny(kind: Scatter, c: Comm, h: number, nb: boolean, send: unknown, counts: unknown, op: unknown,
+  recv: unknown): any {
+  const what = SCATTER_NAMES[kind][nb ? 1 : 0];
   const size = c.size;
-  const s = reductionBufs(send, recv, what, 'reduceScatterBlock(IN_PLACE, op, buf), the result going to its start');
-  let r = takeRecv();
-  const data = s ?? r!;
-  const n = blocks(data.length, size, what, s === null ? 'recv' : 'send');
-  const code = opArg(op, data, what, size, true, n);
-  if (nb && typeof code === 'object') return rejectUserOp(what);
-  const d = divisor;
-  if (r === undefined) r = alloc(data, n);
-  else if (r.length < n) tooSmall(what, 'recv', n, r.length);
+  const { s, r: given, data } = reductionBufs(send, recv, what, SCATTER_USAGE[kind]);
+  const cs = kind === Scatter.Counts ? scatterCounts(counts, size, what, s, given) : undefined;
+  const n = cs === undefined ? blocks(data.length, size, what, s === null ? 'recv' : 'send') : cs[c.rank]!;
+  const o = opArg(op, data, what, true, n);
+  if (nb && typeof o === 'object') return rejectUserOp(what);
+  const code = mpiOp(o);
+  const r = resultOf(given, data, n, what);
   // In place, the result is the first block of the buffer.
   const result = s === null ? r.subarray(0, n) : r;
-  const ret = native.reduceScatterBlock(s, r, n, code, h, nb);
-  return done(nb, ret, result, d > 0 ? exact(r, n) : r, s, d);
+  const ret = cs === undefined ? native.reduceScatterBlock(s, r, n, code, h, nb)
+    : native.reduceScatter(s, r, cs, code, h, nb);
+  return reduced(nb, ret, result, r, n, cs === undefined ? s : nb ? [s, cs] : undefined, o, size);
+}
+export function reduceScatterBlock(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
+  return reduceScatterAny(Scatter.Block, c, h, nb, send, undefined, op, recv);
+}
+export function reduceScatter(c: Comm, h: number, nb: boolean, send: unknown, counts: unknown, op: unknown, recv: unknown): any {
+  return reduceScatterAny(Scatter.Counts, c, h, nb, send, counts, op, recv);
 }
 
-export function reduceScatter(c: Comm, h: number, nb: boolean, send: unknown, counts: unknown, op: unknown, recv: unknown): any {
-  const what = nb ? 'ireduceScatter' : 'reduceScatter';
-  const size = c.size;
-  const s = reductionBufs(send, recv, what, 'reduceScatter(IN_PLACE, counts, op, buf), the result going to its start');
-  let r = takeRecv();
+// reduceScatter's counts (MPI-3 int counts), checked against the buffer that holds the data.
+function scatterCounts(counts: unknown, size: number, what: string, s: TypedArray | null, r: TypedArray | undefined): Int32Array {
   const cs = ints(counts, size, what, 'counts');
   let total = 0;
   for (let i = 0; i < size; i++) total += cs[i]!;
-  const data = s ?? r!;
   if (s !== null && s.length !== total) {
-    throw rangeError('ERR_COUNTS', `${what}: send has ${s.length} elements but counts add up to ${total}`);
+    throw codedError(RangeError, 'ERR_COUNTS', `${what}: send has ${s.length} elements but counts add up to ${total}`);
   }
   if (s === null && r!.length < total) tooSmall(what, 'recv', total, r!.length);
   intCount(total, what, 'the reduced buffer');
-  const n = cs[c.rank]!;
-  const code = opArg(op, data, what, size, true, n);
-  if (nb && typeof code === 'object') return rejectUserOp(what);
-  const d = divisor;
-  if (r === undefined) r = alloc(data, n);
-  else if (r.length < n) tooSmall(what, 'recv', n, r.length);
-  const result = s === null ? r.subarray(0, n) : r;
-  const ret = native.reduceScatter(s, r, cs, code, h, nb);
-  return done(nb, ret, result, d > 0 ? exact(r, n) : r, nb ? [s, cs] : undefined, d);
+  return cs;
 }
 
 export function gather(c: Comm, h: number, nb: boolean, send: unknown, root: unknown, recv: unknown): any {
@@ -258,7 +265,7 @@ export function scatter(c: Comm, h: number, nb: boolean, send: unknown, recv: un
     r = isRoot ? null : result;
   } else {
     if (recv === undefined) {
-      throw typeError('ERR_INVALID_BUFFER', `${what}: recv is required (its length is the block each rank receives), or IN_PLACE`);
+      throw codedError(TypeError, 'ERR_INVALID_BUFFER', `${what}: recv is required (its length is the block each rank receives), or IN_PLACE`);
     }
     r = result = bufArg(recv, what, 'recv');
     if (isRoot) {
@@ -320,7 +327,7 @@ export function gatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: 
     if (isRoot || (layout !== undefined && layout !== null)) {
       L = checkLayout(layout, size, what, 'layout', isRoot ? r?.length : undefined);
       if (s.length !== L.counts[c.rank]) {
-        throw rangeError('ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
+        throw codedError(RangeError, 'ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
       }
     }
     if (isRoot) {
@@ -355,7 +362,7 @@ export function scatterv(c: Comm, h: number, nb: boolean, send: unknown, layout:
     r = isRoot ? null : result;
   } else {
     if (recv === undefined) {
-      throw typeError('ERR_INVALID_BUFFER', `${what}: recv is required (it receives this rank's block), or IN_PLACE`);
+      throw codedError(TypeError, 'ERR_INVALID_BUFFER', `${what}: recv is required (it receives this rank's block), or IN_PLACE`);
     }
     result = bufArg(recv, what, 'recv');
     if (isRoot) {
@@ -383,7 +390,7 @@ export function allgatherv(c: Comm, h: number, nb: boolean, send: unknown, layou
     if (r === undefined) needInPlaceRecv(what, 'allgatherv(IN_PLACE, layout, buf), this rank\'s block in place');
   } else {
     if (s.length !== L.counts[c.rank]) {
-      throw rangeError('ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
+      throw codedError(RangeError, 'ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
     }
     if (r === undefined) {
       r = alloc(s, L.extent);

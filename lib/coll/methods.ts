@@ -11,7 +11,7 @@
 //   scatterv), the data then being in the receive buffer. f(buf, op, buf) is also in place.
 // - Results are typed arrays: the same object you passed, or a Uint8Array over a DataView's or
 //   ArrayBuffer's memory.
-import type { BufferLike } from '../core/buffer.js';
+import type { BufferLike } from '../core/checks.js';
 import * as impl from './impl.js';
 import type { InPlace, Layout } from './args.js';
 import { Comm } from '../comm/comm.js';

@@ -5,10 +5,11 @@
 // waits for it (its length travels as -1), so no rank is left blocked and the communicator stays usable.
 // A rank's own entry is its own value, not a copy; other entries are structured clones.
 import { deserialize, serialize } from 'node:v8';
-import { checkRoot } from './args.js';
+import { INT_MAX } from './args.js';
+import { checkRoot } from '../core/checks.js';
 import * as impl from './impl.js';
 import { Comm } from '../comm/comm.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { codedError } from '../core/errors.js';
 
 declare module '../comm/comm.js' {
   interface Comm {
@@ -38,7 +39,14 @@ function failure(what: string, who: string, cause: unknown): Error {
   const message = who === 'this rank'
     ? `${what}: this rank could not serialize its value: ${cause instanceof Error ? cause.message : String(cause)}`
     : `${what}: ${who} could not serialize or send its value (see the error on that rank)`;
-  return Object.assign(new Error(message, { cause }), { code: 'ERR_SERIALIZE' });
+  return codedError(Error, 'ERR_SERIALIZE', message, cause);
+}
+
+// MPI-3 v-collectives take int counts: the serialized values must add up to less than 2 GiB.
+function checkTotal(counts: number[], what: string): void {
+  if (counts.reduce((a, b) => a + b, 0) > INT_MAX) {
+    throw codedError(RangeError, 'ERR_COUNTS', `${what}: the values add up to more than 2 GiB serialized; use typed collectives`);
+  }
 }
 
 // Lengths travel as float64 so any byte count fits; -1 marks a value that could not be serialized.
@@ -77,9 +85,7 @@ P.gatherObject = function <T>(this: Comm, obj: T, root = 0): T[] | undefined {
   // Ranks that failed send nothing; the others cannot know, so the bytes still travel and the root
   // reports the failure afterwards.
   const counts = isRoot ? Array.from(lens!, (n) => Math.max(n, 0)) : null;
-  if (counts !== null && counts.reduce((a, b) => a + b, 0) > 2 ** 31 - 1) {
-    throw rangeError('ERR_COUNTS', 'gatherObject: the values add up to more than 2 GiB serialized; use typed collectives');
-  }
+  if (counts !== null) checkTotal(counts, 'gatherObject');
   const all = impl.gatherv(this, h, false, bytes, counts, rt, undefined) as Uint8Array | undefined;
   if (failed.error !== undefined) throw failure('gatherObject', 'this rank', failed.error);
   if (!isRoot) return undefined;
@@ -103,9 +109,7 @@ P.allgatherObject = function <T>(this: Comm, obj: T): T[] {
   const bad = lens.findIndex((n) => n < 0);
   if (bad >= 0) throw failure('allgatherObject', bad === rank ? 'this rank' : `rank ${bad}`, bad === rank ? failed.error : undefined);
   const counts = Array.from(lens);
-  if (counts.reduce((a, b) => a + b, 0) > 2 ** 31 - 1) {
-    throw rangeError('ERR_COUNTS', 'allgatherObject: the values add up to more than 2 GiB serialized; use typed collectives');
-  }
+  checkTotal(counts, 'allgatherObject');
   const all = impl.allgatherv(this, h, false, bytes, counts, undefined) as Uint8Array;
   const out: T[] = new Array(size);
   let at = 0;
@@ -128,9 +132,9 @@ P.scatterObject = function <T>(this: Comm, objs: readonly T[] | null | undefined
   if (isRoot) {
     // A bad argument at the root still takes part in the lengths, so that the others fail too.
     if (!Array.isArray(objs)) {
-      badArg = typeError('ERR_INVALID_ARG_TYPE', 'scatterObject: objs must be an array with one entry per rank at the root');
+      badArg = codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'scatterObject: objs must be an array with one entry per rank at the root');
     } else if (objs.length !== size) {
-      badArg = rangeError('ERR_COUNTS', `scatterObject: objs has ${objs.length} entries; the communicator has ${size} ranks`);
+      badArg = codedError(RangeError, 'ERR_COUNTS', `scatterObject: objs has ${objs.length} entries; the communicator has ${size} ranks`);
     } else {
       parts = objs.map((o, i) => (i === rt || failed.error !== undefined ? NONE : trySerialize(o, failed)));
     }

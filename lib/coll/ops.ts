@@ -2,8 +2,8 @@
 // functions. Which op applies to which element type is MPI's rule (MPI-3.1 §5.9.2), checked here so
 // that a bad pair is a TypeError before MPI is called.
 import type { DtypeInfo, TypedArray } from '../core/dtypes.js';
-import { describe } from '../core/buffer.js';
-import { typeError } from '../core/errors.js';
+import { invalidParameterError } from '../core/checks.js';
+import { codedError } from '../core/errors.js';
 
 export type OpName = 'sum' | 'prod' | 'min' | 'max' | 'land' | 'lor' | 'lxor' | 'band' | 'bor' | 'bxor' | 'avg';
 
@@ -30,11 +30,13 @@ export type Op<T extends TypedArray = TypedArray> = OpName | UserOp<T> | ReduceF
  * while progressing, outside any JavaScript call).
  */
 export function createOp<T extends TypedArray = TypedArray>(fn: ReduceFunction<T>, options: { commutative?: boolean } = {}): UserOp<T> {
-  if (typeof fn !== 'function') throw typeError('ERR_OP', `createOp needs a function (invec, inoutvec) => void, got ${describe(fn)}`);
+  if (typeof fn !== 'function') throw invalidParameterError('ERR_OP', 'createOp: fn', 'a function (invec, inoutvec) => void', fn);
   return new UserOp(fn, options.commutative === true);
 }
 
-/** 'avg': a sum, then division by the communicator size (lib/coll/methods.ts); never reaches MPI. */
+/** 'sum', as MPI takes it. */
+export const SUM = 0;
+/** 'avg': a sum, then division by the communicator size (lib/coll/impl.ts); never reaches MPI. */
 export const AVG = 10;
 
 // Codes match native/mpi/ops.h; the mask is the dtype codes (lib/core/dtypes.ts) each op is defined on.
@@ -43,7 +45,7 @@ const FLOATS = (1 << 10) | (1 << 11);
 const CLAMPED = 1 << 3;
 const OPS = new Map<string, { code: number; mask: number }>([
   // MPI has no saturating arithmetic: a Uint8ClampedArray sum would wrap, so it is refused.
-  ['sum', { code: 0, mask: (INTS | FLOATS) & ~CLAMPED }],
+  ['sum', { code: SUM, mask: (INTS | FLOATS) & ~CLAMPED }],
   ['prod', { code: 1, mask: (INTS | FLOATS) & ~CLAMPED }],
   ['min', { code: 2, mask: INTS | FLOATS }],
   ['max', { code: 3, mask: INTS | FLOATS }],
@@ -65,13 +67,13 @@ export function resolveOp(op: unknown, d: DtypeInfo, what: string): number | Use
     const o = OPS.get(op);
     if (o !== undefined && (o.mask & (1 << d.code)) !== 0) return o.code;
     if (o === undefined) {
-      throw typeError('ERR_OP', `${what}: unknown op '${op}'; expected one of ${[...OPS.keys()].join(', ')}, or a function`);
+      throw codedError(TypeError, 'ERR_OP', `${what}: unknown op '${op}'; expected one of ${[...OPS.keys()].join(', ')}, or a function`);
     }
-    throw typeError('ERR_OP', `${what}: op '${op}' is not defined on ${d.name} ${whyNot(op)}`);
+    throw codedError(TypeError, 'ERR_OP', `${what}: op '${op}' is not defined on ${d.name} ${whyNot(op)}`);
   }
   if (op instanceof UserOp) return op;
   if (typeof op === 'function') return new UserOp(op as ReduceFunction, false);
-  throw typeError('ERR_OP', `${what}: op must be an op name, a UserOp or a function, got ${describe(op)}`);
+  throw invalidParameterError('ERR_OP', `${what}: op`, 'an op name, a UserOp or a function', op);
 }
 
 function whyNot(op: string): string {

@@ -1,11 +1,11 @@
 // Communicators and point-to-point messaging. Arguments are checked here, before MPI is called, so a
 // bad rank, tag or buffer is a TypeError/RangeError and the communicator stays usable.
 import { C, native, statusRecord } from '../addon/binding.js';
-import { asView, describe, type BufferLike } from '../core/buffer.js';
+import { asView, invalidParameterError, rankError, tagError, type BufferLike } from '../core/checks.js';
 import { fastResult, fastSlot, irecvFast, isendFast, recvFast, sendFast, setFastArgs, slotElementSize } from '../addon/fastpath.js';
 import { dtypeInfo, type Dtype, type TypedArray } from '../core/dtypes.js';
 import { ensureInit } from '../core/env.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { codedError } from '../core/errors.js';
 import { STATUS } from '../addon/native.js';
 import { Request, type Received } from '../core/request.js';
 import { Status } from '../core/status.js';
@@ -24,7 +24,8 @@ export type ArrayOf<D extends Dtype> = D extends 'int8' ? Int8Array : D extends 
   : D extends 'float32' ? Float32Array : D extends 'float64' ? Float64Array : TypedArray;
 
 let tagUb = -1;
-function tagUpperBound(): number {
+/** @internal MPI_TAG_UB, read once. */
+export function tagUpperBound(): number {
   if (tagUb < 0) tagUb = native.tagUpperBound();
   return tagUb;
 }
@@ -49,7 +50,7 @@ export class Comm {
 
   // World and self exist before MPI is initialised; rank and size are read on first use.
   #ready(): number {
-    if (this.#handle < 0) throw typeError('ERR_COMM_FREED', 'this communicator was freed');
+    if (this.#handle < 0) throw codedError(TypeError, 'ERR_COMM_FREED', 'this communicator was freed');
     ensureInit();
     this.#rank = native.commRank(this.#handle);
     this.#size = native.commSize(this.#handle);
@@ -69,27 +70,27 @@ export class Comm {
     return this.#handle < 0;
   }
 
-  // ---- argument checks (cheap enough for the hot path) ----
+  // ---- argument checks: the in-range tests stay here, inline (the hot path); lib/core/checks.ts makes the errors ----
 
   #dest(dest: number): number {
     const size = this.#size < 0 ? this.#ready() : this.#size;
     if ((dest >>> 0) === dest && dest < size) return dest;
     if (dest === PROC_NULL) return dest;
-    throw badRank('dest', dest, size, false);
+    throw rankError('dest', dest, size, 'PROC_NULL');
   }
 
   #source(source: number): number {
     const size = this.#size < 0 ? this.#ready() : this.#size;
     if ((source >>> 0) === source && source < size) return source;
     if (source === ANY_SOURCE || source === PROC_NULL) return source;
-    throw badRank('source', source, size, true);
+    throw rankError('source', source, size, 'ANY_SOURCE or PROC_NULL');
   }
 
   #tag(tag: number, anyOk: boolean): number {
     if ((tag >>> 0) === tag && tag <= 32767) return tag; // MPI guarantees at least 32767
     if (anyOk && tag === ANY_TAG) return tag;
     if ((tag >>> 0) === tag && tag <= tagUpperBound()) return tag;
-    throw badTag(tag, anyOk);
+    throw tagError(tag, tagUpperBound(), anyOk);
   }
 
   #h(): number {
@@ -111,9 +112,9 @@ export class Comm {
    */
   split(color: number | undefined, key: number = this.rank): Comm | null {
     if (color !== undefined && !(Number.isInteger(color) && color >= 0)) {
-      throw rangeError('ERR_INVALID_COLOR', `color must be a non-negative integer or undefined, got ${color}`);
+      throw invalidParameterError('ERR_INVALID_COLOR', 'color', 'a non-negative integer or undefined', color, RangeError);
     }
-    if (!Number.isInteger(key)) throw typeError('ERR_INVALID_ARG_TYPE', `key must be an integer, got ${key}`);
+    if (!Number.isInteger(key)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'key', 'an integer', key);
     const r = native.commSplit(this.#h(), color === undefined ? C.UNDEFINED : color, key);
     return r === null ? null : new Comm(r[0], r[1]);
   }
@@ -133,7 +134,7 @@ export class Comm {
   /** Frees this communicator and its private duplicate. World and self cannot be freed. */
   free(): void {
     const h = this.#h();
-    if (h === C.WORLD || h === C.SELF) throw typeError('ERR_COMM_PREDEFINED', 'world and self cannot be freed');
+    if (h === C.WORLD || h === C.SELF) throw codedError(TypeError, 'ERR_COMM_PREDEFINED', 'world and self cannot be freed');
     native.commFree(this.#internal);
     native.commFree(h);
     this.#handle = this.#internal = -1;
@@ -248,22 +249,6 @@ export class Comm {
     const v = asView(buf, 'buf');
     return Request._recv(native.irecv(v, s, t, this.#handle), v);
   }
-}
-
-function badRank(what: string, v: unknown, size: number, isSource: boolean) {
-  const allowed = isSource ? 'ANY_SOURCE or PROC_NULL' : 'PROC_NULL';
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    return typeError('ERR_INVALID_RANK', `${what} must be an integer rank, got ${typeof v === 'number' ? v : describe(v)}`);
-  }
-  return rangeError('ERR_RANK', `${what} ${v} is out of range: this communicator has ranks 0..${size - 1} (or ${allowed})`);
-}
-
-function badTag(v: unknown, anyOk: boolean) {
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    return typeError('ERR_INVALID_TAG', `tag must be an integer, got ${typeof v === 'number' ? v : describe(v)}`);
-  }
-  const ub = tagUpperBound();
-  return rangeError('ERR_TAG', `tag ${v} is out of range: tags are 0..${ub}${anyOk ? ' (or ANY_TAG)' : ''}`);
 }
 
 /** All processes of the job. MPI is initialised on first use unless init() was called before. */

@@ -1,5 +1,7 @@
-// Element types the library moves. The numeric codes are shared with native/dtypes.h and the wire
-// format (docs/wire-format.md), so they are part of the protocol: append, never renumber.
+// Element types the library moves. The numeric codes are the wire format's (docs/wire-format.md) and
+// name the types each reduction op is defined on (lib/coll/ops.ts), so they are part of the protocol:
+// append, never renumber.
+import { codedError } from './errors.js';
 
 export type Dtype =
   | 'int8' | 'uint8' | 'uint8clamped' | 'int16' | 'uint16' | 'int32' | 'uint32'
@@ -52,7 +54,7 @@ export const DTYPES: readonly DtypeInfo[] = table;
 export function dtypeInfo(name: string): DtypeInfo {
   const d = byName.get(name);
   if (d === undefined) {
-    throw new TypeError(`unknown dtype '${name}'; expected one of ${table.map((t) => t.name).join(', ')}`);
+    throw codedError(TypeError, 'ERR_INVALID_DTYPE', `unknown dtype '${name}'; expected one of ${table.map((t) => t.name).join(', ')}`);
   }
   return d;
 }

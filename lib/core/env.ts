@@ -2,7 +2,8 @@
 // clocks, versions, and abort-on-failure so one failing rank takes the whole job down.
 import { inspect } from 'node:util';
 import { C, native } from '../addon/binding.js';
-import { LaunchError, typeError } from './errors.js';
+import { invalidParameterError } from './checks.js';
+import { codedError, LaunchError } from './errors.js';
 import { wtime as mpiWtime } from '../addon/fastpath.js';
 import { pendingRequests } from './request.js';
 
@@ -33,13 +34,13 @@ let hooked = false;
 
 /** Initialises MPI (idempotent); returns the thread level provided. */
 export function init(options: InitOptions = {}): ThreadLevel {
-  if (native.finalized()) throw typeError('ERR_MPI_FINALIZED', 'MPI was already finalized; it cannot be initialized again');
+  if (native.finalized()) throw codedError(TypeError, 'ERR_MPI_FINALIZED', 'MPI was already finalized; it cannot be initialized again');
   if (options.abortOnError !== undefined) abortOnError = options.abortOnError;
   if (!native.initialized()) {
     const level = options.threadLevel ?? 'single';
     const requested = LEVELS[level];
     if (requested === undefined) {
-      throw typeError('ERR_INVALID_ARG_VALUE', `threadLevel must be one of ${Object.keys(LEVELS).join(', ')}, got ${String(level)}`);
+      throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'threadLevel', `one of ${Object.keys(LEVELS).join(', ')}`, level);
     }
     native.init(requested);
     process.on('exit', finalizeAtExit);
@@ -68,7 +69,7 @@ export function finalized(): boolean {
 /** Finalises MPI. Pending requests are an error, as in MPI; at exit this runs by itself when safe. */
 export function finalize(): void {
   const n = native.pending();
-  if (n > 0) throw typeError('ERR_MPI_PENDING', `cannot finalize: ${n} request(s) still pending; wait or cancel them first`);
+  if (n > 0) throw codedError(TypeError, 'ERR_MPI_PENDING', `cannot finalize: ${n} request(s) still pending; wait or cancel them first`);
   native.finalize();
 }
 

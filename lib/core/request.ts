@@ -3,8 +3,9 @@
 // the request nor the memory MPI is reading or writing can be garbage-collected while in flight.
 import { DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from '../addon/binding.js';
 import type { DtypeInfo, TypedArray } from './dtypes.js';
-import { typeError } from './errors.js';
+import { codedError } from './errors.js';
 import { STATUS } from '../addon/native.js';
+import { capturedReject, capturedResolve, rejectHandled, Settling, settlesLikePromise } from './settle.js';
 import { Status } from './status.js';
 
 /** Result of a receive of unknown size: a fresh array of the message's length, and its status. */
@@ -33,23 +34,13 @@ onCompletions((n) => {
   }
 });
 
-// The executor runs synchronously inside super(); a module-level function hands out the resolving
-// functions without allocating a closure per request.
-let nextResolve: ((v: any) => void) | undefined;
-let nextReject: ((e: Error) => void) | undefined;
-function capture(resolve: (v: any) => void, reject: (e: Error) => void): void {
-  nextResolve = resolve;
-  nextReject = reject;
-}
-const markHandled = () => {};
-
 /**
  * A nonblocking operation in flight: a real Promise (await it, Promise.all it) with MPI's test, wait and
  * cancel. Its prototype's `constructor` is %Promise% on purpose: `await` then takes the request as a
  * native promise (one microtask hop) instead of as a foreign thenable (three hops and two extra
- * promises), which is a measurable share of a Promise round trip.
+ * promises), which is a measurable share of a Promise round trip (lib/core/settle.ts).
  */
-export class Request<T = Status> extends Promise<T> {
+export class Request<T = Status> extends Settling<T> {
   // Every field costs a store (with a write barrier) per request, and small windows post millions of
   // requests a second: the fields are shared between kinds rather than one per purpose.
   #slot = -1;
@@ -68,9 +59,9 @@ export class Request<T = Status> extends Promise<T> {
 
   /** @internal Requests are made by Comm methods (isend, irecv, ...) through the static factories. */
   constructor(kind: Kind, buffer: TypedArray | undefined, peer: number, tag: number, extra: unknown) {
-    super(capture);
-    this.#resolve = nextResolve!;
-    this.#reject = nextReject!;
+    super();
+    this.#resolve = capturedResolve();
+    this.#reject = capturedReject();
     this.#kind = kind;
     this.#buffer = buffer;
     this.#peer = peer;
@@ -171,10 +162,7 @@ export class Request<T = Status> extends Promise<T> {
   #fail(e: Error): void {
     this.#state = State.Rejected;
     this.#result = e;
-    // A request may be consumed with wait()/test() and never awaited: its rejection must not count as
-    // unhandled (which would abort the job). Awaiting it still rejects.
-    Promise.prototype.then.call(this, undefined, markHandled);
-    this.#reject(e);
+    rejectHandled(this, this.#reject, e);
   }
 
   #settled(): T {
@@ -204,7 +192,7 @@ export class Request<T = Status> extends Promise<T> {
 
   /** Asks MPI to cancel; the request still completes, with `status.cancelled` true if it worked. */
   cancel(): void {
-    if (this.#kind === Kind.Coll) throw typeError('ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
+    if (this.#kind === Kind.Coll) throw codedError(TypeError, 'ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
     if (this.#state === State.Pending) native.cancel(this.#slot);
   }
 
@@ -238,7 +226,7 @@ export class Request<T = Status> extends Promise<T> {
   }
 }
 
-Object.defineProperty(Request.prototype, 'constructor', { value: Promise, writable: true, configurable: true });
+settlesLikePromise(Request);
 
 /** Waits for all (MPI_Waitall); throws the first error after every request has completed. */
 export function waitAll<T>(requests: readonly Request<T>[]): T[] {
@@ -257,7 +245,7 @@ export function waitAll<T>(requests: readonly Request<T>[]): T[] {
 
 /** Blocks until one completes (MPI_Waitany); returns its index and value. */
 export function waitAny<T>(requests: readonly Request<T>[]): { index: number; value: T } {
-  if (requests.length === 0) throw new RangeError('waitAny needs at least one request');
+  if (requests.length === 0) throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', 'waitAny needs at least one request');
   for (;;) {
     for (let i = 0; i < requests.length; i++) {
       if (requests[i]!.test()) return { index: i, value: requests[i]!.wait() };

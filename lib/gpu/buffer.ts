@@ -3,9 +3,9 @@
 // this thread (never inside GC) and frees it there. Memory that an operation in flight uses is held by
 // that operation's request, so it cannot be collected early; dispose() refuses it.
 import { native } from '../addon/binding.js';
-import { describe } from '../core/buffer.js';
+import { describe, invalidParameterError } from '../core/checks.js';
 import type { TypedArray } from '../core/dtypes.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { codedError } from '../core/errors.js';
 import { stagingChunk } from './config.js';
 import { ensureDevice } from './device.js';
 import { deviceDtype, dtypeOfArray, type DeviceDtype, type DeviceDtypeInfo } from './dtypes.js';
@@ -59,7 +59,7 @@ export class DeviceBuffer {
   constructor(dtype: DeviceDtype, length: number, view?: { block: Block; byteOffset: number; device: number }) {
     this.#info = deviceDtype(dtype);
     if (!Number.isSafeInteger(length) || length < 0) {
-      throw rangeError('ERR_INVALID_LENGTH', `length must be a non-negative integer, got ${length}`);
+      throw invalidParameterError('ERR_INVALID_LENGTH', 'length', 'a non-negative integer', length, RangeError);
     }
     this.dtype = this.#info.name;
     this.length = length;
@@ -86,10 +86,10 @@ export class DeviceBuffer {
   /** A new device buffer holding a copy of `src` (dtype from its type unless given). */
   static from(src: TypedArray, dtype?: DeviceDtype): DeviceBuffer {
     const d = dtype ?? dtypeOfArray(src);
-    if (d === undefined) throw typeError('ERR_INVALID_BUFFER', `cannot infer a device dtype from ${describe(src)}`);
+    if (d === undefined) throw codedError(TypeError, 'ERR_INVALID_BUFFER', `cannot infer a device dtype from ${describe(src)}`);
     const size = deviceDtype(d).size;
     if (src.byteLength % size !== 0) {
-      throw rangeError('ERR_DTYPE_MISMATCH', `${src.byteLength} bytes are not a whole number of ${d} elements`);
+      throw codedError(RangeError, 'ERR_DTYPE_MISMATCH', `${src.byteLength} bytes are not a whole number of ${d} elements`);
     }
     return new DeviceBuffer(d, src.byteLength / size).copyFrom(src);
   }
@@ -112,7 +112,7 @@ export class DeviceBuffer {
   subarray(begin = 0, end = this.length): DeviceBuffer {
     this._handle();
     if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end > this.length || begin > end) {
-      throw rangeError('ERR_OUT_OF_RANGE', `subarray(${begin}, ${end}) is outside 0..${this.length}`);
+      throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `subarray(${begin}, ${end}) is outside 0..${this.length}`);
     }
     return new DeviceBuffer(this.dtype, end - begin, {
       block: this.#block,
@@ -160,7 +160,7 @@ export class DeviceBuffer {
   /** Copies another device buffer's contents into this one (same byte length); blocks. */
   copyFromDevice(src: DeviceBuffer): this {
     if (src.byteLength !== this.byteLength) {
-      throw rangeError('ERR_LENGTH_MISMATCH', `source has ${src.byteLength} bytes, this buffer ${this.byteLength}`);
+      throw codedError(RangeError, 'ERR_LENGTH_MISMATCH', `source has ${src.byteLength} bytes, this buffer ${this.byteLength}`);
     }
     native.gpu.copyDevice(this._handle(), this.byteOffset, src._handle(), src.byteOffset, this.byteLength);
     return this;
@@ -194,7 +194,7 @@ export class DeviceBuffer {
     }
     const b = this.#block;
     if (b.busy > 0) {
-      throw typeError('ERR_BUFFER_BUSY', `cannot dispose a device buffer while ${b.busy} operation(s) in flight use it`);
+      throw codedError(TypeError, 'ERR_BUFFER_BUSY', `cannot dispose a device buffer while ${b.busy} operation(s) in flight use it`);
     }
     freeLater.unregister(b);
     const h = b.handle;
@@ -206,7 +206,7 @@ export class DeviceBuffer {
   /** @internal The native handle; throws if disposed. */
   _handle(): number {
     const h = this.#block.handle;
-    if (h < 0 || this.#disposed) throw typeError('ERR_BUFFER_DISPOSED', 'this device buffer was disposed');
+    if (h < 0 || this.#disposed) throw codedError(TypeError, 'ERR_BUFFER_DISPOSED', 'this device buffer was disposed');
     return h;
   }
 
@@ -225,7 +225,7 @@ export class DeviceBuffer {
 
   #at(offset: number): number {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.length) {
-      throw rangeError('ERR_OUT_OF_RANGE', `offset ${offset} is outside 0..${this.length}`);
+      throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `offset ${offset} is outside 0..${this.length}`);
     }
     return this.byteOffset + offset * this.#info.size;
   }
@@ -237,20 +237,20 @@ export class DeviceBuffer {
   // The host side of a copy: the dtype's own array type, or raw bytes (Uint8Array, Buffer, DataView).
   #host(a: ArrayBufferView, what: string, offset: number): ArrayBufferView {
     if (!ArrayBuffer.isView(a)) {
-      throw typeError('ERR_INVALID_BUFFER', `${what} must be a typed array or DataView, got ${describe(a)}`);
+      throw invalidParameterError('ERR_INVALID_BUFFER', what, 'a typed array or DataView', a);
     }
     const bytes = a instanceof DataView ? new Uint8Array(a.buffer, a.byteOffset, a.byteLength) : a;
     const raw = bytes instanceof Uint8Array || (bytes as TypedArray).BYTES_PER_ELEMENT === 1 && this.#info.size === 1;
     if (!raw && !(bytes instanceof this.#info.array)) {
-      throw typeError('ERR_DTYPE_MISMATCH', `${what} is a ${describe(a)} but this device buffer holds ${this.dtype} ` +
+      throw codedError(TypeError, 'ERR_DTYPE_MISMATCH', `${what} is a ${describe(a)} but this device buffer holds ${this.dtype} ` +
         `(use a ${this.#info.array.name}, or raw bytes in a Uint8Array)`);
     }
     if (bytes.byteLength % this.#info.size !== 0) {
-      throw rangeError('ERR_DTYPE_MISMATCH', `${what} has ${bytes.byteLength} bytes, not a whole number of ${this.dtype} elements`);
+      throw codedError(RangeError, 'ERR_DTYPE_MISMATCH', `${what} has ${bytes.byteLength} bytes, not a whole number of ${this.dtype} elements`);
     }
     const room = (this.length - Math.min(offset, this.length)) * this.#info.size;
     if (bytes.byteLength > room) {
-      throw rangeError('ERR_OUT_OF_RANGE', `${what} has ${bytes.byteLength} bytes but the device buffer has room for ` +
+      throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `${what} has ${bytes.byteLength} bytes but the device buffer has room for ` +
         `${room} from element ${offset}`);
     }
     return bytes;

@@ -1,6 +1,6 @@
 // Settings shared by the GPU modules: the size of the pinned host chunks that staged messages and
 // Promise copies go through.
-import { rangeError } from '../core/errors.js';
+import { invalidParameterError } from '../core/checks.js';
 
 export const DEFAULT_CHUNK = 4 << 20;
 const MAX_CHUNK = 0x7fffffff - 64; // an MPI count, less the staging header
@@ -20,7 +20,7 @@ export function configureStaging(options: StagingOptions): void {
   if (options.chunkBytes !== undefined) {
     const c = options.chunkBytes;
     if (!Number.isInteger(c) || c < 1 || c > MAX_CHUNK) {
-      throw rangeError('ERR_INVALID_CHUNK', `chunkBytes must be an integer in 1..${MAX_CHUNK}, got ${c}`);
+      throw invalidParameterError('ERR_INVALID_CHUNK', 'chunkBytes', `an integer in 1..${MAX_CHUNK}`, c, RangeError);
     }
     chunkBytes = c;
   }

@@ -5,7 +5,7 @@
 import { native } from '../addon/binding.js';
 import { world, type Comm } from '../comm/comm.js';
 import { ensureInit } from '../core/env.js';
-import { rangeError } from '../core/errors.js';
+import { invalidParameterError } from '../core/checks.js';
 import { requireCuda } from './loader.js';
 
 let chosen = false;
@@ -44,7 +44,7 @@ export function device(): number {
 export function setDevice(index: number): void {
   const n = deviceCount();
   if (!Number.isInteger(index) || index < 0 || index >= n) {
-    throw rangeError('ERR_INVALID_DEVICE', `device must be an integer in 0..${n - 1}, got ${index}`);
+    throw invalidParameterError('ERR_INVALID_DEVICE', 'device', `an integer in 0..${n - 1}`, index, RangeError);
   }
   native.gpu.setDevice(index);
   chosen = true;

@@ -2,6 +2,7 @@
 // float16/bfloat16 live in Uint16Array on the host and the fp8 types in Uint8Array (Node 20 has no
 // array type for any of them): the bytes are the device's bytes.
 import type { TypedArray, TypedArrayConstructor } from '../core/dtypes.js';
+import { codedError } from '../core/errors.js';
 
 export type DeviceDtype =
   | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
@@ -47,8 +48,7 @@ export const DEVICE_DTYPES: readonly DeviceDtypeInfo[] = table;
 export function deviceDtype(name: string): DeviceDtypeInfo {
   const d = byName.get(name as DeviceDtype);
   if (d === undefined) {
-    throw Object.assign(new TypeError(`unknown device dtype '${name}'; expected one of ${table.map((t) => t.name).join(', ')}`),
-      { code: 'ERR_INVALID_DTYPE' });
+    throw codedError(TypeError, 'ERR_INVALID_DTYPE', `unknown device dtype '${name}'; expected one of ${table.map((t) => t.name).join(', ')}`);
   }
   return d;
 }

@@ -1,6 +1,12 @@
-// GPU error types. Every one carries a string `code`, as the library's other errors do. Native
-// failures arrive as (kind, code, text) triples (native/gpu/env.h GpuErrKind) and become these here.
+// GPU error types. Every one carries a `code` of the library's vocabulary (lib/core/codes.ts,
+// GpuErrorCode). Native failures arrive as (kind, code, text) triples (native/gpu/env.h GpuErrKind) and
+// become these here.
 import { native } from '../addon/binding.js';
+import {
+  NCCL_RESULTS, type CudaErrorCode, type GpuErrorCode, type GpuUnavailableCode, type MpiErrorCode, type NcclErrorCode,
+  type NcclResultName,
+} from '../core/codes.js';
+import { codedError, type CodedError } from '../core/errors.js';
 
 /** Kinds of native GPU failures (native/gpu/env.h GpuErrKind). */
 export const GPU_ERR = { ok: 0, cuda: 1, nccl: 2, mpi: 3, timeout: 4, ncclAsync: 5, aborted: 6, usage: 7 } as const;
@@ -9,8 +15,8 @@ export const GPU_ERR = { ok: 0, cuda: 1, nccl: 2, mpi: 3, timeout: 4, ncclAsync:
 export class GpuUnavailableError extends Error {
   override readonly name = 'GpuUnavailableError';
   /** ERR_CUDART_NOT_FOUND, ERR_NO_DRIVER, ERR_DRIVER_TOO_OLD, ERR_NO_DEVICE, ERR_NCCL_NOT_FOUND, ... */
-  readonly code: string;
-  constructor(code: string, reason: string) {
+  readonly code: GpuUnavailableCode;
+  constructor(code: GpuUnavailableCode, reason: string) {
     super(reason);
     this.code = code;
   }
@@ -19,20 +25,15 @@ export class GpuUnavailableError extends Error {
 /** A CUDA runtime call failed. `code` is the error's name (cudaErrorMemoryAllocation, ...). */
 export class CudaError extends Error {
   override readonly name = 'CudaError';
-  readonly code: string;
+  readonly code: CudaErrorCode;
   /** The cudaError_t value. */
   readonly cudaError: number;
-  constructor(message: string, code: string, cudaError: number) {
+  constructor(message: string, code: CudaErrorCode, cudaError: number) {
     super(message);
     this.code = code;
     this.cudaError = cudaError;
   }
 }
-
-const NCCL_RESULTS = [
-  'ncclSuccess', 'ncclUnhandledCudaError', 'ncclSystemError', 'ncclInternalError', 'ncclInvalidArgument',
-  'ncclInvalidUsage', 'ncclRemoteError', 'ncclInProgress',
-];
 
 /**
  * An NCCL failure. `code` is the ncclResult_t name for NCCL's own errors, or ERR_NCCL_ABORTED (the
@@ -41,10 +42,10 @@ const NCCL_RESULTS = [
  */
 export class NcclError extends Error {
   override readonly name: string = 'NcclError';
-  readonly code: string;
+  readonly code: NcclErrorCode;
   /** The ncclResult_t value, or 0 when the failure is the library's. */
   readonly ncclResult: number;
-  constructor(message: string, code: string, ncclResult = 0) {
+  constructor(message: string, code: NcclErrorCode, ncclResult = 0) {
     super(message);
     this.code = code;
     this.ncclResult = ncclResult;
@@ -68,8 +69,8 @@ export class NcclMismatchError extends NcclError {
   }
 }
 
-export function ncclResultName(code: number): string {
-  return NCCL_RESULTS[code] ?? `ncclResult${code}`;
+export function ncclResultName(code: number): NcclResultName {
+  return (NCCL_RESULTS[code] ?? `ncclResult${code}`) as NcclResultName;
 }
 
 const ABORT_REASONS: Record<number, string> = {
@@ -79,17 +80,17 @@ const ABORT_REASONS: Record<number, string> = {
 };
 
 /** The error for a native failure record. Called by the addon too (GpuEnv::Throw). */
-export function makeGpuError(kind: number, code: number, text: string): Error {
+export function makeGpuError(kind: number, code: number, text: string): CodedError<GpuErrorCode | MpiErrorCode> {
   switch (kind) {
     case GPU_ERR.cuda: {
       const colon = text.indexOf(': ');
-      const name = colon > 0 ? text.slice(0, colon) : `cudaError${code}`;
+      const name = (colon > 0 ? text.slice(0, colon) : `cudaError${code}`) as CudaErrorCode;
       return new CudaError(text, name, code);
     }
     case GPU_ERR.nccl:
       return new NcclError(`${ncclResultName(code)}: ${text}`, ncclResultName(code), code);
     case GPU_ERR.mpi:
-      return native.errorFor(code);
+      return native.errorFor(code) as CodedError<MpiErrorCode>;
     case GPU_ERR.timeout:
       return new NcclTimeoutError(code);
     case GPU_ERR.ncclAsync:
@@ -98,11 +99,11 @@ export function makeGpuError(kind: number, code: number, text: string): Error {
     case GPU_ERR.aborted:
       return new NcclError(`the NCCL communicator was aborted: ${ABORT_REASONS[code] ?? 'aborted'}`, 'ERR_NCCL_ABORTED');
     default:
-      return Object.assign(new Error(text || `GPU error ${kind}/${code}`), { code: 'ERR_GPU_USAGE' });
+      return codedError(Error, 'ERR_GPU_USAGE', text || `GPU error ${kind}/${code}`);
   }
 }
 
 /** The error for a completion record (kind, code) from the addon. */
-export function gpuErrorFor(kind: number, code: number): Error {
+export function gpuErrorFor(kind: number, code: number): CodedError<GpuErrorCode | MpiErrorCode> {
   return makeGpuError(kind, code, native.gpu.errorText(kind, code));
 }

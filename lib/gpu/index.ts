@@ -15,6 +15,10 @@ export { GpuRequest, type Completion } from './ops.js';
 export { mpiCudaAware, send, recv, isend, irecv } from './p2p.js';
 export { configureStaging, type StagingOptions } from './config.js';
 export { GpuUnavailableError, CudaError, NcclError, NcclTimeoutError, NcclMismatchError } from './errors.js';
+export {
+  GPU_UNAVAILABLE_CODES, NCCL_ERROR_CODES, NCCL_RESULTS, type GpuErrorCode, type GpuUnavailableCode, type NcclErrorCode,
+  type NcclResultName, type CudaErrorCode,
+} from '../core/codes.js';
 
 import { native } from '../addon/binding.js';
 

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { native } from '../addon/binding.js';
 import type { NativeGpuStatus } from '../addon/native.js';
+import type { GpuUnavailableCode } from '../core/codes.js';
 import { AVG_SINCE, atLeast, cudaVersionText, decodeNcclVersion, versionText, type Version } from './dtypes.js';
 import { GpuUnavailableError } from './errors.js';
 
@@ -21,7 +22,7 @@ export interface GpuStatus {
   /** True when the CUDA runtime loaded, the driver answered and there is at least one device. */
   available: boolean;
   /** Why not (empty when available): a stable code and a sentence. */
-  code: string;
+  code: GpuUnavailableCode | '';
   reason: string;
   cuda: {
     path: string;
@@ -33,7 +34,7 @@ export interface GpuStatus {
   };
   nccl: {
     available: boolean;
-    code: string;
+    code: GpuUnavailableCode | '';
     reason: string;
     path: string;
     /** 'X.Y.Z', decoded from ncclGetVersion (whose encoding changed in 2.9). */
@@ -129,7 +130,7 @@ function describe(raw: NativeGpuStatus): GpuStatus {
   const ncclOk = raw.nccl.code === '';
   return {
     available,
-    code: raw.cuda.code,
+    code: raw.cuda.code as GpuUnavailableCode | '',
     reason: raw.cuda.reason,
     cuda: {
       path: raw.cuda.path,
@@ -140,7 +141,7 @@ function describe(raw: NativeGpuStatus): GpuStatus {
     },
     nccl: {
       available: ncclOk,
-      code: raw.nccl.code,
+      code: raw.nccl.code as GpuUnavailableCode | '',
       reason: raw.nccl.reason,
       path: raw.nccl.path,
       version: ncclOk ? versionText(ncclVersion) : '',
@@ -170,14 +171,14 @@ export function available(): boolean {
 /** Throws GpuUnavailableError (with the reason) unless CUDA is usable. */
 export function requireCuda(): GpuStatus {
   const s = status();
-  if (!s.available) throw new GpuUnavailableError(s.code, s.reason);
+  if (!s.available) throw new GpuUnavailableError(s.code as GpuUnavailableCode, s.reason);
   return s;
 }
 
 /** Throws GpuUnavailableError unless both CUDA and NCCL are usable. */
 export function requireNccl(): GpuStatus {
   const s = requireCuda();
-  if (!s.nccl.available) throw new GpuUnavailableError(s.nccl.code, s.nccl.reason);
+  if (!s.nccl.available) throw new GpuUnavailableError(s.nccl.code as GpuUnavailableCode, s.nccl.reason);
   return s;
 }
 

@@ -7,7 +7,9 @@
 import { native } from '../addon/binding.js';
 import { world, type Comm } from '../comm/comm.js';
 import { ensureInit } from '../core/env.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { blocks } from '../coll/args.js';
+import { checkRank, checkRoot, invalidParameterError, tooSmall } from '../core/checks.js';
+import { codedError } from '../core/errors.js';
 import { DeviceBuffer } from './buffer.js';
 import { ensureDevice } from './device.js';
 import { AVG_SINCE, NCCL_OPS, atLeast, versionText, type NcclOpName, type Version } from './dtypes.js';
@@ -55,7 +57,7 @@ export function groupStart(): void {
 
 /** Closes a group; at the outermost one the work is launched. Resolves when all of it has completed. */
 export function groupEnd(): Promise<void> {
-  if (groupDepth === 0) throw typeError('ERR_NCCL_GROUP', 'groupEnd() without groupStart()');
+  if (groupDepth === 0) throw codedError(TypeError, 'ERR_NCCL_GROUP', 'groupEnd() without groupStart()');
   native.gpu.ncclGroupEnd();
   if (--groupDepth > 0) return Promise.resolve();
   const ops = groupOps;
@@ -119,49 +121,46 @@ export class NcclComm {
 
   /** Every rank's `send` combined with `op`, into `recv` (default: in place). Resolves to `recv`. */
   allreduce(send: DeviceBuffer, op: NcclOpName = 'sum', recv: DeviceBuffer = send, options?: NcclOpOptions): GpuRequest<DeviceBuffer> {
-    this.#same(send, recv, send.length, recv.length, 'recv');
+    this.#same(send, recv, send.length, recv.length, 'allreduce');
     return this.#op('allreduce', send, recv, send.length, op, -1, options, () => recv);
   }
 
   /** The root's `buf` to every rank's `recv` (default: `buf`, in place). Resolves to `recv`. */
   broadcast(buf: DeviceBuffer, root = 0, recv: DeviceBuffer = buf, options?: NcclOpOptions): GpuRequest<DeviceBuffer> {
-    this.#same(buf, recv, buf.length, recv.length, 'recv');
-    return this.#op('broadcast', buf, recv, buf.length, undefined, this.#rank(root, 'root'), options, () => recv);
+    this.#same(buf, recv, buf.length, recv.length, 'broadcast');
+    return this.#op('broadcast', buf, recv, buf.length, undefined, checkRoot(root, this.size, 'broadcast'), options, () => recv);
   }
 
   /** Every rank's `send` combined with `op` into the root's `recv` (default in place); others get undefined. */
   reduce(send: DeviceBuffer, op: NcclOpName = 'sum', root = 0, recv: DeviceBuffer = send, options?: NcclOpOptions): GpuRequest<DeviceBuffer | undefined> {
-    const r = this.#rank(root, 'root');
-    this.#same(send, recv, send.length, recv.length, 'recv');
+    const r = checkRoot(root, this.size, 'reduce');
+    this.#same(send, recv, send.length, recv.length, 'reduce');
     return this.#op('reduce', send, recv, send.length, op, r, options, () => (this.rank === r ? recv : undefined));
   }
 
   /** Every rank's `send`, concatenated in rank order into `recv` (size × send.length; fresh if omitted). */
   allgather(send: DeviceBuffer, recv?: DeviceBuffer, options?: NcclOpOptions): GpuRequest<DeviceBuffer> {
     const out = recv ?? new DeviceBuffer(send.dtype, send.length * this.size);
-    this.#same(send, out, send.length * this.size, out.length, 'recv');
+    this.#same(send, out, send.length * this.size, out.length, 'allgather');
     return this.#op('allgather', send, out, send.length, undefined, -1, options, () => out);
   }
 
   /** `send` (size equal blocks) combined with `op`; rank r gets block r in `recv` (fresh if omitted). */
   reduceScatter(send: DeviceBuffer, op: NcclOpName = 'sum', recv?: DeviceBuffer, options?: NcclOpOptions): GpuRequest<DeviceBuffer> {
-    if (send.length % this.size !== 0) {
-      throw rangeError('ERR_LENGTH_MISMATCH', `reduceScatter: send has ${send.length} elements, not a multiple of ${this.size} ranks`);
-    }
-    const count = send.length / this.size;
+    const count = blocks(send.length, this.size, 'reduceScatter', 'send');
     const out = recv ?? new DeviceBuffer(send.dtype, count);
-    this.#same(send, out, count, out.length, 'recv');
+    this.#same(send, out, count, out.length, 'reduceScatter');
     return this.#op('reduceScatter', send, out, count, op, -1, options, () => out);
   }
 
   /** Sends `buf` to `peer` (ncclSend); pair it with peer's recv, both inside a group when both send. */
   send(buf: DeviceBuffer, peer: number, options?: NcclOpOptions): GpuRequest<DeviceBuffer> {
-    return this.#op('send', buf, undefined, buf.length, undefined, this.#rank(peer, 'peer'), options, () => buf);
+    return this.#op('send', buf, undefined, buf.length, undefined, checkRank(peer, this.size, 'peer'), options, () => buf);
   }
 
   /** Receives `buf.length` elements from `peer` into `buf` (ncclRecv). */
   recv(buf: DeviceBuffer, peer: number, options?: NcclOpOptions): GpuRequest<DeviceBuffer> {
-    return this.#op('recv', undefined, buf, buf.length, undefined, this.#rank(peer, 'peer'), options, () => buf);
+    return this.#op('recv', undefined, buf, buf.length, undefined, checkRank(peer, this.size, 'peer'), options, () => buf);
   }
 
   /** Runs `fn` as one NCCL group (see group()). */
@@ -180,7 +179,7 @@ export class NcclComm {
   dispose(): void {
     if (this.#id < 0) return;
     if (this.#pending > 0 && !this.#aborted) {
-      throw typeError('ERR_NCCL_BUSY', `cannot dispose an NCCL communicator with ${this.#pending} operation(s) in flight`);
+      throw codedError(TypeError, 'ERR_NCCL_BUSY', `cannot dispose an NCCL communicator with ${this.#pending} operation(s) in flight`);
     }
     const id = this.#id;
     this.#id = -1;
@@ -189,20 +188,14 @@ export class NcclComm {
 
   // ---- internals ----
 
-  #rank(r: number, what: string): number {
-    if (!Number.isInteger(r) || r < 0 || r >= this.size) {
-      throw rangeError('ERR_RANK', `${what} ${r} is out of range: this communicator has ranks 0..${this.size - 1}`);
-    }
-    return r;
-  }
-
+  // The receive buffer `b` of operation `what` on data `a`: the same dtype, and room for `need` elements.
   #same(a: DeviceBuffer, b: DeviceBuffer, need: number, have: number, what: string): void {
-    if (a.dtype !== b.dtype) throw typeError('ERR_DTYPE_MISMATCH', `${what} holds ${b.dtype} but the data is ${a.dtype}`);
-    if (have < need) throw rangeError('ERR_OUT_OF_RANGE', `${what} holds ${have} elements; this operation needs ${need}`);
+    if (a.dtype !== b.dtype) throw codedError(TypeError, 'ERR_DTYPE_MISMATCH', `${what}: recv holds ${b.dtype} but the data is ${a.dtype}`);
+    if (have < need) tooSmall(what, 'recv', need, have);
   }
 
   #usable(): number {
-    if (this.#id < 0) throw typeError('ERR_NCCL_DISPOSED', 'this NCCL communicator was disposed');
+    if (this.#id < 0) throw codedError(TypeError, 'ERR_NCCL_DISPOSED', 'this NCCL communicator was disposed');
     if (this.#aborted) throw new NcclError('the NCCL communicator was aborted: it cannot be used again', 'ERR_NCCL_ABORTED');
     return this.#id;
   }
@@ -216,7 +209,7 @@ export class NcclComm {
       new NcclError(`${what} needs NCCL >= ${versionText(min)}, but the NCCL loaded (${status().nccl.path}) is ${versionText(v)}`, 'ERR_NCCL_VERSION');
     if (info.since && !atLeast(v, info.since)) throw tooOld(info.name, info.since);
     if (op !== undefined) {
-      if (!(op in NCCL_OPS)) throw typeError('ERR_INVALID_OP', `op must be one of ${Object.keys(NCCL_OPS).join(', ')}, got ${String(op)}`);
+      if (!(op in NCCL_OPS)) throw invalidParameterError('ERR_OP', 'op', `one of ${Object.keys(NCCL_OPS).join(', ')}`, op);
       if (op === 'avg' && !atLeast(v, AVG_SINCE)) throw tooOld("the 'avg' op", AVG_SINCE);
     }
     return info.nccl;
@@ -227,17 +220,17 @@ export class NcclComm {
     const id = this.#usable();
     const buf = (send ?? recv)!;
     if (!(buf instanceof DeviceBuffer) || (recv !== undefined && !(recv instanceof DeviceBuffer))) {
-      throw typeError('ERR_INVALID_BUFFER', `NCCL operations take DeviceBuffers`);
+      throw codedError(TypeError, 'ERR_INVALID_BUFFER', 'NCCL operations take DeviceBuffers');
     }
     for (const b of [send, recv]) {
       if (b && b.device !== this.device) {
-        throw rangeError('ERR_WRONG_DEVICE', `a buffer on device ${b.device} cannot be used by an NCCL communicator of device ${this.device}`);
+        throw codedError(RangeError, 'ERR_WRONG_DEVICE', `a buffer on device ${b.device} cannot be used by an NCCL communicator of device ${this.device}`);
       }
     }
     const dtype = this.#supported(buf, op);
     const opCode = op === undefined ? 0 : NCCL_OPS[op];
     const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
-    if (!(timeoutMs >= 0)) throw rangeError('ERR_INVALID_TIMEOUT', `timeoutMs must be >= 0, got ${timeoutMs}`);
+    if (!(timeoutMs >= 0)) throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'timeoutMs', 'a non-negative number', timeoutMs, RangeError);
     if (this.debug) this.#check(kind, count, dtype, op === undefined ? -1 : opCode, rootOrPeer);
     const sendH = send ? send._handle() : -1, recvH = recv ? recv._handle() : -1;
     const opId = native.gpu.ncclOp(id, KIND[kind], sendH, send ? send.byteOffset : 0, recvH, recv ? recv.byteOffset : 0,

@@ -1,10 +1,11 @@
 // Promise plumbing for device operations. The addon's GPU poller (native/gpu/env.cc) completes them
 // from CUDA events and MPI requests without blocking the event loop and reports each sweep's
-// completions in one call; a GpuRequest is settled from its record. Like the MPI Request (lib/core/request.ts,
-// whose design this follows), a GpuRequest is a real Promise with wait() and test(), and it holds
+// completions in one call; a GpuRequest is settled from its record. Like the MPI Request (lib/core/request.ts),
+// a GpuRequest is a settling Promise (lib/core/settle.ts) with wait() and test(), and it holds
 // everything the operation reads or writes until it is done, so nothing in flight can be collected.
 import { native } from '../addon/binding.js';
 import { GPU_DONE } from '../addon/native.js';
+import { capturedReject, capturedResolve, rejectHandled, Settling, settlesLikePromise } from '../core/settle.js';
 import { gpuErrorFor, makeGpuError } from './errors.js';
 
 const CAPACITY = 64;
@@ -40,20 +41,13 @@ export interface Completion {
   bytes: number;
 }
 
-let nextResolve: ((v: any) => void) | undefined;
-let nextReject: ((e: Error) => void) | undefined;
-function capture(resolve: (v: any) => void, reject: (e: Error) => void): void {
-  nextResolve = resolve;
-  nextReject = reject;
-}
-const markHandled = () => {};
 const enum State { Pending, Fulfilled, Rejected }
 
 /**
  * A device operation in flight (an NCCL collective, a staged message, an asynchronous copy): await
  * it, or wait()/test() it as an MPI request. `wait()` blocks the thread, deadlines still applying.
  */
-export class GpuRequest<T> extends Promise<T> {
+export class GpuRequest<T> extends Settling<T> {
   #id: number;
   #state = State.Pending;
   #value: T | undefined;
@@ -65,9 +59,9 @@ export class GpuRequest<T> extends Promise<T> {
 
   /** @internal Made by the GPU API with the id the addon returned. */
   constructor(id: number, finish: (c: Completion) => T, keep: unknown) {
-    super(capture);
-    this.#resolve = nextResolve!;
-    this.#reject = nextReject!;
+    super();
+    this.#resolve = capturedResolve();
+    this.#reject = capturedReject();
     this.#id = id;
     this.#finish = finish;
     this.#keep = keep;
@@ -104,9 +98,7 @@ export class GpuRequest<T> extends Promise<T> {
   #fail(e: Error): void {
     this.#state = State.Rejected;
     this.#error = e;
-    // Consumed with wait()/test(), a rejection must not count as unhandled (which aborts the job).
-    Promise.prototype.then.call(this, undefined, markHandled);
-    this.#reject(e);
+    rejectHandled(this, this.#reject, e);
   }
 
   /** Blocks until done and returns the result (or throws its error). */
@@ -131,7 +123,7 @@ export class GpuRequest<T> extends Promise<T> {
 }
 
 // `await` then takes a GpuRequest as a native promise (one microtask hop), as for lib/core/request.ts.
-Object.defineProperty(GpuRequest.prototype, 'constructor', { value: Promise, writable: true, configurable: true });
+settlesLikePromise(GpuRequest);
 
 /** A failure record's error, for finish() callbacks that must release on failure. */
 export function failure(c: Completion): Error | undefined {

@@ -9,9 +9,9 @@
 // TypeScript signatures cannot name DeviceBuffer from outside comm.ts, so the same four calls are also
 // exported typed, as gpu.send(comm, buf, dest, tag) and so on.
 import { native } from '../addon/binding.js';
-import { ANY_SOURCE, ANY_TAG, Comm, PROC_NULL } from '../comm/comm.js';
+import { ANY_SOURCE, ANY_TAG, Comm, PROC_NULL, tagUpperBound } from '../comm/comm.js';
+import { isRank, isTag, rankError, tagError } from '../core/checks.js';
 import { ensureInit } from '../core/env.js';
-import { rangeError, typeError } from '../core/errors.js';
 import { stagingChunk } from './config.js';
 import { Status } from '../core/status.js';
 import { DeviceBuffer, onFirstBuffer } from './buffer.js';
@@ -34,17 +34,18 @@ export function mpiCudaAware(): { aware: boolean; how: string } {
   return aware;
 }
 
+// The same checks, errors and codes as host messages (lib/comm/comm.ts).
 function checkPeer(comm: Comm, r: unknown, what: string, anyOk: boolean): number {
   const size = comm.size;
-  if (typeof r === 'number' && Number.isInteger(r) && r >= 0 && r < size) return r;
+  if (isRank(r, size)) return r;
   if (r === PROC_NULL || (anyOk && r === ANY_SOURCE)) return r;
-  throw rangeError('ERR_RANK', `${what} ${String(r)} is out of range: this communicator has ranks 0..${size - 1}`);
+  throw rankError(what, r, size, anyOk ? 'ANY_SOURCE or PROC_NULL' : 'PROC_NULL');
 }
 
 function checkTag(t: unknown, anyOk: boolean): number {
-  if (typeof t === 'number' && Number.isInteger(t) && t >= 0 && t <= native.tagUpperBound()) return t;
+  if (isTag(t, tagUpperBound())) return t;
   if (anyOk && t === ANY_TAG) return t;
-  throw typeError('ERR_INVALID_TAG', `tag must be an integer in 0..${native.tagUpperBound()}, got ${String(t)}`);
+  throw tagError(t, tagUpperBound(), anyOk);
 }
 
 function post(comm: Comm, buf: DeviceBuffer, peer: number, tag: number, isSend: boolean): GpuRequest<Status> {

@@ -2,6 +2,8 @@
 // value the edge's weight. Validation is local and deterministic (it reads only the matrix and the
 // communicator size), so ranks holding the same matrix reach the same verdict without talking; the
 // digest lets them first check, in one collective every rank enters, that they do hold the same one.
+import type { ArgumentErrorCode } from '../core/codes.js';
+import { describe, isTypedArray } from '../core/checks.js';
 import { crc32c } from '../wire/crc32c.js';
 
 export type AdjacencyReason = 'type' | 'size' | 'square' | 'value' | 'disagree';
@@ -9,7 +11,7 @@ export type AdjacencyReason = 'type' | 'size' | 'square' | 'value' | 'disagree';
 /** An adjacency matrix that cannot make a graph. Thrown on every rank alike (see comm.graph). */
 export class AdjacencyError extends Error {
   override name = 'AdjacencyError';
-  readonly code = 'ERR_ADJACENCY';
+  readonly code = 'ERR_ADJACENCY' satisfies ArgumentErrorCode;
   readonly reason: AdjacencyReason;
   /** The offending entry or row, where there is one. */
   readonly row?: number;
@@ -33,7 +35,7 @@ export interface Matrix {
 }
 
 function isRows(m: unknown): m is ArrayLike<unknown> {
-  return Array.isArray(m) || (ArrayBuffer.isView(m) && !(m instanceof DataView));
+  return Array.isArray(m) || isTypedArray(m);
 }
 
 /**
@@ -88,12 +90,4 @@ export function validate(m: unknown, size: number): Matrix {
     }
   }
   return { n, a };
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
-  return typeof v;
 }

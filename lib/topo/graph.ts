@@ -8,15 +8,14 @@
 // verdict; ranks with different ones all learn that from the agreement check. Either way every rank
 // throws the same AdjacencyError and none is left waiting in MPI's graph constructor.
 import { native } from '../addon/binding.js';
-import { asView, type BufferLike } from '../core/buffer.js';
+import { asView, isRank, sameDtype, type BufferLike } from '../core/checks.js';
 import { Channel, type ChannelOptions } from '../channel/channel.js';
+import { alloc, INT_MAX } from '../coll/args.js';
 import { Comm } from '../comm/comm.js';
-import { dtypeOf, type TypedArray } from '../core/dtypes.js';
-import { rangeError, typeError } from '../core/errors.js';
+import type { TypedArray } from '../core/dtypes.js';
+import { codedError } from '../core/errors.js';
 import { AdjacencyError, type Adjacency, type Matrix, digest, validate } from './adjacency.js';
 import { Request } from '../core/request.js';
-
-const INT_MAX = 2 ** 31 - 1;
 
 export class GraphComm extends Comm {
   readonly #m: Matrix;
@@ -37,7 +36,7 @@ export class GraphComm extends Comm {
   /** Whether the matrix has the edge from -> to (rank `from` may send to rank `to`). */
   canSend(from: number, to: number): boolean {
     const n = this.#m.n;
-    return Number.isInteger(from) && Number.isInteger(to) && from >= 0 && to >= 0 && from < n && to < n && this.#m.a[from * n + to]! > 0;
+    return isRank(from, n) && isRank(to, n) && this.#m.a[from * n + to]! > 0;
   }
 
   /** The weight of edge from -> to (0 when there is none). */
@@ -102,7 +101,7 @@ export class GraphComm extends Comm {
     let count: number;
     if (outs > 0) {
       if (s.length % outs !== 0) {
-        throw rangeError('ERR_COUNTS', `neighborAlltoall: send has ${s.length} elements, not a multiple of the ${outs} out-neighbours`);
+        throw codedError(RangeError, 'ERR_COUNTS', `neighborAlltoall: send has ${s.length} elements, not a multiple of the ${outs} out-neighbours`);
       }
       count = s.length / outs;
     } else if (recv !== undefined && ins > 0) {
@@ -110,9 +109,9 @@ export class GraphComm extends Comm {
     } else if (ins === 0) {
       count = 0;
     } else {
-      throw typeError('ERR_INVALID_BUFFER', 'neighborAlltoall: this rank has no out-neighbours, pass recv so the block size is known');
+      throw codedError(TypeError, 'ERR_INVALID_BUFFER', 'neighborAlltoall: this rank has no out-neighbours, pass recv so the block size is known');
     }
-    if (!Number.isInteger(count) || count > INT_MAX) throw rangeError('ERR_COUNTS', `neighborAlltoall: block of ${count} elements`);
+    if (!Number.isInteger(count) || count > INT_MAX) throw codedError(RangeError, 'ERR_COUNTS', `neighborAlltoall: block of ${count} elements`);
     const want = count * ins;
     const r = recv === undefined ? alloc(s, want) : asView(recv, 'neighborAlltoall: recv');
     checkRecv(s, r, want, 'neighborAlltoall', `${ins} in-neighbours x ${count}`);
@@ -120,15 +119,12 @@ export class GraphComm extends Comm {
   }
 }
 
-function alloc(like: TypedArray, n: number): TypedArray {
-  return new (like.constructor as new (n: number) => TypedArray)(n);
-}
-
+// A neighbour collective's recv: the send's element type, and exactly the length the neighbours fill.
 function checkRecv(s: TypedArray, r: TypedArray, want: number, what: string, why: string): void {
-  if (dtypeOf(s) !== dtypeOf(r)) {
-    throw typeError('ERR_DTYPE_MISMATCH', `${what}: send is ${s.constructor.name} but recv is ${r.constructor.name}; both must have the same element type`);
+  sameDtype(s, r, what);
+  if (r.length !== want) {
+    throw codedError(RangeError, 'ERR_BUFFER_TOO_SMALL', `${what}: recv has ${r.length} elements, needs exactly ${want} (${why})`);
   }
-  if (r.length !== want) throw rangeError('ERR_BUFFER_SIZE', `${what}: recv has ${r.length} elements, needs ${want} (${why})`);
 }
 
 declare module '../comm/comm.js' {

@@ -6,28 +6,12 @@
 // header where it could be decoded, so nothing is lost; `sender` is left for the caller (the channel
 // knows the MPI source rank, the codec does not).
 
+import { ErrorCode, type WireErrorCode } from '../core/codes.js';
 import type { DecodedHeader, ProtocolVersion, SchemaVersion } from './codec.js';
 
-/** The `code` of each error class. Stable strings, errno style; part of the public API. */
-export const ErrorCode = {
-  /** Protocol major version differs (ProtocolVersionError). */
-  PROTOCOL_VERSION: 'EPROTOVERSION',
-  /** Channel schema major version differs from the one expected (SchemaMismatchError). */
-  SCHEMA_MISMATCH: 'ESCHEMA',
-  /** Message was for another channel than the one expected (ChannelMismatchError). */
-  CHANNEL_MISMATCH: 'ECHANNEL',
-  /** Message is malformed: bad magic, lengths, shape, dtype, name, truncated (CorruptMessageError). */
-  CORRUPT: 'EBADMSG',
-  /** Payload CRC32C does not match the header's (ChecksumError, a CorruptMessageError). */
-  CHECKSUM: 'ECHECKSUM',
-  /** An operation did not complete in time (TimeoutError). */
-  TIMEOUT: 'ETIMEDOUT',
-  /** An operation is not allowed (PermissionError), e.g. writing to a read-only channel. */
-  PERMISSION: 'EPERM',
-  /** A request's handler failed on the serving rank (RemoteError). */
-  REMOTE: 'EREMOTE',
-} as const;
-export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+// The codes of these classes (WireErrorCode) are part of the library's one vocabulary, lib/core/codes.ts,
+// which also holds the ErrorCode constants naming them.
+export { ErrorCode, type WireErrorCode } from '../core/codes.js';
 
 /** What exactly was wrong with a CorruptMessageError. */
 export type CorruptReason =
@@ -51,7 +35,7 @@ export interface MessageErrorOptions {
 export class MessageError extends Error {
   override name = 'MessageError';
   /** One of ErrorCode's values. */
-  readonly code: string;
+  readonly code: WireErrorCode;
   /** The raw received bytes exactly as passed to the decoder (a reference, not a copy). */
   readonly raw: Uint8Array;
   /** The header, where it could be decoded (see each subclass). */
@@ -59,7 +43,7 @@ export class MessageError extends Error {
   /** The sender's rank; the codec does not know it, the channel fills it in. */
   sender?: number;
 
-  constructor(message: string, code: string, raw: Uint8Array, options?: MessageErrorOptions) {
+  constructor(message: string, code: WireErrorCode, raw: Uint8Array, options?: MessageErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.raw = raw;
@@ -78,15 +62,10 @@ export class ProtocolVersionError extends MessageError {
   readonly theirs: ProtocolVersion;
 
   constructor(ours: ProtocolVersion, theirs: ProtocolVersion, raw: Uint8Array, options?: MessageErrorOptions) {
-    super(
-      `wire protocol version mismatch: ours is ${ours.major}.${ours.minor}, theirs is ${theirs.major}.${theirs.minor} ` +
-        `(the protocol major version must be the same)`,
-      ErrorCode.PROTOCOL_VERSION,
-      raw,
-      options,
-    );
-    this.ours = { major: ours.major, minor: ours.minor };
-    this.theirs = { major: theirs.major, minor: theirs.minor };
+    super(`wire protocol version mismatch: ours is ${dotted(ours)}, theirs is ${dotted(theirs)} ` +
+      '(the protocol major version must be the same)', ErrorCode.PROTOCOL_VERSION, raw, options);
+    this.ours = copy(ours);
+    this.theirs = copy(theirs);
   }
 }
 
@@ -100,16 +79,19 @@ export class SchemaMismatchError extends MessageError {
   readonly got: SchemaVersion;
 
   constructor(expectedMajor: number, got: SchemaVersion, raw: Uint8Array, options?: MessageErrorOptions) {
-    super(
-      `schema version mismatch: expected major ${expectedMajor}, got ${got.major}.${got.minor}` +
-        (options?.header ? ` on channel '${options.header.channel}'` : ''),
-      ErrorCode.SCHEMA_MISMATCH,
-      raw,
-      options,
-    );
+    super(`schema version mismatch: expected major ${expectedMajor}, got ${dotted(got)}` +
+      (options?.header ? ` on channel '${options.header.channel}'` : ''), ErrorCode.SCHEMA_MISMATCH, raw, options);
     this.expectedMajor = expectedMajor;
-    this.got = { major: got.major, minor: got.minor };
+    this.got = copy(got);
   }
+}
+
+function dotted(v: ProtocolVersion | SchemaVersion): string {
+  return `${v.major}.${v.minor}`;
+}
+
+function copy(v: ProtocolVersion | SchemaVersion): { major: number; minor: number } {
+  return { major: v.major, minor: v.minor };
 }
 
 /**
@@ -139,7 +121,8 @@ export class CorruptMessageError extends MessageError {
   override name = 'CorruptMessageError';
   readonly reason: CorruptReason;
 
-  constructor(reason: CorruptReason, message: string, raw: Uint8Array, options?: MessageErrorOptions, code: string = ErrorCode.CORRUPT) {
+  constructor(reason: CorruptReason, message: string, raw: Uint8Array, options?: MessageErrorOptions,
+    code: typeof ErrorCode.CORRUPT | typeof ErrorCode.CHECKSUM = ErrorCode.CORRUPT) {
     super(`corrupt message (${reason}): ${message}`, code, raw, options);
     this.reason = reason;
   }
@@ -154,13 +137,7 @@ export class ChecksumError extends CorruptMessageError {
   readonly actual: number;
 
   constructor(expected: number, actual: number, raw: Uint8Array, options?: MessageErrorOptions) {
-    super(
-      'checksum',
-      `payload CRC32C is 0x${hex32(actual)}, header says 0x${hex32(expected)}`,
-      raw,
-      options,
-      ErrorCode.CHECKSUM,
-    );
+    super('checksum', `payload CRC32C is 0x${hex32(actual)}, header says 0x${hex32(expected)}`, raw, options, ErrorCode.CHECKSUM);
     this.expected = expected;
     this.actual = actual;
   }
@@ -180,29 +157,8 @@ export interface OperationDetails {
   cause?: unknown;
 }
 
-/** An operation (receive, request/reply, ...) did not complete within its deadline. code 'ETIMEDOUT'. */
-export class TimeoutError extends Error {
-  override name = 'TimeoutError';
-  readonly code: string = ErrorCode.TIMEOUT;
-  /** The deadline that passed, in milliseconds. */
-  readonly timeoutMs: number;
-  readonly operation?: string;
-  readonly channel?: string;
-  readonly peer?: number;
-
-  constructor(message: string, timeoutMs: number, details?: OperationDetails) {
-    super(message, details?.cause === undefined ? undefined : { cause: details.cause });
-    this.timeoutMs = timeoutMs;
-    if (details?.operation !== undefined) this.operation = details.operation;
-    if (details?.channel !== undefined) this.channel = details.channel;
-    if (details?.peer !== undefined) this.peer = details.peer;
-  }
-}
-
-/** An operation is not permitted (e.g. sending on a receive-only channel endpoint). code 'EPERM'. */
-export class PermissionError extends Error {
-  override name = 'PermissionError';
-  readonly code: string = ErrorCode.PERMISSION;
+/** What TimeoutError and PermissionError share: the operation, channel and peer involved, where known. */
+abstract class OperationError extends Error {
   readonly operation?: string;
   readonly channel?: string;
   readonly peer?: number;
@@ -213,6 +169,25 @@ export class PermissionError extends Error {
     if (details?.channel !== undefined) this.channel = details.channel;
     if (details?.peer !== undefined) this.peer = details.peer;
   }
+}
+
+/** An operation (receive, request/reply, ...) did not complete within its deadline. code 'ETIMEDOUT'. */
+export class TimeoutError extends OperationError {
+  override name = 'TimeoutError';
+  readonly code = ErrorCode.TIMEOUT;
+  /** The deadline that passed, in milliseconds. */
+  readonly timeoutMs: number;
+
+  constructor(message: string, timeoutMs: number, details?: OperationDetails) {
+    super(message, details);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** An operation is not permitted (e.g. sending on a receive-only channel endpoint). code 'EPERM'. */
+export class PermissionError extends OperationError {
+  override name = 'PermissionError';
+  readonly code = ErrorCode.PERMISSION;
 }
 
 /** Which declared property of a channel a received message did not have. */
@@ -253,7 +228,7 @@ export interface RemoteErrorInfo {
  */
 export class RemoteError extends Error {
   override name = 'RemoteError';
-  readonly code: string = ErrorCode.REMOTE;
+  readonly code = ErrorCode.REMOTE;
   readonly remote: RemoteErrorInfo;
   readonly sender: number;
   readonly channel: string;

@@ -13,6 +13,7 @@
 // them as one message from their own memory or, for small messages, copies them next to the header.
 
 import { Deserializer, Serializer } from 'node:v8';
+import { isTypedArray } from '../core/checks.js';
 import { type Dtype, type DtypeInfo, type TypedArray, dtypeByCode, dtypeInfo, dtypeOf } from '../core/dtypes.js';
 import { type DecodedHeader, type DecodedMessage, HEADER_ALIGN, type PayloadKind, payloadView } from './codec.js';
 import { CorruptMessageError } from './errors.js';
@@ -40,7 +41,6 @@ export interface EncodedPayload {
   length: number;
 }
 
-const TypedArrayProto = Object.getPrototypeOf(Int8Array) as Function;
 const TENSOR_KEYS = new Set(['dtype', 'shape', 'data']);
 const ZEROS = new Uint8Array(HEADER_ALIGN);
 
@@ -58,8 +58,8 @@ function align(n: number): number {
 
 /** The tensor a message denotes, or undefined when it is an object. Throws when it is a malformed tensor. */
 export function asTensor(m: unknown): { dtype: DtypeInfo; shape: readonly number[] | undefined; data: TypedArray } | undefined {
-  if (m instanceof TypedArrayProto) return { dtype: dtypeOf(m as TypedArray)!, shape: undefined, data: m as TypedArray };
-  if (m === null || typeof m !== 'object' || !((m as TensorInit).data instanceof TypedArrayProto)) return undefined;
+  if (isTypedArray(m)) return { dtype: dtypeOf(m)!, shape: undefined, data: m };
+  if (m === null || typeof m !== 'object' || !isTypedArray((m as TensorInit).data)) return undefined;
   for (const k of Object.keys(m)) if (!TENSOR_KEYS.has(k)) return undefined;
   const { dtype, shape, data } = m as TensorInit;
   if (shape !== undefined && !Array.isArray(shape)) return undefined;

@@ -1,5 +1,5 @@
 /* A fake CUDA runtime for tests on machines without a GPU: the same C ABI as libcudart (the subset
- * native/gpu/abi.h declares), with "device" memory in host memory. Built by test/fakes/build.mjs and
+ * native/gpu/abi.h declares), with "device" memory in host memory. Built by test/fakes/build.ts and
  * loaded only when MPI4NODE_CUDART points at it.
  *
  * - Device and pinned allocations are registered, so copies check their direction and

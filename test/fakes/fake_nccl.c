@@ -1,6 +1,6 @@
 /* A fake NCCL for tests on machines without a GPU: the same C ABI as libnccl.so.2 (the subset
  * native/gpu/abi.h declares), with collectives implemented over MPI on the fake runtime's host-memory
- * "device" buffers. Built with mpicc by test/fakes/build.mjs; it runs inside the process whose addon
+ * "device" buffers. Built with mpicc by test/fakes/build.ts; it runs inside the process whose addon
  * initialised MPI, and is loaded only when MPI4NODE_NCCL points at it.
  *
  * Semantics kept from NCCL: buffers must be device memory (checked), ops are enqueued on a stream (the

@@ -4,6 +4,8 @@ import * as assert from 'uvu/assert';
 import { native } from '../../lib/addon/binding.js';
 import type { Channel, Comm } from '../../lib/index.js';
 
+export { thrown } from '../thrown.js';
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A dissemination barrier from Promise point-to-point calls on `comm` (a dup reserved for it). */
@@ -19,16 +21,6 @@ export async function asyncBarrier(comm: Comm, tag = 777): Promise<void> {
 /** Sends `bytes` as they are on a lane of `ch` (0 data, 1 request, 2 reply): how tests forge messages. */
 export function sendRaw(ch: Channel, dest: number, bytes: Uint8Array, lane = 0): void {
   native.send(bytes, dest, ch.tag + lane, ch.comm._handle(true), false);
-}
-
-/** The error `fn` throws (synchronously), or fails the test. */
-export function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  assert.unreachable('expected an error');
 }
 
 /** The error `p` rejects with, or fails the test. */

@@ -1,6 +1,9 @@
 // Helpers shared by the collective suites: run a collective in either form, and catch typed errors.
 import * as assert from 'uvu/assert';
 import { world, Request, type Comm } from '../../lib/index.js';
+import { thrown } from '../thrown.js';
+
+export { thrown };
 
 export type Form = 'blocking' | 'promise';
 export const FORMS: readonly Form[] = ['blocking', 'promise'];
@@ -17,16 +20,6 @@ export async function call(form: Form, name: string, ...args: unknown[]): Promis
 export async function callOn(comm: Comm, form: Form, name: string, ...args: unknown[]): Promise<any> {
   const c = comm as any;
   return form === 'blocking' ? c[name](...args) : await c[`i${name}`](...args);
-}
-
-/** The error `fn` throws (synchronously), or fails the test. */
-export function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  assert.unreachable('expected an error');
 }
 
 /** Checks that `fn` throws `type` with `code`, in both forms (Promise forms throw before posting). */

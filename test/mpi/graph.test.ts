@@ -92,10 +92,10 @@ test('bad neighbour-collective buffers: TypeError/RangeError before anything is 
   const g = world.graph(matrix((i, j) => (i !== j ? 1 : 0)));
   const outs = g.outNeighbors.length;
   if (outs > 0) {
-    assert.is(thrown(() => g.neighborAllgather(new Int32Array(1), new Int32Array(outs + 1))).code, 'ERR_BUFFER_SIZE');
+    assert.is(thrown(() => g.neighborAllgather(new Int32Array(1), new Int32Array(outs + 1))).code, 'ERR_BUFFER_TOO_SMALL');
     assert.is(thrown(() => g.neighborAllgather(new Int32Array(1), new Float32Array(outs))).code, 'ERR_DTYPE_MISMATCH');
     if (outs > 1) assert.is(thrown(() => g.neighborAlltoall(new Int32Array(outs + 1))).code, 'ERR_COUNTS');
-    assert.is(thrown(() => g.ineighborAllgather(new Int32Array(1), new Int32Array(outs + 1))).code, 'ERR_BUFFER_SIZE');
+    assert.is(thrown(() => g.ineighborAllgather(new Int32Array(1), new Int32Array(outs + 1))).code, 'ERR_BUFFER_TOO_SMALL');
   }
   assert.is(thrown(() => g.neighborAllgather('nope' as any)).code, 'ERR_INVALID_BUFFER');
   // The graph is still usable: nothing was posted.

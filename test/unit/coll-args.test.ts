@@ -1,18 +1,11 @@
 // The argument checks of the collectives (lib/coll/args.ts, lib/coll/ops.ts), without MPI.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { aliased, alloc, blocks, checkLayout, checkRoot, ints } from '../../lib/coll/args.js';
+import { aliased, alloc, blocks, checkLayout, ints } from '../../lib/coll/args.js';
+import { checkRoot } from '../../lib/core/checks.js';
 import { DTYPES, dtypeInfo } from '../../lib/core/dtypes.js';
 import { AVG, createOp, resolveOp, UserOp } from '../../lib/coll/ops.js';
-
-function err(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  assert.unreachable('expected an error');
-}
+import { thrown as err } from '../thrown.js';
 
 test('checkRoot: integers in range; RangeError or TypeError ERR_ROOT otherwise', () => {
   assert.is(checkRoot(0, 1, 'f'), 0);
