@@ -118,7 +118,7 @@ test('a receive posted after its message arrived does not overtake an earlier on
 });
 
 test('sixty concurrent channel receives resolve in posting order', async () => {
-  const ch = world.channel('order/sixty');
+  const ch = world.channel('order/sixty', { version: '1.0' });
   const n = 60;
   let got: number[] = [];
   const ps = isReceiver ? Array.from({ length: n }, () => ch.irecv<Float64Array>(sender)) : [];

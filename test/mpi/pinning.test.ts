@@ -74,7 +74,7 @@ test('transferring the buffers of a nonblocking collective in flight', async () 
 });
 
 test('transferring the payload of a channel isend in flight', async () => {
-  const ch = world.channel('pinning/payload');
+  const ch = world.channel('pinning/payload', { version: '1.0' });
   if (peer < 0) return void world.barrier();
   const send = rank === 0 ? filled() : undefined;
   const s = send ? ch.isend(peer, send) : undefined;
