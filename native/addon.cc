@@ -131,28 +131,6 @@ void Addon::CheckUsable(Napi::Env env) {
   if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
 }
 
-MPI_Comm Addon::CommArg(const Napi::CallbackInfo& info, size_t i) {
-  int32_t h = -1;
-  napi_get_value_int32(info.Env(), info[i], &h);
-  MPI_Comm c = ProcessState::Get().Comm(h);
-  if (c == MPI_COMM_NULL) ThrowMpi(info.Env(), kErrBadHandle);
-  return c;
-}
-
-int Addon::IntArg(const Napi::CallbackInfo& info, size_t i) {
-  int32_t v = 0;
-  if (napi_get_value_int32(info.Env(), info[i], &v) != napi_ok) {
-    throw Napi::TypeError::New(info.Env(), "internal: expected an integer argument");
-  }
-  return v;
-}
-
-void Addon::BufArg(const Napi::CallbackInfo& info, size_t i, BufView* out) {
-  if (!GetBuf(info.Env(), info[i], out)) {
-    throw Napi::TypeError::New(info.Env(), "internal: expected a typed array");
-  }
-}
-
 }  // namespace mpi4node
 
 using Mpi4NodeAddon = mpi4node::Addon;

@@ -25,6 +25,10 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value MakeError(Napi::Env env, int code);
   // MPI_SUCCESS when MPI may be called from this thread now, else a library error code.
   int UsableCode();
+  // Throws the MpiError unless MPI may be called from this thread now: one branch once it may.
+  void EnsureUsable(Napi::Env env) {
+    if (!usable_ || ProcessState::Get().finalized()) CheckUsable(env);
+  }
   bool usable() const { return usable_; }
   void WriteSyncStatus(const MPI_Status& st, int rc) { FillStatus(st, rc, true, status_); }
   Engine* engine() { return engine_; }
@@ -117,22 +121,12 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Divide(const Napi::CallbackInfo& info);
   Napi::Value ReduceAll(const Napi::CallbackInfo& info, int which);
   Napi::Value AllToAllLike(const Napi::CallbackInfo& info, bool alltoall);
-  Napi::Value CollDone(Napi::Env env, int rc, bool nb, MPI_Request req);
 
   // gpu_*.cc: CUDA and NCCL loaded at run time; device buffers, NCCL communicators and device messages
   // over MPI, exported as `gpu` by GpuEnv (gpu_env.h), which uses the argument helpers below.
   friend class GpuEnv;
 
-  // Shared argument helpers for the binding files.
-  MPI_Comm CommArg(const Napi::CallbackInfo& info, size_t i);
-  int IntArg(const Napi::CallbackInfo& info, size_t i);
-  void BufArg(const Napi::CallbackInfo& info, size_t i, struct BufView* out);
-  // Checks, in one branch on the hot path, that MPI may be called from this thread now.
-  void EnsureUsable(Napi::Env env) {
-    if (!usable_ || ProcessState::Get().finalized()) CheckUsable(env);
-  }
   void CheckUsable(Napi::Env env);
-
   static void AsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg);
 
   Engine* engine_ = nullptr;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "core/args.h"
 #include "core/buffers.h"
 #include "channel/recv_pool.h"
 
@@ -83,76 +84,69 @@ class PartsType {
 
 // sendParts(parts, dest, tag, comm, synchronous)
 Napi::Value Addon::SendParts(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  const int dest = IntArg(info, 1), tag = IntArg(info, 2);
-  MPI_Comm comm = CommArg(info, 3);
-  const bool sync = info[4].ToBoolean();
+  Args a(this, info);
+  const int dest = a.Int(1), tag = a.Int(2);
+  MPI_Comm comm = a.Comm(3);
+  const bool sync = a.Flag(4);
   PartsType pt;
-  int rc = pt.Build(env, info[0]);
+  int rc = pt.Build(a.env(), a[0]);
   if (rc == MPI_SUCCESS) {
     rc = sync ? MPI_Ssend(pt.buf(), pt.count(), pt.type(), dest, tag, comm)
               : MPI_Send(pt.buf(), pt.count(), pt.type(), dest, tag, comm);
   }
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  return env.Undefined();
+  return a.Done(rc);
 }
 
 // isendParts(parts, dest, tag, comm, synchronous) -> slot, or -1 when already complete
 Napi::Value Addon::IsendParts(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  const int dest = IntArg(info, 1), tag = IntArg(info, 2);
-  MPI_Comm comm = CommArg(info, 3);
-  const bool sync = info[4].ToBoolean();
+  Args a(this, info);
+  const int dest = a.Int(1), tag = a.Int(2);
+  MPI_Comm comm = a.Comm(3);
+  const bool sync = a.Flag(4);
   PartsType pt;
-  MPI_Request req;
-  int rc = pt.Build(env, info[0]);
+  MPI_Request req = MPI_REQUEST_NULL;
+  int rc = pt.Build(a.env(), a[0]);
   if (rc == MPI_SUCCESS) {
     rc = sync ? MPI_Issend(pt.buf(), pt.count(), pt.type(), dest, tag, comm, &req)
               : MPI_Isend(pt.buf(), pt.count(), pt.type(), dest, tag, comm, &req);
   }
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  return Napi::Number::New(env, engine_->Track(req, false, status_));
+  return a.Done(rc, true, req);
 }
 
 // recvMessage(source, tag, comm, slab, offset, capacity) -> bytes received at slab[offset], or, for a
 // message larger than `capacity`, a Buffer of exactly its length from the receive pool. Blocking.
 Napi::Value Addon::RecvMessage(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  const int source = IntArg(info, 0), tag = IntArg(info, 1);
-  MPI_Comm comm = CommArg(info, 2);
-  BufView slab;
-  BufArg(info, 3, &slab);
-  const double offset = info[4].As<Napi::Number>().DoubleValue();
-  const double capacity = info[5].As<Napi::Number>().DoubleValue();
+  Args a(this, info);
+  const int source = a.Int(0), tag = a.Int(1);
+  MPI_Comm comm = a.Comm(2);
+  const BufView slab = a.Buf(3);
+  const size_t offset = a.Size(4), capacity = a.Size(5);
   MPI_Message msg;
   MPI_Status st;
-  int rc = MPI_Mprobe(source, tag, comm, &msg, &st);
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  MPI_Count bytes = 0;
-  MPI_Get_elements_x(&st, MPI_BYTE, &bytes);
+  a.Check(MPI_Mprobe(source, tag, comm, &msg, &st));
+  MPI_Count count = 0;
+  MPI_Get_elements_x(&st, MPI_BYTE, &count);
+  const size_t bytes = static_cast<size_t>(count);
   void* data;
   Napi::Value out;
-  if (static_cast<double>(bytes) <= capacity && offset + capacity <= static_cast<double>(slab.count * slab.elemSize)) {
-    data = static_cast<char*>(slab.data) + static_cast<size_t>(offset);
-    out = Napi::Number::New(env, static_cast<double>(bytes));
+  if (bytes <= capacity && offset + capacity <= slab.count * slab.elemSize) {
+    data = static_cast<char*>(slab.data) + offset;
+    out = Napi::Number::New(a.env(), static_cast<double>(bytes));
   } else {
-    out = RecvPool::Get().New(env, static_cast<size_t>(bytes), &data);
+    out = RecvPool::Get().New(a.env(), bytes, &data);
   }
-  CountedType ct(static_cast<size_t>(bytes), MPI_BYTE);
-  rc = ct.rc();
+  CountedType ct(bytes, MPI_BYTE);
+  int rc = ct.rc();
   if (rc == MPI_SUCCESS) rc = MPI_Mrecv(data, ct.count(), ct.type(), &msg, &st);
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  WriteSyncStatus(st, rc);
+  a.DoneRecv(rc, false, MPI_REQUEST_NULL, st);
   return out;
 }
 
 // allocBuffer(bytes) -> a Buffer of exactly `bytes` (> 0) from the receive pool, not zeroed.
 Napi::Value Addon::AllocBuffer(const Napi::CallbackInfo& info) {
+  Args a(this, info, Args::kNoMpi);
   void* data;
-  return RecvPool::Get().New(info.Env(), static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue()), &data);
+  return RecvPool::Get().New(a.env(), a.Size(0), &data);
 }
 
 }  // namespace mpi4node

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "addon.h"
+#include "core/args.h"
 #include "core/errors.h"
 
 namespace mpi4node {
@@ -219,7 +220,8 @@ std::string GpuErrorText(int kind, int code) {
 }
 
 Napi::Value GpuEnv::ErrorText(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), GpuErrorText(addon_->IntArg(info, 0), addon_->IntArg(info, 1)));
+  Args a(addon_, info, Args::kNoMpi);
+  return Napi::String::New(a.env(), GpuErrorText(a.Int(0), a.Int(1)));
 }
 
 void GpuEnv::Throw(Napi::Env env, GpuErr e) {
@@ -239,29 +241,11 @@ void GpuEnv::RequireNccl(Napi::Env env) {
   if (!GpuLoader::Get().ncclUsable()) throw Napi::Error::New(env, "internal: NCCL is not available");
 }
 
-void GpuEnv::RequireMpi(Napi::Env env) {
-  int rc = addon_->UsableCode();
-  if (rc != MPI_SUCCESS) addon_->ThrowMpi(env, rc);
-}
-
-DeviceMem& GpuEnv::Mem(Napi::Env env, const Napi::Value& handle) {
-  int32_t h = -1;
-  napi_get_value_int32(env, handle, &h);
-  if (h < 0 || h >= static_cast<int>(mems_.size()) || !mems_[h].live) Throw(env, {kGpuUsage, kUsageBadHandle});
-  return mems_[h];
-}
-
-NcclEntry& GpuEnv::Nccl(Napi::Env env, const Napi::Value& id) {
-  int32_t h = -1;
-  napi_get_value_int32(env, id, &h);
-  if (h < 0 || h >= static_cast<int>(nccls_.size()) || !nccls_[h].live) Throw(env, {kGpuUsage, kUsageBadHandle});
-  return nccls_[h];
-}
-
 Napi::Value GpuEnv::SetDevice(const Napi::CallbackInfo& info) {
-  RequireCuda(info.Env());
-  Check(info.Env(), cuda().SetDevice(addon_->IntArg(info, 0)));
-  return info.Env().Undefined();
+  Args a(addon_, info, Args::kNoMpi);
+  RequireCuda(a.env());
+  Check(a.env(), cuda().SetDevice(a.Int(0)));
+  return a.env().Undefined();
 }
 
 Napi::Value GpuEnv::GetDevice(const Napi::CallbackInfo& info) {
@@ -273,12 +257,10 @@ Napi::Value GpuEnv::GetDevice(const Napi::CallbackInfo& info) {
 
 // sharedLocalRank(comm) -> [rank, size] among the ranks sharing this node's memory. Collective.
 Napi::Value GpuEnv::SharedLocalRank(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireMpi(env);
-  MPI_Comm comm = addon_->CommArg(info, 0);
+  Args a(addon_, info);
+  Napi::Env env = a.env();
   MPI_Comm local;
-  int rc = MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
-  if (rc != MPI_SUCCESS) addon_->ThrowMpi(env, rc);
+  a.Check(MPI_Comm_split_type(a.Comm(0), MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local));
   int r = 0, s = 0;
   MPI_Comm_rank(local, &r);
   MPI_Comm_size(local, &s);
@@ -291,10 +273,10 @@ Napi::Value GpuEnv::SharedLocalRank(const Napi::CallbackInfo& info) {
 
 // cudaAware(force) -> [aware, how]
 Napi::Value GpuEnv::CudaAware(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireMpi(env);
+  Args a(addon_, info);
+  Napi::Env env = a.env();
   std::string how;
-  const bool aware = GpuLoader::Get().MpiCudaAware(addon_->IntArg(info, 0), &how);
+  const bool aware = GpuLoader::Get().MpiCudaAware(a.Int(0), &how);
   Napi::Array out = Napi::Array::New(env, 2);
   out.Set(0u, aware);
   out.Set(1u, how);
@@ -324,33 +306,35 @@ Napi::Value GpuEnv::Stats(const Napi::CallbackInfo& info) {
 // wait(id): blocks this thread until the operation completes (NCCL deadlines still apply); its
 // record goes to the status buffer.
 Napi::Value GpuEnv::Wait(const Napi::CallbackInfo& info) {
-  const int id = addon_->IntArg(info, 0);
-  if (id < 0 || id >= static_cast<int>(ops_.size()) || !ops_[id].live) Throw(info.Env(), {kGpuUsage, kUsageBadHandle});
-  if (ops_[id].deferred) {
-    throw Napi::Error::New(info.Env(), "cannot wait for an NCCL operation inside an open group: groupEnd() launches it");
+  Args a(addon_, info, Args::kNoMpi);
+  const int id = a.Int(0);
+  if (Live(a.env(), ops_, id).deferred) {
+    throw Napi::Error::New(a.env(), "cannot wait for an NCCL operation inside an open group: groupEnd() launches it");
   }
-  GpuErr err;
-  for (int k = 0; k < kGdFields; ++k) status_[k] = 0;
-  MatchAll();
-  while (!StepOp(id, &err, status_)) MatchAll();
-  status_[kGdKind] = err.kind;
-  status_[kGdCode] = err.code;
-  FinishOp(id);
-  return info.Env().Undefined();
+  Settle(id, true);
+  return a.env().Undefined();
 }
 
 // test(id) -> true (record in the status buffer) when the operation has completed.
 Napi::Value GpuEnv::Test(const Napi::CallbackInfo& info) {
-  const int id = addon_->IntArg(info, 0);
-  if (id < 0 || id >= static_cast<int>(ops_.size()) || !ops_[id].live) Throw(info.Env(), {kGpuUsage, kUsageBadHandle});
+  Args a(addon_, info, Args::kNoMpi);
+  const int id = a.Int(0);
+  Live(a.env(), ops_, id);
+  return Napi::Boolean::New(a.env(), Settle(id, false));
+}
+
+bool GpuEnv::Settle(int id, bool block) {
   GpuErr err;
   for (int k = 0; k < kGdFields; ++k) status_[k] = 0;
   MatchAll();
-  if (!StepOp(id, &err, status_)) return Napi::Boolean::New(info.Env(), false);
+  while (!StepOp(id, &err, status_)) {
+    if (!block) return false;
+    MatchAll();
+  }
   status_[kGdKind] = err.kind;
   status_[kGdCode] = err.code;
   FinishOp(id);
-  return Napi::Boolean::New(info.Env(), true);
+  return true;
 }
 
 // ---- pools ----

@@ -128,9 +128,15 @@ class GpuEnv {
   }
   void RequireCuda(Napi::Env env);
   void RequireNccl(Napi::Env env);
-  void RequireMpi(Napi::Env env);
-  DeviceMem& Mem(Napi::Env env, const Napi::Value& handle);
-  NcclEntry& Nccl(Napi::Env env, const Napi::Value& id);
+  // The live entry `h` of a table (device buffers, NCCL communicators, operations); a disposed or
+  // unknown one throws the usage error kUsageBadHandle.
+  template <typename T>
+  T& Live(Napi::Env env, std::vector<T>& table, int h) {
+    if (h < 0 || h >= static_cast<int>(table.size()) || !table[h].live) Throw(env, {kGpuUsage, kUsageBadHandle});
+    return table[h];
+  }
+  DeviceMem& Mem(Napi::Env env, int h) { return Live(env, mems_, h); }
+  NcclEntry& Nccl(Napi::Env env, int h) { return Live(env, nccls_, h); }
 
   EventRef NewEvent(GpuErr* err);
   // Records a fresh event on `s`.
@@ -200,6 +206,9 @@ class GpuEnv {
 
   // The poller (gpu_env.cc).
   bool StepOp(int id, GpuErr* err, double* rec);
+  // Steps operation `id` until it is done (`block`) or once; when done, its record goes to the status
+  // buffer, the operation is finished and the result is true.
+  bool Settle(int id, bool block);
   void FinishOp(int id);
   void Disarm();
   void Poll();
@@ -261,6 +270,13 @@ class DeviceGuard {
   CudaApi& c_;
   int prev_ = -1;
 };
+
+// Throws unless [offset, offset + bytes) lies within m.
+inline void CheckRange(Napi::Env env, const DeviceMem& m, size_t offset, size_t bytes) {
+  if (offset > m.bytes || bytes > m.bytes - offset) {
+    throw Napi::RangeError::New(env, "internal: device range out of bounds");
+  }
+}
 
 // The message for an error of kind `kind` (GpuErrKind) and code `code`.
 std::string GpuErrorText(int kind, int code);

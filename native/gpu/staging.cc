@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "addon.h"
+#include "core/args.h"
 #include "core/buffers.h"
 #include "core/errors.h"
 #include "gpu/env.h"
@@ -564,37 +565,29 @@ std::unique_ptr<Transfer> MakeHostCopy(int mem, size_t offset, void* host, size_
   return std::make_unique<HostCopy>(mem, offset, host, bytes, toDevice, chunk);
 }
 
-namespace {
-size_t Size(Napi::Env env, const Napi::Value& v) {
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "internal: bad size");
-  return static_cast<size_t>(d);
-}
-}  // namespace
-
 // isend(handle, byteOffset, bytes, dest, tag, comm, internal, chunkBytes, cudaAware) -> op id
 Napi::Value GpuEnv::Isend(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
   RequireCuda(env);
-  RequireMpi(env);
-  DeviceMem& m = Mem(env, info[0]);
+  a.RequireMpi();
+  DeviceMem& m = Mem(env, a.Int(0));
   const int h = static_cast<int>(&m - mems_.data());
-  const size_t offset = Size(env, info[1]), bytes = Size(env, info[2]);
-  if (offset > m.bytes || bytes > m.bytes - offset) throw Napi::RangeError::New(env, "internal: device range out of bounds");
-  const int dest = addon_->IntArg(info, 3), tag = addon_->IntArg(info, 4);
-  MPI_Comm comm = addon_->CommArg(info, 5);
-  MPI_Comm internal = addon_->CommArg(info, 6);
-  const size_t chunk = std::max<size_t>(Size(env, info[7]), 1);
+  const size_t offset = a.Size(1), bytes = a.Size(2);
+  CheckRange(env, m, offset, bytes);
+  const int dest = a.Int(3), tag = a.Int(4);
+  MPI_Comm comm = a.Comm(5);
+  MPI_Comm internal = a.Comm(6);
+  const size_t chunk = std::max<size_t>(a.Size(7), 1);
   GpuOp op;
-  if (info[8].ToBoolean()) {
+  if (a.Flag(8)) {
     auto t = std::make_unique<DirectTransfer>(true, dest, tag, bytes);
     GpuErr e = t->Post(*this, m, offset, comm);
     if (!e.ok()) Throw(env, e);
     op.xfer = std::move(t);
   } else {
     auto t = std::make_unique<StagedSend>(h, offset, bytes, dest, chunk, internal);
-    const int rc = t->PostHeader(tag, comm);
-    if (rc != MPI_SUCCESS) addon_->ThrowMpi(env, rc);
+    a.Check(t->PostHeader(tag, comm));
     op.xfer = std::move(t);
   }
   return Napi::Number::New(env, AddOp(std::move(op)));
@@ -602,18 +595,19 @@ Napi::Value GpuEnv::Isend(const Napi::CallbackInfo& info) {
 
 // irecv(handle, byteOffset, capacity, source, tag, comm, internal, cudaAware) -> op id
 Napi::Value GpuEnv::Irecv(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
   RequireCuda(env);
-  RequireMpi(env);
-  DeviceMem& m = Mem(env, info[0]);
+  a.RequireMpi();
+  DeviceMem& m = Mem(env, a.Int(0));
   const int h = static_cast<int>(&m - mems_.data());
-  const size_t offset = Size(env, info[1]), capacity = Size(env, info[2]);
-  if (offset > m.bytes || capacity > m.bytes - offset) throw Napi::RangeError::New(env, "internal: device range out of bounds");
-  const int source = addon_->IntArg(info, 3), tag = addon_->IntArg(info, 4);
-  MPI_Comm comm = addon_->CommArg(info, 5);
-  MPI_Comm internal = addon_->CommArg(info, 6);
+  const size_t offset = a.Size(1), capacity = a.Size(2);
+  CheckRange(env, m, offset, capacity);
+  const int source = a.Int(3), tag = a.Int(4);
+  MPI_Comm comm = a.Comm(5);
+  MPI_Comm internal = a.Comm(6);
   GpuOp op;
-  if (info[7].ToBoolean()) {
+  if (a.Flag(7)) {
     auto t = std::make_unique<DirectTransfer>(false, source, tag, capacity);
     GpuErr e = t->Post(*this, m, offset, comm);
     if (!e.ok()) Throw(env, e);

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "addon.h"
+#include "core/args.h"
 #include "core/errors.h"
 #include "mpi/ops.h"
 
@@ -58,11 +59,12 @@ void Addon::NoteDestroyed(Addon* addon) {
 
 // registerBuffer(k, buf): caches buf's memory in slot k and holds a reference to it until replaced.
 Napi::Value Addon::RegisterBuffer(const Napi::CallbackInfo& info) {
-  const int k = IntArg(info, 0);
-  if (k < 0 || k >= kFastBufs) throw Napi::RangeError::New(info.Env(), "internal: bad fast buffer slot");
-  BufArg(info, 1, &fastBufs_[k]);
-  fastBufRefs_.Set(static_cast<uint32_t>(k), info[1]);
-  return info.Env().Undefined();
+  Args a(this, info, Args::kNoMpi);
+  const int k = a.Int(0);
+  if (k < 0 || k >= kFastBufs) throw Napi::RangeError::New(a.env(), "internal: bad fast buffer slot");
+  fastBufs_[k] = a.Buf(1);
+  fastBufRefs_.Set(static_cast<uint32_t>(k), a[1]);
+  return a.env().Undefined();
 }
 
 // The fast path only carries buffers lib/ registered, all far below INT_MAX elements.
