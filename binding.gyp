@@ -19,7 +19,6 @@
       "native/mpi/fast.cc",
       "native/mpi/ops.cc",
       "native/mpi/p2p.cc",
-      "native/mpi/p2p_nb.cc",
       "native/mpi/topo.cc",
       "native/progress/engine.cc"
     ],

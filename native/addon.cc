@@ -45,10 +45,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::ge
       InstanceMethod("iprobe", &Addon::Iprobe),
       InstanceMethod("mprobe", &Addon::Mprobe),
       InstanceMethod("mrecv", &Addon::Mrecv),
-      InstanceMethod("isend", &Addon::Isend),
-      InstanceMethod("irecv", &Addon::Irecv),
       InstanceMethod("improbe", &Addon::Improbe),
-      InstanceMethod("imrecv", &Addon::Imrecv),
       InstanceMethod("wait", &Addon::Wait),
       InstanceMethod("test", &Addon::Test),
       InstanceMethod("cancel", &Addon::Cancel),
@@ -69,7 +66,6 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::ge
       InstanceMethod("alltoallv", &Addon::Alltoallv),
       InstanceMethod("divide", &Addon::Divide),
       InstanceMethod("sendParts", &Addon::SendParts),
-      InstanceMethod("isendParts", &Addon::IsendParts),
       InstanceMethod("recvMessage", &Addon::RecvMessage),
       InstanceMethod("allocBuffer", &Addon::AllocBuffer),
       InstanceMethod("distGraphCreate", &Addon::DistGraphCreate),
@@ -77,8 +73,6 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::ge
       InstanceMethod("topoAgree", &Addon::TopoAgree),
       InstanceMethod("neighborAllgather", &Addon::NeighborAllgather),
       InstanceMethod("neighborAlltoall", &Addon::NeighborAlltoall),
-      InstanceMethod("ineighborAllgather", &Addon::IneighborAllgather),
-      InstanceMethod("ineighborAlltoall", &Addon::IneighborAlltoall),
       InstanceMethod("registerBuffer", &Addon::RegisterBuffer),
   });
   DefineFastCalls(env, exports);

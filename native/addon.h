@@ -72,17 +72,13 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Mrecv(const Napi::CallbackInfo& info);
 
   // request_calls.cc
-  Napi::Value Isend(const Napi::CallbackInfo& info);
-  Napi::Value Irecv(const Napi::CallbackInfo& info);
   Napi::Value Improbe(const Napi::CallbackInfo& info);
-  Napi::Value Imrecv(const Napi::CallbackInfo& info);
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Test(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
 
   // parts_calls.cc, topo_calls.cc
   Napi::Value SendParts(const Napi::CallbackInfo& info);
-  Napi::Value IsendParts(const Napi::CallbackInfo& info);
   Napi::Value RecvMessage(const Napi::CallbackInfo& info);
   Napi::Value AllocBuffer(const Napi::CallbackInfo& info);
   Napi::Value DistGraphCreate(const Napi::CallbackInfo& info);
@@ -90,8 +86,6 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value TopoAgree(const Napi::CallbackInfo& info);
   Napi::Value NeighborAllgather(const Napi::CallbackInfo& info);
   Napi::Value NeighborAlltoall(const Napi::CallbackInfo& info);
-  Napi::Value IneighborAllgather(const Napi::CallbackInfo& info);
-  Napi::Value IneighborAlltoall(const Napi::CallbackInfo& info);
 
   // fast_calls.cc: the hot path. Arguments arrive in the shared `args` Int32Array (FastArg layout) and
   // buffers through a small registered cache, so a call costs no typed-array lookup and no value
@@ -120,7 +114,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Alltoallv(const Napi::CallbackInfo& info);
   Napi::Value Divide(const Napi::CallbackInfo& info);
   Napi::Value ReduceAll(const Napi::CallbackInfo& info, int which);
-  Napi::Value AllToAllLike(const Napi::CallbackInfo& info, bool alltoall);
+  Napi::Value AllToAllLike(const Napi::CallbackInfo& info, int which);
 
   // gpu_*.cc: CUDA and NCCL loaded at run time; device buffers, NCCL communicators and device messages
   // over MPI, exported as `gpu` by GpuEnv (gpu_env.h), which uses the argument helpers below.

@@ -16,6 +16,7 @@
 #include "core/args.h"
 #include "core/buffers.h"
 #include "channel/recv_pool.h"
+#include "mpi/p2p.h"
 
 namespace mpi4node {
 
@@ -82,35 +83,17 @@ class PartsType {
 
 }  // namespace
 
-// sendParts(parts, dest, tag, comm, synchronous)
+// sendParts(parts, dest, tag, comm, synchronous, nb)
 Napi::Value Addon::SendParts(const Napi::CallbackInfo& info) {
   Args a(this, info);
   const int dest = a.Int(1), tag = a.Int(2);
   MPI_Comm comm = a.Comm(3);
-  const bool sync = a.Flag(4);
-  PartsType pt;
-  int rc = pt.Build(a.env(), a[0]);
-  if (rc == MPI_SUCCESS) {
-    rc = sync ? MPI_Ssend(pt.buf(), pt.count(), pt.type(), dest, tag, comm)
-              : MPI_Send(pt.buf(), pt.count(), pt.type(), dest, tag, comm);
-  }
-  return a.Done(rc);
-}
-
-// isendParts(parts, dest, tag, comm, synchronous) -> slot, or -1 when already complete
-Napi::Value Addon::IsendParts(const Napi::CallbackInfo& info) {
-  Args a(this, info);
-  const int dest = a.Int(1), tag = a.Int(2);
-  MPI_Comm comm = a.Comm(3);
-  const bool sync = a.Flag(4);
+  const bool sync = a.Flag(4), nb = a.Flag(5);
   PartsType pt;
   MPI_Request req = MPI_REQUEST_NULL;
   int rc = pt.Build(a.env(), a[0]);
-  if (rc == MPI_SUCCESS) {
-    rc = sync ? MPI_Issend(pt.buf(), pt.count(), pt.type(), dest, tag, comm, &req)
-              : MPI_Isend(pt.buf(), pt.count(), pt.type(), dest, tag, comm, &req);
-  }
-  return a.Done(rc, true, req);
+  if (rc == MPI_SUCCESS) rc = SendAs(sync, nb, pt.buf(), pt.count(), pt.type(), dest, tag, comm, &req);
+  return a.Done(rc, nb, req);
 }
 
 // recvMessage(source, tag, comm, slab, offset, capacity) -> bytes received at slab[offset], or, for a

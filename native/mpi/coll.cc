@@ -1,11 +1,12 @@
-// Collective bindings. lib/coll/methods.ts has checked every argument and worked out every count, so
-// these convert and call MPI. Each binding serves both forms: the last argument `nb` picks the
-// MPI-3 nonblocking collective, whose request goes to the progress engine (the call returns -1 when it
-// completed within the engine's spin, else the slot lib/core/request.ts waits on); blocking calls return
-// undefined. A null send buffer stands for MPI_IN_PLACE; a null receive buffer for one MPI ignores
-// (non-root ranks). Counts arrive as numbers, so block counts above INT_MAX use CountedType; the counts
-// of v-collectives are int by MPI-3's definition and arrive as Int32Arrays that the caller keeps
-// referenced until a nonblocking call completes (MPI reads them until then).
+// Collective bindings, the neighbour collectives of graph communicators among them. lib/coll/ and
+// lib/topo/graph.ts have checked every argument and worked out every count, so these convert and call
+// MPI. Each binding serves both forms: the last argument `nb` picks the MPI-3 nonblocking collective,
+// whose request goes to the progress engine (the call returns -1 when it completed within the engine's
+// spin, else the slot lib/core/request.ts waits on); blocking calls return undefined. A null send
+// buffer stands for MPI_IN_PLACE; a null receive buffer for one MPI ignores (non-root ranks). Counts
+// arrive as numbers, so block counts above INT_MAX use CountedType; the counts of v-collectives are int
+// by MPI-3's definition and arrive as Int32Arrays that the caller keeps referenced until a nonblocking
+// call completes (MPI reads them until then).
 #include <optional>
 
 #include "addon.h"
@@ -72,6 +73,7 @@ MPI_Datatype TypeOf(const std::optional<BufView>& first, const std::optional<Buf
 }
 
 enum ReduceKind { kAllreduce, kScan, kExscan, kReduceScatterBlock };
+enum BlockKind { kAllgather, kAlltoall, kNeighborAllgather, kNeighborAlltoall };
 
 }  // namespace
 
@@ -201,8 +203,9 @@ Napi::Value Addon::Scatter(const Napi::CallbackInfo& info) {
   return a.Done(rc, nb, req);
 }
 
-// allgather / alltoall (send|null, recv, count, comm, nb): count elements per rank.
-Napi::Value Addon::AllToAllLike(const Napi::CallbackInfo& info, bool alltoall) {
+// allgather / alltoall / neighborAllgather / neighborAlltoall (send|null, recv, count, comm, nb):
+// count elements to and from each rank (each neighbour of a graph communicator, lib/topo/graph.ts).
+Napi::Value Addon::AllToAllLike(const Napi::CallbackInfo& info, int which) {
   Args a(this, info);
   const std::optional<BufView> s = a.OptBuf(0);
   const BufView r = a.Buf(1);
@@ -213,19 +216,30 @@ Napi::Value Addon::AllToAllLike(const Napi::CallbackInfo& info, bool alltoall) {
   int rc = ct.rc();
   if (rc == MPI_SUCCESS) {
     const void* sb = SendPtr(s);
+    void* rb = r.data;
     const int n = ct.count();
     MPI_Datatype t = ct.type();
-    if (alltoall) {
-      rc = nb ? MPI_Ialltoall(sb, n, t, r.data, n, t, comm, &req) : MPI_Alltoall(sb, n, t, r.data, n, t, comm);
-    } else {
-      rc = nb ? MPI_Iallgather(sb, n, t, r.data, n, t, comm, &req) : MPI_Allgather(sb, n, t, r.data, n, t, comm);
+    switch (which) {
+      case kAllgather:
+        rc = nb ? MPI_Iallgather(sb, n, t, rb, n, t, comm, &req) : MPI_Allgather(sb, n, t, rb, n, t, comm);
+        break;
+      case kAlltoall:
+        rc = nb ? MPI_Ialltoall(sb, n, t, rb, n, t, comm, &req) : MPI_Alltoall(sb, n, t, rb, n, t, comm);
+        break;
+      case kNeighborAllgather:
+        rc = nb ? MPI_Ineighbor_allgather(sb, n, t, rb, n, t, comm, &req) : MPI_Neighbor_allgather(sb, n, t, rb, n, t, comm);
+        break;
+      default:
+        rc = nb ? MPI_Ineighbor_alltoall(sb, n, t, rb, n, t, comm, &req) : MPI_Neighbor_alltoall(sb, n, t, rb, n, t, comm);
     }
   }
   return a.Done(rc, nb, req);
 }
 
-Napi::Value Addon::Allgather(const Napi::CallbackInfo& info) { return AllToAllLike(info, false); }
-Napi::Value Addon::Alltoall(const Napi::CallbackInfo& info) { return AllToAllLike(info, true); }
+Napi::Value Addon::Allgather(const Napi::CallbackInfo& info) { return AllToAllLike(info, kAllgather); }
+Napi::Value Addon::Alltoall(const Napi::CallbackInfo& info) { return AllToAllLike(info, kAlltoall); }
+Napi::Value Addon::NeighborAllgather(const Napi::CallbackInfo& info) { return AllToAllLike(info, kNeighborAllgather); }
+Napi::Value Addon::NeighborAlltoall(const Napi::CallbackInfo& info) { return AllToAllLike(info, kNeighborAlltoall); }
 
 // gatherv(send|null, recv|null, counts|null, displs|null, root, comm, nb)
 Napi::Value Addon::Gatherv(const Napi::CallbackInfo& info) {

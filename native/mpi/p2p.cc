@@ -1,38 +1,45 @@
-// Blocking point-to-point bindings. Arguments were checked in lib/ (ranks, tags, buffers), so these
-// convert and call MPI; statuses go to the shared status record, errors become MpiError.
+// Point-to-point bindings and the requests they make. Arguments were checked in lib/ (ranks, tags,
+// buffers), so these convert and call MPI; statuses go to the shared status record, errors become
+// MpiError. send, recv and mrecv serve both forms: the last argument `nb` picks the nonblocking call,
+// which returns -1 when it completed within the engine's spin (status in the record), else the slot
+// lib/core/request.ts waits on. The small-buffer forms of send/recv/isend/irecv go through mpi/fast.cc.
 #include "addon.h"
 #include "core/args.h"
 #include "core/buffers.h"
+#include "mpi/p2p.h"
 
 namespace mpi4node {
 
-// send(buf, dest, tag, comm, synchronous)
+// send(buf, dest, tag, comm, synchronous, nb)
 Napi::Value Addon::Send(const Napi::CallbackInfo& info) {
   Args a(this, info);
   const BufView b = a.Buf(0);
   const int dest = a.Int(1), tag = a.Int(2);
   MPI_Comm comm = a.Comm(3);
-  const bool sync = a.Flag(4);
+  const bool sync = a.Flag(4), nb = a.Flag(5);
   CountedType ct(b.count, b.type);
+  MPI_Request req = MPI_REQUEST_NULL;
   int rc = ct.rc();
-  if (rc == MPI_SUCCESS) {
-    rc = sync ? MPI_Ssend(b.data, ct.count(), ct.type(), dest, tag, comm)
-              : MPI_Send(b.data, ct.count(), ct.type(), dest, tag, comm);
-  }
-  return a.Done(rc);
+  if (rc == MPI_SUCCESS) rc = SendAs(sync, nb, b.data, ct.count(), ct.type(), dest, tag, comm, &req);
+  return a.Done(rc, nb, req);
 }
 
-// recv(buf, source, tag, comm)
+// recv(buf, source, tag, comm, nb)
 Napi::Value Addon::Recv(const Napi::CallbackInfo& info) {
   Args a(this, info);
   const BufView b = a.Buf(0);
   const int source = a.Int(1), tag = a.Int(2);
   MPI_Comm comm = a.Comm(3);
+  const bool nb = a.Flag(4);
   CountedType ct(b.count, b.type);
+  MPI_Request req = MPI_REQUEST_NULL;
   MPI_Status st;
   int rc = ct.rc();
-  if (rc == MPI_SUCCESS) rc = MPI_Recv(b.data, ct.count(), ct.type(), source, tag, comm, &st);
-  return a.DoneRecv(rc, false, MPI_REQUEST_NULL, st);
+  if (rc == MPI_SUCCESS) {
+    rc = nb ? MPI_Irecv(b.data, ct.count(), ct.type(), source, tag, comm, &req)
+            : MPI_Recv(b.data, ct.count(), ct.type(), source, tag, comm, &st);
+  }
+  return a.DoneRecv(rc, nb, req, st);
 }
 
 // sendrecv(sbuf, dest, sendtag, rbuf, source, recvtag, comm)
@@ -97,17 +104,53 @@ Napi::Value Addon::Mprobe(const Napi::CallbackInfo& info) {
   return a.env().Undefined();
 }
 
-// mrecv(message, buf): receives a matched message.
+// improbe(source, tag, comm): mprobe's Promise form. Not an MPI request: the engine probes (matched,
+// so the message is this receive's) until a message arrives, and reports it as mprobe does.
+Napi::Value Addon::Improbe(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  const int source = a.Int(0), tag = a.Int(1);
+  MPI_Comm comm = a.Comm(2);
+  return Napi::Number::New(a.env(), engine_->TrackProbe(source, tag, comm, status_));
+}
+
+// mrecv(message, buf, nb): receives a matched message.
 Napi::Value Addon::Mrecv(const Napi::CallbackInfo& info) {
   Args a(this, info);
   MPI_Message msg = engine_->TakeMessage(a.Int(0));
   if (msg == MPI_MESSAGE_NULL) a.Throw(MPI_ERR_REQUEST);
   const BufView b = a.Buf(1);
+  const bool nb = a.Flag(2);
   CountedType ct(b.count, b.type);
+  MPI_Request req = MPI_REQUEST_NULL;
   MPI_Status st;
   int rc = ct.rc();
-  if (rc == MPI_SUCCESS) rc = MPI_Mrecv(b.data, ct.count(), ct.type(), &msg, &st);
-  return a.DoneRecv(rc, false, MPI_REQUEST_NULL, st);
+  if (rc == MPI_SUCCESS) {
+    rc = nb ? MPI_Imrecv(b.data, ct.count(), ct.type(), &msg, &req) : MPI_Mrecv(b.data, ct.count(), ct.type(), &msg, &st);
+  }
+  return a.DoneRecv(rc, nb, req, st);
+}
+
+// ---- requests (engine slots) ----
+
+// wait(slot): blocks this thread like MPI_Wait; the status (with its error code) goes to the record.
+Napi::Value Addon::Wait(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  status_[kError] = engine_->Wait(a.Int(0), status_);
+  return a.env().Undefined();
+}
+
+// test(slot) -> boolean; when true the status is in the record.
+Napi::Value Addon::Test(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  bool done = false;
+  const int rc = engine_->Test(a.Int(0), &done, status_);
+  if (done) status_[kError] = rc;
+  return Napi::Boolean::New(a.env(), done);
+}
+
+Napi::Value Addon::Cancel(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  return a.Done(engine_->Cancel(a.Int(0)));
 }
 
 }  // namespace mpi4node

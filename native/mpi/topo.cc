@@ -1,6 +1,7 @@
 // Distributed graph topology (agent graphs, lib/topo/graph.ts): creation from each rank's own in- and
-// out-neighbours, the neighbour lists, neighbour collectives, and the one-integer agreement check that
-// lets every rank reject a matrix the others do not share before any of them enters MPI's graph call.
+// out-neighbours, the neighbour lists, and the one-integer agreement check that lets every rank reject
+// a matrix the others do not share before any of them enters MPI's graph call. The neighbour
+// collectives are with the other collectives (mpi/coll.cc).
 #include <vector>
 
 #include "addon.h"
@@ -70,56 +71,6 @@ Napi::Value Addon::TopoAgree(const Napi::CallbackInfo& info) {
   uint32_t mine[2] = {v, ~v}, max[2];
   a.Check(MPI_Allreduce(mine, max, 2, MPI_UINT32_T, MPI_MAX, comm));
   return Napi::Boolean::New(a.env(), max[0] == v && max[1] == static_cast<uint32_t>(~v));
-}
-
-// neighborAllgather(sendbuf, recvbuf, comm): recvbuf holds indegree blocks of sendbuf's length.
-Napi::Value Addon::NeighborAllgather(const Napi::CallbackInfo& info) {
-  Args a(this, info);
-  const BufView s = a.Buf(0), r = a.Buf(1);
-  MPI_Comm comm = a.Comm(2);
-  CountedType ct(s.count, s.type);
-  int rc = ct.rc();
-  if (rc == MPI_SUCCESS) rc = MPI_Neighbor_allgather(s.data, ct.count(), ct.type(), r.data, ct.count(), ct.type(), comm);
-  return a.Done(rc);
-}
-
-// neighborAlltoall(sendbuf, recvbuf, count, comm): `count` elements to and from each neighbour.
-Napi::Value Addon::NeighborAlltoall(const Napi::CallbackInfo& info) {
-  Args a(this, info);
-  const BufView s = a.Buf(0), r = a.Buf(1);
-  MPI_Comm comm = a.Comm(3);
-  CountedType ct(a.Size(2), s.type);
-  int rc = ct.rc();
-  if (rc == MPI_SUCCESS) rc = MPI_Neighbor_alltoall(s.data, ct.count(), ct.type(), r.data, ct.count(), ct.type(), comm);
-  return a.Done(rc);
-}
-
-// ineighborAllgather(sendbuf, recvbuf, comm) -> slot, or -1 when already complete
-Napi::Value Addon::IneighborAllgather(const Napi::CallbackInfo& info) {
-  Args a(this, info);
-  const BufView s = a.Buf(0), r = a.Buf(1);
-  MPI_Comm comm = a.Comm(2);
-  CountedType ct(s.count, s.type);
-  MPI_Request req = MPI_REQUEST_NULL;
-  int rc = ct.rc();
-  if (rc == MPI_SUCCESS) {
-    rc = MPI_Ineighbor_allgather(s.data, ct.count(), ct.type(), r.data, ct.count(), ct.type(), comm, &req);
-  }
-  return a.Done(rc, true, req);
-}
-
-// ineighborAlltoall(sendbuf, recvbuf, count, comm) -> slot, or -1 when already complete
-Napi::Value Addon::IneighborAlltoall(const Napi::CallbackInfo& info) {
-  Args a(this, info);
-  const BufView s = a.Buf(0), r = a.Buf(1);
-  MPI_Comm comm = a.Comm(3);
-  CountedType ct(a.Size(2), s.type);
-  MPI_Request req = MPI_REQUEST_NULL;
-  int rc = ct.rc();
-  if (rc == MPI_SUCCESS) {
-    rc = MPI_Ineighbor_alltoall(s.data, ct.count(), ct.type(), r.data, ct.count(), ct.type(), comm, &req);
-  }
-  return a.Done(rc, true, req);
 }
 
 }  // namespace mpi4node
