@@ -6,7 +6,7 @@
 
 namespace mpi4node {
 
-Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::get_id()) {
+Addon::Addon(Napi::Env env, Napi::Object exports) {
   ProcessState::Get().Acquire();
   NoteCreated(this);
   uv_loop_t* loop = nullptr;
@@ -14,68 +14,14 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::ge
   engine_ = new Engine(env, loop);
   napi_add_async_cleanup_hook(env, AsyncCleanup, this, &cleanupHandle_);
 
-  DefineAddon(exports, {
-      InstanceMethod("setup", &Addon::Setup),
-      InstanceMethod("init", &Addon::InitMpi),
-      InstanceMethod("finalize", &Addon::Finalize),
-      InstanceMethod("initialized", &Addon::Initialized),
-      InstanceMethod("finalized", &Addon::Finalized),
-      InstanceMethod("queryThread", &Addon::QueryThread),
-      InstanceMethod("abort", &Addon::Abort),
-      InstanceMethod("wtick", &Addon::Wtick),
-      InstanceMethod("version", &Addon::Version),
-      InstanceMethod("libraryVersion", &Addon::LibraryVersion),
-      InstanceMethod("processorName", &Addon::ProcessorName),
-      InstanceMethod("constants", &Addon::Constants),
-      InstanceMethod("tagUpperBound", &Addon::TagUpperBound),
-      InstanceMethod("pending", &Addon::Pending),
-      InstanceMethod("errorFor", &Addon::ErrorFor),
-      InstanceMethod("commRank", &Addon::CommRank),
-      InstanceMethod("commSize", &Addon::CommSize),
-      InstanceMethod("commDup", &Addon::CommDup),
-      InstanceMethod("commSplit", &Addon::CommSplit),
-      InstanceMethod("commSplitShared", &Addon::CommSplitShared),
-      InstanceMethod("commCompare", &Addon::CommCompare),
-      InstanceMethod("commFree", &Addon::CommFree),
-      InstanceMethod("send", &Addon::Send),
-      InstanceMethod("recv", &Addon::Recv),
-      InstanceMethod("sendrecv", &Addon::Sendrecv),
-      InstanceMethod("sendrecvReplace", &Addon::SendrecvReplace),
-      InstanceMethod("probe", &Addon::Probe),
-      InstanceMethod("iprobe", &Addon::Iprobe),
-      InstanceMethod("mprobe", &Addon::Mprobe),
-      InstanceMethod("mrecv", &Addon::Mrecv),
-      InstanceMethod("improbe", &Addon::Improbe),
-      InstanceMethod("wait", &Addon::Wait),
-      InstanceMethod("test", &Addon::Test),
-      InstanceMethod("cancel", &Addon::Cancel),
-      InstanceMethod("bcast", &Addon::Bcast),
-      InstanceMethod("reduce", &Addon::Reduce),
-      InstanceMethod("allreduce", &Addon::Allreduce),
-      InstanceMethod("scan", &Addon::Scan),
-      InstanceMethod("exscan", &Addon::Exscan),
-      InstanceMethod("reduceScatterBlock", &Addon::ReduceScatterBlock),
-      InstanceMethod("reduceScatter", &Addon::ReduceScatter),
-      InstanceMethod("gather", &Addon::Gather),
-      InstanceMethod("scatter", &Addon::Scatter),
-      InstanceMethod("allgather", &Addon::Allgather),
-      InstanceMethod("alltoall", &Addon::Alltoall),
-      InstanceMethod("gatherv", &Addon::Gatherv),
-      InstanceMethod("scatterv", &Addon::Scatterv),
-      InstanceMethod("allgatherv", &Addon::Allgatherv),
-      InstanceMethod("alltoallv", &Addon::Alltoallv),
-      InstanceMethod("divide", &Addon::Divide),
-      InstanceMethod("sendParts", &Addon::SendParts),
-      InstanceMethod("recvMessage", &Addon::RecvMessage),
-      InstanceMethod("allocBuffer", &Addon::AllocBuffer),
-      InstanceMethod("distGraphCreate", &Addon::DistGraphCreate),
-      InstanceMethod("distGraphNeighbors", &Addon::DistGraphNeighbors),
-      InstanceMethod("topoAgree", &Addon::TopoAgree),
-      InstanceMethod("neighborAllgather", &Addon::NeighborAllgather),
-      InstanceMethod("neighborAlltoall", &Addon::NeighborAlltoall),
-      InstanceMethod("registerBuffer", &Addon::RegisterBuffer),
-  });
-  DefineFastCalls(env, exports);
+  DefineAddon(exports, {});  // makes `exports` the module's; its properties come from:
+  DefineEnv(env, exports);
+  DefineComm(env, exports);
+  DefineP2p(env, exports);
+  DefineColl(env, exports);
+  DefineTopo(env, exports);
+  DefineParts(env, exports);
+  DefineFast(env, exports);
   GpuEnv::Define(this, env, exports);  // exports.gpu; loads nothing until first used
 }
 

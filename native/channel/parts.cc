@@ -14,6 +14,7 @@
 
 #include "addon.h"
 #include "core/args.h"
+#include "core/exports.h"
 #include "core/buffers.h"
 #include "channel/recv_pool.h"
 #include "mpi/p2p.h"
@@ -130,6 +131,15 @@ Napi::Value Addon::AllocBuffer(const Napi::CallbackInfo& info) {
   Args a(this, info, Args::kNoMpi);
   void* data;
   return RecvPool::Get().New(a.env(), a.Size(0), &data);
+}
+
+void Addon::DefineParts(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"sendParts", Method<&Addon::SendParts>},
+      {"recvMessage", Method<&Addon::RecvMessage>},
+      {"allocBuffer", Method<&Addon::AllocBuffer>},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node

@@ -6,6 +6,7 @@
 
 #include "addon.h"
 #include "core/args.h"
+#include "core/exports.h"
 #include "core/errors.h"
 
 namespace mpi4node {
@@ -56,44 +57,11 @@ void GpuEnv::Define(Addon* addon, Napi::Env env, Napi::Object exports) {
   GpuEnv* self = new GpuEnv(addon, env, loop);
   napi_add_async_cleanup_hook(env, Cleanup, self, &self->cleanup_);
 
-  using Method = Napi::Value (GpuEnv::*)(const Napi::CallbackInfo&);
-  const std::pair<const char*, Method> methods[] = {
-      {"setup", &GpuEnv::Setup},
-      {"load", &GpuEnv::Load},
-      {"status", &GpuEnv::Status},
-      {"errorText", &GpuEnv::ErrorText},
-      {"setDevice", &GpuEnv::SetDevice},
-      {"getDevice", &GpuEnv::GetDevice},
-      {"sharedLocalRank", &GpuEnv::SharedLocalRank},
-      {"cudaAware", &GpuEnv::CudaAware},
-      {"stats", &GpuEnv::Stats},
-      {"wait", &GpuEnv::Wait},
-      {"test", &GpuEnv::Test},
-      {"alloc", &GpuEnv::Alloc},
-      {"free", &GpuEnv::Free},
-      {"copyIn", &GpuEnv::CopyIn},
-      {"copyOut", &GpuEnv::CopyOut},
-      {"copyDevice", &GpuEnv::CopyDevice},
-      {"copyInAsync", &GpuEnv::CopyInAsync},
-      {"copyOutAsync", &GpuEnv::CopyOutAsync},
-      {"memset", &GpuEnv::Memset},
-      {"pointerInfo", &GpuEnv::PointerInfo},
-      {"ncclCreate", &GpuEnv::NcclCreate},
-      {"ncclDestroy", &GpuEnv::NcclDestroy},
-      {"ncclAbort", &GpuEnv::NcclAbort},
-      {"ncclOp", &GpuEnv::NcclOp},
-      {"ncclGroupStart", &GpuEnv::NcclGroupStart},
-      {"ncclGroupEnd", &GpuEnv::NcclGroupEnd},
-      {"ncclCheck", &GpuEnv::NcclCheck},
-      {"ncclCheckPeer", &GpuEnv::NcclCheckPeer},
-      {"isend", &GpuEnv::Isend},
-      {"irecv", &GpuEnv::Irecv},
-  };
   Napi::Object gpu = Napi::Object::New(env);
-  for (const auto& [name, m] : methods) {
-    gpu.Set(name, Napi::Function::New(env, [self, m = m](const Napi::CallbackInfo& info) { return (self->*m)(info); },
-                                      name));
-  }
+  self->DefineEnv(env, gpu);
+  self->DefineMemory(env, gpu);
+  self->DefineNccl(env, gpu);
+  self->DefineStaging(env, gpu);
   exports.Set("gpu", gpu);
 }
 
@@ -584,5 +552,22 @@ void GpuEnv::Poll() {
 
 void GpuEnv::OnIdle(uv_idle_t* h) { static_cast<GpuEnv*>(h->data)->Poll(); }
 void GpuEnv::OnTimer(uv_timer_t* h) { static_cast<GpuEnv*>(h->data)->Poll(); }
+
+void GpuEnv::DefineEnv(Napi::Env env, Napi::Object gpu) {
+  static const Export table[] = {
+      {"setup", Method<&GpuEnv::Setup>},
+      {"load", Method<&GpuEnv::Load>},
+      {"status", Method<&GpuEnv::Status>},
+      {"errorText", Method<&GpuEnv::ErrorText>},
+      {"setDevice", Method<&GpuEnv::SetDevice>},
+      {"getDevice", Method<&GpuEnv::GetDevice>},
+      {"sharedLocalRank", Method<&GpuEnv::SharedLocalRank>},
+      {"cudaAware", Method<&GpuEnv::CudaAware>},
+      {"stats", Method<&GpuEnv::Stats>},
+      {"wait", Method<&GpuEnv::Wait>},
+      {"test", Method<&GpuEnv::Test>},
+  };
+  DefineExports(env, gpu, this, table);
+}
 
 }  // namespace mpi4node

@@ -169,7 +169,13 @@ class GpuEnv {
   void Shutdown();
   static void OnClosed(uv_handle_t* h);
 
-  // gpu_env.cc
+  // Each binding file's part of `exports.gpu` (core/exports.h); Define calls them all.
+  void DefineEnv(Napi::Env env, Napi::Object gpu);
+  void DefineMemory(Napi::Env env, Napi::Object gpu);
+  void DefineNccl(Napi::Env env, Napi::Object gpu);
+  void DefineStaging(Napi::Env env, Napi::Object gpu);
+
+  // gpu/env.cc
   Napi::Value Setup(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Status(const Napi::CallbackInfo& info);
@@ -181,7 +187,7 @@ class GpuEnv {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Test(const Napi::CallbackInfo& info);
-  // gpu_memory.cc
+  // gpu/memory.cc
   Napi::Value Alloc(const Napi::CallbackInfo& info);
   Napi::Value Free(const Napi::CallbackInfo& info);
   Napi::Value CopyIn(const Napi::CallbackInfo& info);
@@ -191,7 +197,7 @@ class GpuEnv {
   Napi::Value CopyOutAsync(const Napi::CallbackInfo& info);
   Napi::Value Memset(const Napi::CallbackInfo& info);
   Napi::Value PointerInfo(const Napi::CallbackInfo& info);
-  // gpu_nccl.cc
+  // gpu/nccl.cc
   Napi::Value NcclCreate(const Napi::CallbackInfo& info);
   Napi::Value NcclDestroy(const Napi::CallbackInfo& info);
   Napi::Value NcclAbort(const Napi::CallbackInfo& info);
@@ -200,11 +206,11 @@ class GpuEnv {
   Napi::Value NcclGroupEnd(const Napi::CallbackInfo& info);
   Napi::Value NcclCheck(const Napi::CallbackInfo& info);
   Napi::Value NcclCheckPeer(const Napi::CallbackInfo& info);
-  // gpu_staging.cc
+  // gpu/staging.cc
   Napi::Value Isend(const Napi::CallbackInfo& info);
   Napi::Value Irecv(const Napi::CallbackInfo& info);
 
-  // The poller (gpu_env.cc).
+  // The poller (gpu/env.cc).
   bool StepOp(int id, GpuErr* err, double* rec);
   // Steps operation `id` until it is done (`block`) or once; when done, its record goes to the status
   // buffer, the operation is finished and the result is true.

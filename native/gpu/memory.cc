@@ -10,6 +10,7 @@
 
 #include "addon.h"
 #include "core/args.h"
+#include "core/exports.h"
 #include "gpu/env.h"
 
 namespace mpi4node {
@@ -172,6 +173,21 @@ Napi::Value GpuEnv::PointerInfo(const Napi::CallbackInfo& info) {
   out.Set(0u, head.type);
   out.Set(1u, head.device);
   return out;
+}
+
+void GpuEnv::DefineMemory(Napi::Env env, Napi::Object gpu) {
+  static const Export table[] = {
+      {"alloc", Method<&GpuEnv::Alloc>},
+      {"free", Method<&GpuEnv::Free>},
+      {"copyIn", Method<&GpuEnv::CopyIn>},
+      {"copyOut", Method<&GpuEnv::CopyOut>},
+      {"copyDevice", Method<&GpuEnv::CopyDevice>},
+      {"copyInAsync", Method<&GpuEnv::CopyInAsync>},
+      {"copyOutAsync", Method<&GpuEnv::CopyOutAsync>},
+      {"memset", Method<&GpuEnv::Memset>},
+      {"pointerInfo", Method<&GpuEnv::PointerInfo>},
+  };
+  DefineExports(env, gpu, this, table);
 }
 
 }  // namespace mpi4node

@@ -7,6 +7,7 @@
 // which aborts the communicator rather than let a rank hang.
 #include "addon.h"
 #include "core/args.h"
+#include "core/exports.h"
 #include "gpu/env.h"
 
 namespace mpi4node {
@@ -287,6 +288,20 @@ Napi::Value GpuEnv::NcclCheckPeer(const Napi::CallbackInfo& info) {
   auto theirs = Napi::Float64Array::New(env, len);
   a.Check(MPI_Recv(theirs.Data(), len, MPI_DOUBLE, peer, kCheckTag, n.mpi, MPI_STATUS_IGNORE));
   return theirs;
+}
+
+void GpuEnv::DefineNccl(Napi::Env env, Napi::Object gpu) {
+  static const Export table[] = {
+      {"ncclCreate", Method<&GpuEnv::NcclCreate>},
+      {"ncclDestroy", Method<&GpuEnv::NcclDestroy>},
+      {"ncclAbort", Method<&GpuEnv::NcclAbort>},
+      {"ncclOp", Method<&GpuEnv::NcclOp>},
+      {"ncclGroupStart", Method<&GpuEnv::NcclGroupStart>},
+      {"ncclGroupEnd", Method<&GpuEnv::NcclGroupEnd>},
+      {"ncclCheck", Method<&GpuEnv::NcclCheck>},
+      {"ncclCheckPeer", Method<&GpuEnv::NcclCheckPeer>},
+  };
+  DefineExports(env, gpu, this, table);
 }
 
 }  // namespace mpi4node

@@ -14,6 +14,7 @@
 
 #include "addon.h"
 #include "core/args.h"
+#include "core/exports.h"
 #include "core/buffers.h"
 #include "core/errors.h"
 #include "gpu/env.h"
@@ -618,6 +619,14 @@ Napi::Value GpuEnv::Irecv(const Napi::CallbackInfo& info) {
   const int id = AddOp(std::move(op));
   MatchAll();  // a message already here is taken now, by the earliest receive that matches it
   return Napi::Number::New(env, id);
+}
+
+void GpuEnv::DefineStaging(Napi::Env env, Napi::Object gpu) {
+  static const Export table[] = {
+      {"isend", Method<&GpuEnv::Isend>},
+      {"irecv", Method<&GpuEnv::Irecv>},
+  };
+  DefineExports(env, gpu, this, table);
 }
 
 }  // namespace mpi4node

@@ -11,6 +11,7 @@
 
 #include "addon.h"
 #include "core/args.h"
+#include "core/exports.h"
 #include "core/buffers.h"
 #include "mpi/ops.h"
 
@@ -324,6 +325,30 @@ Napi::Value Addon::Divide(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(a.env(), "internal: divide needs a float array");
   }
   return a.env().Undefined();
+}
+
+void Addon::DefineColl(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"bcast", Method<&Addon::Bcast>},
+      {"reduce", Method<&Addon::Reduce>},
+      {"allreduce", Method<&Addon::Allreduce>},
+      {"scan", Method<&Addon::Scan>},
+      {"exscan", Method<&Addon::Exscan>},
+      {"reduceScatterBlock", Method<&Addon::ReduceScatterBlock>},
+      {"reduceScatter", Method<&Addon::ReduceScatter>},
+      {"gather", Method<&Addon::Gather>},
+      {"scatter", Method<&Addon::Scatter>},
+      {"allgather", Method<&Addon::Allgather>},
+      {"alltoall", Method<&Addon::Alltoall>},
+      {"neighborAllgather", Method<&Addon::NeighborAllgather>},
+      {"neighborAlltoall", Method<&Addon::NeighborAlltoall>},
+      {"gatherv", Method<&Addon::Gatherv>},
+      {"scatterv", Method<&Addon::Scatterv>},
+      {"allgatherv", Method<&Addon::Allgatherv>},
+      {"alltoallv", Method<&Addon::Alltoallv>},
+      {"divide", Method<&Addon::Divide>},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node

@@ -2,6 +2,7 @@
 // as handles ([user, internal]) and freed together by lib/comm/comm.ts.
 #include "addon.h"
 #include "core/args.h"
+#include "core/exports.h"
 #include "core/errors.h"
 #include "mpi/comm.h"
 
@@ -91,6 +92,19 @@ Napi::Value Addon::CommFree(const Napi::CallbackInfo& info) {
   ProcessState::Get().RemoveComm(h);
   a.Check(MPI_Comm_free(&c));
   return a.env().Undefined();
+}
+
+void Addon::DefineComm(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"commRank", Method<&Addon::CommRank>},
+      {"commSize", Method<&Addon::CommSize>},
+      {"commDup", Method<&Addon::CommDup>},
+      {"commSplit", Method<&Addon::CommSplit>},
+      {"commSplitShared", Method<&Addon::CommSplitShared>},
+      {"commCompare", Method<&Addon::CommCompare>},
+      {"commFree", Method<&Addon::CommFree>},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node

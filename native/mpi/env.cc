@@ -3,6 +3,7 @@
 
 #include "addon.h"
 #include "core/args.h"
+#include "core/exports.h"
 #include "core/errors.h"
 
 namespace mpi4node {
@@ -147,6 +148,27 @@ Napi::Value Addon::Pending(const Napi::CallbackInfo& info) {
 
 Napi::Value Addon::ErrorFor(const Napi::CallbackInfo& info) {
   return MakeError(info.Env(), Args(this, info, Args::kNoMpi).Int(0));
+}
+
+void Addon::DefineEnv(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"setup", Method<&Addon::Setup>},
+      {"init", Method<&Addon::InitMpi>},
+      {"finalize", Method<&Addon::Finalize>},
+      {"initialized", Method<&Addon::Initialized>},
+      {"finalized", Method<&Addon::Finalized>},
+      {"queryThread", Method<&Addon::QueryThread>},
+      {"abort", Method<&Addon::Abort>},
+      {"wtick", Method<&Addon::Wtick>},
+      {"version", Method<&Addon::Version>},
+      {"libraryVersion", Method<&Addon::LibraryVersion>},
+      {"processorName", Method<&Addon::ProcessorName>},
+      {"constants", Method<&Addon::Constants>},
+      {"tagUpperBound", Method<&Addon::TagUpperBound>},
+      {"pending", Method<&Addon::Pending>},
+      {"errorFor", Method<&Addon::ErrorFor>},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node

@@ -8,6 +8,7 @@
 #include "addon.h"
 #include "core/args.h"
 #include "core/errors.h"
+#include "core/exports.h"
 #include "mpi/ops.h"
 
 namespace mpi4node {
@@ -181,15 +182,20 @@ static napi_value WtimeFast(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-void Addon::DefineFastCalls(Napi::Env env, Napi::Object exports) {
-  const std::pair<const char*, napi_callback> calls[] = {
-      {"sendFast", SendFast}, {"recvFast", RecvFast}, {"isendFast", IsendFast}, {"irecvFast", IrecvFast},
-      {"allreduceFast", AllreduceFast}, {"barrierFast", BarrierFast}, {"wtimeFast", WtimeFast}};
-  for (const auto& [name, cb] : calls) {
-    napi_value fn;
-    napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, this, &fn);
-    exports.Set(name, Napi::Value(env, fn));
-  }
+// The fast calls are raw callbacks already (no node-addon-api wrapper, no exception handling of their
+// own beyond ThrowCode); registerBuffer, which lib/ calls once per buffer, is an ordinary method.
+void Addon::DefineFast(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"registerBuffer", Method<&Addon::RegisterBuffer>},
+      {"sendFast", SendFast},
+      {"recvFast", RecvFast},
+      {"isendFast", IsendFast},
+      {"irecvFast", IrecvFast},
+      {"allreduceFast", AllreduceFast},
+      {"barrierFast", BarrierFast},
+      {"wtimeFast", WtimeFast},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node

@@ -5,6 +5,7 @@
 // lib/core/request.ts waits on. The small-buffer forms of send/recv/isend/irecv go through mpi/fast.cc.
 #include "addon.h"
 #include "core/args.h"
+#include "core/exports.h"
 #include "core/buffers.h"
 #include "mpi/p2p.h"
 
@@ -151,6 +152,24 @@ Napi::Value Addon::Test(const Napi::CallbackInfo& info) {
 Napi::Value Addon::Cancel(const Napi::CallbackInfo& info) {
   Args a(this, info);
   return a.Done(engine_->Cancel(a.Int(0)));
+}
+
+void Addon::DefineP2p(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"send", Method<&Addon::Send>},
+      {"recv", Method<&Addon::Recv>},
+      {"sendrecv", Method<&Addon::Sendrecv>},
+      {"sendrecvReplace", Method<&Addon::SendrecvReplace>},
+      {"probe", Method<&Addon::Probe>},
+      {"iprobe", Method<&Addon::Iprobe>},
+      {"mprobe", Method<&Addon::Mprobe>},
+      {"improbe", Method<&Addon::Improbe>},
+      {"mrecv", Method<&Addon::Mrecv>},
+      {"wait", Method<&Addon::Wait>},
+      {"test", Method<&Addon::Test>},
+      {"cancel", Method<&Addon::Cancel>},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node

@@ -6,6 +6,7 @@
 
 #include "addon.h"
 #include "core/args.h"
+#include "core/exports.h"
 #include "core/buffers.h"
 #include "mpi/comm.h"
 
@@ -71,6 +72,15 @@ Napi::Value Addon::TopoAgree(const Napi::CallbackInfo& info) {
   uint32_t mine[2] = {v, ~v}, max[2];
   a.Check(MPI_Allreduce(mine, max, 2, MPI_UINT32_T, MPI_MAX, comm));
   return Napi::Boolean::New(a.env(), max[0] == v && max[1] == static_cast<uint32_t>(~v));
+}
+
+void Addon::DefineTopo(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"distGraphCreate", Method<&Addon::DistGraphCreate>},
+      {"distGraphNeighbors", Method<&Addon::DistGraphNeighbors>},
+      {"topoAgree", Method<&Addon::TopoAgree>},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node
