@@ -20,7 +20,8 @@
       "native/mpi/ops.cc",
       "native/mpi/p2p.cc",
       "native/mpi/topo.cc",
-      "native/progress/engine.cc"
+      "native/progress/engine.cc",
+      "native/progress/poller.cc"
     ],
     "include_dirs": [
       "native",

@@ -12,12 +12,6 @@
 namespace mpi4node {
 
 namespace {
-constexpr uint64_t kBackoffNs = 2'000'000;
-// A kernel or a chunk copy often finishes within tens of microseconds: sweeping again for that long
-// before going back to the loop saves a loop trip (~3 us here) per completion, and costs only while
-// the poller is in its fast mode (the first kBackoffNs without progress).
-constexpr uint64_t kPollSpinNs = 20'000;
-constexpr uint64_t kSlowPollMs = 1;
 constexpr size_t kPinnedPoolCap = size_t{64} << 20;  // pinned memory kept for reuse, beyond which it is freed
 
 Napi::Array TriedList(Napi::Env env, const std::vector<TriedPath>& tried) {
@@ -65,12 +59,7 @@ void GpuEnv::Define(Addon* addon, Napi::Env env, Napi::Object exports) {
   exports.Set("gpu", gpu);
 }
 
-GpuEnv::GpuEnv(Addon* addon, napi_env env, uv_loop_t* loop) : addon_(addon), env_(env), loop_(loop) {
-  uv_idle_init(loop_, &idle_);
-  uv_timer_init(loop_, &timer_);
-  idle_.data = this;
-  timer_.data = this;
-}
+GpuEnv::GpuEnv(Addon* addon, napi_env env, uv_loop_t* loop) : addon_(addon), poller_(env, loop, this) {}
 
 GpuEnv::~GpuEnv() = default;
 
@@ -104,17 +93,8 @@ void GpuEnv::Shutdown() {
   mems_.clear();
   pinnedPool_.clear();
   eventPool_.clear();
-  Disarm();
-  onComplete_.Reset();
   makeError_.Reset();
-  closing_ = 2;
-  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), OnClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClosed);
-}
-
-void GpuEnv::OnClosed(uv_handle_t* h) {
-  GpuEnv* self = static_cast<GpuEnv*>(h->data);
-  if (--self->closing_ == 0) delete self;
+  poller_.Close([](void* self) { delete static_cast<GpuEnv*>(self); }, this);
 }
 
 // ---- bindings ----
@@ -135,7 +115,7 @@ Napi::Value GpuEnv::Setup(const Napi::CallbackInfo& info) {
   doneRec_ = rec.Data();
   status_ = status.Data();
   capacity_ = static_cast<int>(ids.ElementLength());
-  onComplete_ = Napi::Persistent(o.Get("onComplete").As<Napi::Function>());
+  poller_.SetCallback(o.Get("onComplete").As<Napi::Function>());
   makeError_ = Napi::Persistent(o.Get("makeError").As<Napi::Function>());
   return info.Env().Undefined();
 }
@@ -506,52 +486,12 @@ int GpuEnv::Sweep() {
   return n;
 }
 
-void GpuEnv::Arm() {
-  lastProgress_ = uv_hrtime();
-  if (mode_ == Mode::kFast || closing_ || doneIds_ == nullptr) return;
-  if (mode_ == Mode::kSlow) uv_timer_stop(&timer_);
-  uv_idle_start(&idle_, OnIdle);
-  mode_ = Mode::kFast;
-}
-
-void GpuEnv::Disarm() {
-  if (mode_ == Mode::kFast) uv_idle_stop(&idle_);
-  if (mode_ == Mode::kSlow) uv_timer_stop(&timer_);
-  mode_ = Mode::kOff;
-}
-
-void GpuEnv::Poll() {
-  const uint64_t t0 = uv_hrtime();
-  int n;
-  do {
-    n = Sweep();
-  } while (n == 0 && mode_ == Mode::kFast && uv_hrtime() - t0 < kPollSpinNs);
-  const uint64_t now = uv_hrtime();
-  if (n > 0) {
-    lastProgress_ = now;
-    Napi::Env env(env_);
-    Napi::HandleScope scope(env);
-    try {
-      onComplete_.MakeCallback(env.Global(), {Napi::Number::New(env, n)});
-    } catch (const Napi::Error& e) {
-      napi_fatal_exception(env_, e.Value());
-    }
+bool GpuEnv::Pending() const {
+  for (const GpuOp& op : ops_) {
+    if (op.live && !op.deferred) return true;
   }
-  int pollable = 0;
-  for (const GpuOp& op : ops_) pollable += op.live && !op.deferred ? 1 : 0;
-  if (pollable == 0) {
-    Disarm();
-  } else if (n > 0) {
-    Arm();
-  } else if (mode_ == Mode::kFast && now - lastProgress_ > kBackoffNs) {
-    uv_idle_stop(&idle_);
-    uv_timer_start(&timer_, OnTimer, kSlowPollMs, kSlowPollMs);
-    mode_ = Mode::kSlow;
-  }
+  return false;
 }
-
-void GpuEnv::OnIdle(uv_idle_t* h) { static_cast<GpuEnv*>(h->data)->Poll(); }
-void GpuEnv::OnTimer(uv_timer_t* h) { static_cast<GpuEnv*>(h->data)->Poll(); }
 
 void GpuEnv::DefineEnv(Napi::Env env, Napi::Object gpu) {
   static const Export table[] = {

@@ -1,15 +1,14 @@
 // GPU state of one Node environment (main thread or a worker): device allocations, pooled CUDA events
 // and pinned host chunks, NCCL communicators, and the operations in flight with the poller that
 // completes them. Bindings are exported as `exports.gpu` (lib/addon/native.ts, NativeGpu); their bodies
-// live in gpu_env.cc (loading, status, devices, completion), gpu_memory.cc, gpu_nccl.cc and
-// gpu_staging.cc.
+// live in gpu/env.cc (loading, status, devices, completion), gpu/memory.cc, gpu/nccl.cc and
+// gpu/staging.cc.
 //
 // Completion: an operation is a CUDA event recorded after its work, or a host-driven transfer (a
-// pipelined chunk loop) that steps on CUDA events and MPI requests. A sibling of the MPI engine
-// (engine.h) polls them from a uv_idle handle while progress is being made and drops to a 1 ms timer
-// after 2 ms without progress, so waiting on a long kernel costs a few percent of a core, not all of
-// it. All completions of one sweep reach JavaScript in one callback. Nothing here ever blocks the
-// event loop except the explicitly blocking calls (wait, the blocking copies).
+// pipelined chunk loop) that steps on CUDA events and MPI requests. The poller the MPI engine uses
+// (progress/poller.h) sweeps them, so waiting on a long kernel costs a few percent of a core, not all
+// of it, and all completions of one sweep reach JavaScript in one callback. Nothing here ever blocks
+// the event loop except the explicitly blocking calls (wait, the blocking copies).
 #pragma once
 
 #include <mpi.h>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "gpu/loader.h"
+#include "progress/poller.h"
 
 namespace mpi4node {
 
@@ -115,7 +115,7 @@ struct GpuOp {
   std::vector<int> mems;  // buffers whose `last` becomes ev once it is recorded (deferred ops)
 };
 
-class GpuEnv {
+class GpuEnv final : Poller::Source {
  public:
   static void Define(Addon* addon, Napi::Env env, Napi::Object exports);
 
@@ -150,7 +150,7 @@ class GpuEnv {
   // Gives every message that has arrived for a waiting staged receive to the EARLIEST-posted receive
   // that matches it (a later one may probe first: a message arriving in between must not go to it).
   void MatchAll();
-  void Arm();
+  void Arm() { poller_.Arm(); }
   // Aborts an NCCL communicator; every operation pending on it then fails with kGpuAborted (the one
   // that caused it with `why`).
   void AbortNccl(int id, int why);
@@ -167,7 +167,6 @@ class GpuEnv {
   ~GpuEnv();
   static void Cleanup(napi_async_cleanup_hook_handle handle, void* arg);
   void Shutdown();
-  static void OnClosed(uv_handle_t* h);
 
   // Each binding file's part of `exports.gpu` (core/exports.h); Define calls them all.
   void DefineEnv(Napi::Env env, Napi::Object gpu);
@@ -210,27 +209,19 @@ class GpuEnv {
   Napi::Value Isend(const Napi::CallbackInfo& info);
   Napi::Value Irecv(const Napi::CallbackInfo& info);
 
-  // The poller (gpu/env.cc).
+  // Completion (gpu/env.cc).
   bool StepOp(int id, GpuErr* err, double* rec);
   // Steps operation `id` until it is done (`block`) or once; when done, its record goes to the status
   // buffer, the operation is finished and the result is true.
   bool Settle(int id, bool block);
   void FinishOp(int id);
-  void Disarm();
-  void Poll();
-  int Sweep();
-  static void OnIdle(uv_idle_t* h);
-  static void OnTimer(uv_timer_t* h);
+  // Poller::Source: steps every operation once, in posting order, writing completions to the sink.
+  int Sweep() override;
+  bool Pending() const override;
 
   Addon* addon_;
-  napi_env env_;
-  uv_loop_t* loop_;
   napi_async_cleanup_hook_handle cleanup_ = nullptr;
-  uv_idle_t idle_;
-  uv_timer_t timer_;
-  enum class Mode { kOff, kFast, kSlow } mode_ = Mode::kOff;
-  uint64_t lastProgress_ = 0;
-  int closing_ = 0;
+  Poller poller_;
 
   std::vector<DeviceMem> mems_;
   std::vector<int> freeMems_;
@@ -247,7 +238,6 @@ class GpuEnv {
   size_t pinnedBytes_ = 0;
   std::vector<cudaStream_t> copyStreams_;  // per device
 
-  Napi::FunctionReference onComplete_;
   Napi::FunctionReference makeError_;
   Napi::Reference<Napi::Int32Array> doneIdsRef_;
   Napi::Reference<Napi::Float64Array> doneRecRef_;
