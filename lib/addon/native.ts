@@ -123,7 +123,7 @@ export interface Native {
 
 }
 
-// ---- GPU (native/gpu_*.cc): CUDA and NCCL loaded at run time, used through lib/gpu/. ----
+// ---- GPU (native/gpu/): CUDA and NCCL loaded at run time, used through lib/gpu/. ----
 
 /** Fields of one GPU completion record (native/gpu/env.h GpuDoneField). */
 export const GPU_DONE = { kind: 0, code: 1, source: 2, tag: 3, bytes: 4, fields: 5 } as const;

@@ -1,11 +1,12 @@
-// Channel message transport (lib/channel/channel.ts).
+// Channel message transport: lib/channel/outbox.ts sends with sendParts, lib/channel/inbox.ts receives
+// with recvMessage.
 //
 // Sending: several buffers as ONE MPI message without concatenating them (channel header + payload, an
 // object's serialised form + its out-of-band typed arrays). The parts are described by an hindexed
 // datatype over their absolute addresses and sent as one element from MPI_BOTTOM, so MPI reads each
 // part where it lies. The receiver sees an ordinary byte message of the summed length. Creating and
-// committing a type costs a few microseconds, more than a small message's whole trip, so lib/ copies
-// small payloads next to their header and sends one buffer instead (docs/channels.md has the figures).
+// committing a type costs ~0.4 us, more than a small message's whole trip, so lib/ copies small
+// payloads next to their header and sends one buffer instead (docs/channels.md has the figures).
 //
 // Receiving: a message of unknown size in one call (matched probe + receive), into lib/'s slab when it
 // fits there, else into a block of the receive pool (recv_pool.h): never into memory already handed out.

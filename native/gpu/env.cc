@@ -1,5 +1,5 @@
-// GpuEnv: set-up and teardown, loading and status, devices, and the poller that completes device
-// operations (see gpu_env.h for why it is built this way).
+// GpuEnv: set-up and teardown, loading and status, devices, and the sweep that completes device
+// operations (see gpu/env.h for why it is built this way; progress/poller.h drives it).
 #include "gpu/env.h"
 
 #include <algorithm>
@@ -363,7 +363,7 @@ void GpuEnv::GivePinned(Pinned p) {
   pinnedPool_.push_back(p);
 }
 
-// ---- operations and the poller ----
+// ---- operations and their sweep ----
 
 int GpuEnv::AddOp(GpuOp op) {
   int id;

@@ -277,7 +277,7 @@ inline void CheckRange(Napi::Env env, const DeviceMem& m, size_t offset, size_t 
 // The message for an error of kind `kind` (GpuErrKind) and code `code`.
 std::string GpuErrorText(int kind, int code);
 
-// Transfers (gpu_staging.cc), also used by the chunked Promise copies of gpu_memory.cc.
+// Transfers (gpu/staging.cc), also used by the chunked Promise copies of gpu/memory.cc.
 std::unique_ptr<Transfer> MakeHostCopy(int mem, size_t offset, void* host, size_t bytes, bool toDevice,
                                        size_t chunk);
 

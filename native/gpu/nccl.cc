@@ -3,7 +3,7 @@
 // ncclCommInitRank) and gets a stream of its own. Every operation is enqueued on that stream, after
 // the last stream work on its buffers (cudaStreamWaitEvent: no host wait), and completes through an
 // event recorded behind it. Inside a group (ncclGroupStart/End) the launch happens at groupEnd, so the
-// events are recorded there. Deadlines and asynchronous errors are checked by the poller (gpu_env.cc),
+// events are recorded there. Deadlines and asynchronous errors are checked by the sweep (gpu/env.cc),
 // which aborts the communicator rather than let a rank hang.
 #include "addon.h"
 #include "core/args.h"
