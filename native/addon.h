@@ -87,23 +87,15 @@ class Addon : public Napi::Addon<Addon> {
   // mpi/coll.cc: every collective, blocking or nonblocking by the last argument.
   Napi::Value Bcast(const Napi::CallbackInfo& info);
   Napi::Value Reduce(const Napi::CallbackInfo& info);
-  Napi::Value Allreduce(const Napi::CallbackInfo& info);
-  Napi::Value Scan(const Napi::CallbackInfo& info);
-  Napi::Value Exscan(const Napi::CallbackInfo& info);
-  Napi::Value ReduceScatterBlock(const Napi::CallbackInfo& info);
-  Napi::Value ReduceScatter(const Napi::CallbackInfo& info);
-  Napi::Value Gather(const Napi::CallbackInfo& info);
-  Napi::Value Scatter(const Napi::CallbackInfo& info);
-  Napi::Value Allgather(const Napi::CallbackInfo& info);
-  Napi::Value Alltoall(const Napi::CallbackInfo& info);
-  Napi::Value NeighborAllgather(const Napi::CallbackInfo& info);
-  Napi::Value NeighborAlltoall(const Napi::CallbackInfo& info);
-  Napi::Value Gatherv(const Napi::CallbackInfo& info);
-  Napi::Value Scatterv(const Napi::CallbackInfo& info);
   Napi::Value Allgatherv(const Napi::CallbackInfo& info);
   Napi::Value Alltoallv(const Napi::CallbackInfo& info);
   Napi::Value Divide(const Napi::CallbackInfo& info);
+  // Bindings that serve several exports, told apart by `which` (registered as Method<M, which>):
+  // allreduce, scan, exscan, reduceScatterBlock, reduceScatter; gather, scatter; gatherv, scatterv; allgather,
+  // alltoall and the neighbour collectives.
   Napi::Value ReduceAll(const Napi::CallbackInfo& info, int which);
+  Napi::Value Rooted(const Napi::CallbackInfo& info, int which);
+  Napi::Value RootedV(const Napi::CallbackInfo& info, int which);
   Napi::Value AllToAllLike(const Napi::CallbackInfo& info, int which);
 
   // mpi/topo.cc

@@ -19,23 +19,36 @@ struct Export {
 
 template <typename M>
 struct MethodOf;
-template <typename T>
-struct MethodOf<Napi::Value (T::*)(const Napi::CallbackInfo&)> {
+template <typename T, typename... Extra>
+struct MethodOf<Napi::Value (T::*)(const Napi::CallbackInfo&, Extra...)> {
   using Owner = T;
 };
 
-// A member function as a raw callback on its owner (the data pointer). A C++ exception it throws
-// becomes the JavaScript exception, as node-addon-api's own wrappers do it.
-template <auto M>
-napi_value Method(napi_env env, napi_callback_info cbinfo) {
-  using Owner = typename MethodOf<decltype(M)>::Owner;
+// Calls `call(owner, info)` for a raw callback. A C++ exception becomes the JavaScript exception, as
+// node-addon-api's own wrappers do it.
+template <typename Owner, typename Call>
+napi_value Invoke(napi_env env, napi_callback_info cbinfo, Call call) {
   try {
     Napi::CallbackInfo info(env, cbinfo);
-    return (static_cast<Owner*>(info.Data())->*M)(info);
+    return call(static_cast<Owner*>(info.Data()), info);
   } catch (const Napi::Error& e) {
     e.ThrowAsJavaScriptException();
     return nullptr;
   }
+}
+
+// A member function as a raw callback on its owner (the data pointer).
+template <auto M>
+napi_value Method(napi_env env, napi_callback_info cbinfo) {
+  using Owner = typename MethodOf<decltype(M)>::Owner;
+  return Invoke<Owner>(env, cbinfo, [](Owner* o, const Napi::CallbackInfo& info) { return (o->*M)(info); });
+}
+
+// A member function that serves several exports, told apart by its second argument: Method<M, kind>.
+template <auto M, auto Kind>
+napi_value Method(napi_env env, napi_callback_info cbinfo) {
+  using Owner = typename MethodOf<decltype(M)>::Owner;
+  return Invoke<Owner>(env, cbinfo, [](Owner* o, const Napi::CallbackInfo& info) { return (o->*M)(info, Kind); });
 }
 
 // Defines every export of `table` on `target`, as plain writable, enumerable properties (what

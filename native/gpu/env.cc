@@ -8,6 +8,7 @@
 #include "core/args.h"
 #include "core/exports.h"
 #include "core/errors.h"
+#include "core/slots.h"
 
 namespace mpi4node {
 
@@ -366,14 +367,7 @@ void GpuEnv::GivePinned(Pinned p) {
 // ---- operations and their sweep ----
 
 int GpuEnv::AddOp(GpuOp op) {
-  int id;
-  if (!freeOps_.empty()) {
-    id = freeOps_.back();
-    freeOps_.pop_back();
-  } else {
-    id = static_cast<int>(ops_.size());
-    ops_.emplace_back();
-  }
+  const int id = TakeIndex(ops_, freeOps_);
   op.live = true;
   if (op.nccl >= 0) nccls_[op.nccl].pending++;
   if (!op.deferred && op.timeoutNs) op.deadline = uv_hrtime() + op.timeoutNs;

@@ -26,6 +26,7 @@
 namespace mpi4node {
 
 class Addon;
+class Args;
 class GpuEnv;
 
 // Error kinds of completion records and thrown errors; lib/gpu/errors.ts mirrors them.
@@ -101,6 +102,14 @@ class Transfer {
   virtual MPI_Comm probeComm() const { return MPI_COMM_NULL; }
   virtual bool Accepts(MPI_Comm comm, const MPI_Status& st) const { return false; }
   virtual void Accept(GpuEnv& g, MPI_Message msg, const MPI_Status& st) {}
+
+ protected:
+  // Ends Step with error `e`, releasing what the transfer holds.
+  bool Fail(GpuEnv& g, GpuErr e, GpuErr* err) {
+    *err = e;
+    Abandon(g);
+    return true;
+  }
 };
 
 struct GpuOp {
@@ -208,6 +217,7 @@ class GpuEnv final : Poller::Source {
   // gpu/staging.cc
   Napi::Value Isend(const Napi::CallbackInfo& info);
   Napi::Value Irecv(const Napi::CallbackInfo& info);
+  Napi::Value PostMessage(const Args& a, bool isSend);
 
   // Completion (gpu/env.cc).
   bool StepOp(int id, GpuErr* err, double* rec);

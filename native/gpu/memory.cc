@@ -10,6 +10,7 @@
 
 #include "addon.h"
 #include "core/args.h"
+#include "core/slots.h"
 #include "core/exports.h"
 #include "gpu/env.h"
 
@@ -42,14 +43,7 @@ Napi::Value GpuEnv::Alloc(const Napi::CallbackInfo& info) {
   void* ptr = nullptr;
   // A zero-length buffer still gets an address, so every handle names real memory.
   Check(env, cuda().Malloc(&ptr, bytes == 0 ? 1 : bytes));
-  int h;
-  if (!freeMems_.empty()) {
-    h = freeMems_.back();
-    freeMems_.pop_back();
-  } else {
-    h = static_cast<int>(mems_.size());
-    mems_.emplace_back();
-  }
+  const int h = TakeIndex(mems_, freeMems_);
   mems_[h] = DeviceMem{ptr, bytes, device, true, nullptr};
   return Napi::Number::New(env, h);
 }

@@ -73,7 +73,8 @@ MPI_Datatype TypeOf(const std::optional<BufView>& first, const std::optional<Buf
   return first ? first->type : other ? other->type : MPI_DATATYPE_NULL;
 }
 
-enum ReduceKind { kAllreduce, kScan, kExscan, kReduceScatterBlock };
+enum ReduceKind { kAllreduce, kScan, kExscan, kReduceScatterBlock, kReduceScatter };
+enum RootedKind { kGather, kScatter };
 enum BlockKind { kAllgather, kAlltoall, kNeighborAllgather, kNeighborAlltoall };
 
 }  // namespace
@@ -113,14 +114,18 @@ Napi::Value Addon::Reduce(const Napi::CallbackInfo& info) {
   return a.Done(rc, nb, req);
 }
 
-// allreduce / scan / exscan / reduceScatterBlock (send|null, recv, count, op, comm, nb): the same
-// arguments, four calls; reduceScatterBlock's count is each rank's block.
+// allreduce / scan / exscan / reduceScatterBlock (send|null, recv, count, op, comm, nb) and
+// reduceScatter (send|null, recv, counts, op, comm, nb): the same arguments, five calls.
+// reduceScatterBlock's count is each rank's block; reduceScatter's counts an Int32Array of them.
 Napi::Value Addon::ReduceAll(const Napi::CallbackInfo& info, int which) {
   Args a(this, info);
   const std::optional<BufView> s = a.OptBuf(0), r = a.Buf(1);
   MPI_Comm comm = a.Comm(4);
   const bool nb = a.Flag(5);
-  Reduction red(a, 3, a.Size(2), s, r, nb);
+  const Ints counts = which == kReduceScatter ? a.IntArray(2) : Ints();
+  // reduceScatter's block counts are int (MPI-3), so the plain predefined op and base type serve:
+  // count 0 picks them.
+  Reduction red(a, 3, which == kReduceScatter ? 0 : a.Size(2), s, r, nb);
   MPI_Request req = MPI_REQUEST_NULL;
   int rc = red.rc();
   if (rc == MPI_SUCCESS) {
@@ -139,67 +144,43 @@ Napi::Value Addon::ReduceAll(const Napi::CallbackInfo& info, int which) {
       case kExscan:
         rc = nb ? MPI_Iexscan(sb, rb, n, t, op, comm, &req) : MPI_Exscan(sb, rb, n, t, op, comm);
         break;
-      default:
+      case kReduceScatterBlock:
         rc = nb ? MPI_Ireduce_scatter_block(sb, rb, n, t, op, comm, &req) : MPI_Reduce_scatter_block(sb, rb, n, t, op, comm);
+        break;
+      default:
+        rc = nb ? MPI_Ireduce_scatter(sb, rb, counts.data, t, op, comm, &req)
+                : MPI_Reduce_scatter(sb, rb, counts.data, t, op, comm);
     }
   }
   red.Rethrow(a.env());
   return a.Done(rc, nb, req);
 }
 
-Napi::Value Addon::Allreduce(const Napi::CallbackInfo& info) { return ReduceAll(info, kAllreduce); }
-Napi::Value Addon::Scan(const Napi::CallbackInfo& info) { return ReduceAll(info, kScan); }
-Napi::Value Addon::Exscan(const Napi::CallbackInfo& info) { return ReduceAll(info, kExscan); }
-Napi::Value Addon::ReduceScatterBlock(const Napi::CallbackInfo& info) { return ReduceAll(info, kReduceScatterBlock); }
-
-// reduceScatter(send|null, recv, counts, op, comm, nb)
-Napi::Value Addon::ReduceScatter(const Napi::CallbackInfo& info) {
-  Args a(this, info);
-  const std::optional<BufView> s = a.OptBuf(0), r = a.Buf(1);
-  const Ints counts = a.IntArray(2);
-  MPI_Comm comm = a.Comm(4);
-  const bool nb = a.Flag(5);
-  // Block counts are int (MPI-3), so the plain predefined op and base type serve: count 0 picks them.
-  Reduction red(a, 3, 0, s, r, nb);
-  MPI_Request req = MPI_REQUEST_NULL;
-  const int rc = nb ? MPI_Ireduce_scatter(SendPtr(s), r->data, counts.data, red.type(), red.op(), comm, &req)
-                    : MPI_Reduce_scatter(SendPtr(s), r->data, counts.data, red.type(), red.op(), comm);
-  red.Rethrow(a.env());
-  return a.Done(rc, nb, req);
-}
-
-// gather(send|null, recv|null, count, root, comm, nb): count elements from each rank.
-Napi::Value Addon::Gather(const Napi::CallbackInfo& info) {
+// gather / scatter (send|null, recv|null, count, root, comm, nb): count elements from or to each rank.
+// Where a buffer is null: gather's send is MPI_IN_PLACE (root) and its receive ignored (non-roots);
+// scatter's receive is MPI_IN_PLACE (root) and its send ignored (non-roots).
+Napi::Value Addon::Rooted(const Napi::CallbackInfo& info, int which) {
+  const bool scatter = which == kScatter;
   Args a(this, info);
   const std::optional<BufView> s = a.OptBuf(0), r = a.OptBuf(1);
   const int root = a.Int(3);
   MPI_Comm comm = a.Comm(4);
   const bool nb = a.Flag(5);
-  CountedType ct(a.Size(2), TypeOf(s, r));
+  CountedType ct(a.Size(2), scatter ? TypeOf(r, s) : TypeOf(s, r));
   MPI_Request req = MPI_REQUEST_NULL;
   int rc = ct.rc();
   if (rc == MPI_SUCCESS) {
-    rc = nb ? MPI_Igather(SendPtr(s), ct.count(), ct.type(), RecvPtr(r), ct.count(), ct.type(), root, comm, &req)
-            : MPI_Gather(SendPtr(s), ct.count(), ct.type(), RecvPtr(r), ct.count(), ct.type(), root, comm);
-  }
-  return a.Done(rc, nb, req);
-}
-
-// scatter(send|null, recv|null, count, root, comm, nb): null recv is MPI_IN_PLACE (root only).
-Napi::Value Addon::Scatter(const Napi::CallbackInfo& info) {
-  Args a(this, info);
-  const std::optional<BufView> s = a.OptBuf(0), r = a.OptBuf(1);
-  const int root = a.Int(3);
-  MPI_Comm comm = a.Comm(4);
-  const bool nb = a.Flag(5);
-  CountedType ct(a.Size(2), TypeOf(r, s));
-  MPI_Request req = MPI_REQUEST_NULL;
-  int rc = ct.rc();
-  if (rc == MPI_SUCCESS) {
-    const void* sb = s ? s->data : nullptr;
-    void* rb = r ? r->data : MPI_IN_PLACE;
-    rc = nb ? MPI_Iscatter(sb, ct.count(), ct.type(), rb, ct.count(), ct.type(), root, comm, &req)
-            : MPI_Scatter(sb, ct.count(), ct.type(), rb, ct.count(), ct.type(), root, comm);
+    const int n = ct.count();
+    MPI_Datatype t = ct.type();
+    if (scatter) {
+      const void* sb = s ? s->data : nullptr;
+      void* rb = r ? r->data : MPI_IN_PLACE;
+      rc = nb ? MPI_Iscatter(sb, n, t, rb, n, t, root, comm, &req) : MPI_Scatter(sb, n, t, rb, n, t, root, comm);
+    } else {
+      const void* sb = SendPtr(s);
+      void* rb = RecvPtr(r);
+      rc = nb ? MPI_Igather(sb, n, t, rb, n, t, root, comm, &req) : MPI_Gather(sb, n, t, rb, n, t, root, comm);
+    }
   }
   return a.Done(rc, nb, req);
 }
@@ -237,42 +218,33 @@ Napi::Value Addon::AllToAllLike(const Napi::CallbackInfo& info, int which) {
   return a.Done(rc, nb, req);
 }
 
-Napi::Value Addon::Allgather(const Napi::CallbackInfo& info) { return AllToAllLike(info, kAllgather); }
-Napi::Value Addon::Alltoall(const Napi::CallbackInfo& info) { return AllToAllLike(info, kAlltoall); }
-Napi::Value Addon::NeighborAllgather(const Napi::CallbackInfo& info) { return AllToAllLike(info, kNeighborAllgather); }
-Napi::Value Addon::NeighborAlltoall(const Napi::CallbackInfo& info) { return AllToAllLike(info, kNeighborAlltoall); }
-
-// gatherv(send|null, recv|null, counts|null, displs|null, root, comm, nb)
-Napi::Value Addon::Gatherv(const Napi::CallbackInfo& info) {
+// gatherv(send|null, recv|null, counts|null, displs|null, root, comm, nb) and
+// scatterv(send|null, counts|null, displs|null, recv|null, root, comm, nb): counts and displacements
+// matter at the root only; null buffers as for gather and scatter.
+Napi::Value Addon::RootedV(const Napi::CallbackInfo& info, int which) {
+  const bool scatter = which == kScatter;
   Args a(this, info);
-  const std::optional<BufView> s = a.OptBuf(0), r = a.OptBuf(1);
-  const Ints counts = a.IntArray(2), displs = a.IntArray(3);
+  const std::optional<BufView> s = a.OptBuf(0), r = a.OptBuf(scatter ? 3 : 1);
+  const size_t at = scatter ? 1 : 2;
+  const Ints counts = a.IntArray(at), displs = a.IntArray(at + 1);
   const int root = a.Int(4);
   MPI_Comm comm = a.Comm(5);
   const bool nb = a.Flag(6);
-  const MPI_Datatype t = TypeOf(s, r);
-  const int n = s ? static_cast<int>(s->count) : 0;
   MPI_Request req = MPI_REQUEST_NULL;
-  const int rc = nb ? MPI_Igatherv(SendPtr(s), n, t, RecvPtr(r), counts.data, displs.data, t, root, comm, &req)
-                    : MPI_Gatherv(SendPtr(s), n, t, RecvPtr(r), counts.data, displs.data, t, root, comm);
-  return a.Done(rc, nb, req);
-}
-
-// scatterv(send|null, counts|null, displs|null, recv|null, root, comm, nb): null recv is MPI_IN_PLACE.
-Napi::Value Addon::Scatterv(const Napi::CallbackInfo& info) {
-  Args a(this, info);
-  const std::optional<BufView> s = a.OptBuf(0), r = a.OptBuf(3);
-  const Ints counts = a.IntArray(1), displs = a.IntArray(2);
-  const int root = a.Int(4);
-  MPI_Comm comm = a.Comm(5);
-  const bool nb = a.Flag(6);
-  const MPI_Datatype t = TypeOf(r, s);
-  const void* sb = s ? s->data : nullptr;
-  void* rb = r ? r->data : MPI_IN_PLACE;
-  const int n = r ? static_cast<int>(r->count) : 0;
-  MPI_Request req = MPI_REQUEST_NULL;
-  const int rc = nb ? MPI_Iscatterv(sb, counts.data, displs.data, t, rb, n, t, root, comm, &req)
-                    : MPI_Scatterv(sb, counts.data, displs.data, t, rb, n, t, root, comm);
+  int rc;
+  if (scatter) {
+    const MPI_Datatype t = TypeOf(r, s);
+    const void* sb = s ? s->data : nullptr;
+    void* rb = r ? r->data : MPI_IN_PLACE;
+    const int n = r ? static_cast<int>(r->count) : 0;
+    rc = nb ? MPI_Iscatterv(sb, counts.data, displs.data, t, rb, n, t, root, comm, &req)
+            : MPI_Scatterv(sb, counts.data, displs.data, t, rb, n, t, root, comm);
+  } else {
+    const MPI_Datatype t = TypeOf(s, r);
+    const int n = s ? static_cast<int>(s->count) : 0;
+    rc = nb ? MPI_Igatherv(SendPtr(s), n, t, RecvPtr(r), counts.data, displs.data, t, root, comm, &req)
+            : MPI_Gatherv(SendPtr(s), n, t, RecvPtr(r), counts.data, displs.data, t, root, comm);
+  }
   return a.Done(rc, nb, req);
 }
 
@@ -331,19 +303,19 @@ void Addon::DefineColl(Napi::Env env, Napi::Object exports) {
   static const Export table[] = {
       {"bcast", Method<&Addon::Bcast>},
       {"reduce", Method<&Addon::Reduce>},
-      {"allreduce", Method<&Addon::Allreduce>},
-      {"scan", Method<&Addon::Scan>},
-      {"exscan", Method<&Addon::Exscan>},
-      {"reduceScatterBlock", Method<&Addon::ReduceScatterBlock>},
-      {"reduceScatter", Method<&Addon::ReduceScatter>},
-      {"gather", Method<&Addon::Gather>},
-      {"scatter", Method<&Addon::Scatter>},
-      {"allgather", Method<&Addon::Allgather>},
-      {"alltoall", Method<&Addon::Alltoall>},
-      {"neighborAllgather", Method<&Addon::NeighborAllgather>},
-      {"neighborAlltoall", Method<&Addon::NeighborAlltoall>},
-      {"gatherv", Method<&Addon::Gatherv>},
-      {"scatterv", Method<&Addon::Scatterv>},
+      {"allreduce", Method<&Addon::ReduceAll, kAllreduce>},
+      {"scan", Method<&Addon::ReduceAll, kScan>},
+      {"exscan", Method<&Addon::ReduceAll, kExscan>},
+      {"reduceScatterBlock", Method<&Addon::ReduceAll, kReduceScatterBlock>},
+      {"reduceScatter", Method<&Addon::ReduceAll, kReduceScatter>},
+      {"gather", Method<&Addon::Rooted, kGather>},
+      {"scatter", Method<&Addon::Rooted, kScatter>},
+      {"allgather", Method<&Addon::AllToAllLike, kAllgather>},
+      {"alltoall", Method<&Addon::AllToAllLike, kAlltoall>},
+      {"neighborAllgather", Method<&Addon::AllToAllLike, kNeighborAllgather>},
+      {"neighborAlltoall", Method<&Addon::AllToAllLike, kNeighborAlltoall>},
+      {"gatherv", Method<&Addon::RootedV, kGather>},
+      {"scatterv", Method<&Addon::RootedV, kScatter>},
       {"allgatherv", Method<&Addon::Allgatherv>},
       {"alltoallv", Method<&Addon::Alltoallv>},
       {"divide", Method<&Addon::Divide>},

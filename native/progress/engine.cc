@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/process_state.h"
+#include "core/slots.h"
 
 namespace mpi4node {
 
@@ -16,14 +17,7 @@ void Engine::SetSink(Napi::Function onComplete, int32_t* doneSlots, double* done
 }
 
 int Engine::NewSlot(SlotKind kind, bool isRecv, uint32_t index) {
-  int slot;
-  if (!freeSlots_.empty()) {
-    slot = freeSlots_.back();
-    freeSlots_.pop_back();
-  } else {
-    slot = static_cast<int>(slots_.size());
-    slots_.emplace_back();
-  }
+  const int slot = TakeIndex(slots_, freeSlots_);
   slots_[slot] = {kind, isRecv, index};
   ProcessState::Get().pending.fetch_add(1, std::memory_order_relaxed);
   return slot;
@@ -124,7 +118,19 @@ int Engine::Track(MPI_Request req, bool isRecv, double* status) {
   return slot;
 }
 
+// The record of a probe cancelled before a message matched it.
+static void FillCancelled(double* out) {
+  out[kSource] = out[kTag] = out[kBytes] = out[kError] = 0;
+  out[kCancelled] = 1;
+  out[kMessage] = -1;
+}
+
 int Engine::ProbeOnce(Probe& p, bool* matched, double* out) {
+  if (p.cancelled) {
+    FillCancelled(out);
+    *matched = true;
+    return MPI_SUCCESS;
+  }
   int flag = 0;
   MPI_Message msg;
   MPI_Status st;
@@ -178,9 +184,7 @@ int Engine::Wait(int slot, double* status) {
     Probe p = probes_[i];
     RemoveProbeAt(i);
     if (p.cancelled) {
-      status[kSource] = status[kTag] = status[kBytes] = status[kError] = 0;
-      status[kCancelled] = 1;
-      status[kMessage] = -1;
+      FillCancelled(status);
       rc = MPI_SUCCESS;
     } else {
       MPI_Message msg;
@@ -212,14 +216,7 @@ int Engine::Test(int slot, bool* done, double* status) {
   } else if (s.kind == SlotKind::kProbe) {
     const uint32_t i = s.index;
     bool matched = false;
-    if (probes_[i].cancelled) {
-      status[kSource] = status[kTag] = status[kBytes] = status[kError] = 0;
-      status[kCancelled] = 1;
-      status[kMessage] = -1;
-      matched = true;
-    } else {
-      rc = ProbeOnce(probes_[i], &matched, status);
-    }
+    rc = ProbeOnce(probes_[i], &matched, status);
     if (!matched) return MPI_SUCCESS;
     RemoveProbeAt(i);
   } else {
@@ -243,14 +240,9 @@ int Engine::Cancel(int slot) {
 }
 
 int Engine::PutMessage(MPI_Message m) {
-  if (!freeMessages_.empty()) {
-    int id = freeMessages_.back();
-    freeMessages_.pop_back();
-    messages_[id] = m;
-    return id;
-  }
-  messages_.push_back(m);
-  return static_cast<int>(messages_.size() - 1);
+  const int id = TakeIndex(messages_, freeMessages_);
+  messages_[id] = m;
+  return id;
 }
 
 MPI_Message Engine::TakeMessage(int id) {
@@ -300,14 +292,7 @@ int Engine::Sweep() {
     Probe& p = probes_[i];
     double* out = doneStatus_ + n * kStatusFields;
     bool matched = false;
-    if (p.cancelled) {
-      out[kSource] = out[kTag] = out[kBytes] = out[kError] = 0;
-      out[kCancelled] = 1;
-      out[kMessage] = -1;
-      matched = true;
-    } else {
-      ProbeOnce(p, &matched, out);
-    }
+    ProbeOnce(p, &matched, out);
     if (!matched) {
       ++i;
       continue;

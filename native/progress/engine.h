@@ -73,6 +73,8 @@ class Engine final : Poller::Source {
   void FreeSlot(int slot);
   void RemoveRequestAt(uint32_t i);
   void RemoveProbeAt(uint32_t i);
+  // One look for the probe's message; matched (record written) when it arrived, failed or the probe
+  // was cancelled.
   int ProbeOnce(Probe& p, bool* matched, double* out);
 
   // Poller::Source: one pass of Testsome + Improbe, writing completions to the sink.
