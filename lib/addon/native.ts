@@ -120,7 +120,6 @@ export interface Native {
     destWeights: Int32Array | null): [number, number];
   distGraphNeighbors(comm: number): [Int32Array, Int32Array, Int32Array, Int32Array, boolean];
   topoAgree(comm: number, value: number): boolean;
-
 }
 
 // ---- GPU (native/gpu/): CUDA and NCCL loaded at run time, used through lib/gpu/. ----
