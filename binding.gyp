@@ -5,6 +5,7 @@
       "native/addon.cc",
       "native/channel/parts.cc",
       "native/channel/recv_pool.cc",
+      "native/core/args.cc",
       "native/core/errors.cc",
       "native/core/process_state.cc",
       "native/gpu/env.cc",
@@ -18,9 +19,9 @@
       "native/mpi/fast.cc",
       "native/mpi/ops.cc",
       "native/mpi/p2p.cc",
-      "native/mpi/p2p_nb.cc",
       "native/mpi/topo.cc",
-      "native/progress/engine.cc"
+      "native/progress/engine.cc",
+      "native/progress/poller.cc"
     ],
     "include_dirs": [
       "native",

@@ -83,7 +83,7 @@ const variants: Record<string, Round> = {
   channel: (n, s) => pingPong(n, () => ch.send(peer, s), () => ch.recv(peer)),
   'channel-send': (n, s) => {
     const r = new Uint8Array(HEADER + s.byteLength);
-    return pingPong(n, () => ch.send(peer, s), () => native.recv(r, peer, ch.tag, internal));
+    return pingPong(n, () => ch.send(peer, s), () => native.recv(r, peer, ch.tag, internal, false));
   },
   'channel-into': (n, s) => {
     const buffer = new Uint8Array(HEADER + s.byteLength);
@@ -96,15 +96,15 @@ if (flag('--transport')) {
   const header = new Uint8Array(HEADER).fill(1);
   const recvInto = (s: Uint8Array) => {
     const r = new Uint8Array(HEADER + s.byteLength);
-    return () => native.recv(r, peer, 2, internal);
+    return () => native.recv(r, peer, 2, internal, false);
   };
-  variants.parts = (n, s) => pingPong(n, () => native.sendParts([header, s], peer, 2, internal, false), recvInto(s));
+  variants.parts = (n, s) => pingPong(n, () => native.sendParts([header, s], peer, 2, internal, false, false), recvInto(s));
   variants.copy = (n, s) => {
     const one = new Uint8Array(HEADER + s.byteLength);
     return pingPong(n, () => {
       one.set(header);
       one.set(s, HEADER);
-      native.send(one, peer, 2, internal, false);
+      native.send(one, peer, 2, internal, false, false);
     }, recvInto(s));
   };
 }

@@ -6,7 +6,7 @@
 
 namespace mpi4node {
 
-Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::get_id()) {
+Addon::Addon(Napi::Env env, Napi::Object exports) {
   ProcessState::Get().Acquire();
   NoteCreated(this);
   uv_loop_t* loop = nullptr;
@@ -14,74 +14,14 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : thread_(std::this_thread::ge
   engine_ = new Engine(env, loop);
   napi_add_async_cleanup_hook(env, AsyncCleanup, this, &cleanupHandle_);
 
-  DefineAddon(exports, {
-      InstanceMethod("setup", &Addon::Setup),
-      InstanceMethod("init", &Addon::InitMpi),
-      InstanceMethod("finalize", &Addon::Finalize),
-      InstanceMethod("initialized", &Addon::Initialized),
-      InstanceMethod("finalized", &Addon::Finalized),
-      InstanceMethod("queryThread", &Addon::QueryThread),
-      InstanceMethod("abort", &Addon::Abort),
-      InstanceMethod("wtick", &Addon::Wtick),
-      InstanceMethod("version", &Addon::Version),
-      InstanceMethod("libraryVersion", &Addon::LibraryVersion),
-      InstanceMethod("processorName", &Addon::ProcessorName),
-      InstanceMethod("constants", &Addon::Constants),
-      InstanceMethod("tagUpperBound", &Addon::TagUpperBound),
-      InstanceMethod("pending", &Addon::Pending),
-      InstanceMethod("errorFor", &Addon::ErrorFor),
-      InstanceMethod("commRank", &Addon::CommRank),
-      InstanceMethod("commSize", &Addon::CommSize),
-      InstanceMethod("commDup", &Addon::CommDup),
-      InstanceMethod("commSplit", &Addon::CommSplit),
-      InstanceMethod("commSplitShared", &Addon::CommSplitShared),
-      InstanceMethod("commCompare", &Addon::CommCompare),
-      InstanceMethod("commFree", &Addon::CommFree),
-      InstanceMethod("send", &Addon::Send),
-      InstanceMethod("recv", &Addon::Recv),
-      InstanceMethod("sendrecv", &Addon::Sendrecv),
-      InstanceMethod("sendrecvReplace", &Addon::SendrecvReplace),
-      InstanceMethod("probe", &Addon::Probe),
-      InstanceMethod("iprobe", &Addon::Iprobe),
-      InstanceMethod("mprobe", &Addon::Mprobe),
-      InstanceMethod("mrecv", &Addon::Mrecv),
-      InstanceMethod("isend", &Addon::Isend),
-      InstanceMethod("irecv", &Addon::Irecv),
-      InstanceMethod("improbe", &Addon::Improbe),
-      InstanceMethod("imrecv", &Addon::Imrecv),
-      InstanceMethod("wait", &Addon::Wait),
-      InstanceMethod("test", &Addon::Test),
-      InstanceMethod("cancel", &Addon::Cancel),
-      InstanceMethod("bcast", &Addon::Bcast),
-      InstanceMethod("reduce", &Addon::Reduce),
-      InstanceMethod("allreduce", &Addon::Allreduce),
-      InstanceMethod("scan", &Addon::Scan),
-      InstanceMethod("exscan", &Addon::Exscan),
-      InstanceMethod("reduceScatterBlock", &Addon::ReduceScatterBlock),
-      InstanceMethod("reduceScatter", &Addon::ReduceScatter),
-      InstanceMethod("gather", &Addon::Gather),
-      InstanceMethod("scatter", &Addon::Scatter),
-      InstanceMethod("allgather", &Addon::Allgather),
-      InstanceMethod("alltoall", &Addon::Alltoall),
-      InstanceMethod("gatherv", &Addon::Gatherv),
-      InstanceMethod("scatterv", &Addon::Scatterv),
-      InstanceMethod("allgatherv", &Addon::Allgatherv),
-      InstanceMethod("alltoallv", &Addon::Alltoallv),
-      InstanceMethod("divide", &Addon::Divide),
-      InstanceMethod("sendParts", &Addon::SendParts),
-      InstanceMethod("isendParts", &Addon::IsendParts),
-      InstanceMethod("recvMessage", &Addon::RecvMessage),
-      InstanceMethod("allocBuffer", &Addon::AllocBuffer),
-      InstanceMethod("distGraphCreate", &Addon::DistGraphCreate),
-      InstanceMethod("distGraphNeighbors", &Addon::DistGraphNeighbors),
-      InstanceMethod("topoAgree", &Addon::TopoAgree),
-      InstanceMethod("neighborAllgather", &Addon::NeighborAllgather),
-      InstanceMethod("neighborAlltoall", &Addon::NeighborAlltoall),
-      InstanceMethod("ineighborAllgather", &Addon::IneighborAllgather),
-      InstanceMethod("ineighborAlltoall", &Addon::IneighborAlltoall),
-      InstanceMethod("registerBuffer", &Addon::RegisterBuffer),
-  });
-  DefineFastCalls(env, exports);
+  DefineAddon(exports, {});  // makes `exports` the module's; its properties come from:
+  DefineEnv(env, exports);
+  DefineComm(env, exports);
+  DefineP2p(env, exports);
+  DefineColl(env, exports);
+  DefineTopo(env, exports);
+  DefineParts(env, exports);
+  DefineFast(env, exports);
   GpuEnv::Define(this, env, exports);  // exports.gpu; loads nothing until first used
 }
 
@@ -129,28 +69,6 @@ int Addon::UsableCode() {
 void Addon::CheckUsable(Napi::Env env) {
   int rc = UsableCode();
   if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-}
-
-MPI_Comm Addon::CommArg(const Napi::CallbackInfo& info, size_t i) {
-  int32_t h = -1;
-  napi_get_value_int32(info.Env(), info[i], &h);
-  MPI_Comm c = ProcessState::Get().Comm(h);
-  if (c == MPI_COMM_NULL) ThrowMpi(info.Env(), kErrBadHandle);
-  return c;
-}
-
-int Addon::IntArg(const Napi::CallbackInfo& info, size_t i) {
-  int32_t v = 0;
-  if (napi_get_value_int32(info.Env(), info[i], &v) != napi_ok) {
-    throw Napi::TypeError::New(info.Env(), "internal: expected an integer argument");
-  }
-  return v;
-}
-
-void Addon::BufArg(const Napi::CallbackInfo& info, size_t i, BufView* out) {
-  if (!GetBuf(info.Env(), info[i], out)) {
-    throw Napi::TypeError::New(info.Env(), "internal: expected a typed array");
-  }
 }
 
 }  // namespace mpi4node

@@ -1,17 +1,17 @@
 // The addon object: one per Node environment (main thread and each worker), holding that
 // environment's progress engine and its references to JavaScript objects. MPI itself is process-wide
-// (process_state.h). Method bodies live in files named for what they bind: env_calls.cc,
-// comm_calls.cc, p2p_calls.cc, request_calls.cc.
+// (core/process_state.h). The bindings are methods of this class whose bodies live in files named for
+// the concept they bind, each of which also defines its part of the exports (core/exports.h):
+// mpi/env.cc, mpi/comm.cc, mpi/p2p.cc, mpi/coll.cc, mpi/topo.cc, channel/parts.cc and the hot path,
+// mpi/fast.cc. The GPU bindings are exported as `gpu` by GpuEnv (gpu/env.h).
 #pragma once
 
 #include <mpi.h>
 #include <napi.h>
 
-#include <thread>
-
 #include "core/buffers.h"
-#include "progress/engine.h"
 #include "core/process_state.h"
+#include "progress/engine.h"
 
 namespace mpi4node {
 
@@ -25,13 +25,26 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value MakeError(Napi::Env env, int code);
   // MPI_SUCCESS when MPI may be called from this thread now, else a library error code.
   int UsableCode();
+  // Throws the MpiError unless MPI may be called from this thread now: one branch once it may.
+  void EnsureUsable(Napi::Env env) {
+    if (!usable_ || ProcessState::Get().finalized()) CheckUsable(env);
+  }
   bool usable() const { return usable_; }
   void WriteSyncStatus(const MPI_Status& st, int rc) { FillStatus(st, rc, true, status_); }
   Engine* engine() { return engine_; }
   double* status() { return status_; }
 
  private:
-  // env_calls.cc
+  // Each binding file's part of the exports; the constructor calls them all.
+  void DefineEnv(Napi::Env env, Napi::Object exports);
+  void DefineComm(Napi::Env env, Napi::Object exports);
+  void DefineP2p(Napi::Env env, Napi::Object exports);
+  void DefineColl(Napi::Env env, Napi::Object exports);
+  void DefineTopo(Napi::Env env, Napi::Object exports);
+  void DefineParts(Napi::Env env, Napi::Object exports);
+  void DefineFast(Napi::Env env, Napi::Object exports);
+
+  // mpi/env.cc
   Napi::Value Setup(const Napi::CallbackInfo& info);
   Napi::Value InitMpi(const Napi::CallbackInfo& info);
   Napi::Value Finalize(const Napi::CallbackInfo& info);
@@ -48,7 +61,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Pending(const Napi::CallbackInfo& info);
   Napi::Value ErrorFor(const Napi::CallbackInfo& info);
 
-  // comm_calls.cc
+  // mpi/comm.cc
   Napi::Value CommRank(const Napi::CallbackInfo& info);
   Napi::Value CommSize(const Napi::CallbackInfo& info);
   Napi::Value CommDup(const Napi::CallbackInfo& info);
@@ -57,7 +70,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value CommCompare(const Napi::CallbackInfo& info);
   Napi::Value CommFree(const Napi::CallbackInfo& info);
 
-  // p2p_calls.cc
+  // mpi/p2p.cc: point-to-point, blocking or nonblocking by the last argument, and requests.
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value Recv(const Napi::CallbackInfo& info);
   Napi::Value Sendrecv(const Napi::CallbackInfo& info);
@@ -65,79 +78,49 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Probe(const Napi::CallbackInfo& info);
   Napi::Value Iprobe(const Napi::CallbackInfo& info);
   Napi::Value Mprobe(const Napi::CallbackInfo& info);
-  Napi::Value Mrecv(const Napi::CallbackInfo& info);
-
-  // request_calls.cc
-  Napi::Value Isend(const Napi::CallbackInfo& info);
-  Napi::Value Irecv(const Napi::CallbackInfo& info);
   Napi::Value Improbe(const Napi::CallbackInfo& info);
-  Napi::Value Imrecv(const Napi::CallbackInfo& info);
+  Napi::Value Mrecv(const Napi::CallbackInfo& info);
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Test(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
 
-  // parts_calls.cc, topo_calls.cc
-  Napi::Value SendParts(const Napi::CallbackInfo& info);
-  Napi::Value IsendParts(const Napi::CallbackInfo& info);
-  Napi::Value RecvMessage(const Napi::CallbackInfo& info);
-  Napi::Value AllocBuffer(const Napi::CallbackInfo& info);
+  // mpi/coll.cc: every collective, blocking or nonblocking by the last argument.
+  Napi::Value Bcast(const Napi::CallbackInfo& info);
+  Napi::Value Reduce(const Napi::CallbackInfo& info);
+  Napi::Value Allgatherv(const Napi::CallbackInfo& info);
+  Napi::Value Alltoallv(const Napi::CallbackInfo& info);
+  Napi::Value Divide(const Napi::CallbackInfo& info);
+  // Bindings that serve several exports, told apart by `which` (registered as Method<M, which>):
+  // allreduce, scan, exscan, reduceScatterBlock, reduceScatter; gather, scatter; gatherv, scatterv; allgather,
+  // alltoall and the neighbour collectives.
+  Napi::Value ReduceAll(const Napi::CallbackInfo& info, int which);
+  Napi::Value Rooted(const Napi::CallbackInfo& info, int which);
+  Napi::Value RootedV(const Napi::CallbackInfo& info, int which);
+  Napi::Value AllToAllLike(const Napi::CallbackInfo& info, int which);
+
+  // mpi/topo.cc
   Napi::Value DistGraphCreate(const Napi::CallbackInfo& info);
   Napi::Value DistGraphNeighbors(const Napi::CallbackInfo& info);
   Napi::Value TopoAgree(const Napi::CallbackInfo& info);
-  Napi::Value NeighborAllgather(const Napi::CallbackInfo& info);
-  Napi::Value NeighborAlltoall(const Napi::CallbackInfo& info);
-  Napi::Value IneighborAllgather(const Napi::CallbackInfo& info);
-  Napi::Value IneighborAlltoall(const Napi::CallbackInfo& info);
 
-  // fast_calls.cc: the hot path. Arguments arrive in the shared `args` Int32Array (FastArg layout) and
+  // channel/parts.cc
+  Napi::Value SendParts(const Napi::CallbackInfo& info);
+  Napi::Value RecvMessage(const Napi::CallbackInfo& info);
+  Napi::Value AllocBuffer(const Napi::CallbackInfo& info);
+
+  // mpi/fast.cc: the hot path. Arguments arrive in the shared `args` Int32Array (FastArg layout) and
   // buffers through a small registered cache, so a call costs no typed-array lookup and no value
   // conversions: raw N-API callbacks, not node-addon-api wrappers.
   Napi::Value RegisterBuffer(const Napi::CallbackInfo& info);
-  void DefineFastCalls(Napi::Env env, Napi::Object exports);
   // The fast calls find their Addon without napi_get_cb_info while it is the process's only one.
   static void NoteCreated(Addon* addon);
   static void NoteDestroyed(Addon* addon);
 
-  // coll_calls.cc: every collective, blocking or nonblocking by its last argument.
-  Napi::Value Bcast(const Napi::CallbackInfo& info);
-  Napi::Value Reduce(const Napi::CallbackInfo& info);
-  Napi::Value Allreduce(const Napi::CallbackInfo& info);
-  Napi::Value Scan(const Napi::CallbackInfo& info);
-  Napi::Value Exscan(const Napi::CallbackInfo& info);
-  Napi::Value ReduceScatterBlock(const Napi::CallbackInfo& info);
-  Napi::Value ReduceScatter(const Napi::CallbackInfo& info);
-  Napi::Value Gather(const Napi::CallbackInfo& info);
-  Napi::Value Scatter(const Napi::CallbackInfo& info);
-  Napi::Value Allgather(const Napi::CallbackInfo& info);
-  Napi::Value Alltoall(const Napi::CallbackInfo& info);
-  Napi::Value Gatherv(const Napi::CallbackInfo& info);
-  Napi::Value Scatterv(const Napi::CallbackInfo& info);
-  Napi::Value Allgatherv(const Napi::CallbackInfo& info);
-  Napi::Value Alltoallv(const Napi::CallbackInfo& info);
-  Napi::Value Divide(const Napi::CallbackInfo& info);
-  Napi::Value ReduceAll(const Napi::CallbackInfo& info, int which);
-  Napi::Value AllToAllLike(const Napi::CallbackInfo& info, bool alltoall);
-  Napi::Value CollDone(Napi::Env env, int rc, bool nb, MPI_Request req);
-
-  // gpu_*.cc: CUDA and NCCL loaded at run time; device buffers, NCCL communicators and device messages
-  // over MPI, exported as `gpu` by GpuEnv (gpu_env.h), which uses the argument helpers below.
-  friend class GpuEnv;
-
-  // Shared argument helpers for the binding files.
-  MPI_Comm CommArg(const Napi::CallbackInfo& info, size_t i);
-  int IntArg(const Napi::CallbackInfo& info, size_t i);
-  void BufArg(const Napi::CallbackInfo& info, size_t i, struct BufView* out);
-  // Checks, in one branch on the hot path, that MPI may be called from this thread now.
-  void EnsureUsable(Napi::Env env) {
-    if (!usable_ || ProcessState::Get().finalized()) CheckUsable(env);
-  }
   void CheckUsable(Napi::Env env);
-
   static void AsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg);
 
   Engine* engine_ = nullptr;
   napi_async_cleanup_hook_handle cleanupHandle_ = nullptr;
-  std::thread::id thread_;
   bool usable_ = false;  // MPI initialised and this thread may call it
   Napi::FunctionReference mpiError_;
   Napi::Reference<Napi::Float64Array> statusRef_;

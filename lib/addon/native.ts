@@ -45,14 +45,18 @@ export interface Native {
   commCompare(a: number, b: number): number;
   commFree(comm: number): void;
 
-  send(buf: Buf, dest: number, tag: number, comm: number, synchronous: boolean): void;
-  recv(buf: Buf, source: number, tag: number, comm: number): void;
+  /**
+   * Point-to-point (native/mpi/p2p.cc). `nb` picks the nonblocking form, which returns -1 when the
+   * operation already completed (status in the record), else a slot; blocking forms return undefined.
+   */
+  send(buf: Buf, dest: number, tag: number, comm: number, synchronous: boolean, nb: boolean): number | undefined;
+  recv(buf: Buf, source: number, tag: number, comm: number, nb: boolean): number | undefined;
   sendrecv(sbuf: Buf, dest: number, stag: number, rbuf: Buf, source: number, rtag: number, comm: number): void;
   sendrecvReplace(buf: Buf, dest: number, stag: number, source: number, rtag: number, comm: number): void;
   probe(source: number, tag: number, comm: number): void;
   iprobe(source: number, tag: number, comm: number): boolean;
   mprobe(source: number, tag: number, comm: number): void;
-  mrecv(message: number, buf: Buf): void;
+  mrecv(message: number, buf: Buf, nb: boolean): number | undefined;
 
   /** The hot path (lib/addon/fastpath.ts): buffers registered once, integer arguments in the args slab. */
   registerBuffer(slot: number, buf: Buf): void;
@@ -68,11 +72,8 @@ export interface Native {
   /** MPI_Wtime into the clock slab. */
   wtimeFast(): void;
 
-  /** Posting calls return -1 when the operation already completed (status in the record), else a slot. */
-  isend(buf: Buf, dest: number, tag: number, comm: number, synchronous: boolean): number;
-  irecv(buf: Buf, source: number, tag: number, comm: number): number;
+  /** Like mprobe, without blocking: -1 (matched, status in the record) or a slot. */
   improbe(source: number, tag: number, comm: number): number;
-  imrecv(message: number, buf: Buf): number;
   wait(slot: number): void;
   test(slot: number): boolean;
   cancel(slot: number): void;
@@ -95,6 +96,9 @@ export interface Native {
   scatter(send: Buf | null, recv: Buf | null, count: number, root: number, comm: number, nb: boolean): number | undefined;
   allgather(send: Buf | null, recv: Buf, count: number, comm: number, nb: boolean): number | undefined;
   alltoall(send: Buf | null, recv: Buf, count: number, comm: number, nb: boolean): number | undefined;
+  /** Graph communicators: count elements from (allgather) or to and from (alltoall) each neighbour. */
+  neighborAllgather(send: Buf, recv: Buf, count: number, comm: number, nb: boolean): number | undefined;
+  neighborAlltoall(send: Buf, recv: Buf, count: number, comm: number, nb: boolean): number | undefined;
   gatherv(send: Buf | null, recv: Buf | null, counts: Int32Array | null, displs: Int32Array | null, root: number,
     comm: number, nb: boolean): number | undefined;
   scatterv(send: Buf | null, counts: Int32Array | null, displs: Int32Array | null, recv: Buf | null, root: number,
@@ -106,8 +110,7 @@ export interface Native {
   divide(buf: Buf, n: number): void;
 
   /** Several buffers as ONE message (an hindexed datatype over their addresses; native/channel/parts.cc). */
-  sendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean): void;
-  isendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean): number;
+  sendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean, nb: boolean): number | undefined;
   /** Receives a message of unknown size: bytes at slab[offset] when it fits `capacity`, else a pooled Buffer. */
   recvMessage(source: number, tag: number, comm: number, slab: Uint8Array, offset: number, capacity: number): number | Buffer;
   /** A Buffer of exactly `bytes` from the receive pool (memory not zeroed). */
@@ -117,13 +120,9 @@ export interface Native {
     destWeights: Int32Array | null): [number, number];
   distGraphNeighbors(comm: number): [Int32Array, Int32Array, Int32Array, Int32Array, boolean];
   topoAgree(comm: number, value: number): boolean;
-  neighborAllgather(sendbuf: Buf, recvbuf: Buf, comm: number): void;
-  neighborAlltoall(sendbuf: Buf, recvbuf: Buf, count: number, comm: number): void;
-  ineighborAllgather(sendbuf: Buf, recvbuf: Buf, comm: number): number;
-  ineighborAlltoall(sendbuf: Buf, recvbuf: Buf, count: number, comm: number): number;
 }
 
-// ---- GPU (native/gpu/*.cc): CUDA and NCCL loaded at run time, used through lib/gpu/. ----
+// ---- GPU (native/gpu/): CUDA and NCCL loaded at run time, used through lib/gpu/. ----
 
 /** Fields of one GPU completion record (native/gpu/env.h GpuDoneField). */
 export const GPU_DONE = { kind: 0, code: 1, source: 2, tag: 3, bytes: 4, fields: 5 } as const;

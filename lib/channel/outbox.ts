@@ -73,10 +73,10 @@ export class Outbox {
         buf.set(part, at);
         at += part.byteLength;
       }
-      if (!blocking) return Request._send(native.isend(buf, dest, tag, comm, false), buf, dest, tag).then(ignore);
+      if (!blocking) return Request._send(native.send(buf, dest, tag, comm, false, true)!, buf, dest, tag).then(ignore);
       const k = fastSlot(buf);
       if (k < 0) {
-        native.send(buf, dest, tag, comm, false);
+        native.send(buf, dest, tag, comm, false, false);
       } else {
         setFastArgs(k, dest, tag, comm, 0);
         sendFast();
@@ -87,11 +87,11 @@ export class Outbox {
     stampIds(header, seq, correlationId, checksum);
     const parts = [header, ...p.parts];
     if (blocking) {
-      native.sendParts(parts, dest, tag, comm, false);
+      native.sendParts(parts, dest, tag, comm, false, false);
       return undefined;
     }
     // The Request holds the header; the closure holds the other parts until the send completes.
-    return Request._send(native.isendParts(parts, dest, tag, comm, false), header, dest, tag).then(() => void parts);
+    return Request._send(native.sendParts(parts, dest, tag, comm, false, true)!, header, dest, tag).then(() => void parts);
   }
 
   #header(p: EncodedPayload): Uint8Array {

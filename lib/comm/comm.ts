@@ -150,12 +150,12 @@ export class Comm {
       setFastArgs(k, d, t, this.#handle, 0);
       return sendFast();
     }
-    native.send(asView(buf, 'buf'), d, t, this.#handle, false);
+    native.send(asView(buf, 'buf'), d, t, this.#handle, false, false);
   }
 
   /** Synchronous send (MPI_Ssend): returns once the receiver has started receiving. */
   ssend(buf: BufferLike, dest: number, tag = 0): void {
-    native.send(asView(buf, 'buf'), this.#dest(dest), this.#tag(tag, false), this.#handle, true);
+    native.send(asView(buf, 'buf'), this.#dest(dest), this.#tag(tag, false), this.#handle, true, false);
   }
 
   /**
@@ -173,7 +173,7 @@ export class Comm {
       return Status.fromRecord(statusRecord, 0, slotElementSize[k]!);
     }
     const v = asView(buf, 'buf');
-    native.recv(v, s, t, this.#handle);
+    native.recv(v, s, t, this.#handle, false);
     return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
   }
 
@@ -181,7 +181,7 @@ export class Comm {
     const info = dtypeInfo(dtype);
     native.mprobe(this.#source(source), this.#tag(tag, true), this.#handle);
     const data = new info.array(Math.ceil(statusRecord[STATUS.bytes]! / info.size));
-    native.mrecv(statusRecord[STATUS.message]!, data);
+    native.mrecv(statusRecord[STATUS.message]!, data, false);
     return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
   }
 
@@ -223,13 +223,13 @@ export class Comm {
       return Request._send(fastResult(), buf as TypedArray, d, t);
     }
     const v = asView(buf, 'buf');
-    return Request._send(native.isend(v, d, t, this.#handle, false), v, d, t);
+    return Request._send(native.send(v, d, t, this.#handle, false, true)!, v, d, t);
   }
 
   issend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
     const v = asView(buf, 'buf');
     const d = this.#dest(dest), t = this.#tag(tag, false);
-    return Request._send(native.isend(v, d, t, this.#handle, true), v, d, t);
+    return Request._send(native.send(v, d, t, this.#handle, true, true)!, v, d, t);
   }
 
   /** Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size. */
@@ -247,7 +247,7 @@ export class Comm {
       return Request._recv(fastResult(), buf as TypedArray);
     }
     const v = asView(buf, 'buf');
-    return Request._recv(native.irecv(v, s, t, this.#handle), v);
+    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v);
   }
 }
 

@@ -149,7 +149,7 @@ export class Request<T = Status> extends Settling<T> {
     const bytes = rec[off + STATUS.bytes]!;
     const data = new info.array(Math.ceil(bytes / info.size));
     this.#buffer = data;
-    const slot = native.imrecv(rec[off + STATUS.message]!, data);
+    const slot = native.mrecv(rec[off + STATUS.message]!, data, true)!;
     if (slot >= 0) {
       this.#track(slot);
       return undefined;

@@ -60,14 +60,14 @@ export class GraphComm extends Comm {
   /** Every in-neighbour's `send` block, in inNeighbors order (MPI_Neighbor_allgather). */
   neighborAllgather<T extends TypedArray>(send: T | BufferLike, recv?: T): T {
     const [s, r] = this.#allgatherArgs(send, recv);
-    native.neighborAllgather(s, r, this._handle());
+    native.neighborAllgather(s, r, s.length, this._handle(), false);
     return r as T;
   }
 
   /** Promise form of neighborAllgather (argument errors throw, as in every Promise form). */
   ineighborAllgather<T extends TypedArray>(send: T | BufferLike, recv?: T): Request<T> {
     const [s, r] = this.#allgatherArgs(send, recv);
-    return Request._coll(native.ineighborAllgather(s, r, this._handle()), r as T, r, s, 0);
+    return Request._coll(native.neighborAllgather(s, r, s.length, this._handle(), true)!, r as T, r, s, 0);
   }
 
   /**
@@ -77,14 +77,14 @@ export class GraphComm extends Comm {
    */
   neighborAlltoall<T extends TypedArray>(send: T | BufferLike, recv?: T): T {
     const [s, r, count] = this.#alltoallArgs(send, recv);
-    native.neighborAlltoall(s, r, count, this._handle());
+    native.neighborAlltoall(s, r, count, this._handle(), false);
     return r as T;
   }
 
   /** Promise form of neighborAlltoall. */
   ineighborAlltoall<T extends TypedArray>(send: T | BufferLike, recv?: T): Request<T> {
     const [s, r, count] = this.#alltoallArgs(send, recv);
-    return Request._coll(native.ineighborAlltoall(s, r, count, this._handle()), r as T, r, s, 0);
+    return Request._coll(native.neighborAlltoall(s, r, count, this._handle(), true)!, r as T, r, s, 0);
   }
 
   #allgatherArgs(send: unknown, recv: unknown): [TypedArray, TypedArray] {

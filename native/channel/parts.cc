@@ -1,11 +1,12 @@
-// Channel message transport (lib/channel/channel.ts).
+// Channel message transport: lib/channel/outbox.ts sends with sendParts, lib/channel/inbox.ts receives
+// with recvMessage.
 //
 // Sending: several buffers as ONE MPI message without concatenating them (channel header + payload, an
 // object's serialised form + its out-of-band typed arrays). The parts are described by an hindexed
 // datatype over their absolute addresses and sent as one element from MPI_BOTTOM, so MPI reads each
 // part where it lies. The receiver sees an ordinary byte message of the summed length. Creating and
-// committing a type costs a few microseconds, more than a small message's whole trip, so lib/ copies
-// small payloads next to their header and sends one buffer instead (docs/channels.md has the figures).
+// committing a type costs ~0.4 us, more than a small message's whole trip, so lib/ copies small
+// payloads next to their header and sends one buffer instead (docs/channels.md has the figures).
 //
 // Receiving: a message of unknown size in one call (matched probe + receive), into lib/'s slab when it
 // fits there, else into a block of the receive pool (recv_pool.h): never into memory already handed out.
@@ -13,8 +14,11 @@
 #include <vector>
 
 #include "addon.h"
+#include "core/args.h"
+#include "core/exports.h"
 #include "core/buffers.h"
 #include "channel/recv_pool.h"
+#include "mpi/p2p.h"
 
 namespace mpi4node {
 
@@ -81,78 +85,62 @@ class PartsType {
 
 }  // namespace
 
-// sendParts(parts, dest, tag, comm, synchronous)
+// sendParts(parts, dest, tag, comm, synchronous, nb)
 Napi::Value Addon::SendParts(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  const int dest = IntArg(info, 1), tag = IntArg(info, 2);
-  MPI_Comm comm = CommArg(info, 3);
-  const bool sync = info[4].ToBoolean();
+  Args a(this, info);
+  const int dest = a.Int(1), tag = a.Int(2);
+  MPI_Comm comm = a.Comm(3);
+  const bool sync = a.Flag(4), nb = a.Flag(5);
   PartsType pt;
-  int rc = pt.Build(env, info[0]);
-  if (rc == MPI_SUCCESS) {
-    rc = sync ? MPI_Ssend(pt.buf(), pt.count(), pt.type(), dest, tag, comm)
-              : MPI_Send(pt.buf(), pt.count(), pt.type(), dest, tag, comm);
-  }
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  return env.Undefined();
-}
-
-// isendParts(parts, dest, tag, comm, synchronous) -> slot, or -1 when already complete
-Napi::Value Addon::IsendParts(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  const int dest = IntArg(info, 1), tag = IntArg(info, 2);
-  MPI_Comm comm = CommArg(info, 3);
-  const bool sync = info[4].ToBoolean();
-  PartsType pt;
-  MPI_Request req;
-  int rc = pt.Build(env, info[0]);
-  if (rc == MPI_SUCCESS) {
-    rc = sync ? MPI_Issend(pt.buf(), pt.count(), pt.type(), dest, tag, comm, &req)
-              : MPI_Isend(pt.buf(), pt.count(), pt.type(), dest, tag, comm, &req);
-  }
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  return Napi::Number::New(env, engine_->Track(req, false, status_));
+  MPI_Request req = MPI_REQUEST_NULL;
+  int rc = pt.Build(a.env(), a[0]);
+  if (rc == MPI_SUCCESS) rc = SendAs(sync, nb, pt.buf(), pt.count(), pt.type(), dest, tag, comm, &req);
+  return a.Done(rc, nb, req);
 }
 
 // recvMessage(source, tag, comm, slab, offset, capacity) -> bytes received at slab[offset], or, for a
 // message larger than `capacity`, a Buffer of exactly its length from the receive pool. Blocking.
 Napi::Value Addon::RecvMessage(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  const int source = IntArg(info, 0), tag = IntArg(info, 1);
-  MPI_Comm comm = CommArg(info, 2);
-  BufView slab;
-  BufArg(info, 3, &slab);
-  const double offset = info[4].As<Napi::Number>().DoubleValue();
-  const double capacity = info[5].As<Napi::Number>().DoubleValue();
+  Args a(this, info);
+  const int source = a.Int(0), tag = a.Int(1);
+  MPI_Comm comm = a.Comm(2);
+  const BufView slab = a.Buf(3);
+  const size_t offset = a.Size(4), capacity = a.Size(5);
   MPI_Message msg;
   MPI_Status st;
-  int rc = MPI_Mprobe(source, tag, comm, &msg, &st);
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  MPI_Count bytes = 0;
-  MPI_Get_elements_x(&st, MPI_BYTE, &bytes);
+  a.Check(MPI_Mprobe(source, tag, comm, &msg, &st));
+  MPI_Count count = 0;
+  MPI_Get_elements_x(&st, MPI_BYTE, &count);
+  const size_t bytes = static_cast<size_t>(count);
   void* data;
   Napi::Value out;
-  if (static_cast<double>(bytes) <= capacity && offset + capacity <= static_cast<double>(slab.count * slab.elemSize)) {
-    data = static_cast<char*>(slab.data) + static_cast<size_t>(offset);
-    out = Napi::Number::New(env, static_cast<double>(bytes));
+  if (bytes <= capacity && offset + capacity <= slab.count * slab.elemSize) {
+    data = static_cast<char*>(slab.data) + offset;
+    out = Napi::Number::New(a.env(), static_cast<double>(bytes));
   } else {
-    out = RecvPool::Get().New(env, static_cast<size_t>(bytes), &data);
+    out = RecvPool::Get().New(a.env(), bytes, &data);
   }
-  CountedType ct(static_cast<size_t>(bytes), MPI_BYTE);
-  rc = ct.rc();
+  CountedType ct(bytes, MPI_BYTE);
+  int rc = ct.rc();
   if (rc == MPI_SUCCESS) rc = MPI_Mrecv(data, ct.count(), ct.type(), &msg, &st);
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  WriteSyncStatus(st, rc);
+  a.DoneRecv(rc, false, MPI_REQUEST_NULL, st);
   return out;
 }
 
 // allocBuffer(bytes) -> a Buffer of exactly `bytes` (> 0) from the receive pool, not zeroed.
 Napi::Value Addon::AllocBuffer(const Napi::CallbackInfo& info) {
+  Args a(this, info, Args::kNoMpi);
   void* data;
-  return RecvPool::Get().New(info.Env(), static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue()), &data);
+  return RecvPool::Get().New(a.env(), a.Size(0), &data);
+}
+
+void Addon::DefineParts(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"sendParts", Method<&Addon::SendParts>},
+      {"recvMessage", Method<&Addon::RecvMessage>},
+      {"allocBuffer", Method<&Addon::AllocBuffer>},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node

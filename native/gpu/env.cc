@@ -1,21 +1,18 @@
-// GpuEnv: set-up and teardown, loading and status, devices, and the poller that completes device
-// operations (see gpu_env.h for why it is built this way).
+// GpuEnv: set-up and teardown, loading and status, devices, and the sweep that completes device
+// operations (see gpu/env.h for why it is built this way; progress/poller.h drives it).
 #include "gpu/env.h"
 
 #include <algorithm>
 
 #include "addon.h"
+#include "core/args.h"
+#include "core/exports.h"
 #include "core/errors.h"
+#include "core/slots.h"
 
 namespace mpi4node {
 
 namespace {
-constexpr uint64_t kBackoffNs = 2'000'000;
-// A kernel or a chunk copy often finishes within tens of microseconds: sweeping again for that long
-// before going back to the loop saves a loop trip (~3 us here) per completion, and costs only while
-// the poller is in its fast mode (the first kBackoffNs without progress).
-constexpr uint64_t kPollSpinNs = 20'000;
-constexpr uint64_t kSlowPollMs = 1;
 constexpr size_t kPinnedPoolCap = size_t{64} << 20;  // pinned memory kept for reuse, beyond which it is freed
 
 Napi::Array TriedList(Napi::Env env, const std::vector<TriedPath>& tried) {
@@ -55,53 +52,15 @@ void GpuEnv::Define(Addon* addon, Napi::Env env, Napi::Object exports) {
   GpuEnv* self = new GpuEnv(addon, env, loop);
   napi_add_async_cleanup_hook(env, Cleanup, self, &self->cleanup_);
 
-  using Method = Napi::Value (GpuEnv::*)(const Napi::CallbackInfo&);
-  const std::pair<const char*, Method> methods[] = {
-      {"setup", &GpuEnv::Setup},
-      {"load", &GpuEnv::Load},
-      {"status", &GpuEnv::Status},
-      {"errorText", &GpuEnv::ErrorText},
-      {"setDevice", &GpuEnv::SetDevice},
-      {"getDevice", &GpuEnv::GetDevice},
-      {"sharedLocalRank", &GpuEnv::SharedLocalRank},
-      {"cudaAware", &GpuEnv::CudaAware},
-      {"stats", &GpuEnv::Stats},
-      {"wait", &GpuEnv::Wait},
-      {"test", &GpuEnv::Test},
-      {"alloc", &GpuEnv::Alloc},
-      {"free", &GpuEnv::Free},
-      {"copyIn", &GpuEnv::CopyIn},
-      {"copyOut", &GpuEnv::CopyOut},
-      {"copyDevice", &GpuEnv::CopyDevice},
-      {"copyInAsync", &GpuEnv::CopyInAsync},
-      {"copyOutAsync", &GpuEnv::CopyOutAsync},
-      {"memset", &GpuEnv::Memset},
-      {"pointerInfo", &GpuEnv::PointerInfo},
-      {"ncclCreate", &GpuEnv::NcclCreate},
-      {"ncclDestroy", &GpuEnv::NcclDestroy},
-      {"ncclAbort", &GpuEnv::NcclAbort},
-      {"ncclOp", &GpuEnv::NcclOp},
-      {"ncclGroupStart", &GpuEnv::NcclGroupStart},
-      {"ncclGroupEnd", &GpuEnv::NcclGroupEnd},
-      {"ncclCheck", &GpuEnv::NcclCheck},
-      {"ncclCheckPeer", &GpuEnv::NcclCheckPeer},
-      {"isend", &GpuEnv::Isend},
-      {"irecv", &GpuEnv::Irecv},
-  };
   Napi::Object gpu = Napi::Object::New(env);
-  for (const auto& [name, m] : methods) {
-    gpu.Set(name, Napi::Function::New(env, [self, m = m](const Napi::CallbackInfo& info) { return (self->*m)(info); },
-                                      name));
-  }
+  self->DefineEnv(env, gpu);
+  self->DefineMemory(env, gpu);
+  self->DefineNccl(env, gpu);
+  self->DefineStaging(env, gpu);
   exports.Set("gpu", gpu);
 }
 
-GpuEnv::GpuEnv(Addon* addon, napi_env env, uv_loop_t* loop) : addon_(addon), env_(env), loop_(loop) {
-  uv_idle_init(loop_, &idle_);
-  uv_timer_init(loop_, &timer_);
-  idle_.data = this;
-  timer_.data = this;
-}
+GpuEnv::GpuEnv(Addon* addon, napi_env env, uv_loop_t* loop) : addon_(addon), poller_(env, loop, this) {}
 
 GpuEnv::~GpuEnv() = default;
 
@@ -135,17 +94,8 @@ void GpuEnv::Shutdown() {
   mems_.clear();
   pinnedPool_.clear();
   eventPool_.clear();
-  Disarm();
-  onComplete_.Reset();
   makeError_.Reset();
-  closing_ = 2;
-  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), OnClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClosed);
-}
-
-void GpuEnv::OnClosed(uv_handle_t* h) {
-  GpuEnv* self = static_cast<GpuEnv*>(h->data);
-  if (--self->closing_ == 0) delete self;
+  poller_.Close([](void* self) { delete static_cast<GpuEnv*>(self); }, this);
 }
 
 // ---- bindings ----
@@ -166,7 +116,7 @@ Napi::Value GpuEnv::Setup(const Napi::CallbackInfo& info) {
   doneRec_ = rec.Data();
   status_ = status.Data();
   capacity_ = static_cast<int>(ids.ElementLength());
-  onComplete_ = Napi::Persistent(o.Get("onComplete").As<Napi::Function>());
+  poller_.SetCallback(o.Get("onComplete").As<Napi::Function>());
   makeError_ = Napi::Persistent(o.Get("makeError").As<Napi::Function>());
   return info.Env().Undefined();
 }
@@ -219,7 +169,8 @@ std::string GpuErrorText(int kind, int code) {
 }
 
 Napi::Value GpuEnv::ErrorText(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), GpuErrorText(addon_->IntArg(info, 0), addon_->IntArg(info, 1)));
+  Args a(addon_, info, Args::kNoMpi);
+  return Napi::String::New(a.env(), GpuErrorText(a.Int(0), a.Int(1)));
 }
 
 void GpuEnv::Throw(Napi::Env env, GpuErr e) {
@@ -239,29 +190,11 @@ void GpuEnv::RequireNccl(Napi::Env env) {
   if (!GpuLoader::Get().ncclUsable()) throw Napi::Error::New(env, "internal: NCCL is not available");
 }
 
-void GpuEnv::RequireMpi(Napi::Env env) {
-  int rc = addon_->UsableCode();
-  if (rc != MPI_SUCCESS) addon_->ThrowMpi(env, rc);
-}
-
-DeviceMem& GpuEnv::Mem(Napi::Env env, const Napi::Value& handle) {
-  int32_t h = -1;
-  napi_get_value_int32(env, handle, &h);
-  if (h < 0 || h >= static_cast<int>(mems_.size()) || !mems_[h].live) Throw(env, {kGpuUsage, kUsageBadHandle});
-  return mems_[h];
-}
-
-NcclEntry& GpuEnv::Nccl(Napi::Env env, const Napi::Value& id) {
-  int32_t h = -1;
-  napi_get_value_int32(env, id, &h);
-  if (h < 0 || h >= static_cast<int>(nccls_.size()) || !nccls_[h].live) Throw(env, {kGpuUsage, kUsageBadHandle});
-  return nccls_[h];
-}
-
 Napi::Value GpuEnv::SetDevice(const Napi::CallbackInfo& info) {
-  RequireCuda(info.Env());
-  Check(info.Env(), cuda().SetDevice(addon_->IntArg(info, 0)));
-  return info.Env().Undefined();
+  Args a(addon_, info, Args::kNoMpi);
+  RequireCuda(a.env());
+  Check(a.env(), cuda().SetDevice(a.Int(0)));
+  return a.env().Undefined();
 }
 
 Napi::Value GpuEnv::GetDevice(const Napi::CallbackInfo& info) {
@@ -273,12 +206,10 @@ Napi::Value GpuEnv::GetDevice(const Napi::CallbackInfo& info) {
 
 // sharedLocalRank(comm) -> [rank, size] among the ranks sharing this node's memory. Collective.
 Napi::Value GpuEnv::SharedLocalRank(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireMpi(env);
-  MPI_Comm comm = addon_->CommArg(info, 0);
+  Args a(addon_, info);
+  Napi::Env env = a.env();
   MPI_Comm local;
-  int rc = MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
-  if (rc != MPI_SUCCESS) addon_->ThrowMpi(env, rc);
+  a.Check(MPI_Comm_split_type(a.Comm(0), MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local));
   int r = 0, s = 0;
   MPI_Comm_rank(local, &r);
   MPI_Comm_size(local, &s);
@@ -291,10 +222,10 @@ Napi::Value GpuEnv::SharedLocalRank(const Napi::CallbackInfo& info) {
 
 // cudaAware(force) -> [aware, how]
 Napi::Value GpuEnv::CudaAware(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireMpi(env);
+  Args a(addon_, info);
+  Napi::Env env = a.env();
   std::string how;
-  const bool aware = GpuLoader::Get().MpiCudaAware(addon_->IntArg(info, 0), &how);
+  const bool aware = GpuLoader::Get().MpiCudaAware(a.Int(0), &how);
   Napi::Array out = Napi::Array::New(env, 2);
   out.Set(0u, aware);
   out.Set(1u, how);
@@ -324,33 +255,35 @@ Napi::Value GpuEnv::Stats(const Napi::CallbackInfo& info) {
 // wait(id): blocks this thread until the operation completes (NCCL deadlines still apply); its
 // record goes to the status buffer.
 Napi::Value GpuEnv::Wait(const Napi::CallbackInfo& info) {
-  const int id = addon_->IntArg(info, 0);
-  if (id < 0 || id >= static_cast<int>(ops_.size()) || !ops_[id].live) Throw(info.Env(), {kGpuUsage, kUsageBadHandle});
-  if (ops_[id].deferred) {
-    throw Napi::Error::New(info.Env(), "cannot wait for an NCCL operation inside an open group: groupEnd() launches it");
+  Args a(addon_, info, Args::kNoMpi);
+  const int id = a.Int(0);
+  if (Live(a.env(), ops_, id).deferred) {
+    throw Napi::Error::New(a.env(), "cannot wait for an NCCL operation inside an open group: groupEnd() launches it");
   }
-  GpuErr err;
-  for (int k = 0; k < kGdFields; ++k) status_[k] = 0;
-  MatchAll();
-  while (!StepOp(id, &err, status_)) MatchAll();
-  status_[kGdKind] = err.kind;
-  status_[kGdCode] = err.code;
-  FinishOp(id);
-  return info.Env().Undefined();
+  Settle(id, true);
+  return a.env().Undefined();
 }
 
 // test(id) -> true (record in the status buffer) when the operation has completed.
 Napi::Value GpuEnv::Test(const Napi::CallbackInfo& info) {
-  const int id = addon_->IntArg(info, 0);
-  if (id < 0 || id >= static_cast<int>(ops_.size()) || !ops_[id].live) Throw(info.Env(), {kGpuUsage, kUsageBadHandle});
+  Args a(addon_, info, Args::kNoMpi);
+  const int id = a.Int(0);
+  Live(a.env(), ops_, id);
+  return Napi::Boolean::New(a.env(), Settle(id, false));
+}
+
+bool GpuEnv::Settle(int id, bool block) {
   GpuErr err;
   for (int k = 0; k < kGdFields; ++k) status_[k] = 0;
   MatchAll();
-  if (!StepOp(id, &err, status_)) return Napi::Boolean::New(info.Env(), false);
+  while (!StepOp(id, &err, status_)) {
+    if (!block) return false;
+    MatchAll();
+  }
   status_[kGdKind] = err.kind;
   status_[kGdCode] = err.code;
   FinishOp(id);
-  return Napi::Boolean::New(info.Env(), true);
+  return true;
 }
 
 // ---- pools ----
@@ -431,17 +364,10 @@ void GpuEnv::GivePinned(Pinned p) {
   pinnedPool_.push_back(p);
 }
 
-// ---- operations and the poller ----
+// ---- operations and their sweep ----
 
 int GpuEnv::AddOp(GpuOp op) {
-  int id;
-  if (!freeOps_.empty()) {
-    id = freeOps_.back();
-    freeOps_.pop_back();
-  } else {
-    id = static_cast<int>(ops_.size());
-    ops_.emplace_back();
-  }
+  const int id = TakeIndex(ops_, freeOps_);
   op.live = true;
   if (op.nccl >= 0) nccls_[op.nccl].pending++;
   if (!op.deferred && op.timeoutNs) op.deadline = uv_hrtime() + op.timeoutNs;
@@ -554,51 +480,28 @@ int GpuEnv::Sweep() {
   return n;
 }
 
-void GpuEnv::Arm() {
-  lastProgress_ = uv_hrtime();
-  if (mode_ == Mode::kFast || closing_ || doneIds_ == nullptr) return;
-  if (mode_ == Mode::kSlow) uv_timer_stop(&timer_);
-  uv_idle_start(&idle_, OnIdle);
-  mode_ = Mode::kFast;
-}
-
-void GpuEnv::Disarm() {
-  if (mode_ == Mode::kFast) uv_idle_stop(&idle_);
-  if (mode_ == Mode::kSlow) uv_timer_stop(&timer_);
-  mode_ = Mode::kOff;
-}
-
-void GpuEnv::Poll() {
-  const uint64_t t0 = uv_hrtime();
-  int n;
-  do {
-    n = Sweep();
-  } while (n == 0 && mode_ == Mode::kFast && uv_hrtime() - t0 < kPollSpinNs);
-  const uint64_t now = uv_hrtime();
-  if (n > 0) {
-    lastProgress_ = now;
-    Napi::Env env(env_);
-    Napi::HandleScope scope(env);
-    try {
-      onComplete_.MakeCallback(env.Global(), {Napi::Number::New(env, n)});
-    } catch (const Napi::Error& e) {
-      napi_fatal_exception(env_, e.Value());
-    }
+bool GpuEnv::Pending() const {
+  for (const GpuOp& op : ops_) {
+    if (op.live && !op.deferred) return true;
   }
-  int pollable = 0;
-  for (const GpuOp& op : ops_) pollable += op.live && !op.deferred ? 1 : 0;
-  if (pollable == 0) {
-    Disarm();
-  } else if (n > 0) {
-    Arm();
-  } else if (mode_ == Mode::kFast && now - lastProgress_ > kBackoffNs) {
-    uv_idle_stop(&idle_);
-    uv_timer_start(&timer_, OnTimer, kSlowPollMs, kSlowPollMs);
-    mode_ = Mode::kSlow;
-  }
+  return false;
 }
 
-void GpuEnv::OnIdle(uv_idle_t* h) { static_cast<GpuEnv*>(h->data)->Poll(); }
-void GpuEnv::OnTimer(uv_timer_t* h) { static_cast<GpuEnv*>(h->data)->Poll(); }
+void GpuEnv::DefineEnv(Napi::Env env, Napi::Object gpu) {
+  static const Export table[] = {
+      {"setup", Method<&GpuEnv::Setup>},
+      {"load", Method<&GpuEnv::Load>},
+      {"status", Method<&GpuEnv::Status>},
+      {"errorText", Method<&GpuEnv::ErrorText>},
+      {"setDevice", Method<&GpuEnv::SetDevice>},
+      {"getDevice", Method<&GpuEnv::GetDevice>},
+      {"sharedLocalRank", Method<&GpuEnv::SharedLocalRank>},
+      {"cudaAware", Method<&GpuEnv::CudaAware>},
+      {"stats", Method<&GpuEnv::Stats>},
+      {"wait", Method<&GpuEnv::Wait>},
+      {"test", Method<&GpuEnv::Test>},
+  };
+  DefineExports(env, gpu, this, table);
+}
 
 }  // namespace mpi4node

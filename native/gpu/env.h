@@ -1,15 +1,14 @@
 // GPU state of one Node environment (main thread or a worker): device allocations, pooled CUDA events
 // and pinned host chunks, NCCL communicators, and the operations in flight with the poller that
 // completes them. Bindings are exported as `exports.gpu` (lib/addon/native.ts, NativeGpu); their bodies
-// live in gpu_env.cc (loading, status, devices, completion), gpu_memory.cc, gpu_nccl.cc and
-// gpu_staging.cc.
+// live in gpu/env.cc (loading, status, devices, completion), gpu/memory.cc, gpu/nccl.cc and
+// gpu/staging.cc.
 //
 // Completion: an operation is a CUDA event recorded after its work, or a host-driven transfer (a
-// pipelined chunk loop) that steps on CUDA events and MPI requests. A sibling of the MPI engine
-// (engine.h) polls them from a uv_idle handle while progress is being made and drops to a 1 ms timer
-// after 2 ms without progress, so waiting on a long kernel costs a few percent of a core, not all of
-// it. All completions of one sweep reach JavaScript in one callback. Nothing here ever blocks the
-// event loop except the explicitly blocking calls (wait, the blocking copies).
+// pipelined chunk loop) that steps on CUDA events and MPI requests. The poller the MPI engine uses
+// (progress/poller.h) sweeps them, so waiting on a long kernel costs a few percent of a core, not all
+// of it, and all completions of one sweep reach JavaScript in one callback. Nothing here ever blocks
+// the event loop except the explicitly blocking calls (wait, the blocking copies).
 #pragma once
 
 #include <mpi.h>
@@ -22,10 +21,12 @@
 #include <vector>
 
 #include "gpu/loader.h"
+#include "progress/poller.h"
 
 namespace mpi4node {
 
 class Addon;
+class Args;
 class GpuEnv;
 
 // Error kinds of completion records and thrown errors; lib/gpu/errors.ts mirrors them.
@@ -101,6 +102,14 @@ class Transfer {
   virtual MPI_Comm probeComm() const { return MPI_COMM_NULL; }
   virtual bool Accepts(MPI_Comm comm, const MPI_Status& st) const { return false; }
   virtual void Accept(GpuEnv& g, MPI_Message msg, const MPI_Status& st) {}
+
+ protected:
+  // Ends Step with error `e`, releasing what the transfer holds.
+  bool Fail(GpuEnv& g, GpuErr e, GpuErr* err) {
+    *err = e;
+    Abandon(g);
+    return true;
+  }
 };
 
 struct GpuOp {
@@ -115,7 +124,7 @@ struct GpuOp {
   std::vector<int> mems;  // buffers whose `last` becomes ev once it is recorded (deferred ops)
 };
 
-class GpuEnv {
+class GpuEnv final : Poller::Source {
  public:
   static void Define(Addon* addon, Napi::Env env, Napi::Object exports);
 
@@ -128,9 +137,15 @@ class GpuEnv {
   }
   void RequireCuda(Napi::Env env);
   void RequireNccl(Napi::Env env);
-  void RequireMpi(Napi::Env env);
-  DeviceMem& Mem(Napi::Env env, const Napi::Value& handle);
-  NcclEntry& Nccl(Napi::Env env, const Napi::Value& id);
+  // The live entry `h` of a table (device buffers, NCCL communicators, operations); a disposed or
+  // unknown one throws the usage error kUsageBadHandle.
+  template <typename T>
+  T& Live(Napi::Env env, std::vector<T>& table, int h) {
+    if (h < 0 || h >= static_cast<int>(table.size()) || !table[h].live) Throw(env, {kGpuUsage, kUsageBadHandle});
+    return table[h];
+  }
+  DeviceMem& Mem(Napi::Env env, int h) { return Live(env, mems_, h); }
+  NcclEntry& Nccl(Napi::Env env, int h) { return Live(env, nccls_, h); }
 
   EventRef NewEvent(GpuErr* err);
   // Records a fresh event on `s`.
@@ -144,7 +159,7 @@ class GpuEnv {
   // Gives every message that has arrived for a waiting staged receive to the EARLIEST-posted receive
   // that matches it (a later one may probe first: a message arriving in between must not go to it).
   void MatchAll();
-  void Arm();
+  void Arm() { poller_.Arm(); }
   // Aborts an NCCL communicator; every operation pending on it then fails with kGpuAborted (the one
   // that caused it with `why`).
   void AbortNccl(int id, int why);
@@ -161,9 +176,14 @@ class GpuEnv {
   ~GpuEnv();
   static void Cleanup(napi_async_cleanup_hook_handle handle, void* arg);
   void Shutdown();
-  static void OnClosed(uv_handle_t* h);
 
-  // gpu_env.cc
+  // Each binding file's part of `exports.gpu` (core/exports.h); Define calls them all.
+  void DefineEnv(Napi::Env env, Napi::Object gpu);
+  void DefineMemory(Napi::Env env, Napi::Object gpu);
+  void DefineNccl(Napi::Env env, Napi::Object gpu);
+  void DefineStaging(Napi::Env env, Napi::Object gpu);
+
+  // gpu/env.cc
   Napi::Value Setup(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Status(const Napi::CallbackInfo& info);
@@ -175,7 +195,7 @@ class GpuEnv {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Test(const Napi::CallbackInfo& info);
-  // gpu_memory.cc
+  // gpu/memory.cc
   Napi::Value Alloc(const Napi::CallbackInfo& info);
   Napi::Value Free(const Napi::CallbackInfo& info);
   Napi::Value CopyIn(const Napi::CallbackInfo& info);
@@ -185,7 +205,7 @@ class GpuEnv {
   Napi::Value CopyOutAsync(const Napi::CallbackInfo& info);
   Napi::Value Memset(const Napi::CallbackInfo& info);
   Napi::Value PointerInfo(const Napi::CallbackInfo& info);
-  // gpu_nccl.cc
+  // gpu/nccl.cc
   Napi::Value NcclCreate(const Napi::CallbackInfo& info);
   Napi::Value NcclDestroy(const Napi::CallbackInfo& info);
   Napi::Value NcclAbort(const Napi::CallbackInfo& info);
@@ -194,28 +214,24 @@ class GpuEnv {
   Napi::Value NcclGroupEnd(const Napi::CallbackInfo& info);
   Napi::Value NcclCheck(const Napi::CallbackInfo& info);
   Napi::Value NcclCheckPeer(const Napi::CallbackInfo& info);
-  // gpu_staging.cc
+  // gpu/staging.cc
   Napi::Value Isend(const Napi::CallbackInfo& info);
   Napi::Value Irecv(const Napi::CallbackInfo& info);
+  Napi::Value PostMessage(const Args& a, bool isSend);
 
-  // The poller (gpu_env.cc).
+  // Completion (gpu/env.cc).
   bool StepOp(int id, GpuErr* err, double* rec);
+  // Steps operation `id` until it is done (`block`) or once; when done, its record goes to the status
+  // buffer, the operation is finished and the result is true.
+  bool Settle(int id, bool block);
   void FinishOp(int id);
-  void Disarm();
-  void Poll();
-  int Sweep();
-  static void OnIdle(uv_idle_t* h);
-  static void OnTimer(uv_timer_t* h);
+  // Poller::Source: steps every operation once, in posting order, writing completions to the sink.
+  int Sweep() override;
+  bool Pending() const override;
 
   Addon* addon_;
-  napi_env env_;
-  uv_loop_t* loop_;
   napi_async_cleanup_hook_handle cleanup_ = nullptr;
-  uv_idle_t idle_;
-  uv_timer_t timer_;
-  enum class Mode { kOff, kFast, kSlow } mode_ = Mode::kOff;
-  uint64_t lastProgress_ = 0;
-  int closing_ = 0;
+  Poller poller_;
 
   std::vector<DeviceMem> mems_;
   std::vector<int> freeMems_;
@@ -232,7 +248,6 @@ class GpuEnv {
   size_t pinnedBytes_ = 0;
   std::vector<cudaStream_t> copyStreams_;  // per device
 
-  Napi::FunctionReference onComplete_;
   Napi::FunctionReference makeError_;
   Napi::Reference<Napi::Int32Array> doneIdsRef_;
   Napi::Reference<Napi::Float64Array> doneRecRef_;
@@ -262,10 +277,17 @@ class DeviceGuard {
   int prev_ = -1;
 };
 
+// Throws unless [offset, offset + bytes) lies within m.
+inline void CheckRange(Napi::Env env, const DeviceMem& m, size_t offset, size_t bytes) {
+  if (offset > m.bytes || bytes > m.bytes - offset) {
+    throw Napi::RangeError::New(env, "internal: device range out of bounds");
+  }
+}
+
 // The message for an error of kind `kind` (GpuErrKind) and code `code`.
 std::string GpuErrorText(int kind, int code);
 
-// Transfers (gpu_staging.cc), also used by the chunked Promise copies of gpu_memory.cc.
+// Transfers (gpu/staging.cc), also used by the chunked Promise copies of gpu/memory.cc.
 std::unique_ptr<Transfer> MakeHostCopy(int mem, size_t offset, void* host, size_t bytes, bool toDevice,
                                        size_t chunk);
 

@@ -1,4 +1,4 @@
-// The CUDA runtime and NCCL, loaded at run time (dlopen) through our own declarations (gpu_abi.h), so
+// The CUDA runtime and NCCL, loaded at run time (dlopen) through our own declarations (gpu/abi.h), so
 // one binary builds and loads on machines with no GPU. Process-wide: the libraries are loaded once,
 // on the first GPU call of any environment, from the candidate paths lib/gpu/loader.ts computes (an
 // explicit path from the environment; Python wheel folders; the system's library path; $CUDA_HOME).

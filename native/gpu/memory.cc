@@ -9,6 +9,9 @@
 #include <cstring>
 
 #include "addon.h"
+#include "core/args.h"
+#include "core/slots.h"
+#include "core/exports.h"
 #include "gpu/env.h"
 
 namespace mpi4node {
@@ -17,70 +20,39 @@ namespace {
 
 constexpr size_t kDefaultChunk = size_t{4} << 20;
 
+// The bytes of a host typed array.
 struct HostView {
-  void* data = nullptr;
-  size_t bytes = 0;
-};
-
-HostView HostArg(Napi::Env env, const Napi::Value& v) {
-  napi_typedarray_type t;
-  size_t length;
   void* data;
-  napi_value ab;
-  size_t offset;
-  if (napi_get_typedarray_info(env, v, &t, &length, &data, &ab, &offset) != napi_ok) {
-    throw Napi::TypeError::New(env, "internal: expected a typed array");
-  }
-  size_t elem = 1;
-  switch (t) {
-    case napi_int16_array: case napi_uint16_array: elem = 2; break;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-    default: elem = 1;
-  }
-  return {data, length * elem};
-}
-
-size_t SizeArg(Napi::Env env, const Napi::Value& v) {
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "internal: bad size");
-  return static_cast<size_t>(d);
-}
-
-void CheckRange(Napi::Env env, const DeviceMem& m, size_t offset, size_t bytes) {
-  if (offset > m.bytes || bytes > m.bytes - offset) {
-    throw Napi::RangeError::New(env, "internal: device range out of bounds");
-  }
+  size_t bytes;
+};
+HostView Host(const Args& a, size_t i) {
+  const BufView b = a.Buf(i);
+  return {b.data, b.count * b.elemSize};
 }
 
 }  // namespace
 
 // alloc(bytes) -> handle, on the current device.
 Napi::Value GpuEnv::Alloc(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
   RequireCuda(env);
-  const size_t bytes = SizeArg(env, info[0]);
+  const size_t bytes = a.Size(0);
   int device = 0;
   Check(env, cuda().GetDevice(&device));
   void* ptr = nullptr;
   // A zero-length buffer still gets an address, so every handle names real memory.
   Check(env, cuda().Malloc(&ptr, bytes == 0 ? 1 : bytes));
-  int h;
-  if (!freeMems_.empty()) {
-    h = freeMems_.back();
-    freeMems_.pop_back();
-  } else {
-    h = static_cast<int>(mems_.size());
-    mems_.emplace_back();
-  }
+  const int h = TakeIndex(mems_, freeMems_);
   mems_[h] = DeviceMem{ptr, bytes, device, true, nullptr};
   return Napi::Number::New(env, h);
 }
 
 // free(handle). lib/ never frees memory an operation in flight still uses.
 Napi::Value GpuEnv::Free(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DeviceMem& m = Mem(env, info[0]);
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
+  DeviceMem& m = Mem(env, a.Int(0));
   const int h = static_cast<int>(&m - mems_.data());
   void* ptr = m.ptr;
   m = DeviceMem();
@@ -89,66 +61,68 @@ Napi::Value GpuEnv::Free(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-static void BlockingCopy(GpuEnv& g, Napi::Env env, DeviceMem& m, size_t offset, void* host, size_t bytes,
-                         bool toDevice) {
-  CheckRange(env, m, offset, bytes);
-  if (bytes == 0) return;
+// The blocking operations: `enqueue(stream)` on the copy stream of m's device, after the last stream
+// work on m (and on `other`, the source of a device copy), then a wait for that stream.
+template <typename Enqueue>
+static void Blocking(GpuEnv& g, Napi::Env env, const DeviceMem& m, const DeviceMem* other, Enqueue enqueue) {
   GpuErr err;
   DeviceGuard guard(g.cuda(), m.device);
   cudaStream_t s = g.CopyStream(m.device, &err);
   if (!err.ok()) g.Throw(env, err);
-  char* dev = static_cast<char*>(m.ptr) + offset;
   g.Check(env, g.After(s, m));
-  g.Check(env, toDevice ? g.cuda().MemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, s)
-                        : g.cuda().MemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, s));
+  if (other != nullptr) g.Check(env, g.After(s, *other));
+  g.Check(env, enqueue(s));
   g.Check(env, g.cuda().StreamSynchronize(s));
+}
+
+static void CopyHost(GpuEnv& g, const Args& a, bool toDevice) {
+  DeviceMem& m = g.Mem(a.env(), a.Int(0));
+  const HostView h = Host(a, 2);
+  const size_t offset = a.Size(1);
+  CheckRange(a.env(), m, offset, h.bytes);
+  if (h.bytes == 0) return;
+  char* dev = static_cast<char*>(m.ptr) + offset;
+  Blocking(g, a.env(), m, nullptr, [&](cudaStream_t s) {
+    return toDevice ? g.cuda().MemcpyAsync(dev, h.data, h.bytes, cudaMemcpyHostToDevice, s)
+                    : g.cuda().MemcpyAsync(h.data, dev, h.bytes, cudaMemcpyDeviceToHost, s);
+  });
 }
 
 // copyIn(handle, byteOffset, hostArray): host -> device, blocking.
 Napi::Value GpuEnv::CopyIn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DeviceMem& m = Mem(env, info[0]);
-  HostView h = HostArg(env, info[2]);
-  BlockingCopy(*this, env, m, SizeArg(env, info[1]), h.data, h.bytes, true);
-  return env.Undefined();
+  CopyHost(*this, Args(addon_, info, Args::kNoMpi), true);
+  return info.Env().Undefined();
 }
 
 // copyOut(handle, byteOffset, hostArray): device -> host, blocking.
 Napi::Value GpuEnv::CopyOut(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DeviceMem& m = Mem(env, info[0]);
-  HostView h = HostArg(env, info[2]);
-  BlockingCopy(*this, env, m, SizeArg(env, info[1]), h.data, h.bytes, false);
-  return env.Undefined();
+  CopyHost(*this, Args(addon_, info, Args::kNoMpi), false);
+  return info.Env().Undefined();
 }
 
 // copyDevice(dst, dstOffset, src, srcOffset, bytes): device -> device, blocking.
 Napi::Value GpuEnv::CopyDevice(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DeviceMem& dst = Mem(env, info[0]);
-  DeviceMem& src = Mem(env, info[2]);
-  const size_t dOff = SizeArg(env, info[1]), sOff = SizeArg(env, info[3]), bytes = SizeArg(env, info[4]);
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
+  DeviceMem& dst = Mem(env, a.Int(0));
+  DeviceMem& src = Mem(env, a.Int(2));
+  const size_t dOff = a.Size(1), sOff = a.Size(3), bytes = a.Size(4);
   CheckRange(env, dst, dOff, bytes);
   CheckRange(env, src, sOff, bytes);
   if (bytes == 0) return env.Undefined();
-  GpuErr err;
-  DeviceGuard guard(cuda(), dst.device);
-  cudaStream_t s = CopyStream(dst.device, &err);
-  if (!err.ok()) Throw(env, err);
-  Check(env, After(s, dst));
-  Check(env, After(s, src));
-  Check(env, cuda().MemcpyAsync(static_cast<char*>(dst.ptr) + dOff, static_cast<char*>(src.ptr) + sOff, bytes,
-                                cudaMemcpyDeviceToDevice, s));
-  Check(env, cuda().StreamSynchronize(s));
+  Blocking(*this, env, dst, &src, [&](cudaStream_t s) {
+    return cuda().MemcpyAsync(static_cast<char*>(dst.ptr) + dOff, static_cast<char*>(src.ptr) + sOff, bytes,
+                              cudaMemcpyDeviceToDevice, s);
+  });
   return env.Undefined();
 }
 
-static Napi::Value AsyncCopy(GpuEnv& g, const Napi::CallbackInfo& info, bool toDevice) {
-  Napi::Env env = info.Env();
-  DeviceMem& m = g.Mem(env, info[0]);
-  const size_t offset = SizeArg(env, info[1]);
-  HostView h = HostArg(env, info[2]);
-  const size_t chunk = info[3].IsNumber() ? SizeArg(env, info[3]) : kDefaultChunk;
+static Napi::Value AsyncCopy(GpuEnv& g, const Args& a, bool toDevice) {
+  Napi::Env env = a.env();
+  DeviceMem& m = g.Mem(env, a.Int(0));
+  const size_t offset = a.Size(1);
+  const HostView h = Host(a, 2);
+  const size_t chunk = a[3].IsNumber() ? a.Size(3) : kDefaultChunk;
   CheckRange(env, m, offset, h.bytes);
   GpuOp op;
   op.xfer = MakeHostCopy(static_cast<int>(&m - g.mems().data()), offset, h.data, h.bytes, toDevice,
@@ -157,31 +131,33 @@ static Napi::Value AsyncCopy(GpuEnv& g, const Napi::CallbackInfo& info, bool toD
 }
 
 // copyInAsync(handle, byteOffset, hostArray, chunkBytes?) -> op id. lib/ keeps hostArray referenced.
-Napi::Value GpuEnv::CopyInAsync(const Napi::CallbackInfo& info) { return AsyncCopy(*this, info, true); }
-Napi::Value GpuEnv::CopyOutAsync(const Napi::CallbackInfo& info) { return AsyncCopy(*this, info, false); }
+Napi::Value GpuEnv::CopyInAsync(const Napi::CallbackInfo& info) {
+  return AsyncCopy(*this, Args(addon_, info, Args::kNoMpi), true);
+}
+Napi::Value GpuEnv::CopyOutAsync(const Napi::CallbackInfo& info) {
+  return AsyncCopy(*this, Args(addon_, info, Args::kNoMpi), false);
+}
 
 // memset(handle, byteOffset, bytes, value): blocking.
 Napi::Value GpuEnv::Memset(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DeviceMem& m = Mem(env, info[0]);
-  const size_t offset = SizeArg(env, info[1]), bytes = SizeArg(env, info[2]);
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
+  DeviceMem& m = Mem(env, a.Int(0));
+  const size_t offset = a.Size(1), bytes = a.Size(2);
   CheckRange(env, m, offset, bytes);
   if (bytes == 0) return env.Undefined();
-  GpuErr err;
-  DeviceGuard guard(cuda(), m.device);
-  cudaStream_t s = CopyStream(m.device, &err);
-  if (!err.ok()) Throw(env, err);
-  Check(env, After(s, m));
-  Check(env, cuda().MemsetAsync(static_cast<char*>(m.ptr) + offset, addon_->IntArg(info, 3) & 0xff, bytes, s));
-  Check(env, cuda().StreamSynchronize(s));
+  const int value = a.Int(3) & 0xff;
+  Blocking(*this, env, m, nullptr,
+           [&](cudaStream_t s) { return cuda().MemsetAsync(static_cast<char*>(m.ptr) + offset, value, bytes, s); });
   return env.Undefined();
 }
 
 // pointerInfo(handle) -> [memoryType, device] from cudaPointerGetAttributes. The struct grew from 24
 // to 88 bytes in CUDA 13; we hand it a larger buffer and read only the fields every version has.
 Napi::Value GpuEnv::PointerInfo(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DeviceMem& m = Mem(env, info[0]);
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
+  DeviceMem& m = Mem(env, a.Int(0));
   alignas(16) unsigned char attrs[MPI4NODE_CUDA_PTR_ATTR_BYTES];
   std::memset(attrs, 0, sizeof attrs);
   Check(env, cuda().PointerGetAttributes(attrs, m.ptr));
@@ -191,6 +167,21 @@ Napi::Value GpuEnv::PointerInfo(const Napi::CallbackInfo& info) {
   out.Set(0u, head.type);
   out.Set(1u, head.device);
   return out;
+}
+
+void GpuEnv::DefineMemory(Napi::Env env, Napi::Object gpu) {
+  static const Export table[] = {
+      {"alloc", Method<&GpuEnv::Alloc>},
+      {"free", Method<&GpuEnv::Free>},
+      {"copyIn", Method<&GpuEnv::CopyIn>},
+      {"copyOut", Method<&GpuEnv::CopyOut>},
+      {"copyDevice", Method<&GpuEnv::CopyDevice>},
+      {"copyInAsync", Method<&GpuEnv::CopyInAsync>},
+      {"copyOutAsync", Method<&GpuEnv::CopyOutAsync>},
+      {"memset", Method<&GpuEnv::Memset>},
+      {"pointerInfo", Method<&GpuEnv::PointerInfo>},
+  };
+  DefineExports(env, gpu, this, table);
 }
 
 }  // namespace mpi4node

@@ -3,9 +3,11 @@
 // ncclCommInitRank) and gets a stream of its own. Every operation is enqueued on that stream, after
 // the last stream work on its buffers (cudaStreamWaitEvent: no host wait), and completes through an
 // event recorded behind it. Inside a group (ncclGroupStart/End) the launch happens at groupEnd, so the
-// events are recorded there. Deadlines and asynchronous errors are checked by the poller (gpu_env.cc),
+// events are recorded there. Deadlines and asynchronous errors are checked by the sweep (gpu/env.cc),
 // which aborts the communicator rather than let a rank hang.
 #include "addon.h"
+#include "core/args.h"
+#include "core/exports.h"
 #include "gpu/env.h"
 
 namespace mpi4node {
@@ -18,12 +20,6 @@ constexpr int kCheckTag = 1;
 size_t DtypeSize(int dtype) {
   static const size_t sizes[] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2, 1, 1};
   return dtype >= 0 && dtype < 12 ? sizes[dtype] : 0;
-}
-
-size_t Size(Napi::Env env, const Napi::Value& v) {
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "internal: bad size");
-  return static_cast<size_t>(d);
 }
 
 // Completes the debug-mode signature sends that have arrived; with `all`, waits for every one.
@@ -48,13 +44,12 @@ void ReapChecks(NcclEntry& n, bool all) {
 
 // ncclCreate(comm) -> [id, rank, size, device]. Collective over comm.
 Napi::Value GpuEnv::NcclCreate(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
   RequireNccl(env);
-  RequireMpi(env);
-  MPI_Comm user = addon_->CommArg(info, 0);
+  a.RequireMpi();
   NcclEntry n;
-  int rc = MPI_Comm_dup(user, &n.mpi);
-  if (rc != MPI_SUCCESS) addon_->ThrowMpi(env, rc);
+  a.Check(MPI_Comm_dup(a.Comm(0), &n.mpi));
   MPI_Comm_rank(n.mpi, &n.rank);
   MPI_Comm_size(n.mpi, &n.size);
   auto fail = [&](GpuErr e) {
@@ -71,10 +66,10 @@ Napi::Value GpuEnv::NcclCreate(const Napi::CallbackInfo& info) {
     ncclUniqueId id;
   } boot{};
   if (n.rank == 0) boot.rc = nccl().GetUniqueId(&boot.id);
-  rc = MPI_Bcast(&boot, sizeof boot, MPI_BYTE, 0, n.mpi);
+  const int rc = MPI_Bcast(&boot, sizeof boot, MPI_BYTE, 0, n.mpi);
   if (rc != MPI_SUCCESS) {
     MPI_Comm_free(&n.mpi);
-    addon_->ThrowMpi(env, rc);
+    a.Throw(rc);
   }
   if (boot.rc != ncclSuccess) fail({kGpuNccl, boot.rc});
   crc = cuda().StreamCreateWithFlags(&n.stream, MPI4NODE_cudaStreamNonBlocking);
@@ -105,8 +100,9 @@ Napi::Value GpuEnv::NcclCreate(const Napi::CallbackInfo& info) {
 // ncclDestroy(id): ncclCommDestroy (unless aborted), then its stream and MPI duplicate. lib/ calls it
 // only with nothing in flight, never from a finalizer.
 Napi::Value GpuEnv::NcclDestroy(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  NcclEntry& n = Nccl(env, info[0]);
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
+  NcclEntry& n = Nccl(env, a.Int(0));
   // Operations of an aborted communicator fail at the next sweep; any other must have finished.
   if (n.pending > 0 && !n.aborted) throw Napi::Error::New(env, "internal: NCCL operations still in flight");
   ncclResult_t rc = ncclSuccess;
@@ -127,8 +123,9 @@ Napi::Value GpuEnv::NcclDestroy(const Napi::CallbackInfo& info) {
 
 // ncclAbort(id): ncclCommAbort now; operations in flight fail with kGpuAborted.
 Napi::Value GpuEnv::NcclAbort(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  NcclEntry& n = Nccl(env, info[0]);
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
+  NcclEntry& n = Nccl(env, a.Int(0));
   AbortNccl(static_cast<int>(&n - nccls_.data()), 0);
   return env.Undefined();
 }
@@ -136,16 +133,17 @@ Napi::Value GpuEnv::NcclAbort(const Napi::CallbackInfo& info) {
 // ncclOp(id, kind, send, sendOffset, recv, recvOffset, count, dtype, op, rootOrPeer, timeoutMs) -> op id.
 // Buffers are handles (-1 where the operation has none); offsets are bytes, count elements.
 Napi::Value GpuEnv::NcclOp(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
   RequireNccl(env);
-  NcclEntry& n = Nccl(env, info[0]);
+  NcclEntry& n = Nccl(env, a.Int(0));
   const int nid = static_cast<int>(&n - nccls_.data());
   if (n.aborted) Throw(env, {kGpuAborted, n.abortKind});
-  const int kind = addon_->IntArg(info, 1);
-  const int sendH = addon_->IntArg(info, 2), recvH = addon_->IntArg(info, 4);
-  const size_t sendOff = Size(env, info[3]), recvOff = Size(env, info[5]), count = Size(env, info[6]);
-  const int dtype = addon_->IntArg(info, 7), redop = addon_->IntArg(info, 8), peer = addon_->IntArg(info, 9);
-  const double timeoutMs = info[10].As<Napi::Number>().DoubleValue();
+  const int kind = a.Int(1);
+  const int sendH = a.Int(2), recvH = a.Int(4);
+  const size_t sendOff = a.Size(3), recvOff = a.Size(5), count = a.Size(6);
+  const int dtype = a.Int(7), redop = a.Int(8), peer = a.Int(9);
+  const double timeoutMs = a[10].As<Napi::Number>().DoubleValue();
   const size_t elem = DtypeSize(dtype);
   if (elem == 0) throw Napi::RangeError::New(env, "internal: bad NCCL dtype");
   if ((kind == kSend || kind == kRecv) && (nccl().Send == nullptr || nccl().Recv == nullptr)) {
@@ -156,8 +154,8 @@ Napi::Value GpuEnv::NcclOp(const Napi::CallbackInfo& info) {
   size_t sendCount = count, recvCount = count;
   if (kind == kAllGather) recvCount = count * size;
   if (kind == kReduceScatter) sendCount = count * size;
-  DeviceMem* s = sendH >= 0 ? &Mem(env, info[2]) : nullptr;
-  DeviceMem* r = recvH >= 0 ? &Mem(env, info[4]) : nullptr;
+  DeviceMem* s = sendH >= 0 ? &Mem(env, sendH) : nullptr;
+  DeviceMem* r = recvH >= 0 ? &Mem(env, recvH) : nullptr;
   if ((s && (sendOff > s->bytes || sendCount * elem > s->bytes - sendOff)) ||
       (r && (recvOff > r->bytes || recvCount * elem > r->bytes - recvOff))) {
     throw Napi::RangeError::New(env, "internal: NCCL buffer range out of bounds");
@@ -169,15 +167,15 @@ Napi::Value GpuEnv::NcclOp(const Napi::CallbackInfo& info) {
   if (s) Check(env, After(n.stream, *s));
   if (r && r != s) Check(env, After(n.stream, *r));
   ncclResult_t rc = ncclInvalidArgument;
-  NcclApi& a = nccl();
+  NcclApi& api = nccl();
   switch (kind) {
-    case kAllReduce: rc = a.AllReduce(sp, rp, count, dtype, redop, n.comm, n.stream); break;
-    case kBroadcast: rc = a.Broadcast(sp, rp, count, dtype, peer, n.comm, n.stream); break;
-    case kReduce: rc = a.Reduce(sp, rp, count, dtype, redop, peer, n.comm, n.stream); break;
-    case kAllGather: rc = a.AllGather(sp, rp, count, dtype, n.comm, n.stream); break;
-    case kReduceScatter: rc = a.ReduceScatter(sp, rp, count, dtype, redop, n.comm, n.stream); break;
-    case kSend: rc = a.Send(sp, count, dtype, peer, n.comm, n.stream); break;
-    case kRecv: rc = a.Recv(rp, count, dtype, peer, n.comm, n.stream); break;
+    case kAllReduce: rc = api.AllReduce(sp, rp, count, dtype, redop, n.comm, n.stream); break;
+    case kBroadcast: rc = api.Broadcast(sp, rp, count, dtype, peer, n.comm, n.stream); break;
+    case kReduce: rc = api.Reduce(sp, rp, count, dtype, redop, peer, n.comm, n.stream); break;
+    case kAllGather: rc = api.AllGather(sp, rp, count, dtype, n.comm, n.stream); break;
+    case kReduceScatter: rc = api.ReduceScatter(sp, rp, count, dtype, redop, n.comm, n.stream); break;
+    case kSend: rc = api.Send(sp, count, dtype, peer, n.comm, n.stream); break;
+    case kRecv: rc = api.Recv(rp, count, dtype, peer, n.comm, n.stream); break;
     default: throw Napi::RangeError::New(env, "internal: bad NCCL operation");
   }
   if (rc != ncclSuccess && rc != ncclInProgress) Throw(env, {kGpuNccl, rc});
@@ -257,41 +255,53 @@ Napi::Value GpuEnv::NcclGroupEnd(const Napi::CallbackInfo& info) {
 
 // ncclCheck(id, signature) -> every rank's signature, concatenated (debug mode). Collective.
 Napi::Value GpuEnv::NcclCheck(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireMpi(env);
-  NcclEntry& n = Nccl(env, info[0]);
-  auto sig = info[1].As<Napi::Float64Array>();
+  Args a(addon_, info);
+  Napi::Env env = a.env();
+  NcclEntry& n = Nccl(env, a.Int(0));
+  auto sig = a[1].As<Napi::Float64Array>();
   const int len = static_cast<int>(sig.ElementLength());
   auto all = Napi::Float64Array::New(env, static_cast<size_t>(len) * n.size);
-  const int rc = MPI_Allgather(sig.Data(), len, MPI_DOUBLE, all.Data(), len, MPI_DOUBLE, n.mpi);
-  if (rc != MPI_SUCCESS) addon_->ThrowMpi(env, rc);
+  a.Check(MPI_Allgather(sig.Data(), len, MPI_DOUBLE, all.Data(), len, MPI_DOUBLE, n.mpi));
   return all;
 }
 
 // ncclCheckPeer(id, peer, isSend, signature) -> the peer's signature (receiver) or null (sender). The
 // sender's signature goes ahead without waiting, so two ranks that both send first cannot block.
 Napi::Value GpuEnv::NcclCheckPeer(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireMpi(env);
-  NcclEntry& n = Nccl(env, info[0]);
-  const int peer = addon_->IntArg(info, 1);
-  auto sig = info[3].As<Napi::Float64Array>();
+  Args a(addon_, info);
+  Napi::Env env = a.env();
+  NcclEntry& n = Nccl(env, a.Int(0));
+  const int peer = a.Int(1);
+  auto sig = a[3].As<Napi::Float64Array>();
   const int len = static_cast<int>(sig.ElementLength());
   ReapChecks(n, false);
-  if (info[2].ToBoolean()) {
+  if (a.Flag(2)) {
     n.checks.emplace_back(MPI_REQUEST_NULL, std::vector<double>(sig.Data(), sig.Data() + len));
     auto& [req, data] = n.checks.back();
     const int rc = MPI_Isend(data.data(), len, MPI_DOUBLE, peer, kCheckTag, n.mpi, &req);
     if (rc != MPI_SUCCESS) {
       n.checks.pop_back();
-      addon_->ThrowMpi(env, rc);
+      a.Throw(rc);
     }
     return env.Null();
   }
   auto theirs = Napi::Float64Array::New(env, len);
-  const int rc = MPI_Recv(theirs.Data(), len, MPI_DOUBLE, peer, kCheckTag, n.mpi, MPI_STATUS_IGNORE);
-  if (rc != MPI_SUCCESS) addon_->ThrowMpi(env, rc);
+  a.Check(MPI_Recv(theirs.Data(), len, MPI_DOUBLE, peer, kCheckTag, n.mpi, MPI_STATUS_IGNORE));
   return theirs;
+}
+
+void GpuEnv::DefineNccl(Napi::Env env, Napi::Object gpu) {
+  static const Export table[] = {
+      {"ncclCreate", Method<&GpuEnv::NcclCreate>},
+      {"ncclDestroy", Method<&GpuEnv::NcclDestroy>},
+      {"ncclAbort", Method<&GpuEnv::NcclAbort>},
+      {"ncclOp", Method<&GpuEnv::NcclOp>},
+      {"ncclGroupStart", Method<&GpuEnv::NcclGroupStart>},
+      {"ncclGroupEnd", Method<&GpuEnv::NcclGroupEnd>},
+      {"ncclCheck", Method<&GpuEnv::NcclCheck>},
+      {"ncclCheckPeer", Method<&GpuEnv::NcclCheckPeer>},
+  };
+  DefineExports(env, gpu, this, table);
 }
 
 }  // namespace mpi4node

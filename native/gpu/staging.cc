@@ -13,6 +13,8 @@
 #include <cstring>
 
 #include "addon.h"
+#include "core/args.h"
+#include "core/exports.h"
 #include "core/buffers.h"
 #include "core/errors.h"
 #include "gpu/env.h"
@@ -85,6 +87,28 @@ bool MpiDone(MPI_Request* req, GpuErr* err, MPI_Status* st = nullptr) {
   return flag != 0;
 }
 
+// The slot of chunk `next` (slot next % 2) when the pipeline may start that chunk: there is one and its
+// slot is free. Its pinned chunk of `chunk` bytes is taken on first use; `err` says when none could be.
+Slot* NextSlot(GpuEnv& g, Slot* slots, size_t next, size_t chunks, size_t chunk, GpuErr* err) {
+  if (next >= chunks || slots[next % 2].phase != Phase::kFree) return nullptr;
+  Slot& s = slots[next % 2];
+  if (s.p.ptr == nullptr) s.p = g.TakePinned(chunk, err);
+  return &s;
+}
+
+// After a chunk's copy was enqueued on `stream` (rc): the slot waits for an event recorded behind it.
+// False, with `err` set, when either failed.
+bool Copying(GpuEnv& g, Slot& s, cudaError_t rc, cudaStream_t stream, GpuErr* err) {
+  if (rc != cudaSuccess) {
+    *err = GpuErr::Cuda(rc);
+    return false;
+  }
+  s.ev = g.Record(stream, err);
+  if (!err->ok()) return false;
+  s.phase = Phase::kCopying;
+  return true;
+}
+
 // Releases slots once nothing can still use them. A pending receive is cancelled (always possible
 // locally); a pending send is let go to finish in the background, and its chunk with it (never
 // reused: MPI may still be reading it).
@@ -141,26 +165,19 @@ class HostCopy : public Transfer {
       s.phase = Phase::kFree;
       ++done_;
     }
-    while (next_ < chunks_ && slots_[next_ % 2].phase == Phase::kFree) {
-      Slot& s = slots_[next_ % 2];
+    while (Slot* s = NextSlot(g, slots_, next_, chunks_, chunk_, err)) {
+      if (!err->ok()) return Fail(g, *err, err);
       const size_t len = ChunkLen(bytes_, chunk_, next_);
-      if (s.p.ptr == nullptr) {
-        s.p = g.TakePinned(chunk_, err);
-        if (!err->ok()) return Fail(g, *err, err);
-      }
       char* dev = static_cast<char*>(m.ptr) + offset_ + next_ * chunk_;
       cudaError_t rc;
       if (toDevice_) {
-        std::memcpy(s.p.ptr, host_ + next_ * chunk_, len);
-        rc = g.cuda().MemcpyAsync(dev, s.p.ptr, len, cudaMemcpyHostToDevice, stream_);
+        std::memcpy(s->p.ptr, host_ + next_ * chunk_, len);
+        rc = g.cuda().MemcpyAsync(dev, s->p.ptr, len, cudaMemcpyHostToDevice, stream_);
       } else {
-        rc = g.cuda().MemcpyAsync(s.p.ptr, dev, len, cudaMemcpyDeviceToHost, stream_);
+        rc = g.cuda().MemcpyAsync(s->p.ptr, dev, len, cudaMemcpyDeviceToHost, stream_);
       }
-      if (rc != cudaSuccess) return Fail(g, GpuErr::Cuda(rc), err);
-      s.ev = g.Record(stream_, err);
-      if (!err->ok()) return Fail(g, *err, err);
-      s.phase = Phase::kCopying;
-      s.chunk = next_++;
+      if (!Copying(g, *s, rc, stream_, err)) return Fail(g, *err, err);
+      s->chunk = next_++;
     }
     if (done_ < chunks_) return false;
     ReleaseSlots(g, slots_, 2, nullptr, false, false);
@@ -171,12 +188,6 @@ class HostCopy : public Transfer {
   void Abandon(GpuEnv& g) override { ReleaseSlots(g, slots_, 2, stream_, false, false); }
 
  private:
-  bool Fail(GpuEnv& g, GpuErr e, GpuErr* err) {
-    *err = e;
-    ReleaseSlots(g, slots_, 2, stream_, false, false);
-    return true;
-  }
-
   int mem_;
   size_t offset_;
   char* host_;
@@ -242,20 +253,13 @@ class StagedSend : public Transfer {
         }
       }
       // Start the next copies now, so they overlap the sends just posted.
-      while (next_ < chunks_ && slots_[next_ % 2].phase == Phase::kFree) {
-        Slot& s = slots_[next_ % 2];
-        if (s.p.ptr == nullptr) {
-          s.p = g.TakePinned(chunk_, err);
-          if (!err->ok()) return Fail(g, *err, err);
-        }
-        const char* dev = static_cast<const char*>(m.ptr) + offset_ + next_ * chunk_;
-        cudaError_t rc =
-            g.cuda().MemcpyAsync(s.p.ptr, dev, ChunkLen(bytes_, chunk_, next_), cudaMemcpyDeviceToHost, stream_);
-        if (rc != cudaSuccess) return Fail(g, GpuErr::Cuda(rc), err);
-        s.ev = g.Record(stream_, err);
+      while (Slot* s = NextSlot(g, slots_, next_, chunks_, chunk_, err)) {
         if (!err->ok()) return Fail(g, *err, err);
-        s.phase = Phase::kCopying;
-        s.chunk = next_++;
+        const char* dev = static_cast<const char*>(m.ptr) + offset_ + next_ * chunk_;
+        const cudaError_t rc =
+            g.cuda().MemcpyAsync(s->p.ptr, dev, ChunkLen(bytes_, chunk_, next_), cudaMemcpyDeviceToHost, stream_);
+        if (!Copying(g, *s, rc, stream_, err)) return Fail(g, *err, err);
+        s->chunk = next_++;
       }
     }
     if (done_ < chunks_ || headerReq_ != MPI_REQUEST_NULL) return false;
@@ -273,11 +277,6 @@ class StagedSend : public Transfer {
     ReleaseSlots(g, slots_, 2, nullptr, false, true);
     rec[kGdSource] = dest_;
     rec[kGdBytes] = static_cast<double>(bytes_);
-    return true;
-  }
-  bool Fail(GpuEnv& g, GpuErr e, GpuErr* err) {
-    *err = e;
-    Abandon(g);
     return true;
   }
 
@@ -391,11 +390,8 @@ class StagedRecv : public Transfer {
             continue;
           }
           char* dev = static_cast<char*>(m.ptr) + offset_ + s.chunk * chunk_;
-          cudaError_t rc = g.cuda().MemcpyAsync(dev, s.p.ptr, len, cudaMemcpyHostToDevice, stream_);
-          if (rc != cudaSuccess) return Fail(g, GpuErr::Cuda(rc), err);
-          s.ev = g.Record(stream_, err);
-          if (!err->ok()) return Fail(g, *err, err);
-          s.phase = Phase::kCopying;
+          const cudaError_t rc = g.cuda().MemcpyAsync(dev, s.p.ptr, len, cudaMemcpyHostToDevice, stream_);
+          if (!Copying(g, s, rc, stream_, err)) return Fail(g, *err, err);
         }
         if (s.phase == Phase::kCopying && EventDone(g, s.ev, &e)) {
           if (!e.ok()) return Fail(g, e, err);
@@ -405,17 +401,13 @@ class StagedRecv : public Transfer {
         }
       }
       // Post the next receives now, so they overlap the copies just started.
-      while (next_ < chunks_ && slots_[next_ % 2].phase == Phase::kFree) {
-        Slot& s = slots_[next_ % 2];
-        if (s.p.ptr == nullptr) {
-          s.p = g.TakePinned(chunk_, err);
-          if (!err->ok()) return Fail(g, *err, err);
-        }
-        const int rc = MPI_Irecv(s.p.ptr, static_cast<int>(ChunkLen(total_, chunk_, next_)), MPI_BYTE, src_, xferTag_,
-                                 internal_, &s.req);
+      while (Slot* s = NextSlot(g, slots_, next_, chunks_, chunk_, err)) {
+        if (!err->ok()) return Fail(g, *err, err);
+        const int rc = MPI_Irecv(s->p.ptr, static_cast<int>(ChunkLen(total_, chunk_, next_)), MPI_BYTE, src_,
+                                 xferTag_, internal_, &s->req);
         if (rc != MPI_SUCCESS) return Fail(g, {kGpuMpi, rc}, err);
-        s.phase = Phase::kMpi;
-        s.chunk = next_++;
+        s->phase = Phase::kMpi;
+        s->chunk = next_++;
       }
     }
     if (first_.phase != Phase::kFree || done_ < chunks_) return false;
@@ -458,22 +450,9 @@ class StagedRecv : public Transfer {
     chunks_ = 0;
     truncated_ = total_ > capacity_;
     if (truncated_ || total_ == 0) return true;
-    cudaError_t rc =
+    const cudaError_t rc =
         g.cuda().MemcpyAsync(static_cast<char*>(m.ptr) + offset_, raw, total_, cudaMemcpyHostToDevice, stream_);
-    if (rc != cudaSuccess) {
-      *err = GpuErr::Cuda(rc);
-      return false;
-    }
-    first_.ev = g.Record(stream_, err);
-    if (!err->ok()) return false;
-    first_.phase = Phase::kCopying;
-    return true;
-  }
-
-  bool Fail(GpuEnv& g, GpuErr e, GpuErr* err) {
-    *err = e;
-    Abandon(g);
-    return true;
+    return Copying(g, first_, rc, stream_, err);
   }
 
   PendingMpi pending_;
@@ -564,66 +543,49 @@ std::unique_ptr<Transfer> MakeHostCopy(int mem, size_t offset, void* host, size_
   return std::make_unique<HostCopy>(mem, offset, host, bytes, toDevice, chunk);
 }
 
-namespace {
-size_t Size(Napi::Env env, const Napi::Value& v) {
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > 9007199254740991.0) throw Napi::RangeError::New(env, "internal: bad size");
-  return static_cast<size_t>(d);
-}
-}  // namespace
-
 // isend(handle, byteOffset, bytes, dest, tag, comm, internal, chunkBytes, cudaAware) -> op id
-Napi::Value GpuEnv::Isend(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireCuda(env);
-  RequireMpi(env);
-  DeviceMem& m = Mem(env, info[0]);
-  const int h = static_cast<int>(&m - mems_.data());
-  const size_t offset = Size(env, info[1]), bytes = Size(env, info[2]);
-  if (offset > m.bytes || bytes > m.bytes - offset) throw Napi::RangeError::New(env, "internal: device range out of bounds");
-  const int dest = addon_->IntArg(info, 3), tag = addon_->IntArg(info, 4);
-  MPI_Comm comm = addon_->CommArg(info, 5);
-  MPI_Comm internal = addon_->CommArg(info, 6);
-  const size_t chunk = std::max<size_t>(Size(env, info[7]), 1);
-  GpuOp op;
-  if (info[8].ToBoolean()) {
-    auto t = std::make_unique<DirectTransfer>(true, dest, tag, bytes);
-    GpuErr e = t->Post(*this, m, offset, comm);
-    if (!e.ok()) Throw(env, e);
-    op.xfer = std::move(t);
-  } else {
-    auto t = std::make_unique<StagedSend>(h, offset, bytes, dest, chunk, internal);
-    const int rc = t->PostHeader(tag, comm);
-    if (rc != MPI_SUCCESS) addon_->ThrowMpi(env, rc);
-    op.xfer = std::move(t);
-  }
-  return Napi::Number::New(env, AddOp(std::move(op)));
-}
+Napi::Value GpuEnv::Isend(const Napi::CallbackInfo& info) { return PostMessage(Args(addon_, info, Args::kNoMpi), true); }
 
 // irecv(handle, byteOffset, capacity, source, tag, comm, internal, cudaAware) -> op id
-Napi::Value GpuEnv::Irecv(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+Napi::Value GpuEnv::Irecv(const Napi::CallbackInfo& info) { return PostMessage(Args(addon_, info, Args::kNoMpi), false); }
+
+Napi::Value GpuEnv::PostMessage(const Args& a, bool isSend) {
+  Napi::Env env = a.env();
   RequireCuda(env);
-  RequireMpi(env);
-  DeviceMem& m = Mem(env, info[0]);
+  a.RequireMpi();
+  DeviceMem& m = Mem(env, a.Int(0));
   const int h = static_cast<int>(&m - mems_.data());
-  const size_t offset = Size(env, info[1]), capacity = Size(env, info[2]);
-  if (offset > m.bytes || capacity > m.bytes - offset) throw Napi::RangeError::New(env, "internal: device range out of bounds");
-  const int source = addon_->IntArg(info, 3), tag = addon_->IntArg(info, 4);
-  MPI_Comm comm = addon_->CommArg(info, 5);
-  MPI_Comm internal = addon_->CommArg(info, 6);
+  const size_t offset = a.Size(1), bytes = a.Size(2);  // a receive's capacity
+  CheckRange(env, m, offset, bytes);
+  const int peer = a.Int(3), tag = a.Int(4);
+  MPI_Comm comm = a.Comm(5);
+  MPI_Comm internal = a.Comm(6);
+  const size_t chunk = isSend ? std::max<size_t>(a.Size(7), 1) : 0;
   GpuOp op;
-  if (info[7].ToBoolean()) {
-    auto t = std::make_unique<DirectTransfer>(false, source, tag, capacity);
+  if (a.Flag(isSend ? 8 : 7)) {
+    auto t = std::make_unique<DirectTransfer>(isSend, peer, tag, bytes);
     GpuErr e = t->Post(*this, m, offset, comm);
     if (!e.ok()) Throw(env, e);
     op.xfer = std::move(t);
+  } else if (isSend) {
+    auto t = std::make_unique<StagedSend>(h, offset, bytes, peer, chunk, internal);
+    a.Check(t->PostHeader(tag, comm));
+    op.xfer = std::move(t);
   } else {
-    op.xfer = std::make_unique<StagedRecv>(h, offset, capacity, source, tag, comm, internal);
+    op.xfer = std::make_unique<StagedRecv>(h, offset, bytes, peer, tag, comm, internal);
   }
   const int id = AddOp(std::move(op));
-  MatchAll();  // a message already here is taken now, by the earliest receive that matches it
+  // A message already here is taken now, by the earliest receive that matches it.
+  if (!isSend) MatchAll();
   return Napi::Number::New(env, id);
+}
+
+void GpuEnv::DefineStaging(Napi::Env env, Napi::Object gpu) {
+  static const Export table[] = {
+      {"isend", Method<&GpuEnv::Isend>},
+      {"irecv", Method<&GpuEnv::Irecv>},
+  };
+  DefineExports(env, gpu, this, table);
 }
 
 }  // namespace mpi4node

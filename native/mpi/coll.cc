@@ -1,14 +1,17 @@
-// Collective bindings. lib/coll/methods.ts has checked every argument and worked out every count, so
-// these convert and call MPI. Each binding serves both forms: the last argument `nb` picks the
-// MPI-3 nonblocking collective, whose request goes to the progress engine (the call returns -1 when it
-// completed within the engine's spin, else the slot lib/core/request.ts waits on); blocking calls return
-// undefined. A null send buffer stands for MPI_IN_PLACE; a null receive buffer for one MPI ignores
-// (non-root ranks). Counts arrive as numbers, so block counts above INT_MAX use CountedType; the counts
-// of v-collectives are int by MPI-3's definition and arrive as Int32Arrays that the caller keeps
-// referenced until a nonblocking call completes (MPI reads them until then).
+// Collective bindings, the neighbour collectives of graph communicators among them. lib/coll/ and
+// lib/topo/graph.ts have checked every argument and worked out every count, so these convert and call
+// MPI. Each binding serves both forms: the last argument `nb` picks the MPI-3 nonblocking collective,
+// whose request goes to the progress engine (the call returns -1 when it completed within the engine's
+// spin, else the slot lib/core/request.ts waits on); blocking calls return undefined. A null send
+// buffer stands for MPI_IN_PLACE; a null receive buffer for one MPI ignores (non-root ranks). Counts
+// arrive as numbers, so block counts above INT_MAX use CountedType; the counts of v-collectives are int
+// by MPI-3's definition and arrive as Int32Arrays that the caller keeps referenced until a nonblocking
+// call completes (MPI reads them until then).
 #include <optional>
 
 #include "addon.h"
+#include "core/args.h"
+#include "core/exports.h"
 #include "core/buffers.h"
 #include "mpi/ops.h"
 
@@ -16,34 +19,19 @@ namespace mpi4node {
 
 namespace {
 
-bool OptBuf(const Napi::CallbackInfo& info, size_t i, BufView* out) {
-  if (info[i].IsNull() || info[i].IsUndefined()) return false;
-  if (!GetBuf(info.Env(), info[i], out)) throw Napi::TypeError::New(info.Env(), "internal: expected a typed array");
-  return true;
-}
-
-size_t SizeArg(const Napi::CallbackInfo& info, size_t i) {
-  double v = 0;
-  napi_get_value_double(info.Env(), info[i], &v);
-  return v > 0 ? static_cast<size_t>(v) : 0;
-}
-
-// The data of an Int32Array of counts or displacements; nullptr where MPI ignores them.
-const int* IntsArg(const Napi::CallbackInfo& info, size_t i) {
-  if (info[i].IsNull() || info[i].IsUndefined()) return nullptr;
-  void* data = nullptr;
-  napi_get_typedarray_info(info.Env(), info[i], nullptr, nullptr, &data, nullptr, nullptr);
-  return static_cast<const int*>(data);
-}
-
 // The count, datatype and op MPI sees for a reduction of `count` elements of b's type. The op
 // argument is a code (ops.h) or a user op { fn, commutative } from lib/coll/ops.ts.
 class Reduction {
  public:
-  Reduction(const Napi::CallbackInfo& info, size_t opArg, size_t count, const BufView& b, napi_value array, bool nb)
+  // The elements' type is the send buffer's (argument 0), or when that is null (MPI_IN_PLACE) the
+  // receive buffer's (argument 1).
+  Reduction(const Args& a, size_t opArg, size_t count, const std::optional<BufView>& s,
+            const std::optional<BufView>& r, bool nb)
+      : Reduction(a, opArg, count, s ? *s : r.value_or(BufView{}), s ? 0 : 1, nb) {}
+  Reduction(const Args& a, size_t opArg, size_t count, const BufView& b, size_t arrayArg, bool nb)
       : ct_(count, b.type) {
-    Napi::Env env = info.Env();
-    Napi::Value op = info[opArg];
+    Napi::Env env = a.env();
+    Napi::Value op = a[opArg];
     if (op.IsNumber()) {
       const int code = op.As<Napi::Number>().Int32Value();
       op_ = OpFor(code, b.type, count > static_cast<size_t>(INT_MAX));
@@ -56,7 +44,7 @@ class Reduction {
     }
     Napi::Object o = op.As<Napi::Object>();
     napi_typedarray_type type;
-    napi_get_typedarray_info(env, array, &type, nullptr, nullptr, nullptr, nullptr);
+    napi_get_typedarray_info(env, a[arrayArg], &type, nullptr, nullptr, nullptr, nullptr);
     js_.emplace(env, o.Get("fn"), type, b.elemSize);
     op_ = JsOp(o.Get("commutative").ToBoolean());
   }
@@ -77,25 +65,27 @@ class Reduction {
   std::optional<JsOpScope> js_;
 };
 
-const void* SendPtr(bool present, const BufView& b) { return present ? b.data : MPI_IN_PLACE; }
+// A null send buffer is MPI_IN_PLACE; a null receive buffer one MPI ignores.
+const void* SendPtr(const std::optional<BufView>& s) { return s ? s->data : MPI_IN_PLACE; }
+void* RecvPtr(const std::optional<BufView>& r) { return r ? r->data : nullptr; }
+// The element type of a rooted collective: the first buffer's, or the other's where it is null.
+MPI_Datatype TypeOf(const std::optional<BufView>& first, const std::optional<BufView>& other) {
+  return first ? first->type : other ? other->type : MPI_DATATYPE_NULL;
+}
+
+enum ReduceKind { kAllreduce, kScan, kExscan, kReduceScatterBlock, kReduceScatter };
+enum RootedKind { kGather, kScatter };
+enum BlockKind { kAllgather, kAlltoall, kNeighborAllgather, kNeighborAlltoall };
 
 }  // namespace
 
-Napi::Value Addon::CollDone(Napi::Env env, int rc, bool nb, MPI_Request req) {
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  if (!nb) return env.Undefined();
-  return Napi::Number::New(env, engine_->Track(req, false, status_));
-}
-
 // bcast(buf, root, comm, nb)
 Napi::Value Addon::Bcast(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView b;
-  BufArg(info, 0, &b);
-  const int root = IntArg(info, 1);
-  MPI_Comm comm = CommArg(info, 2);
-  const bool nb = info[3].ToBoolean();
+  Args a(this, info);
+  const BufView b = a.Buf(0);
+  const int root = a.Int(1);
+  MPI_Comm comm = a.Comm(2);
+  const bool nb = a.Flag(3);
   CountedType ct(b.count, b.type);
   MPI_Request req = MPI_REQUEST_NULL;
   int rc = ct.rc();
@@ -103,267 +93,199 @@ Napi::Value Addon::Bcast(const Napi::CallbackInfo& info) {
     rc = nb ? MPI_Ibcast(b.data, ct.count(), ct.type(), root, comm, &req)
             : MPI_Bcast(b.data, ct.count(), ct.type(), root, comm);
   }
-  return CollDone(env, rc, nb, req);
+  return a.Done(rc, nb, req);
 }
 
 // reduce(send|null, recv|null, count, op, root, comm, nb)
 Napi::Value Addon::Reduce(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  const bool hasRecv = OptBuf(info, 1, &r);
-  const int root = IntArg(info, 4);
-  MPI_Comm comm = CommArg(info, 5);
-  const bool nb = info[6].ToBoolean();
-  Reduction red(info, 3, SizeArg(info, 2), hasSend ? s : r, info[hasSend ? 0 : 1], nb);
+  Args a(this, info);
+  const std::optional<BufView> s = a.OptBuf(0), r = a.OptBuf(1);
+  const int root = a.Int(4);
+  MPI_Comm comm = a.Comm(5);
+  const bool nb = a.Flag(6);
+  Reduction red(a, 3, a.Size(2), s, r, nb);
   MPI_Request req = MPI_REQUEST_NULL;
   int rc = red.rc();
   if (rc == MPI_SUCCESS) {
-    const void* sb = SendPtr(hasSend, s);
-    void* rb = hasRecv ? r.data : nullptr;
-    rc = nb ? MPI_Ireduce(sb, rb, red.count(), red.type(), red.op(), root, comm, &req)
-            : MPI_Reduce(sb, rb, red.count(), red.type(), red.op(), root, comm);
+    rc = nb ? MPI_Ireduce(SendPtr(s), RecvPtr(r), red.count(), red.type(), red.op(), root, comm, &req)
+            : MPI_Reduce(SendPtr(s), RecvPtr(r), red.count(), red.type(), red.op(), root, comm);
   }
-  red.Rethrow(env);
-  return CollDone(env, rc, nb, req);
+  red.Rethrow(a.env());
+  return a.Done(rc, nb, req);
 }
 
-// allreduce / scan / exscan (send|null, recv, count, op, comm, nb): the same arguments, three calls.
+// allreduce / scan / exscan / reduceScatterBlock (send|null, recv, count, op, comm, nb) and
+// reduceScatter (send|null, recv, counts, op, comm, nb): the same arguments, five calls.
+// reduceScatterBlock's count is each rank's block; reduceScatter's counts an Int32Array of them.
 Napi::Value Addon::ReduceAll(const Napi::CallbackInfo& info, int which) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  BufArg(info, 1, &r);
-  MPI_Comm comm = CommArg(info, 4);
-  const bool nb = info[5].ToBoolean();
-  Reduction red(info, 3, SizeArg(info, 2), hasSend ? s : r, info[hasSend ? 0 : 1], nb);
+  Args a(this, info);
+  const std::optional<BufView> s = a.OptBuf(0), r = a.Buf(1);
+  MPI_Comm comm = a.Comm(4);
+  const bool nb = a.Flag(5);
+  const Ints counts = which == kReduceScatter ? a.IntArray(2) : Ints();
+  // reduceScatter's block counts are int (MPI-3), so the plain predefined op and base type serve:
+  // count 0 picks them.
+  Reduction red(a, 3, which == kReduceScatter ? 0 : a.Size(2), s, r, nb);
   MPI_Request req = MPI_REQUEST_NULL;
   int rc = red.rc();
   if (rc == MPI_SUCCESS) {
-    const void* sb = SendPtr(hasSend, s);
+    const void* sb = SendPtr(s);
+    void* rb = r->data;
     const int n = red.count();
     MPI_Datatype t = red.type();
     MPI_Op op = red.op();
-    if (which == 0) {
-      rc = nb ? MPI_Iallreduce(sb, r.data, n, t, op, comm, &req) : MPI_Allreduce(sb, r.data, n, t, op, comm);
-    } else if (which == 1) {
-      rc = nb ? MPI_Iscan(sb, r.data, n, t, op, comm, &req) : MPI_Scan(sb, r.data, n, t, op, comm);
-    } else {
-      rc = nb ? MPI_Iexscan(sb, r.data, n, t, op, comm, &req) : MPI_Exscan(sb, r.data, n, t, op, comm);
+    switch (which) {
+      case kAllreduce:
+        rc = nb ? MPI_Iallreduce(sb, rb, n, t, op, comm, &req) : MPI_Allreduce(sb, rb, n, t, op, comm);
+        break;
+      case kScan:
+        rc = nb ? MPI_Iscan(sb, rb, n, t, op, comm, &req) : MPI_Scan(sb, rb, n, t, op, comm);
+        break;
+      case kExscan:
+        rc = nb ? MPI_Iexscan(sb, rb, n, t, op, comm, &req) : MPI_Exscan(sb, rb, n, t, op, comm);
+        break;
+      case kReduceScatterBlock:
+        rc = nb ? MPI_Ireduce_scatter_block(sb, rb, n, t, op, comm, &req) : MPI_Reduce_scatter_block(sb, rb, n, t, op, comm);
+        break;
+      default:
+        rc = nb ? MPI_Ireduce_scatter(sb, rb, counts.data, t, op, comm, &req)
+                : MPI_Reduce_scatter(sb, rb, counts.data, t, op, comm);
     }
   }
-  red.Rethrow(env);
-  return CollDone(env, rc, nb, req);
+  red.Rethrow(a.env());
+  return a.Done(rc, nb, req);
 }
 
-Napi::Value Addon::Allreduce(const Napi::CallbackInfo& info) { return ReduceAll(info, 0); }
-Napi::Value Addon::Scan(const Napi::CallbackInfo& info) { return ReduceAll(info, 1); }
-Napi::Value Addon::Exscan(const Napi::CallbackInfo& info) { return ReduceAll(info, 2); }
-
-// reduceScatterBlock(send|null, recv, count, op, comm, nb): count is each rank's block.
-Napi::Value Addon::ReduceScatterBlock(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  BufArg(info, 1, &r);
-  MPI_Comm comm = CommArg(info, 4);
-  const bool nb = info[5].ToBoolean();
-  Reduction red(info, 3, SizeArg(info, 2), hasSend ? s : r, info[hasSend ? 0 : 1], nb);
-  MPI_Request req = MPI_REQUEST_NULL;
-  int rc = red.rc();
-  if (rc == MPI_SUCCESS) {
-    const void* sb = SendPtr(hasSend, s);
-    rc = nb ? MPI_Ireduce_scatter_block(sb, r.data, red.count(), red.type(), red.op(), comm, &req)
-            : MPI_Reduce_scatter_block(sb, r.data, red.count(), red.type(), red.op(), comm);
-  }
-  red.Rethrow(env);
-  return CollDone(env, rc, nb, req);
-}
-
-// reduceScatter(send|null, recv, counts, op, comm, nb)
-Napi::Value Addon::ReduceScatter(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  BufArg(info, 1, &r);
-  const int* counts = IntsArg(info, 2);
-  MPI_Comm comm = CommArg(info, 4);
-  const bool nb = info[5].ToBoolean();
-  // Block counts are int (MPI-3), so the plain predefined op and base type serve: count 0 picks them.
-  Reduction red(info, 3, 0, hasSend ? s : r, info[hasSend ? 0 : 1], nb);
-  MPI_Request req = MPI_REQUEST_NULL;
-  const void* sb = SendPtr(hasSend, s);
-  int rc = nb ? MPI_Ireduce_scatter(sb, r.data, counts, red.type(), red.op(), comm, &req)
-              : MPI_Reduce_scatter(sb, r.data, counts, red.type(), red.op(), comm);
-  red.Rethrow(env);
-  return CollDone(env, rc, nb, req);
-}
-
-// gather(send|null, recv|null, count, root, comm, nb): count elements from each rank.
-Napi::Value Addon::Gather(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  const bool hasRecv = OptBuf(info, 1, &r);
-  const int root = IntArg(info, 3);
-  MPI_Comm comm = CommArg(info, 4);
-  const bool nb = info[5].ToBoolean();
-  CountedType ct(SizeArg(info, 2), hasSend ? s.type : r.type);
+// gather / scatter (send|null, recv|null, count, root, comm, nb): count elements from or to each rank.
+// Where a buffer is null: gather's send is MPI_IN_PLACE (root) and its receive ignored (non-roots);
+// scatter's receive is MPI_IN_PLACE (root) and its send ignored (non-roots).
+Napi::Value Addon::Rooted(const Napi::CallbackInfo& info, int which) {
+  const bool scatter = which == kScatter;
+  Args a(this, info);
+  const std::optional<BufView> s = a.OptBuf(0), r = a.OptBuf(1);
+  const int root = a.Int(3);
+  MPI_Comm comm = a.Comm(4);
+  const bool nb = a.Flag(5);
+  CountedType ct(a.Size(2), scatter ? TypeOf(r, s) : TypeOf(s, r));
   MPI_Request req = MPI_REQUEST_NULL;
   int rc = ct.rc();
   if (rc == MPI_SUCCESS) {
-    const void* sb = SendPtr(hasSend, s);
-    void* rb = hasRecv ? r.data : nullptr;
-    rc = nb ? MPI_Igather(sb, ct.count(), ct.type(), rb, ct.count(), ct.type(), root, comm, &req)
-            : MPI_Gather(sb, ct.count(), ct.type(), rb, ct.count(), ct.type(), root, comm);
-  }
-  return CollDone(env, rc, nb, req);
-}
-
-// scatter(send|null, recv|null, count, root, comm, nb): null recv is MPI_IN_PLACE (root only).
-Napi::Value Addon::Scatter(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  const bool hasRecv = OptBuf(info, 1, &r);
-  const int root = IntArg(info, 3);
-  MPI_Comm comm = CommArg(info, 4);
-  const bool nb = info[5].ToBoolean();
-  CountedType ct(SizeArg(info, 2), hasRecv ? r.type : s.type);
-  MPI_Request req = MPI_REQUEST_NULL;
-  int rc = ct.rc();
-  if (rc == MPI_SUCCESS) {
-    const void* sb = hasSend ? s.data : nullptr;
-    void* rb = hasRecv ? r.data : MPI_IN_PLACE;
-    rc = nb ? MPI_Iscatter(sb, ct.count(), ct.type(), rb, ct.count(), ct.type(), root, comm, &req)
-            : MPI_Scatter(sb, ct.count(), ct.type(), rb, ct.count(), ct.type(), root, comm);
-  }
-  return CollDone(env, rc, nb, req);
-}
-
-// allgather / alltoall (send|null, recv, count, comm, nb): count elements per rank.
-Napi::Value Addon::AllToAllLike(const Napi::CallbackInfo& info, bool alltoall) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  BufArg(info, 1, &r);
-  MPI_Comm comm = CommArg(info, 3);
-  const bool nb = info[4].ToBoolean();
-  CountedType ct(SizeArg(info, 2), r.type);
-  MPI_Request req = MPI_REQUEST_NULL;
-  int rc = ct.rc();
-  if (rc == MPI_SUCCESS) {
-    const void* sb = SendPtr(hasSend, s);
     const int n = ct.count();
     MPI_Datatype t = ct.type();
-    if (alltoall) {
-      rc = nb ? MPI_Ialltoall(sb, n, t, r.data, n, t, comm, &req) : MPI_Alltoall(sb, n, t, r.data, n, t, comm);
+    if (scatter) {
+      const void* sb = s ? s->data : nullptr;
+      void* rb = r ? r->data : MPI_IN_PLACE;
+      rc = nb ? MPI_Iscatter(sb, n, t, rb, n, t, root, comm, &req) : MPI_Scatter(sb, n, t, rb, n, t, root, comm);
     } else {
-      rc = nb ? MPI_Iallgather(sb, n, t, r.data, n, t, comm, &req) : MPI_Allgather(sb, n, t, r.data, n, t, comm);
+      const void* sb = SendPtr(s);
+      void* rb = RecvPtr(r);
+      rc = nb ? MPI_Igather(sb, n, t, rb, n, t, root, comm, &req) : MPI_Gather(sb, n, t, rb, n, t, root, comm);
     }
   }
-  return CollDone(env, rc, nb, req);
+  return a.Done(rc, nb, req);
 }
 
-Napi::Value Addon::Allgather(const Napi::CallbackInfo& info) { return AllToAllLike(info, false); }
-Napi::Value Addon::Alltoall(const Napi::CallbackInfo& info) { return AllToAllLike(info, true); }
-
-// gatherv(send|null, recv|null, counts|null, displs|null, root, comm, nb)
-Napi::Value Addon::Gatherv(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  const bool hasRecv = OptBuf(info, 1, &r);
-  const int* counts = IntsArg(info, 2);
-  const int* displs = IntsArg(info, 3);
-  const int root = IntArg(info, 4);
-  MPI_Comm comm = CommArg(info, 5);
-  const bool nb = info[6].ToBoolean();
-  const MPI_Datatype t = hasSend ? s.type : r.type;
-  const void* sb = SendPtr(hasSend, s);
-  const int n = static_cast<int>(s.count);
-  void* rb = hasRecv ? r.data : nullptr;
+// allgather / alltoall / neighborAllgather / neighborAlltoall (send|null, recv, count, comm, nb):
+// count elements to and from each rank (each neighbour of a graph communicator, lib/topo/graph.ts).
+Napi::Value Addon::AllToAllLike(const Napi::CallbackInfo& info, int which) {
+  Args a(this, info);
+  const std::optional<BufView> s = a.OptBuf(0);
+  const BufView r = a.Buf(1);
+  MPI_Comm comm = a.Comm(3);
+  const bool nb = a.Flag(4);
+  CountedType ct(a.Size(2), r.type);
   MPI_Request req = MPI_REQUEST_NULL;
-  int rc = nb ? MPI_Igatherv(sb, n, t, rb, counts, displs, t, root, comm, &req)
-              : MPI_Gatherv(sb, n, t, rb, counts, displs, t, root, comm);
-  return CollDone(env, rc, nb, req);
+  int rc = ct.rc();
+  if (rc == MPI_SUCCESS) {
+    const void* sb = SendPtr(s);
+    void* rb = r.data;
+    const int n = ct.count();
+    MPI_Datatype t = ct.type();
+    switch (which) {
+      case kAllgather:
+        rc = nb ? MPI_Iallgather(sb, n, t, rb, n, t, comm, &req) : MPI_Allgather(sb, n, t, rb, n, t, comm);
+        break;
+      case kAlltoall:
+        rc = nb ? MPI_Ialltoall(sb, n, t, rb, n, t, comm, &req) : MPI_Alltoall(sb, n, t, rb, n, t, comm);
+        break;
+      case kNeighborAllgather:
+        rc = nb ? MPI_Ineighbor_allgather(sb, n, t, rb, n, t, comm, &req) : MPI_Neighbor_allgather(sb, n, t, rb, n, t, comm);
+        break;
+      default:
+        rc = nb ? MPI_Ineighbor_alltoall(sb, n, t, rb, n, t, comm, &req) : MPI_Neighbor_alltoall(sb, n, t, rb, n, t, comm);
+    }
+  }
+  return a.Done(rc, nb, req);
 }
 
-// scatterv(send|null, counts|null, displs|null, recv|null, root, comm, nb): null recv is MPI_IN_PLACE.
-Napi::Value Addon::Scatterv(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  const int* counts = IntsArg(info, 1);
-  const int* displs = IntsArg(info, 2);
-  const bool hasRecv = OptBuf(info, 3, &r);
-  const int root = IntArg(info, 4);
-  MPI_Comm comm = CommArg(info, 5);
-  const bool nb = info[6].ToBoolean();
-  const MPI_Datatype t = hasRecv ? r.type : s.type;
-  const void* sb = hasSend ? s.data : nullptr;
-  void* rb = hasRecv ? r.data : MPI_IN_PLACE;
-  const int n = static_cast<int>(r.count);
+// gatherv(send|null, recv|null, counts|null, displs|null, root, comm, nb) and
+// scatterv(send|null, counts|null, displs|null, recv|null, root, comm, nb): counts and displacements
+// matter at the root only; null buffers as for gather and scatter.
+Napi::Value Addon::RootedV(const Napi::CallbackInfo& info, int which) {
+  const bool scatter = which == kScatter;
+  Args a(this, info);
+  const std::optional<BufView> s = a.OptBuf(0), r = a.OptBuf(scatter ? 3 : 1);
+  const size_t at = scatter ? 1 : 2;
+  const Ints counts = a.IntArray(at), displs = a.IntArray(at + 1);
+  const int root = a.Int(4);
+  MPI_Comm comm = a.Comm(5);
+  const bool nb = a.Flag(6);
   MPI_Request req = MPI_REQUEST_NULL;
-  int rc = nb ? MPI_Iscatterv(sb, counts, displs, t, rb, n, t, root, comm, &req)
-              : MPI_Scatterv(sb, counts, displs, t, rb, n, t, root, comm);
-  return CollDone(env, rc, nb, req);
+  int rc;
+  if (scatter) {
+    const MPI_Datatype t = TypeOf(r, s);
+    const void* sb = s ? s->data : nullptr;
+    void* rb = r ? r->data : MPI_IN_PLACE;
+    const int n = r ? static_cast<int>(r->count) : 0;
+    rc = nb ? MPI_Iscatterv(sb, counts.data, displs.data, t, rb, n, t, root, comm, &req)
+            : MPI_Scatterv(sb, counts.data, displs.data, t, rb, n, t, root, comm);
+  } else {
+    const MPI_Datatype t = TypeOf(s, r);
+    const int n = s ? static_cast<int>(s->count) : 0;
+    rc = nb ? MPI_Igatherv(SendPtr(s), n, t, RecvPtr(r), counts.data, displs.data, t, root, comm, &req)
+            : MPI_Gatherv(SendPtr(s), n, t, RecvPtr(r), counts.data, displs.data, t, root, comm);
+  }
+  return a.Done(rc, nb, req);
 }
 
 // allgatherv(send|null, recv, counts, displs, comm, nb)
 Napi::Value Addon::Allgatherv(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  BufArg(info, 1, &r);
-  const int* counts = IntsArg(info, 2);
-  const int* displs = IntsArg(info, 3);
-  MPI_Comm comm = CommArg(info, 4);
-  const bool nb = info[5].ToBoolean();
-  const void* sb = SendPtr(hasSend, s);
-  const int n = static_cast<int>(s.count);
+  Args a(this, info);
+  const std::optional<BufView> s = a.OptBuf(0);
+  const BufView r = a.Buf(1);
+  const Ints counts = a.IntArray(2), displs = a.IntArray(3);
+  MPI_Comm comm = a.Comm(4);
+  const bool nb = a.Flag(5);
+  const int n = s ? static_cast<int>(s->count) : 0;
   MPI_Request req = MPI_REQUEST_NULL;
-  int rc = nb ? MPI_Iallgatherv(sb, n, r.type, r.data, counts, displs, r.type, comm, &req)
-              : MPI_Allgatherv(sb, n, r.type, r.data, counts, displs, r.type, comm);
-  return CollDone(env, rc, nb, req);
+  const int rc = nb ? MPI_Iallgatherv(SendPtr(s), n, r.type, r.data, counts.data, displs.data, r.type, comm, &req)
+                    : MPI_Allgatherv(SendPtr(s), n, r.type, r.data, counts.data, displs.data, r.type, comm);
+  return a.Done(rc, nb, req);
 }
 
 // alltoallv(send|null, scounts|null, sdispls|null, recv, rcounts, rdispls, comm, nb)
 Napi::Value Addon::Alltoallv(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  const bool hasSend = OptBuf(info, 0, &s);
-  const int* scounts = IntsArg(info, 1);
-  const int* sdispls = IntsArg(info, 2);
-  BufArg(info, 3, &r);
-  const int* rcounts = IntsArg(info, 4);
-  const int* rdispls = IntsArg(info, 5);
-  MPI_Comm comm = CommArg(info, 6);
-  const bool nb = info[7].ToBoolean();
-  const void* sb = SendPtr(hasSend, s);
+  Args a(this, info);
+  const std::optional<BufView> s = a.OptBuf(0);
+  const Ints scounts = a.IntArray(1), sdispls = a.IntArray(2);
+  const BufView r = a.Buf(3);
+  const Ints rcounts = a.IntArray(4), rdispls = a.IntArray(5);
+  MPI_Comm comm = a.Comm(6);
+  const bool nb = a.Flag(7);
   MPI_Request req = MPI_REQUEST_NULL;
-  int rc = nb ? MPI_Ialltoallv(sb, scounts, sdispls, r.type, r.data, rcounts, rdispls, r.type, comm, &req)
-              : MPI_Alltoallv(sb, scounts, sdispls, r.type, r.data, rcounts, rdispls, r.type, comm);
-  return CollDone(env, rc, nb, req);
+  const int rc = nb ? MPI_Ialltoallv(SendPtr(s), scounts.data, sdispls.data, r.type, r.data, rcounts.data,
+                                     rdispls.data, r.type, comm, &req)
+                    : MPI_Alltoallv(SendPtr(s), scounts.data, sdispls.data, r.type, r.data, rcounts.data,
+                                    rdispls.data, r.type, comm);
+  return a.Done(rc, nb, req);
 }
 
 // divide(buf, n): buf[i] /= n over a Float32Array or Float64Array; 'avg' is a sum then this. Float
 // division here and in JavaScript (Math.fround(x / n)) round alike.
 Napi::Value Addon::Divide(const Napi::CallbackInfo& info) {
-  BufView b;
-  BufArg(info, 0, &b);
-  const double n = info[1].As<Napi::Number>().DoubleValue();
+  Args a(this, info, Args::kNoMpi);
+  const BufView b = a.Buf(0);
+  const double n = a[1].As<Napi::Number>().DoubleValue();
   if (b.type == MPI_FLOAT) {
     float* p = static_cast<float*>(b.data);
     const float d = static_cast<float>(n);
@@ -372,9 +294,33 @@ Napi::Value Addon::Divide(const Napi::CallbackInfo& info) {
     double* p = static_cast<double*>(b.data);
     for (size_t i = 0; i < b.count; ++i) p[i] /= n;
   } else {
-    throw Napi::TypeError::New(info.Env(), "internal: divide needs a float array");
+    throw Napi::TypeError::New(a.env(), "internal: divide needs a float array");
   }
-  return info.Env().Undefined();
+  return a.env().Undefined();
+}
+
+void Addon::DefineColl(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"bcast", Method<&Addon::Bcast>},
+      {"reduce", Method<&Addon::Reduce>},
+      {"allreduce", Method<&Addon::ReduceAll, kAllreduce>},
+      {"scan", Method<&Addon::ReduceAll, kScan>},
+      {"exscan", Method<&Addon::ReduceAll, kExscan>},
+      {"reduceScatterBlock", Method<&Addon::ReduceAll, kReduceScatterBlock>},
+      {"reduceScatter", Method<&Addon::ReduceAll, kReduceScatter>},
+      {"gather", Method<&Addon::Rooted, kGather>},
+      {"scatter", Method<&Addon::Rooted, kScatter>},
+      {"allgather", Method<&Addon::AllToAllLike, kAllgather>},
+      {"alltoall", Method<&Addon::AllToAllLike, kAlltoall>},
+      {"neighborAllgather", Method<&Addon::AllToAllLike, kNeighborAllgather>},
+      {"neighborAlltoall", Method<&Addon::AllToAllLike, kNeighborAlltoall>},
+      {"gatherv", Method<&Addon::RootedV, kGather>},
+      {"scatterv", Method<&Addon::RootedV, kScatter>},
+      {"allgatherv", Method<&Addon::Allgatherv>},
+      {"alltoallv", Method<&Addon::Alltoallv>},
+      {"divide", Method<&Addon::Divide>},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node

@@ -2,6 +2,8 @@
 #include <cstring>
 
 #include "addon.h"
+#include "core/args.h"
+#include "core/exports.h"
 #include "core/errors.h"
 
 namespace mpi4node {
@@ -37,19 +39,19 @@ Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::InitMpi(const Napi::CallbackInfo& info) {
-  const int requested = IntArg(info, 0);
-  int rc = ProcessState::Get().Init(requested);
-  if (rc != MPI_SUCCESS) ThrowMpi(info.Env(), rc);
-  CheckUsable(info.Env());
-  return Napi::Number::New(info.Env(), ProcessState::Get().provided());
+  Args a(this, info, Args::kNoMpi);
+  a.Check(ProcessState::Get().Init(a.Int(0)));
+  a.RequireMpi();
+  return Napi::Number::New(a.env(), ProcessState::Get().provided());
 }
 
 Napi::Value Addon::Finalize(const Napi::CallbackInfo& info) {
+  Args a(this, info, Args::kNoMpi);
   ProcessState& ps = ProcessState::Get();
   if (!ps.initialized() || ps.finalized()) return info.Env().Undefined();
   int rc = ps.Finalize();
   usable_ = false;
-  if (rc != MPI_SUCCESS) ThrowMpi(info.Env(), rc);
+  a.Check(rc);
   return info.Env().Undefined();
 }
 
@@ -66,7 +68,7 @@ Napi::Value Addon::QueryThread(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::Abort(const Napi::CallbackInfo& info) {
-  const int code = IntArg(info, 0);
+  const int code = Args(this, info, Args::kNoMpi).Int(0);
   ProcessState& ps = ProcessState::Get();
   if (ps.initialized() && !ps.finalized()) MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);
@@ -94,7 +96,7 @@ Napi::Value Addon::LibraryVersion(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::ProcessorName(const Napi::CallbackInfo& info) {
-  EnsureUsable(info.Env());
+  Args a(this, info);
   char buf[MPI_MAX_PROCESSOR_NAME];
   int len = 0;
   MPI_Get_processor_name(buf, &len);
@@ -133,7 +135,7 @@ Napi::Value Addon::Constants(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::TagUpperBound(const Napi::CallbackInfo& info) {
-  EnsureUsable(info.Env());
+  Args a(this, info);
   int* ub = nullptr;
   int flag = 0;
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &flag);
@@ -144,6 +146,29 @@ Napi::Value Addon::Pending(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(ProcessState::Get().pending.load()));
 }
 
-Napi::Value Addon::ErrorFor(const Napi::CallbackInfo& info) { return MakeError(info.Env(), IntArg(info, 0)); }
+Napi::Value Addon::ErrorFor(const Napi::CallbackInfo& info) {
+  return MakeError(info.Env(), Args(this, info, Args::kNoMpi).Int(0));
+}
+
+void Addon::DefineEnv(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"setup", Method<&Addon::Setup>},
+      {"init", Method<&Addon::InitMpi>},
+      {"finalize", Method<&Addon::Finalize>},
+      {"initialized", Method<&Addon::Initialized>},
+      {"finalized", Method<&Addon::Finalized>},
+      {"queryThread", Method<&Addon::QueryThread>},
+      {"abort", Method<&Addon::Abort>},
+      {"wtick", Method<&Addon::Wtick>},
+      {"version", Method<&Addon::Version>},
+      {"libraryVersion", Method<&Addon::LibraryVersion>},
+      {"processorName", Method<&Addon::ProcessorName>},
+      {"constants", Method<&Addon::Constants>},
+      {"tagUpperBound", Method<&Addon::TagUpperBound>},
+      {"pending", Method<&Addon::Pending>},
+      {"errorFor", Method<&Addon::ErrorFor>},
+  };
+  DefineExports(env, exports, this, table);
+}
 
 }  // namespace mpi4node

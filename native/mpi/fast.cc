@@ -6,7 +6,9 @@
 #include <atomic>
 
 #include "addon.h"
+#include "core/args.h"
 #include "core/errors.h"
+#include "core/exports.h"
 #include "mpi/ops.h"
 
 namespace mpi4node {
@@ -58,11 +60,12 @@ void Addon::NoteDestroyed(Addon* addon) {
 
 // registerBuffer(k, buf): caches buf's memory in slot k and holds a reference to it until replaced.
 Napi::Value Addon::RegisterBuffer(const Napi::CallbackInfo& info) {
-  const int k = IntArg(info, 0);
-  if (k < 0 || k >= kFastBufs) throw Napi::RangeError::New(info.Env(), "internal: bad fast buffer slot");
-  BufArg(info, 1, &fastBufs_[k]);
-  fastBufRefs_.Set(static_cast<uint32_t>(k), info[1]);
-  return info.Env().Undefined();
+  Args a(this, info, Args::kNoMpi);
+  const int k = a.Int(0);
+  if (k < 0 || k >= kFastBufs) throw Napi::RangeError::New(a.env(), "internal: bad fast buffer slot");
+  fastBufs_[k] = a.Buf(1);
+  fastBufRefs_.Set(static_cast<uint32_t>(k), a[1]);
+  return a.env().Undefined();
 }
 
 // The fast path only carries buffers lib/ registered, all far below INT_MAX elements.
@@ -179,15 +182,20 @@ static napi_value WtimeFast(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-void Addon::DefineFastCalls(Napi::Env env, Napi::Object exports) {
-  const std::pair<const char*, napi_callback> calls[] = {
-      {"sendFast", SendFast}, {"recvFast", RecvFast}, {"isendFast", IsendFast}, {"irecvFast", IrecvFast},
-      {"allreduceFast", AllreduceFast}, {"barrierFast", BarrierFast}, {"wtimeFast", WtimeFast}};
-  for (const auto& [name, cb] : calls) {
-    napi_value fn;
-    napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, this, &fn);
-    exports.Set(name, Napi::Value(env, fn));
-  }
+// The fast calls are raw callbacks already (no node-addon-api wrapper, no exception handling of their
+// own beyond ThrowCode); registerBuffer, which lib/ calls once per buffer, is an ordinary method.
+void Addon::DefineFast(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"registerBuffer", Method<&Addon::RegisterBuffer>},
+      {"sendFast", SendFast},
+      {"recvFast", RecvFast},
+      {"isendFast", IsendFast},
+      {"irecvFast", IrecvFast},
+      {"allreduceFast", AllreduceFast},
+      {"barrierFast", BarrierFast},
+      {"wtimeFast", WtimeFast},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node

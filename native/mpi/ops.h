@@ -1,6 +1,6 @@
 // Reduction operations: the op codes lib/coll/ops.ts sends, and the MPI_Ops the library makes itself.
 //
-// - Counts above INT_MAX travel as one element of a CountedType (buffers.h). MPI defines its
+// - Counts above INT_MAX travel as one element of a CountedType (core/buffers.h). MPI defines its
 //   predefined ops on predefined types only, so each one has a twin made with MPI_Op_create that
 //   applies it with MPI_Reduce_local over the derived type's base elements (BigMPI's scheme). The
 //   twin is plain C, so it also works when MPI applies it later, while progressing a Promise form.

@@ -1,56 +1,55 @@
-// Blocking point-to-point bindings. Arguments were checked in lib/ (ranks, tags, buffers), so these
-// convert and call MPI; statuses go to the shared status record, errors become MpiError.
+// Point-to-point bindings and the requests they make. Arguments were checked in lib/ (ranks, tags,
+// buffers), so these convert and call MPI; statuses go to the shared status record, errors become
+// MpiError. send, recv and mrecv serve both forms: the last argument `nb` picks the nonblocking call,
+// which returns -1 when it completed within the engine's spin (status in the record), else the slot
+// lib/core/request.ts waits on. The small-buffer forms of send/recv/isend/irecv go through mpi/fast.cc.
 #include "addon.h"
+#include "core/args.h"
+#include "core/exports.h"
 #include "core/buffers.h"
+#include "mpi/p2p.h"
 
 namespace mpi4node {
 
-// send(buf, dest, tag, comm, synchronous)
+// send(buf, dest, tag, comm, synchronous, nb)
 Napi::Value Addon::Send(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView b;
-  BufArg(info, 0, &b);
-  const int dest = IntArg(info, 1), tag = IntArg(info, 2);
-  MPI_Comm comm = CommArg(info, 3);
-  bool sync = info[4].ToBoolean();
+  Args a(this, info);
+  const BufView b = a.Buf(0);
+  const int dest = a.Int(1), tag = a.Int(2);
+  MPI_Comm comm = a.Comm(3);
+  const bool sync = a.Flag(4), nb = a.Flag(5);
   CountedType ct(b.count, b.type);
+  MPI_Request req = MPI_REQUEST_NULL;
   int rc = ct.rc();
-  if (rc == MPI_SUCCESS) {
-    rc = sync ? MPI_Ssend(b.data, ct.count(), ct.type(), dest, tag, comm)
-              : MPI_Send(b.data, ct.count(), ct.type(), dest, tag, comm);
-  }
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  return env.Undefined();
+  if (rc == MPI_SUCCESS) rc = SendAs(sync, nb, b.data, ct.count(), ct.type(), dest, tag, comm, &req);
+  return a.Done(rc, nb, req);
 }
 
-// recv(buf, source, tag, comm)
+// recv(buf, source, tag, comm, nb)
 Napi::Value Addon::Recv(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView b;
-  BufArg(info, 0, &b);
-  const int source = IntArg(info, 1), tag = IntArg(info, 2);
-  MPI_Comm comm = CommArg(info, 3);
+  Args a(this, info);
+  const BufView b = a.Buf(0);
+  const int source = a.Int(1), tag = a.Int(2);
+  MPI_Comm comm = a.Comm(3);
+  const bool nb = a.Flag(4);
   CountedType ct(b.count, b.type);
+  MPI_Request req = MPI_REQUEST_NULL;
   MPI_Status st;
   int rc = ct.rc();
-  if (rc == MPI_SUCCESS) rc = MPI_Recv(b.data, ct.count(), ct.type(), source, tag, comm, &st);
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  WriteSyncStatus(st, rc);
-  return env.Undefined();
+  if (rc == MPI_SUCCESS) {
+    rc = nb ? MPI_Irecv(b.data, ct.count(), ct.type(), source, tag, comm, &req)
+            : MPI_Recv(b.data, ct.count(), ct.type(), source, tag, comm, &st);
+  }
+  return a.DoneRecv(rc, nb, req, st);
 }
 
 // sendrecv(sbuf, dest, sendtag, rbuf, source, recvtag, comm)
 Napi::Value Addon::Sendrecv(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView s, r;
-  BufArg(info, 0, &s);
-  BufArg(info, 3, &r);
-  const int dest = IntArg(info, 1), stag = IntArg(info, 2);
-  const int source = IntArg(info, 4), rtag = IntArg(info, 5);
-  MPI_Comm comm = CommArg(info, 6);
+  Args a(this, info);
+  const BufView s = a.Buf(0), r = a.Buf(3);
+  const int dest = a.Int(1), stag = a.Int(2);
+  const int source = a.Int(4), rtag = a.Int(5);
+  MPI_Comm comm = a.Comm(6);
   CountedType sct(s.count, s.type), rct(r.count, r.type);
   MPI_Status st;
   int rc = sct.rc() != MPI_SUCCESS ? sct.rc() : rct.rc();
@@ -58,82 +57,119 @@ Napi::Value Addon::Sendrecv(const Napi::CallbackInfo& info) {
     rc = MPI_Sendrecv(s.data, sct.count(), sct.type(), dest, stag, r.data, rct.count(), rct.type(), source,
                       rtag, comm, &st);
   }
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  WriteSyncStatus(st, rc);
-  return env.Undefined();
+  return a.DoneRecv(rc, false, MPI_REQUEST_NULL, st);
 }
 
 // sendrecvReplace(buf, dest, sendtag, source, recvtag, comm)
 Napi::Value Addon::SendrecvReplace(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  BufView b;
-  BufArg(info, 0, &b);
-  const int dest = IntArg(info, 1), stag = IntArg(info, 2);
-  const int source = IntArg(info, 3), rtag = IntArg(info, 4);
-  MPI_Comm comm = CommArg(info, 5);
+  Args a(this, info);
+  const BufView b = a.Buf(0);
+  const int dest = a.Int(1), stag = a.Int(2);
+  const int source = a.Int(3), rtag = a.Int(4);
+  MPI_Comm comm = a.Comm(5);
   CountedType ct(b.count, b.type);
   MPI_Status st;
   int rc = ct.rc();
   if (rc == MPI_SUCCESS) {
     rc = MPI_Sendrecv_replace(b.data, ct.count(), ct.type(), dest, stag, source, rtag, comm, &st);
   }
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  WriteSyncStatus(st, rc);
-  return env.Undefined();
+  return a.DoneRecv(rc, false, MPI_REQUEST_NULL, st);
 }
 
 // probe(source, tag, comm)
 Napi::Value Addon::Probe(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
+  Args a(this, info);
   MPI_Status st;
-  int rc = MPI_Probe(IntArg(info, 0), IntArg(info, 1), CommArg(info, 2), &st);
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  WriteSyncStatus(st, rc);
-  return env.Undefined();
+  const int rc = MPI_Probe(a.Int(0), a.Int(1), a.Comm(2), &st);
+  return a.DoneRecv(rc, false, MPI_REQUEST_NULL, st);
 }
 
 // iprobe(source, tag, comm) -> boolean
 Napi::Value Addon::Iprobe(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
+  Args a(this, info);
   MPI_Status st;
   int flag = 0;
-  int rc = MPI_Iprobe(IntArg(info, 0), IntArg(info, 1), CommArg(info, 2), &flag, &st);
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  if (flag) WriteSyncStatus(st, rc);
-  return Napi::Boolean::New(env, flag != 0);
+  a.Check(MPI_Iprobe(a.Int(0), a.Int(1), a.Comm(2), &flag, &st));
+  if (flag) WriteSyncStatus(st, MPI_SUCCESS);
+  return Napi::Boolean::New(a.env(), flag != 0);
 }
 
 // mprobe(source, tag, comm): blocks until a message matches; its handle goes to status[kMessage].
 Napi::Value Addon::Mprobe(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
+  Args a(this, info);
   MPI_Status st;
   MPI_Message msg;
-  int rc = MPI_Mprobe(IntArg(info, 0), IntArg(info, 1), CommArg(info, 2), &msg, &st);
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  WriteSyncStatus(st, rc);
+  a.Check(MPI_Mprobe(a.Int(0), a.Int(1), a.Comm(2), &msg, &st));
+  WriteSyncStatus(st, MPI_SUCCESS);
   status_[kMessage] = engine_->PutMessage(msg);
-  return env.Undefined();
+  return a.env().Undefined();
 }
 
-// mrecv(message, buf): receives a matched message.
+// improbe(source, tag, comm): mprobe's Promise form. Not an MPI request: the engine probes (matched,
+// so the message is this receive's) until a message arrives, and reports it as mprobe does.
+Napi::Value Addon::Improbe(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  const int source = a.Int(0), tag = a.Int(1);
+  MPI_Comm comm = a.Comm(2);
+  return Napi::Number::New(a.env(), engine_->TrackProbe(source, tag, comm, status_));
+}
+
+// mrecv(message, buf, nb): receives a matched message.
 Napi::Value Addon::Mrecv(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnsureUsable(env);
-  MPI_Message msg = engine_->TakeMessage(IntArg(info, 0));
-  if (msg == MPI_MESSAGE_NULL) ThrowMpi(env, MPI_ERR_REQUEST);
-  BufView b;
-  BufArg(info, 1, &b);
+  Args a(this, info);
+  MPI_Message msg = engine_->TakeMessage(a.Int(0));
+  if (msg == MPI_MESSAGE_NULL) a.Throw(MPI_ERR_REQUEST);
+  const BufView b = a.Buf(1);
+  const bool nb = a.Flag(2);
   CountedType ct(b.count, b.type);
+  MPI_Request req = MPI_REQUEST_NULL;
   MPI_Status st;
   int rc = ct.rc();
-  if (rc == MPI_SUCCESS) rc = MPI_Mrecv(b.data, ct.count(), ct.type(), &msg, &st);
-  if (rc != MPI_SUCCESS) ThrowMpi(env, rc);
-  WriteSyncStatus(st, rc);
-  return env.Undefined();
+  if (rc == MPI_SUCCESS) {
+    rc = nb ? MPI_Imrecv(b.data, ct.count(), ct.type(), &msg, &req) : MPI_Mrecv(b.data, ct.count(), ct.type(), &msg, &st);
+  }
+  return a.DoneRecv(rc, nb, req, st);
+}
+
+// ---- requests (engine slots) ----
+
+// wait(slot): blocks this thread like MPI_Wait; the status (with its error code) goes to the record.
+Napi::Value Addon::Wait(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  status_[kError] = engine_->Wait(a.Int(0), status_);
+  return a.env().Undefined();
+}
+
+// test(slot) -> boolean; when true the status is in the record.
+Napi::Value Addon::Test(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  bool done = false;
+  const int rc = engine_->Test(a.Int(0), &done, status_);
+  if (done) status_[kError] = rc;
+  return Napi::Boolean::New(a.env(), done);
+}
+
+Napi::Value Addon::Cancel(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  return a.Done(engine_->Cancel(a.Int(0)));
+}
+
+void Addon::DefineP2p(Napi::Env env, Napi::Object exports) {
+  static const Export table[] = {
+      {"send", Method<&Addon::Send>},
+      {"recv", Method<&Addon::Recv>},
+      {"sendrecv", Method<&Addon::Sendrecv>},
+      {"sendrecvReplace", Method<&Addon::SendrecvReplace>},
+      {"probe", Method<&Addon::Probe>},
+      {"iprobe", Method<&Addon::Iprobe>},
+      {"mprobe", Method<&Addon::Mprobe>},
+      {"improbe", Method<&Addon::Improbe>},
+      {"mrecv", Method<&Addon::Mrecv>},
+      {"wait", Method<&Addon::Wait>},
+      {"test", Method<&Addon::Test>},
+      {"cancel", Method<&Addon::Cancel>},
+  };
+  DefineExports(env, exports, this, table);
 }
 
 }  // namespace mpi4node

@@ -3,32 +3,21 @@
 #include <algorithm>
 
 #include "core/process_state.h"
+#include "core/slots.h"
 
 namespace mpi4node {
 
-Engine::Engine(napi_env env, uv_loop_t* loop) : env_(env), loop_(loop) {
-  uv_idle_init(loop_, &idle_);
-  uv_timer_init(loop_, &timer_);
-  idle_.data = this;
-  timer_.data = this;
-}
+Engine::Engine(napi_env env, uv_loop_t* loop) : poller_(env, loop, this) {}
 
 void Engine::SetSink(Napi::Function onComplete, int32_t* doneSlots, double* doneStatus, int capacity) {
-  onComplete_ = Napi::Persistent(onComplete);
+  poller_.SetCallback(onComplete);
   doneSlots_ = doneSlots;
   doneStatus_ = doneStatus;
   capacity_ = capacity;
 }
 
 int Engine::NewSlot(SlotKind kind, bool isRecv, uint32_t index) {
-  int slot;
-  if (!freeSlots_.empty()) {
-    slot = freeSlots_.back();
-    freeSlots_.pop_back();
-  } else {
-    slot = static_cast<int>(slots_.size());
-    slots_.emplace_back();
-  }
+  const int slot = TakeIndex(slots_, freeSlots_);
   slots_[slot] = {kind, isRecv, index};
   ProcessState::Get().pending.fetch_add(1, std::memory_order_relaxed);
   return slot;
@@ -125,11 +114,23 @@ int Engine::Track(MPI_Request req, bool isRecv, double* status) {
   const int slot = NewSlot(SlotKind::kRequest, isRecv, static_cast<uint32_t>(reqs_.size()));
   reqs_.push_back(req);
   reqSlots_.push_back(slot);
-  Arm();
+  poller_.Arm();
   return slot;
 }
 
+// The record of a probe cancelled before a message matched it.
+static void FillCancelled(double* out) {
+  out[kSource] = out[kTag] = out[kBytes] = out[kError] = 0;
+  out[kCancelled] = 1;
+  out[kMessage] = -1;
+}
+
 int Engine::ProbeOnce(Probe& p, bool* matched, double* out) {
+  if (p.cancelled) {
+    FillCancelled(out);
+    *matched = true;
+    return MPI_SUCCESS;
+  }
   int flag = 0;
   MPI_Message msg;
   MPI_Status st;
@@ -164,7 +165,7 @@ int Engine::TrackProbe(int source, int tag, MPI_Comm comm, double* status) {
   }
   p.slot = NewSlot(SlotKind::kProbe, true, static_cast<uint32_t>(probes_.size()));
   probes_.push_back(p);
-  Arm();
+  poller_.Arm();
   return p.slot;
 }
 
@@ -183,9 +184,7 @@ int Engine::Wait(int slot, double* status) {
     Probe p = probes_[i];
     RemoveProbeAt(i);
     if (p.cancelled) {
-      status[kSource] = status[kTag] = status[kBytes] = status[kError] = 0;
-      status[kCancelled] = 1;
-      status[kMessage] = -1;
+      FillCancelled(status);
       rc = MPI_SUCCESS;
     } else {
       MPI_Message msg;
@@ -217,14 +216,7 @@ int Engine::Test(int slot, bool* done, double* status) {
   } else if (s.kind == SlotKind::kProbe) {
     const uint32_t i = s.index;
     bool matched = false;
-    if (probes_[i].cancelled) {
-      status[kSource] = status[kTag] = status[kBytes] = status[kError] = 0;
-      status[kCancelled] = 1;
-      status[kMessage] = -1;
-      matched = true;
-    } else {
-      rc = ProbeOnce(probes_[i], &matched, status);
-    }
+    rc = ProbeOnce(probes_[i], &matched, status);
     if (!matched) return MPI_SUCCESS;
     RemoveProbeAt(i);
   } else {
@@ -241,21 +233,16 @@ int Engine::Cancel(int slot) {
   if (s.kind == SlotKind::kRequest) return MPI_Cancel(&reqs_[s.index]);
   if (s.kind == SlotKind::kProbe) {
     probes_[s.index].cancelled = true;
-    Arm();
+    poller_.Arm();
     return MPI_SUCCESS;
   }
   return MPI_ERR_REQUEST;
 }
 
 int Engine::PutMessage(MPI_Message m) {
-  if (!freeMessages_.empty()) {
-    int id = freeMessages_.back();
-    freeMessages_.pop_back();
-    messages_[id] = m;
-    return id;
-  }
-  messages_.push_back(m);
-  return static_cast<int>(messages_.size() - 1);
+  const int id = TakeIndex(messages_, freeMessages_);
+  messages_[id] = m;
+  return id;
 }
 
 MPI_Message Engine::TakeMessage(int id) {
@@ -266,20 +253,6 @@ MPI_Message Engine::TakeMessage(int id) {
   messages_[id] = MPI_MESSAGE_NULL;
   freeMessages_.push_back(id);
   return m;
-}
-
-void Engine::Arm() {
-  lastProgress_ = uv_hrtime();
-  if (mode_ == Mode::kFast || closing_) return;
-  if (mode_ == Mode::kSlow) uv_timer_stop(&timer_);
-  uv_idle_start(&idle_, OnIdle);
-  mode_ = Mode::kFast;
-}
-
-void Engine::Disarm() {
-  if (mode_ == Mode::kFast) uv_idle_stop(&idle_);
-  if (mode_ == Mode::kSlow) uv_timer_stop(&timer_);
-  mode_ = Mode::kOff;
 }
 
 int Engine::Sweep() {
@@ -319,14 +292,7 @@ int Engine::Sweep() {
     Probe& p = probes_[i];
     double* out = doneStatus_ + n * kStatusFields;
     bool matched = false;
-    if (p.cancelled) {
-      out[kSource] = out[kTag] = out[kBytes] = out[kError] = 0;
-      out[kCancelled] = 1;
-      out[kMessage] = -1;
-      matched = true;
-    } else {
-      ProbeOnce(p, &matched, out);
-    }
+    ProbeOnce(p, &matched, out);
     if (!matched) {
       ++i;
       continue;
@@ -338,56 +304,7 @@ int Engine::Sweep() {
   return n;
 }
 
-void Engine::Poll(uint64_t spinNs) {
-  if (!ProcessState::Get().CallerMayUseMpi()) {
-    Disarm();
-    return;
-  }
-  const uint64_t t0 = uv_hrtime();
-  int n;
-  do {
-    n = Sweep();
-  } while (n == 0 && uv_hrtime() - t0 < spinNs);
-  const uint64_t now = uv_hrtime();
-  if (n > 0) {
-    lastProgress_ = now;
-    Deliver(n);  // may post or wait on requests re-entrantly; the tables are consistent here
-  }
-  if (pending() == 0) {
-    Disarm();
-  } else if (n > 0) {
-    Arm();
-  } else if (mode_ == Mode::kFast && now - lastProgress_ > kBackoffNs) {
-    uv_idle_stop(&idle_);
-    uv_timer_start(&timer_, OnTimer, kSlowPollMs, kSlowPollMs);
-    mode_ = Mode::kSlow;
-  }
-}
-
-// Raw N-API on purpose: while a worker is being terminated its loop may still run this, and JavaScript
-// can no longer be called. node-addon-api turns that failure into a C++ exception whose construction
-// itself needs JavaScript, which is a fatal error (it aborted unit/worker-multiple now and then).
-void Engine::Deliver(int n) {
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env_, &scope) != napi_ok) return;
-  napi_value fn, global, arg, result;
-  if (napi_get_reference_value(env_, onComplete_, &fn) == napi_ok && fn != nullptr &&
-      napi_get_global(env_, &global) == napi_ok && napi_create_int32(env_, n, &arg) == napi_ok &&
-      napi_make_callback(env_, nullptr, global, fn, 1, &arg, &result) != napi_ok) {
-    // Our own handler threw: surface it as an uncaught exception (which aborts the job by default).
-    // With no exception pending, the environment is going away and there is nobody left to tell.
-    bool pending = false;
-    napi_value e;
-    if (napi_is_exception_pending(env_, &pending) == napi_ok && pending &&
-        napi_get_and_clear_last_exception(env_, &e) == napi_ok) {
-      napi_fatal_exception(env_, e);
-    }
-  }
-  napi_close_handle_scope(env_, scope);
-}
-
-void Engine::OnIdle(uv_idle_t* h) { static_cast<Engine*>(h->data)->Poll(kPollSpinNs); }
-void Engine::OnTimer(uv_timer_t* h) { static_cast<Engine*>(h->data)->Poll(0); }
+bool Engine::MayPoll() const { return ProcessState::Get().CallerMayUseMpi(); }
 
 void Engine::Shutdown(bool mpiUsable) {
   if (mpiUsable) {
@@ -405,16 +322,7 @@ void Engine::Shutdown(bool mpiUsable) {
   }
   reqs_.clear();
   probes_.clear();
-  Disarm();
-  onComplete_.Reset();
-  closing_ = 2;
-  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), OnClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClosed);
-}
-
-void Engine::OnClosed(uv_handle_t* h) {
-  Engine* self = static_cast<Engine*>(h->data);
-  if (--self->closing_ == 0) delete self;
+  poller_.Close([](void* self) { delete static_cast<Engine*>(self); }, this);
 }
 
 }  // namespace mpi4node

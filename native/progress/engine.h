@@ -1,16 +1,14 @@
-// Progress engine: completes nonblocking requests without ever blocking the event loop.
+// Progress engine: completes nonblocking MPI requests without ever blocking the event loop.
 //
-// Why this design (figures in shared/notes/measured-facts.md, re-measured by bench/):
+// Why this design (figures measured on the development machine; bench/ re-measures what they add up to):
 // - A progress thread that waits in MPI and wakes the loop costs ~9 us per message, needs
 //   MPI_THREAD_MULTIPLE (+15% on every call) and a core we do not have. Rejected.
 // - Polling once per loop iteration costs ~5 us per message: one epoll trip is ~2.9 us here.
 // - So: a posting call first spins on MPI_Test for up to kPostSpinNs when nothing else is pending
 //   (a reply that arrives within that window completes with no loop trip: ~2x C); otherwise the request
-//   joins a table polled from a uv_idle handle, which spins MPI_Testsome for up to kPollSpinNs per loop
-//   iteration. After kBackoffNs without progress the engine drops to a uv_timer every kSlowPollMs so a
-//   rank waiting for a late peer uses a few percent of a core; any post or completion re-arms fast
-//   polling (the fast window is longer than the timer period, so two ranks never lock each other into
-//   timer steps). All completions of one sweep reach JavaScript in one callback.
+//   joins a table that the poller (poller.h) sweeps with MPI_Testsome and MPI_Improbe, spinning within
+//   a loop iteration and backing off to a timer while nothing progresses. All completions of one sweep
+//   reach JavaScript in one callback.
 #pragma once
 
 #include <mpi.h>
@@ -19,6 +17,8 @@
 
 #include <cstdint>
 #include <vector>
+
+#include "progress/poller.h"
 
 namespace mpi4node {
 
@@ -30,13 +30,10 @@ enum class SlotKind : uint8_t { kFree, kRequest, kProbe };
 // Writes one status record. Send statuses carry only the error and the cancelled flag.
 void FillStatus(const MPI_Status& st, int rc, bool isRecv, double* out);
 
-class Engine {
+class Engine final : Poller::Source {
  public:
   static constexpr uint64_t kPostSpinNs = 20'000;
   static constexpr unsigned kTestsPerClockRead = 8;
-  static constexpr uint64_t kPollSpinNs = 30'000;
-  static constexpr uint64_t kBackoffNs = 2'000'000;
-  static constexpr uint64_t kSlowPollMs = 1;
 
   Engine(napi_env env, uv_loop_t* loop);
 
@@ -76,24 +73,16 @@ class Engine {
   void FreeSlot(int slot);
   void RemoveRequestAt(uint32_t i);
   void RemoveProbeAt(uint32_t i);
+  // One look for the probe's message; matched (record written) when it arrived, failed or the probe
+  // was cancelled.
   int ProbeOnce(Probe& p, bool* matched, double* out);
 
-  void Arm();
-  void Disarm();
-  int Sweep();  // one pass of Testsome + Improbe; returns completions written to the sink
-  void Poll(uint64_t spinNs);
-  void Deliver(int n);
-  static void OnIdle(uv_idle_t* h);
-  static void OnTimer(uv_timer_t* h);
-  static void OnClosed(uv_handle_t* h);
+  // Poller::Source: one pass of Testsome + Improbe, writing completions to the sink.
+  int Sweep() override;
+  bool Pending() const override { return pending() > 0; }
+  bool MayPoll() const override;
 
-  napi_env env_;
-  uv_loop_t* loop_;
-  uv_idle_t idle_;
-  uv_timer_t timer_;
-  enum class Mode { kOff, kFast, kSlow } mode_ = Mode::kOff;
-  uint64_t lastProgress_ = 0;
-  int closing_ = 0;
+  Poller poller_;
 
   std::vector<MPI_Request> reqs_;
   std::vector<int32_t> reqSlots_;
@@ -105,7 +94,6 @@ class Engine {
   std::vector<MPI_Message> messages_;
   std::vector<int32_t> freeMessages_;
 
-  Napi::FunctionReference onComplete_;
   int32_t* doneSlots_ = nullptr;
   double* doneStatus_ = nullptr;
   int capacity_ = 0;

@@ -20,7 +20,7 @@ export async function asyncBarrier(comm: Comm, tag = 777): Promise<void> {
 
 /** Sends `bytes` as they are on a lane of `ch` (0 data, 1 request, 2 reply): how tests forge messages. */
 export function sendRaw(ch: Channel, dest: number, bytes: Uint8Array, lane = 0): void {
-  native.send(bytes, dest, ch.tag + lane, ch.comm._handle(true), false);
+  native.send(bytes, dest, ch.tag + lane, ch.comm._handle(true), false, false);
 }
 
 /** The error `p` rejects with, or fails the test. */

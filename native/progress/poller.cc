@@ -1,0 +1,93 @@
+#include "progress/poller.h"
+
+namespace mpi4node {
+
+Poller::Poller(napi_env env, uv_loop_t* loop, Source* source) : env_(env), source_(source) {
+  uv_idle_init(loop, &idle_);
+  uv_timer_init(loop, &timer_);
+  idle_.data = this;
+  timer_.data = this;
+}
+
+void Poller::Arm() {
+  lastProgress_ = uv_hrtime();
+  if (mode_ == Mode::kFast || closing_ || onComplete_.IsEmpty()) return;
+  if (mode_ == Mode::kSlow) uv_timer_stop(&timer_);
+  uv_idle_start(&idle_, OnIdle);
+  mode_ = Mode::kFast;
+}
+
+void Poller::Disarm() {
+  if (mode_ == Mode::kFast) uv_idle_stop(&idle_);
+  if (mode_ == Mode::kSlow) uv_timer_stop(&timer_);
+  mode_ = Mode::kOff;
+}
+
+void Poller::Poll(uint64_t spinNs) {
+  if (!source_->MayPoll()) {
+    Disarm();
+    return;
+  }
+  const uint64_t t0 = uv_hrtime();
+  int n;
+  do {
+    n = source_->Sweep();
+  } while (n == 0 && uv_hrtime() - t0 < spinNs);
+  const uint64_t now = uv_hrtime();
+  if (n > 0) {
+    lastProgress_ = now;
+    Deliver(n);  // may post or wait re-entrantly: the source is consistent here
+  }
+  if (!source_->Pending()) {
+    Disarm();
+  } else if (n > 0) {
+    Arm();
+  } else if (mode_ == Mode::kFast && now - lastProgress_ > kBackoffNs) {
+    uv_idle_stop(&idle_);
+    uv_timer_start(&timer_, OnTimer, kSlowPollMs, kSlowPollMs);
+    mode_ = Mode::kSlow;
+  }
+}
+
+// Raw N-API on purpose: while a worker is being terminated its loop may still run this, and JavaScript
+// can no longer be called. node-addon-api turns that failure into a C++ exception whose construction
+// itself needs JavaScript, which is a fatal error (test/unit/worker-gpu.test.ts tears workers down in
+// the middle of this; it aborted unit/worker-multiple now and then before).
+void Poller::Deliver(int n) {
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env_, &scope) != napi_ok) return;
+  napi_value fn, global, arg, result;
+  if (napi_get_reference_value(env_, onComplete_, &fn) == napi_ok && fn != nullptr &&
+      napi_get_global(env_, &global) == napi_ok && napi_create_int32(env_, n, &arg) == napi_ok &&
+      napi_make_callback(env_, nullptr, global, fn, 1, &arg, &result) != napi_ok) {
+    // Our own handler threw: surface it as an uncaught exception (which aborts the job by default).
+    // With no exception pending, the environment is going away and there is nobody left to tell.
+    bool pending = false;
+    napi_value e;
+    if (napi_is_exception_pending(env_, &pending) == napi_ok && pending &&
+        napi_get_and_clear_last_exception(env_, &e) == napi_ok) {
+      napi_fatal_exception(env_, e);
+    }
+  }
+  napi_close_handle_scope(env_, scope);
+}
+
+void Poller::OnIdle(uv_idle_t* h) { static_cast<Poller*>(h->data)->Poll(kSpinNs); }
+void Poller::OnTimer(uv_timer_t* h) { static_cast<Poller*>(h->data)->Poll(0); }
+
+void Poller::Close(void (*closed)(void*), void* arg) {
+  Disarm();
+  onComplete_.Reset();
+  closed_ = closed;
+  closedArg_ = arg;
+  closing_ = 2;
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), OnClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClosed);
+}
+
+void Poller::OnClosed(uv_handle_t* h) {
+  Poller* self = static_cast<Poller*>(h->data);
+  if (--self->closing_ == 0) self->closed_(self->closedArg_);  // may delete this poller
+}
+
+}  // namespace mpi4node

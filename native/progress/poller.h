@@ -1,0 +1,79 @@
+// Completion polling from the event loop, for everything that finishes in the background: MPI requests
+// (the progress engine, engine.h) and device operations (gpu/env.h). Nothing here blocks the loop.
+//
+// Why this shape:
+// - Polling once per loop iteration costs a loop trip per completion (one epoll trip is ~2.9 us here),
+//   so while work is pending a uv_idle handle sweeps for up to kSpinNs per loop iteration before
+//   letting the loop go on: a reply to a small message, a short kernel or a chunk copy often completes
+//   within tens of microseconds, and one that lands within the spin costs no trip.
+// - After kBackoffNs without progress the poller drops to a uv_timer every kSlowPollMs, so a rank
+//   waiting for a late peer (or a long kernel) uses a few percent of a core, not all of it; any post or
+//   completion re-arms fast polling. The fast window is longer than the timer period, so two ranks never
+//   lock each other into timer steps.
+// - All completions of one sweep reach JavaScript in one callback, made with raw N-API (see Deliver):
+//   while a worker is being torn down its loop may still run a sweep, and JavaScript can no longer be
+//   called then.
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <cstdint>
+
+namespace mpi4node {
+
+class Poller {
+ public:
+  // What a poller drives.
+  class Source {
+   public:
+    // Completes what it can without blocking and writes the completions where JavaScript reads them;
+    // returns how many (never more than that sink holds).
+    virtual int Sweep() = 0;
+    // Whether anything is left to poll.
+    virtual bool Pending() const = 0;
+    // False when polling must stop for now (MPI finalised, or not callable from this thread).
+    virtual bool MayPoll() const { return true; }
+
+   protected:
+    ~Source() = default;
+  };
+
+  static constexpr uint64_t kSpinNs = 30'000;
+  static constexpr uint64_t kBackoffNs = 2'000'000;
+  static constexpr uint64_t kSlowPollMs = 1;
+
+  Poller(napi_env env, uv_loop_t* loop, Source* source);
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  // The JavaScript function each sweep's completions are reported to, as its one argument (their
+  // number). Until it is set, the poller stays off.
+  void SetCallback(Napi::Function onComplete) { onComplete_ = Napi::Persistent(onComplete); }
+  // Work was posted or has progressed: poll fast, again.
+  void Arm();
+  void Disarm();
+  // Stops for good: drops the callback and closes the uv handles; `closed(arg)` runs once they are
+  // closed (where the owner of this poller may delete it).
+  void Close(void (*closed)(void*), void* arg);
+
+ private:
+  void Poll(uint64_t spinNs);
+  void Deliver(int n);
+  static void OnIdle(uv_idle_t* h);
+  static void OnTimer(uv_timer_t* h);
+  static void OnClosed(uv_handle_t* h);
+
+  napi_env env_;
+  Source* source_;
+  uv_idle_t idle_;
+  uv_timer_t timer_;
+  enum class Mode { kOff, kFast, kSlow } mode_ = Mode::kOff;
+  uint64_t lastProgress_ = 0;
+  int closing_ = 0;  // handles still to close
+  void (*closed_)(void*) = nullptr;
+  void* closedArg_ = nullptr;
+  Napi::FunctionReference onComplete_;
+};
+
+}  // namespace mpi4node
