@@ -30,7 +30,7 @@ class Addon : public Napi::Addon<Addon> {
     if (!usable_ || ProcessState::Get().finalized()) CheckUsable(env);
   }
   bool usable() const { return usable_; }
-  void WriteSyncStatus(const MPI_Status& st, int rc) { FillStatus(st, rc, true, status_); }
+  void WriteSyncStatus(const MPI_Status& st, int rc) { FillStatus(st, rc, true, false, status_); }
   Engine* engine() { return engine_; }
   double* status() { return status_; }
 
@@ -83,6 +83,9 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Test(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  // waitAll, waitAny, waitSome, testAll, testAny, testSome over engine slots (MPI_Waitall & co.).
+  enum CompletionKind { kWaitAll, kWaitAny, kWaitSome, kTestAll, kTestAny, kTestSome };
+  Napi::Value Complete(const Napi::CallbackInfo& info, int which);
 
   // mpi/coll.cc: every collective, blocking or nonblocking by the last argument.
   Napi::Value Bcast(const Napi::CallbackInfo& info);

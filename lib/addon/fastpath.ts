@@ -6,11 +6,14 @@
 // hit re-checks byteLength, so a detached or shrunk array falls back to the checked path.
 import { args, clock, native } from './binding.js';
 import { isTypedArray } from '../core/checks.js';
+import { pin } from '../core/pin.js';
 import type { TypedArray } from '../core/dtypes.js';
 
 const SLOTS = 8; // must match native Addon::kFastBufs
 const MAX_BYTES = 64 * 1024;
-const cached: (TypedArray | undefined)[] = new Array(SLOTS).fill(undefined);
+// Empty slots hold an object no caller has, so that no argument (undefined included) matches one.
+const EMPTY = Object.freeze({}) as TypedArray;
+const cached: TypedArray[] = new Array(SLOTS).fill(EMPTY);
 const lengths = new Int32Array(SLOTS);
 /** Element size of the array in each slot: a receive reads it here, not from the array (a polymorphic load). */
 export const slotElementSize = new Int32Array(SLOTS);
@@ -27,6 +30,7 @@ export function fastSlot(buf: unknown): number {
   const k = victim;
   victim = (victim + 1) % SLOTS;
   native.registerBuffer(k, buf);
+  pin(buf); // a registered buffer may take part in nonblocking calls from now on (core/pin.ts)
   cached[k] = buf;
   lengths[k] = n;
   slotElementSize[k] = buf.BYTES_PER_ELEMENT;

@@ -55,7 +55,8 @@ export interface Native {
   sendrecvReplace(buf: Buf, dest: number, stag: number, source: number, rtag: number, comm: number): void;
   probe(source: number, tag: number, comm: number): void;
   iprobe(source: number, tag: number, comm: number): boolean;
-  mprobe(source: number, tag: number, comm: number): void;
+  /** Blocks until a message matches; its handle in status[message] (-1: none, a receive from PROC_NULL). */
+  mprobe(source: number, tag: number, comm: number): void | number;
   mrecv(message: number, buf: Buf, nb: boolean): number | undefined;
 
   /** The hot path (lib/addon/fastpath.ts): buffers registered once, integer arguments in the args slab. */
@@ -77,6 +78,19 @@ export interface Native {
   wait(slot: number): void;
   test(slot: number): boolean;
   cancel(slot: number): void;
+  /**
+   * One MPI call over the engine slots slots[0..n) (MPI_Waitall & co.): records[pos * STATUS.fields] gets
+   * the record of the slot at position pos when it completes. waitAny/testAny return that position, -1
+   * when no slot is pending (MPI_UNDEFINED), testAny -2 when none has completed yet; waitSome/testSome
+   * how many completed (their positions in `positions`) or -1; testAll whether all did (if not, nothing
+   * changed).
+   */
+  waitAll(slots: Int32Array, n: number, records: Float64Array): void;
+  waitAny(slots: Int32Array, n: number, records: Float64Array): number;
+  testAny(slots: Int32Array, n: number, records: Float64Array): number;
+  waitSome(slots: Int32Array, n: number, records: Float64Array, positions: Int32Array): number;
+  testSome(slots: Int32Array, n: number, records: Float64Array, positions: Int32Array): number;
+  testAll(slots: Int32Array, n: number, records: Float64Array): boolean;
 
   /**
    * Collectives (native/mpi/coll.cc). `nb` picks the nonblocking form, which returns -1 (completed,

@@ -20,6 +20,7 @@ import { codedError } from '../core/errors.js';
 import { INBOX, inboxInto, receive } from './inbox.js';
 import { Outbox } from './outbox.js';
 import { STATUS } from '../addon/native.js';
+import { pin } from '../core/pin.js';
 import { Request, type Received } from '../core/request.js';
 import { Requester, Server, type ServeOptions, type Handler, type RequestOptions } from './rpc.js';
 import {
@@ -207,6 +208,7 @@ export class Channel {
   irecv<T = unknown>(source: number = ANY_SOURCE, options?: RecvOptions): Promise<Envelope<T>> {
     const s = this._checkSource(source, 'recv');
     const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
+    if (into !== undefined) pin(into); // the message may land in it any time until the Promise settles
     return this._listen(s, Lane.Data, into).then((r) => this._deliver(r.data, r.status.source, Lane.Data) as Envelope<T>);
   }
 

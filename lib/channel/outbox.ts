@@ -12,6 +12,7 @@
 import { native } from '../addon/binding.js';
 import type { Dtype } from '../core/dtypes.js';
 import { fastSlot, sendFast, setFastArgs } from '../addon/fastpath.js';
+import { pinAll } from '../core/pin.js';
 import { Request } from '../core/request.js';
 import { type ChannelHeaderTemplate, OFFSET } from '../wire/codec.js';
 import { crc32c } from '../wire/crc32c.js';
@@ -90,7 +91,9 @@ export class Outbox {
       native.sendParts(parts, dest, tag, comm, false, false);
       return undefined;
     }
-    // The Request holds the header; the closure holds the other parts until the send completes.
+    // The Request holds the header; the closure holds the other parts until the send completes, and the
+    // caller's arrays among them stay attached (core/pin.ts).
+    pinAll(parts);
     return Request._send(native.sendParts(parts, dest, tag, comm, false, true)!, header, dest, tag).then(() => void parts);
   }
 

@@ -7,6 +7,7 @@ import { dtypeInfo, type Dtype, type TypedArray } from '../core/dtypes.js';
 import { ensureInit } from '../core/env.js';
 import { codedError } from '../core/errors.js';
 import { STATUS } from '../addon/native.js';
+import { pin } from '../core/pin.js';
 import { Request, type Received } from '../core/request.js';
 import { Status } from '../core/status.js';
 
@@ -180,8 +181,9 @@ export class Comm {
   #recvNew(dtype: Dtype, source: number, tag: number): Received<any> {
     const info = dtypeInfo(dtype);
     native.mprobe(this.#source(source), this.#tag(tag, true), this.#handle);
+    const message = statusRecord[STATUS.message]!;
     const data = new info.array(Math.ceil(statusRecord[STATUS.bytes]! / info.size));
-    native.mrecv(statusRecord[STATUS.message]!, data, false);
+    if (message >= 0) native.mrecv(message, data, false); // else from PROC_NULL: nothing to receive
     return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
   }
 
@@ -223,12 +225,14 @@ export class Comm {
       return Request._send(fastResult(), buf as TypedArray, d, t);
     }
     const v = asView(buf, 'buf');
+    pin(v);
     return Request._send(native.send(v, d, t, this.#handle, false, true)!, v, d, t);
   }
 
   issend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
     const v = asView(buf, 'buf');
     const d = this.#dest(dest), t = this.#tag(tag, false);
+    pin(v);
     return Request._send(native.send(v, d, t, this.#handle, true, true)!, v, d, t);
   }
 
@@ -247,6 +251,7 @@ export class Comm {
       return Request._recv(fastResult(), buf as TypedArray);
     }
     const v = asView(buf, 'buf');
+    pin(v);
     return Request._recv(native.recv(v, s, t, this.#handle, true)!, v);
   }
 }

@@ -64,7 +64,8 @@ export function asView(buf: unknown, what: string): TypedArray {
     return buf;
   }
   if (buf instanceof DataView) {
-    if (buf.byteLength === 0 && isDetached(buf.buffer)) throw detached(what);
+    // A DataView's byteLength throws once its buffer is detached: look at the buffer first.
+    if (isDetached(buf.buffer)) throw detached(what);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   }
   if (buf instanceof ArrayBuffer || buf instanceof SharedArrayBuffer) {

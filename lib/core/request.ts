@@ -3,7 +3,9 @@
 // the request nor the memory MPI is reading or writing can be garbage-collected while in flight.
 import { DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from '../addon/binding.js';
 import type { DtypeInfo, TypedArray } from './dtypes.js';
+import { invalidParameterError } from './checks.js';
 import { codedError } from './errors.js';
+import { pin, pinAll } from './pin.js';
 import { STATUS } from '../addon/native.js';
 import { capturedReject, capturedResolve, rejectHandled, Settling, settlesLikePromise } from './settle.js';
 import { Status } from './status.js';
@@ -15,7 +17,10 @@ export interface Received<T extends TypedArray = TypedArray> {
 }
 
 const enum Kind { Send, Recv, RecvNew, Coll }
-const enum State { Pending, Fulfilled, Rejected }
+// Settled states, plus a bit for "reported": once a completion call (wait, a true test, waitAny & co.)
+// has returned a request's outcome it is inactive, as in MPI (MPI-4.1 §3.7.3), and the calls that pick
+// among requests skip it.
+const enum State { Pending = 0, Fulfilled = 1, Rejected = 2, Settled = 3, Reported = 4 }
 
 const pending: (Request<any> | undefined)[] = [];
 const batch: (Request<any> | undefined)[] = new Array(DONE_CAPACITY);
@@ -80,7 +85,7 @@ export class Request<T = Status> extends Settling<T> {
 
   /** The result once done (a Status, or { data, status } for a receive of unknown size). */
   get value(): T | undefined {
-    return this.#state === State.Fulfilled ? (this.#result as T) : undefined;
+    return (this.#state & State.Settled) === State.Fulfilled ? (this.#result as T) : undefined;
   }
 
   #track(slot: number): void {
@@ -141,7 +146,7 @@ export class Request<T = Status> extends Settling<T> {
     if (this.#buffer !== undefined) {
       return { data: this.#buffer, status: Status.fromRecord(rec, off, info.size) };
     }
-    if (rec[off + STATUS.cancelled] !== 0) {
+    if (rec[off + STATUS.message]! < 0) { // cancelled, or from PROC_NULL: no message to receive
       const data = new info.array(0);
       this.#buffer = data;
       return { data, status: Status.fromRecord(rec, off, info.size) };
@@ -165,8 +170,10 @@ export class Request<T = Status> extends Settling<T> {
     rejectHandled(this, this.#reject, e);
   }
 
-  #settled(): T {
-    if (this.#state === State.Rejected) throw this.#result;
+  // The outcome, reported: from now on the request is inactive.
+  #report(): T {
+    this.#state |= State.Reported;
+    if ((this.#state & State.Settled) === State.Rejected) throw this.#result;
     return this.#result as T;
   }
 
@@ -178,7 +185,7 @@ export class Request<T = Status> extends Settling<T> {
       pending[slot] = undefined;
       this._settle(statusRecord, 0);
     }
-    return this.#settled();
+    return this.#report();
   }
 
   /** Never blocks: true when the operation has completed (MPI_Test). */
@@ -187,7 +194,9 @@ export class Request<T = Status> extends Settling<T> {
       pending[this.#slot] = undefined;
       this._settle(statusRecord, 0);
     }
-    return this.#state !== State.Pending;
+    if (this.#state === State.Pending) return false;
+    this.#state |= State.Reported;
+    return true;
   }
 
   /** Asks MPI to cancel; the request still completes, with `status.cancelled` true if it worked. */
@@ -204,6 +213,8 @@ export class Request<T = Status> extends Settling<T> {
   static _coll<R>(slot: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number): Request<R> {
     const r = new Request<R>(Kind.Coll, view, divisor, 0, keep);
     r.#result = result;
+    if (view !== undefined) pin(view);
+    pinAll(keep);
     return r.#posted(slot);
   }
   /** @internal A request that failed before anything was posted. */
@@ -224,50 +235,179 @@ export class Request<T = Status> extends Settling<T> {
   static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo): Request<Received<A>> {
     return new Request<Received<A>>(Kind.RecvNew, undefined, 0, 0, dtype).#posted(slot);
   }
+  // ---- several requests at once: one native call over the engine slots of the pending ones ----
+
+  /** Gathers the pending requests among `requests` (each once) into the scratch slots; how many. */
+  static #gather(requests: readonly Request<any>[]): number {
+    const gen = ++gathering;
+    let k = 0;
+    for (let i = 0; i < requests.length; i++) {
+      const r = requests[i];
+      if (!(r instanceof Request)) throw notRequests(requests);
+      if (r.#state !== State.Pending || marks[r.#slot] === gen) continue;
+      if (r.#slot >= marks.length) marks = widen(marks, r.#slot);
+      marks[r.#slot] = gen;
+      if (k === slots.length) grow();
+      slots[k] = r.#slot;
+      at[k++] = i;
+    }
+    return k;
+  }
+
+  // The request gathered at position `pos` completed with the record there; true once it is settled
+  // (a receive of unknown size has only matched its message by then, and goes on with a new slot).
+  static #completed(requests: readonly Request<any>[], pos: number): boolean {
+    const r = requests[at[pos]!]!;
+    pending[r.#slot] = undefined;
+    r._settle(records, pos * STATUS.fields);
+    if (r.#state !== State.Pending) return true;
+    slots[pos] = r.#slot;
+    return false;
+  }
+
+  /** @internal */
+  static _waitAll<T>(requests: readonly Request<T>[]): T[] {
+    if (!Array.isArray(requests)) throw notRequests(requests);
+    for (let k = Request.#gather(requests); k > 0; k = Request.#gather(requests)) {
+      native.waitAll(slots, k, records);
+      for (let pos = 0; pos < k; pos++) Request.#completed(requests, pos);
+    }
+    let first: unknown;
+    const out: T[] = new Array(requests.length);
+    for (let i = 0; i < requests.length; i++) {
+      try {
+        out[i] = requests[i]!.#report();
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    if (first !== undefined) throw first;
+    return out;
+  }
+
+  /** @internal waitAny (block) and testAny. */
+  static _pickAny<T>(requests: readonly Request<T>[], block: boolean): { index: number; value: T } | false | undefined {
+    if (!Array.isArray(requests)) throw notRequests(requests);
+    // One that completed already (awaited, or settled by a sweep) but was not reported comes first.
+    for (let i = 0; i < requests.length; i++) {
+      const r = requests[i];
+      if (!(r instanceof Request)) throw notRequests(requests);
+      if ((r.#state & State.Settled) !== 0 && (r.#state & State.Reported) === 0) return { index: i, value: r.#report() };
+    }
+    const k = Request.#gather(requests);
+    if (k === 0) return undefined;
+    for (;;) {
+      const pos = block ? native.waitAny(slots, k, records) : native.testAny(slots, k, records);
+      if (pos === -1) return undefined;
+      if (pos < 0) return false;
+      if (Request.#completed(requests, pos)) return { index: at[pos]!, value: requests[at[pos]!]!.#report() };
+      if (!block) return false;
+    }
+  }
+
+  /** @internal waitSome (block) and testSome. */
+  static _pickSome(requests: readonly Request<any>[], block: boolean): number[] | undefined {
+    if (!Array.isArray(requests)) throw notRequests(requests);
+    const done: number[] = [];
+    for (let i = 0; i < requests.length; i++) {
+      const r = requests[i];
+      if (!(r instanceof Request)) throw notRequests(requests);
+      if ((r.#state & State.Settled) !== 0 && (r.#state & State.Reported) === 0) {
+        r.#state |= State.Reported;
+        done.push(i);
+      }
+    }
+    if (done.length > 0) return done;
+    const k = Request.#gather(requests);
+    if (k === 0) return undefined;
+    for (;;) {
+      const c = block ? native.waitSome(slots, k, records, positions) : native.testSome(slots, k, records, positions);
+      if (c < 0) return undefined;
+      for (let q = 0; q < c; q++) {
+        const pos = positions[q]!;
+        if (!Request.#completed(requests, pos)) continue;
+        requests[at[pos]!]!.#state |= State.Reported;
+        done.push(at[pos]!);
+      }
+      if (done.length > 0 || !block) return done.sort((a, b) => a - b);
+    }
+  }
+
+  /** @internal */
+  static _testAll<T>(requests: readonly Request<T>[]): T[] | undefined {
+    if (!Array.isArray(requests)) throw notRequests(requests);
+    const k = Request.#gather(requests);
+    if (k > 0) {
+      if (!native.testAll(slots, k, records)) return undefined;
+      let all = true;
+      for (let pos = 0; pos < k; pos++) all = Request.#completed(requests, pos) && all;
+      if (!all) return undefined;
+    }
+    return Request._waitAll(requests);
+  }
+}
+
+// Scratch for the calls over several requests: engine slots, where each came from in the caller's
+// array, the positions the engine reports, records, and a per-slot mark that finds a request passed twice.
+let slots = new Int32Array(64);
+let at = new Int32Array(64);
+let positions = new Int32Array(64);
+let records = new Float64Array(64 * STATUS.fields);
+let marks = new Int32Array(256);
+let gathering = 0;
+function widen(a: Int32Array<ArrayBuffer>, index: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(Math.max(index + 1, a.length * 2));
+  b.set(a);
+  return b;
+}
+function grow(): void {
+  const n = slots.length * 2;
+  slots = widen(slots, n - 1);
+  at = widen(at, n - 1);
+  positions = new Int32Array(n);
+  records = new Float64Array(n * STATUS.fields);
+}
+function notRequests(v: unknown) {
+  return invalidParameterError('ERR_INVALID_ARG_TYPE', 'requests', 'an array of Requests', v);
 }
 
 settlesLikePromise(Request);
 
-/** Waits for all (MPI_Waitall); throws the first error after every request has completed. */
+/** Waits for all (MPI_Waitall), in one MPI call; throws the first error once every request has completed. */
 export function waitAll<T>(requests: readonly Request<T>[]): T[] {
-  let first: unknown;
-  const out: T[] = [];
-  for (const r of requests) {
-    try {
-      out.push(r.wait());
-    } catch (e) {
-      first ??= e;
-    }
-  }
-  if (first !== undefined) throw first;
-  return out;
+  return Request._waitAll(requests);
 }
 
-/** Blocks until one completes (MPI_Waitany); returns its index and value. */
-export function waitAny<T>(requests: readonly Request<T>[]): { index: number; value: T } {
-  if (requests.length === 0) throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', 'waitAny needs at least one request');
-  for (;;) {
-    for (let i = 0; i < requests.length; i++) {
-      if (requests[i]!.test()) return { index: i, value: requests[i]!.wait() };
-    }
-  }
+/**
+ * Blocks until one active request completes (MPI_Waitany) and returns its index and value (throwing its
+ * error if it failed); it is inactive from then on. Undefined when no request is active (MPI_UNDEFINED),
+ * so `for (let r; (r = waitAny(reqs)) !== undefined; )` visits each request once.
+ */
+export function waitAny<T>(requests: readonly Request<T>[]): { index: number; value: T } | undefined {
+  return Request._pickAny(requests, true) as { index: number; value: T } | undefined;
 }
 
-/** Blocks until at least one completes (MPI_Waitsome); returns the indices of all that have. */
-export function waitSome<T>(requests: readonly Request<T>[]): number[] {
-  if (requests.length === 0) return [];
-  for (;;) {
-    const done: number[] = [];
-    for (let i = 0; i < requests.length; i++) if (requests[i]!.test()) done.push(i);
-    if (done.length > 0) return done;
-  }
+/** Never blocks (MPI_Testany): as waitAny when one has completed, false when active ones have not yet. */
+export function testAny<T>(requests: readonly Request<T>[]): { index: number; value: T } | false | undefined {
+  return Request._pickAny(requests, false);
 }
 
-/** Never blocks: the values if all have completed (MPI_Testall), else undefined. */
+/**
+ * Blocks until at least one active request completes (MPI_Waitsome) and returns the indices of every
+ * active request that has, which are inactive from then on; undefined when none is active.
+ */
+export function waitSome<T>(requests: readonly Request<T>[]): number[] | undefined {
+  return Request._pickSome(requests, true);
+}
+
+/** Never blocks (MPI_Testsome): as waitSome, with [] when active requests have not completed yet. */
+export function testSome<T>(requests: readonly Request<T>[]): number[] | undefined {
+  return Request._pickSome(requests, false);
+}
+
+/** Never blocks (MPI_Testall): the values if every request has completed (then all are inactive), else undefined. */
 export function testAll<T>(requests: readonly Request<T>[]): T[] | undefined {
-  let all = true;
-  for (const r of requests) all = r.test() && all;
-  return all ? requests.map((r) => r.wait()) : undefined;
+  return Request._testAll(requests);
 }
 
 /** Requests in flight in this environment (used at exit). */

@@ -106,6 +106,7 @@ Napi::Value Addon::RecvMessage(const Napi::CallbackInfo& info) {
   MPI_Comm comm = a.Comm(2);
   const BufView slab = a.Buf(3);
   const size_t offset = a.Size(4), capacity = a.Size(5);
+  engine_->DriveAhead({source, tag, comm});
   MPI_Message msg;
   MPI_Status st;
   a.Check(MPI_Mprobe(source, tag, comm, &msg, &st));

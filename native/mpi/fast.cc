@@ -90,6 +90,7 @@ static napi_value SendFast(napi_env env, napi_callback_info info) {
 
 static napi_value RecvFast(napi_env env, napi_callback_info info) {
   FAST_PROLOGUE;
+  self->engine()->DriveAhead({a[Addon::kPeer], a[Addon::kTagArg], comm});  // one test while nothing is unposted
   MPI_Status st;
   rc = MPI_Recv(b.data, static_cast<int>(b.count), b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &st);
   if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
@@ -110,6 +111,14 @@ static napi_value IsendFast(napi_env env, napi_callback_info info) {
 
 static napi_value IrecvFast(napi_env env, napi_callback_info info) {
   FAST_PROLOGUE;
+  // It may have to wait behind a receive of unknown size; PROC_NULL the engine completes itself.
+  if (self->engine()->HasUnposted() || a[Addon::kPeer] == MPI_PROC_NULL) {
+    const int slot = self->engine()->PostRecv(b.data, b.count, b.type, {a[Addon::kPeer], a[Addon::kTagArg], comm},
+                                              self->status(), &rc);
+    if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
+    self->args_[Addon::kResult] = slot;
+    return nullptr;
+  }
   MPI_Request req;
   rc = MPI_Irecv(b.data, static_cast<int>(b.count), b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &req);
   if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);

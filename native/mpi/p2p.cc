@@ -25,22 +25,24 @@ Napi::Value Addon::Send(const Napi::CallbackInfo& info) {
   return a.Done(rc, nb, req);
 }
 
-// recv(buf, source, tag, comm, nb)
+// recv(buf, source, tag, comm, nb). Both forms keep MPI's order behind earlier receives of unknown
+// size (engine.h): the blocking one waits for them to match, the nonblocking one may be deferred.
 Napi::Value Addon::Recv(const Napi::CallbackInfo& info) {
   Args a(this, info);
   const BufView b = a.Buf(0);
-  const int source = a.Int(1), tag = a.Int(2);
-  MPI_Comm comm = a.Comm(3);
-  const bool nb = a.Flag(4);
+  const Envelope e{a.Int(1), a.Int(2), a.Comm(3)};
+  if (a.Flag(4)) {
+    int rc;
+    const int slot = engine_->PostRecv(b.data, b.count, b.type, e, status_, &rc);
+    a.Check(rc);
+    return Napi::Number::New(a.env(), slot);
+  }
+  engine_->DriveAhead(e);
   CountedType ct(b.count, b.type);
-  MPI_Request req = MPI_REQUEST_NULL;
   MPI_Status st;
   int rc = ct.rc();
-  if (rc == MPI_SUCCESS) {
-    rc = nb ? MPI_Irecv(b.data, ct.count(), ct.type(), source, tag, comm, &req)
-            : MPI_Recv(b.data, ct.count(), ct.type(), source, tag, comm, &st);
-  }
-  return a.DoneRecv(rc, nb, req, st);
+  if (rc == MPI_SUCCESS) rc = MPI_Recv(b.data, ct.count(), ct.type(), e.source, e.tag, e.comm, &st);
+  return a.DoneRecv(rc, false, MPI_REQUEST_NULL, st);
 }
 
 // sendrecv(sbuf, dest, sendtag, rbuf, source, recvtag, comm)
@@ -50,6 +52,7 @@ Napi::Value Addon::Sendrecv(const Napi::CallbackInfo& info) {
   const int dest = a.Int(1), stag = a.Int(2);
   const int source = a.Int(4), rtag = a.Int(5);
   MPI_Comm comm = a.Comm(6);
+  engine_->DriveAhead({source, rtag, comm});
   CountedType sct(s.count, s.type), rct(r.count, r.type);
   MPI_Status st;
   int rc = sct.rc() != MPI_SUCCESS ? sct.rc() : rct.rc();
@@ -67,6 +70,7 @@ Napi::Value Addon::SendrecvReplace(const Napi::CallbackInfo& info) {
   const int dest = a.Int(1), stag = a.Int(2);
   const int source = a.Int(3), rtag = a.Int(4);
   MPI_Comm comm = a.Comm(5);
+  engine_->DriveAhead({source, rtag, comm});
   CountedType ct(b.count, b.type);
   MPI_Status st;
   int rc = ct.rc();
@@ -94,12 +98,16 @@ Napi::Value Addon::Iprobe(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(a.env(), flag != 0);
 }
 
-// mprobe(source, tag, comm): blocks until a message matches; its handle goes to status[kMessage].
+// mprobe(source, tag, comm): blocks until a message matches (after every earlier unposted receive
+// that could take it has matched); its handle goes to status[kMessage].
 Napi::Value Addon::Mprobe(const Napi::CallbackInfo& info) {
   Args a(this, info);
+  const Envelope e{a.Int(0), a.Int(1), a.Comm(2)};
+  if (e.source == MPI_PROC_NULL) return Napi::Number::New(a.env(), engine_->PostProbe(e, status_));  // -1, no message
+  engine_->DriveAhead(e);
   MPI_Status st;
   MPI_Message msg;
-  a.Check(MPI_Mprobe(a.Int(0), a.Int(1), a.Comm(2), &msg, &st));
+  a.Check(MPI_Mprobe(e.source, e.tag, e.comm, &msg, &st));
   WriteSyncStatus(st, MPI_SUCCESS);
   status_[kMessage] = engine_->PutMessage(msg);
   return a.env().Undefined();
@@ -109,9 +117,8 @@ Napi::Value Addon::Mprobe(const Napi::CallbackInfo& info) {
 // so the message is this receive's) until a message arrives, and reports it as mprobe does.
 Napi::Value Addon::Improbe(const Napi::CallbackInfo& info) {
   Args a(this, info);
-  const int source = a.Int(0), tag = a.Int(1);
-  MPI_Comm comm = a.Comm(2);
-  return Napi::Number::New(a.env(), engine_->TrackProbe(source, tag, comm, status_));
+  const Envelope e{a.Int(0), a.Int(1), a.Comm(2)};
+  return Napi::Number::New(a.env(), engine_->PostProbe(e, status_));
 }
 
 // mrecv(message, buf, nb): receives a matched message.
@@ -154,6 +161,35 @@ Napi::Value Addon::Cancel(const Napi::CallbackInfo& info) {
   return a.Done(engine_->Cancel(a.Int(0)));
 }
 
+// waitAll / waitAny / waitSome / testAll / testAny / testSome (slots, n, records[, positions]): the
+// engine slots of the requests still pending, one MPI call over all of them. Records go to
+// records[position * fields]. waitAny/testAny return the position that completed, -1 when none is
+// pending (MPI_UNDEFINED), testAny -2 when none has completed yet; waitSome/testSome return how many
+// completed (their positions in `positions`) or -1; testAll whether all did (else nothing changed).
+Napi::Value Addon::Complete(const Napi::CallbackInfo& info, int which) {
+  Args a(this, info);
+  const Ints slots = a.IntArray(0);
+  const int n = a.Int(1);
+  const BufView out = a.Buf(2);
+  if (n < 0 || n > slots.count || out.count < static_cast<size_t>(n) * kStatusFields || out.type != MPI_DOUBLE) {
+    throw Napi::RangeError::New(a.env(), "internal: bad arguments for a multiple completion");
+  }
+  double* rec = static_cast<double*>(out.data);
+  switch (which) {
+    case kWaitAll: engine_->WaitAll(slots.data, n, rec); return a.env().Undefined();
+    case kWaitAny: return Napi::Number::New(a.env(), engine_->WaitAny(slots.data, n, rec));
+    case kTestAny: return Napi::Number::New(a.env(), engine_->TestAny(slots.data, n, rec));
+    case kTestAll: return Napi::Boolean::New(a.env(), engine_->TestAll(slots.data, n, rec));
+    default: {
+      const Ints positions = a.IntArray(3);
+      if (positions.count < n) throw Napi::RangeError::New(a.env(), "internal: bad arguments for a multiple completion");
+      const int c = which == kWaitSome ? engine_->WaitSome(slots.data, n, positions.data, rec)
+                                       : engine_->TestSome(slots.data, n, positions.data, rec);
+      return Napi::Number::New(a.env(), c);
+    }
+  }
+}
+
 void Addon::DefineP2p(Napi::Env env, Napi::Object exports) {
   static const Export table[] = {
       {"send", Method<&Addon::Send>},
@@ -168,6 +204,12 @@ void Addon::DefineP2p(Napi::Env env, Napi::Object exports) {
       {"wait", Method<&Addon::Wait>},
       {"test", Method<&Addon::Test>},
       {"cancel", Method<&Addon::Cancel>},
+      {"waitAll", Method<&Addon::Complete, kWaitAll>},
+      {"waitAny", Method<&Addon::Complete, kWaitAny>},
+      {"waitSome", Method<&Addon::Complete, kWaitSome>},
+      {"testAll", Method<&Addon::Complete, kTestAll>},
+      {"testAny", Method<&Addon::Complete, kTestAny>},
+      {"testSome", Method<&Addon::Complete, kTestSome>},
   };
   DefineExports(env, exports, this, table);
 }

@@ -1,7 +1,9 @@
 #include "progress/engine.h"
 
 #include <algorithm>
+#include <cstring>
 
+#include "core/buffers.h"
 #include "core/process_state.h"
 #include "core/slots.h"
 
@@ -18,7 +20,7 @@ void Engine::SetSink(Napi::Function onComplete, int32_t* doneSlots, double* done
 
 int Engine::NewSlot(SlotKind kind, bool isRecv, uint32_t index) {
   const int slot = TakeIndex(slots_, freeSlots_);
-  slots_[slot] = {kind, isRecv, index};
+  slots_[slot] = {kind, isRecv, false, index};
   ProcessState::Get().pending.fetch_add(1, std::memory_order_relaxed);
   return slot;
 }
@@ -40,17 +42,25 @@ void Engine::RemoveRequestAt(uint32_t i) {
   reqSlots_.pop_back();
 }
 
-// Probes keep their posting order: two receives of unknown size for the same source and tag must
-// match messages in the order they were posted, as MPI's own matching would.
-void Engine::RemoveProbeAt(uint32_t i) {
-  probes_.erase(probes_.begin() + i);
-  for (uint32_t j = i; j < probes_.size(); ++j) slots_[probes_[j].slot].index = j;
+// Unposted receives keep their posting order: it is what decides which of them may match a message.
+void Engine::EraseUnposted(size_t i) {
+  unposted_.erase(unposted_.begin() + static_cast<std::ptrdiff_t>(i));
+  for (size_t j = i; j < unposted_.size(); ++j) slots_[unposted_[j].slot].index = static_cast<uint32_t>(j);
 }
 
-// The byte count and cancelled flag of a status. Asking MPI (MPI_Get_elements_x with MPI_BYTE, then
-// MPI_Test_cancelled) costs ~110 instructions per receive, a quarter of what the addon adds to a small
-// blocking receive; Open MPI and MPICH keep both in documented-by-header fields of MPI_Status, counted in
-// bytes, so those are read directly. Any other MPI is asked.
+// Matched records are delivered in the order they were made (the order their receives were posted in).
+void Engine::TakeMatched(int slot, double* out) {
+  const uint32_t i = slots_[slot].index;
+  std::memcpy(out, matched_[i].rec, sizeof matched_[i].rec);
+  matched_.erase(matched_.begin() + i);
+  for (size_t j = i; j < matched_.size(); ++j) slots_[matched_[j].slot].index = static_cast<uint32_t>(j);
+  FreeSlot(slot);
+}
+
+// The byte count of a status. Asking MPI (MPI_Get_elements_x with MPI_BYTE) costs ~60 instructions per
+// receive, a good part of what the addon adds to a small blocking receive; Open MPI and MPICH keep the
+// count in fields their mpi.h documents, in bytes, for every completed receive and every probe, so those
+// are read directly. Any other MPI is asked.
 static inline double StatusBytes(const MPI_Status& st) {
 #if defined(OPEN_MPI) && OPEN_MPI
   return static_cast<double>(st._ucount);
@@ -64,22 +74,14 @@ static inline double StatusBytes(const MPI_Status& st) {
 #endif
 }
 
-static inline int StatusCancelled(const MPI_Status& st) {
-#if defined(OPEN_MPI) && OPEN_MPI
-  return st._cancelled != 0;
-#elif defined(MPICH_NUM_VERSION) && MPICH_NUM_VERSION >= 30100000
-  return st.count_hi_and_cancelled & 1;
-#else
-  int c = 0;
-  MPI_Test_cancelled(&st, &c);
-  return c;
-#endif
-}
-
-void FillStatus(const MPI_Status& st, int rc, bool isRecv, double* out) {
+void FillStatus(const MPI_Status& st, int rc, bool isRecv, bool cancelAsked, double* out) {
   out[kError] = rc;
   out[kMessage] = -1;
-  out[kCancelled] = StatusCancelled(st);
+  // Only a request asked to cancel can have been cancelled, and only then is the flag MPI's to set:
+  // MPICH leaves it as it found it in statuses it has no reason to mark (a probe's, for one).
+  int cancelled = 0;
+  if (cancelAsked) MPI_Test_cancelled(&st, &cancelled);
+  out[kCancelled] = cancelled;
   if (!isRecv) {
     out[kSource] = out[kTag] = out[kBytes] = 0;
     return;
@@ -89,10 +91,32 @@ void FillStatus(const MPI_Status& st, int rc, bool isRecv, double* out) {
   out[kBytes] = StatusBytes(st);
 }
 
+// The record of an unposted receive cancelled before a message matched it.
+static void FillCancelled(double* out) {
+  out[kSource] = out[kTag] = out[kBytes] = out[kError] = 0;
+  out[kCancelled] = 1;
+  out[kMessage] = -1;
+}
+
+// MPI's status of a receive from MPI_PROC_NULL (MPI-4.1 §3.11): the engine completes those itself, since
+// MPICH 4.0.2 reports source 0 and tag 0 for an MPI_Irecv from MPI_PROC_NULL.
+static void FillProcNull(double* out) {
+  out[kSource] = MPI_PROC_NULL;
+  out[kTag] = MPI_ANY_TAG;
+  out[kBytes] = out[kError] = out[kCancelled] = 0;
+  out[kMessage] = -1;
+}
+
+void Engine::FillBadSlot(double* out) {
+  out[kSource] = out[kTag] = out[kBytes] = out[kCancelled] = 0;
+  out[kError] = MPI_ERR_REQUEST;
+  out[kMessage] = -1;
+}
+
 int Engine::Track(MPI_Request req, bool isRecv, double* status) {
   // Spin only when this is the sole operation in flight: a window of many posts must not pay the
   // spin once per post.
-  if (reqs_.empty() && probes_.empty()) {
+  if (pending() == 0) {
     // The clock is read only once the first test has failed and then every kTestsPerClockRead tests:
     // an eager send or an already-arrived message completes on the first test, and a clock read
     // (~15 ns) is a good part of one test (~40 ns), so the spin also notices an arrival sooner.
@@ -102,7 +126,7 @@ int Engine::Track(MPI_Request req, bool isRecv, double* status) {
     for (unsigned n = 0;; ++n) {
       int rc = MPI_Test(&req, &flag, &st);
       if (rc != MPI_SUCCESS || flag) {
-        FillStatus(st, rc, isRecv, status);
+        FillStatus(st, rc, isRecv, false, status);
         return -1;
       }
       if (n % kTestsPerClockRead != 0) continue;
@@ -118,126 +142,371 @@ int Engine::Track(MPI_Request req, bool isRecv, double* status) {
   return slot;
 }
 
-// The record of a probe cancelled before a message matched it.
-static void FillCancelled(double* out) {
-  out[kSource] = out[kTag] = out[kBytes] = out[kError] = 0;
-  out[kCancelled] = 1;
-  out[kMessage] = -1;
+bool Engine::BlockedBefore(const Envelope& e, size_t end) const {
+  for (size_t i = 0; i < end; ++i) {
+    if (Overlap(unposted_[i].env, e)) return true;
+  }
+  return false;
 }
 
-int Engine::ProbeOnce(Probe& p, bool* matched, double* out) {
-  if (p.cancelled) {
-    FillCancelled(out);
-    *matched = true;
-    return MPI_SUCCESS;
+int Engine::PushUnposted(const Unposted& u) {
+  const int slot = NewSlot(SlotKind::kUnposted, true, static_cast<uint32_t>(unposted_.size()));
+  unposted_.push_back(u);
+  unposted_.back().slot = slot;
+  poller_.Arm();
+  return slot;
+}
+
+int Engine::PostRecv(void* data, size_t count, MPI_Datatype type, const Envelope& e, double* status, int* rc) {
+  *rc = MPI_SUCCESS;
+  if (e.source == MPI_PROC_NULL) {
+    FillProcNull(status);
+    return -1;
   }
+  if (Blocked(e)) return PushUnposted({e, -1, true, data, count, type});
+  CountedType ct(count, type);
+  MPI_Request req;
+  *rc = ct.rc();
+  if (*rc == MPI_SUCCESS) *rc = MPI_Irecv(data, ct.count(), ct.type(), e.source, e.tag, e.comm, &req);
+  if (*rc != MPI_SUCCESS) return -1;
+  return Track(req, true, status);
+}
+
+bool Engine::PostDeferred(const Unposted& u, MPI_Request* req, double* out) {
+  CountedType ct(u.count, u.type);
+  int rc = ct.rc();
+  if (rc == MPI_SUCCESS) rc = MPI_Irecv(u.data, ct.count(), ct.type(), u.env.source, u.env.tag, u.env.comm, req);
+  if (rc == MPI_SUCCESS) return true;
+  out[kSource] = out[kTag] = out[kBytes] = out[kCancelled] = 0;
+  out[kError] = rc;
+  out[kMessage] = -1;
+  return false;
+}
+
+bool Engine::ProbeOnce(const Envelope& e, double* out) {
   int flag = 0;
   MPI_Message msg;
   MPI_Status st;
-  int rc = MPI_Improbe(p.source, p.tag, p.comm, &flag, &msg, &st);
-  *matched = false;
+  const int rc = MPI_Improbe(e.source, e.tag, e.comm, &flag, &msg, &st);
   if (rc != MPI_SUCCESS) {
-    FillStatus(st, rc, true, out);
-    out[kSource] = out[kTag] = out[kBytes] = 0;
-    *matched = true;
-    return rc;
+    out[kSource] = out[kTag] = out[kBytes] = out[kCancelled] = 0;
+    out[kError] = rc;
+    out[kMessage] = -1;
+    return true;
   }
-  if (!flag) return MPI_SUCCESS;
-  FillStatus(st, MPI_SUCCESS, true, out);
+  if (!flag) return false;
+  FillStatus(st, MPI_SUCCESS, true, false, out);
   out[kMessage] = PutMessage(msg);
-  *matched = true;
-  return MPI_SUCCESS;
+  return true;
 }
 
-int Engine::TrackProbe(int source, int tag, MPI_Comm comm, double* status) {
-  Probe p{source, tag, comm, -1, false};
-  const bool alone = reqs_.empty() && probes_.empty();
+int Engine::PostProbe(const Envelope& e, double* status) {
+  if (e.source == MPI_PROC_NULL) {  // nothing to match: an empty message, at once (kMessage -1)
+    FillProcNull(status);
+    return -1;
+  }
+  if (Blocked(e)) return PushUnposted({e, -1, false, nullptr, 0, MPI_DATATYPE_NULL});
+  const bool alone = pending() == 0;
   uint64_t t0 = 0;
   for (unsigned n = 0;; ++n) {  // the clock as in Track
-    bool matched;
-    ProbeOnce(p, &matched, status);
-    if (matched) return -1;
+    if (ProbeOnce(e, status)) return -1;
     if (!alone) break;
     if (n % kTestsPerClockRead != 0) continue;
     const uint64_t now = uv_hrtime();
     if (n == 0) t0 = now;
     else if (now - t0 >= kPostSpinNs) break;
   }
-  p.slot = NewSlot(SlotKind::kProbe, true, static_cast<uint32_t>(probes_.size()));
-  probes_.push_back(p);
-  poller_.Arm();
-  return p.slot;
+  return PushUnposted({e, -1, false, nullptr, 0, MPI_DATATYPE_NULL});
+}
+
+bool Engine::Advance() {
+  bool changed = false;
+  // Removing entry j can only unblock entries after it, so one pass in order sees every entry that
+  // may go now.
+  for (size_t j = 0; j < unposted_.size();) {
+    const Unposted u = unposted_[j];
+    if (BlockedBefore(u.env, j)) {
+      ++j;
+      continue;
+    }
+    Matched m{u.slot, {}};
+    if (u.known) {
+      MPI_Request req;
+      EraseUnposted(j);
+      if (PostDeferred(u, &req, m.rec)) {
+        SlotInfo& s = slots_[u.slot];
+        s.kind = SlotKind::kRequest;
+        s.index = static_cast<uint32_t>(reqs_.size());
+        reqs_.push_back(req);
+        reqSlots_.push_back(u.slot);
+      } else {
+        slots_[u.slot].kind = SlotKind::kMatched;
+        slots_[u.slot].index = static_cast<uint32_t>(matched_.size());
+        matched_.push_back(m);
+      }
+      changed = true;
+      continue;
+    }
+    if (!ProbeOnce(u.env, m.rec)) {
+      ++j;
+      continue;
+    }
+    EraseUnposted(j);
+    slots_[u.slot].kind = SlotKind::kMatched;
+    slots_[u.slot].index = static_cast<uint32_t>(matched_.size());
+    matched_.push_back(m);
+    changed = true;
+  }
+  if (changed) poller_.Arm();  // what was matched or posted here is reported by the next sweep
+  return changed;
+}
+
+void Engine::DriveAheadSlow(const Envelope& e) {
+  while (Blocked(e)) Advance();
 }
 
 int Engine::Wait(int slot, double* status) {
-  if (slot < 0 || slot >= static_cast<int>(slots_.size())) return MPI_ERR_REQUEST;
+  if (!Valid(slot)) return MPI_ERR_REQUEST;
+  while (slots_[slot].kind == SlotKind::kUnposted) Advance();
   SlotInfo& s = slots_[slot];
-  int rc;
-  if (s.kind == SlotKind::kRequest) {
-    const uint32_t i = s.index;
-    MPI_Status st;
-    rc = MPI_Wait(&reqs_[i], &st);
-    FillStatus(st, rc, s.isRecv, status);
-    RemoveRequestAt(i);
-  } else if (s.kind == SlotKind::kProbe) {
-    const uint32_t i = s.index;
-    Probe p = probes_[i];
-    RemoveProbeAt(i);
-    if (p.cancelled) {
-      FillCancelled(status);
-      rc = MPI_SUCCESS;
-    } else {
-      MPI_Message msg;
-      MPI_Status st;
-      rc = MPI_Mprobe(p.source, p.tag, p.comm, &msg, &st);
-      FillStatus(st, rc, true, status);
-      if (rc == MPI_SUCCESS) status[kMessage] = PutMessage(msg);
-    }
-  } else {
-    return MPI_ERR_REQUEST;
+  if (s.kind == SlotKind::kMatched) {
+    TakeMatched(slot, status);
+    return static_cast<int>(status[kError]);
   }
+  const uint32_t i = s.index;
+  MPI_Status st;
+  const int rc = MPI_Wait(&reqs_[i], &st);
+  FillStatus(st, rc, s.isRecv, s.cancelAsked, status);
+  RemoveRequestAt(i);
   FreeSlot(slot);
   return rc;
 }
 
 int Engine::Test(int slot, bool* done, double* status) {
   *done = false;
-  if (slot < 0 || slot >= static_cast<int>(slots_.size())) return MPI_ERR_REQUEST;
+  if (!Valid(slot)) return MPI_ERR_REQUEST;
+  if (slots_[slot].kind == SlotKind::kUnposted) Advance();
   SlotInfo& s = slots_[slot];
-  int rc = MPI_SUCCESS;
-  if (s.kind == SlotKind::kRequest) {
-    const uint32_t i = s.index;
-    int flag = 0;
-    MPI_Status st;
-    rc = MPI_Test(&reqs_[i], &flag, &st);
-    if (!flag && rc == MPI_SUCCESS) return MPI_SUCCESS;
-    FillStatus(st, rc, s.isRecv, status);
-    RemoveRequestAt(i);
-  } else if (s.kind == SlotKind::kProbe) {
-    const uint32_t i = s.index;
-    bool matched = false;
-    rc = ProbeOnce(probes_[i], &matched, status);
-    if (!matched) return MPI_SUCCESS;
-    RemoveProbeAt(i);
-  } else {
-    return MPI_ERR_REQUEST;
+  if (s.kind == SlotKind::kUnposted) return MPI_SUCCESS;
+  if (s.kind == SlotKind::kMatched) {
+    TakeMatched(slot, status);
+    *done = true;
+    return static_cast<int>(status[kError]);
   }
+  const uint32_t i = s.index;
+  int flag = 0;
+  MPI_Status st;
+  const int rc = MPI_Test(&reqs_[i], &flag, &st);
+  if (!flag && rc == MPI_SUCCESS) return MPI_SUCCESS;
+  FillStatus(st, rc, s.isRecv, s.cancelAsked, status);
+  RemoveRequestAt(i);
   FreeSlot(slot);
   *done = true;
   return rc;
 }
 
 int Engine::Cancel(int slot) {
-  if (slot < 0 || slot >= static_cast<int>(slots_.size())) return MPI_ERR_REQUEST;
+  if (!Valid(slot)) return MPI_ERR_REQUEST;
   SlotInfo& s = slots_[slot];
-  if (s.kind == SlotKind::kRequest) return MPI_Cancel(&reqs_[s.index]);
-  if (s.kind == SlotKind::kProbe) {
-    probes_[s.index].cancelled = true;
-    poller_.Arm();
-    return MPI_SUCCESS;
+  if (s.kind == SlotKind::kRequest) {
+    s.cancelAsked = true;
+    return MPI_Cancel(&reqs_[s.index]);
   }
-  return MPI_ERR_REQUEST;
+  if (s.kind == SlotKind::kUnposted) {
+    // Never seen by MPI: cancelled here and now; the entries it held back may go at the next sweep.
+    EraseUnposted(s.index);
+    Matched m{slot, {}};
+    FillCancelled(m.rec);
+    s.kind = SlotKind::kMatched;
+    s.index = static_cast<uint32_t>(matched_.size());
+    matched_.push_back(m);
+    poller_.Arm();
+  }
+  return MPI_SUCCESS;  // a matched receive has its message: too late to cancel, as in MPI
 }
+
+// ---- several slots at once ----
+
+bool Engine::AnyUnposted(const int32_t* slots, int n) const {
+  for (int k = 0; k < n; ++k) {
+    if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kUnposted) return true;
+  }
+  return false;
+}
+
+void Engine::Settle(const int32_t* slots, int n) {
+  while (AnyUnposted(slots, n)) Advance();
+}
+
+void Engine::Gather(const int32_t* slots, int n) {
+  gathered_.clear();
+  gatheredAt_.clear();
+  for (int k = 0; k < n; ++k) {
+    if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kRequest) {
+      gathered_.push_back(reqs_[slots_[slots[k]].index]);
+      gatheredAt_.push_back(k);
+    }
+  }
+}
+
+// MPI completed the copy gathered_[k] of a request (and released it): its table entry goes too.
+#define COMPLETE_GATHERED(k, st, rc)                                                              \
+  do {                                                                                           \
+    const int pos_ = gatheredAt_[k], slot_ = slots[pos_];                                        \
+    const SlotInfo s_ = slots_[slot_];                                                           \
+    FillStatus(st, rc, s_.isRecv, s_.cancelAsked, out + pos_ * kStatusFields);                   \
+    RemoveRequestAt(s_.index);                                                                   \
+    FreeSlot(slot_);                                                                             \
+  } while (0)
+
+void Engine::WaitAll(const int32_t* slots, int n, double* out) {
+  Settle(slots, n);
+  for (int k = 0; k < n; ++k) {
+    if (!Valid(slots[k])) FillBadSlot(out + k * kStatusFields);
+    else if (slots_[slots[k]].kind == SlotKind::kMatched) TakeMatched(slots[k], out + k * kStatusFields);
+  }
+  Gather(slots, n);
+  if (gathered_.empty()) return;
+  statuses_.resize(gathered_.size());
+  const int rc = MPI_Waitall(static_cast<int>(gathered_.size()), gathered_.data(), statuses_.data());
+  for (size_t k = 0; k < gathered_.size(); ++k) {
+    int err = rc == MPI_ERR_IN_STATUS ? statuses_[k].MPI_ERROR : rc;
+    if (err == MPI_ERR_PENDING) {
+      // Neither failed nor complete (another request failed): waitall waits for it all the same.
+      const int slot = slots[gatheredAt_[k]];
+      err = MPI_Wait(&reqs_[slots_[slot].index], &statuses_[k]);
+    }
+    COMPLETE_GATHERED(k, statuses_[k], err);
+  }
+}
+
+int Engine::WaitAny(const int32_t* slots, int n, double* out) {
+  for (;;) {
+    for (int k = 0; k < n; ++k) {
+      if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kMatched) {
+        TakeMatched(slots[k], out + k * kStatusFields);
+        return k;
+      }
+    }
+    const bool unposted = AnyUnposted(slots, n);
+    if (unposted) Advance();
+    Gather(slots, n);
+    if (gathered_.empty()) {
+      if (!unposted) return -1;
+      continue;
+    }
+    int index = MPI_UNDEFINED, flag = 0;
+    MPI_Status st;
+    int rc;
+    if (!unposted && !AnyUnposted(slots, n)) {
+      rc = MPI_Waitany(static_cast<int>(gathered_.size()), gathered_.data(), &index, &st);
+      flag = 1;
+    } else {
+      rc = MPI_Testany(static_cast<int>(gathered_.size()), gathered_.data(), &index, &flag, &st);
+    }
+    if (flag && index != MPI_UNDEFINED) {
+      COMPLETE_GATHERED(index, st, rc);
+      return gatheredAt_[index];
+    }
+    if (rc != MPI_SUCCESS) {  // failed without naming a request: the first one carries the error
+      FillBadSlot(out + gatheredAt_[0] * kStatusFields);
+      out[gatheredAt_[0] * kStatusFields + kError] = rc;
+      return gatheredAt_[0];
+    }
+  }
+}
+
+int Engine::TestAny(const int32_t* slots, int n, double* out) {
+  if (AnyUnposted(slots, n)) Advance();
+  for (int k = 0; k < n; ++k) {
+    if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kMatched) {
+      TakeMatched(slots[k], out + k * kStatusFields);
+      return k;
+    }
+  }
+  const bool unposted = AnyUnposted(slots, n);
+  Gather(slots, n);
+  if (gathered_.empty()) return unposted ? -2 : -1;
+  int index = MPI_UNDEFINED, flag = 0;
+  MPI_Status st;
+  const int rc = MPI_Testany(static_cast<int>(gathered_.size()), gathered_.data(), &index, &flag, &st);
+  if (flag && index != MPI_UNDEFINED) {
+    COMPLETE_GATHERED(index, st, rc);
+    return gatheredAt_[index];
+  }
+  return -2;
+}
+
+int Engine::WaitSome(const int32_t* slots, int n, int32_t* positions, double* out) {
+  for (;;) {
+    const int c = TestSome(slots, n, positions, out);
+    if (c != 0) return c;
+    if (AnyUnposted(slots, n)) continue;
+    // Only requests MPI has: let it wait for them.
+    Gather(slots, n);
+    statuses_.resize(gathered_.size());
+    indices_.resize(gathered_.size());
+    int outcount = 0;
+    const int rc = MPI_Waitsome(static_cast<int>(gathered_.size()), gathered_.data(), &outcount, indices_.data(),
+                                statuses_.data());
+    if (outcount == MPI_UNDEFINED) return -1;
+    for (int q = 0; q < outcount; ++q) {
+      COMPLETE_GATHERED(indices_[q], statuses_[q], rc == MPI_ERR_IN_STATUS ? statuses_[q].MPI_ERROR : rc);
+      positions[q] = gatheredAt_[indices_[q]];
+    }
+    if (outcount > 0) return outcount;
+  }
+}
+
+int Engine::TestSome(const int32_t* slots, int n, int32_t* positions, double* out) {
+  if (AnyUnposted(slots, n)) Advance();
+  int c = 0;
+  for (int k = 0; k < n; ++k) {
+    if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kMatched) {
+      TakeMatched(slots[k], out + k * kStatusFields);
+      positions[c++] = k;
+    }
+  }
+  const bool unposted = AnyUnposted(slots, n);
+  Gather(slots, n);
+  if (gathered_.empty()) return c > 0 || unposted ? c : -1;
+  statuses_.resize(gathered_.size());
+  indices_.resize(gathered_.size());
+  int outcount = 0;
+  const int rc = MPI_Testsome(static_cast<int>(gathered_.size()), gathered_.data(), &outcount, indices_.data(),
+                              statuses_.data());
+  if (outcount == MPI_UNDEFINED) outcount = 0;
+  for (int q = 0; q < outcount; ++q) {
+    COMPLETE_GATHERED(indices_[q], statuses_[q], rc == MPI_ERR_IN_STATUS ? statuses_[q].MPI_ERROR : rc);
+    positions[c++] = gatheredAt_[indices_[q]];
+  }
+  return c;
+}
+
+bool Engine::TestAll(const int32_t* slots, int n, double* out) {
+  if (AnyUnposted(slots, n)) {
+    Advance();
+    if (AnyUnposted(slots, n)) return false;
+  }
+  Gather(slots, n);
+  int flag = 1, rc = MPI_SUCCESS;
+  statuses_.resize(gathered_.size());
+  if (!gathered_.empty()) rc = MPI_Testall(static_cast<int>(gathered_.size()), gathered_.data(), &flag, statuses_.data());
+  if (!flag && rc == MPI_SUCCESS) return false;  // nothing was touched
+  // Slots that are not pending, and matched ones, before the gathered slots are released.
+  for (int k = 0; k < n; ++k) {
+    if (!Valid(slots[k])) FillBadSlot(out + k * kStatusFields);
+    else if (slots_[slots[k]].kind == SlotKind::kMatched) TakeMatched(slots[k], out + k * kStatusFields);
+  }
+  for (size_t k = 0; k < gathered_.size(); ++k) {
+    COMPLETE_GATHERED(k, statuses_[k], rc == MPI_ERR_IN_STATUS ? statuses_[k].MPI_ERROR : rc);
+  }
+  return true;
+}
+
+#undef COMPLETE_GATHERED
+
+// ---- matched messages ----
 
 int Engine::PutMessage(MPI_Message m) {
   const int id = TakeIndex(messages_, freeMessages_);
@@ -254,6 +523,8 @@ MPI_Message Engine::TakeMessage(int id) {
   freeMessages_.push_back(id);
   return m;
 }
+
+// ---- the poller's sweep ----
 
 int Engine::Sweep() {
   int n = 0;
@@ -272,7 +543,7 @@ int Engine::Sweep() {
       const int slot = reqSlots_[i];
       const int err = rc == MPI_ERR_IN_STATUS ? statuses_[k].MPI_ERROR : rc;
       doneSlots_[n] = slot;
-      FillStatus(statuses_[k], err, slots_[slot].isRecv, doneStatus_ + n * kStatusFields);
+      FillStatus(statuses_[k], err, slots_[slot].isRecv, slots_[slot].cancelAsked, doneStatus_ + n * kStatusFields);
       ++n;
     }
     off += window;
@@ -288,18 +559,16 @@ int Engine::Sweep() {
       }
     }
   }
-  for (uint32_t i = 0; i < probes_.size() && n < capacity_;) {
-    Probe& p = probes_[i];
-    double* out = doneStatus_ + n * kStatusFields;
-    bool matched = false;
-    ProbeOnce(p, &matched, out);
-    if (!matched) {
-      ++i;
-      continue;
-    }
-    doneSlots_[n++] = p.slot;
-    FreeSlot(p.slot);
-    RemoveProbeAt(i);
+  if (!unposted_.empty()) Advance();
+  size_t taken = 0;
+  for (; taken < matched_.size() && n < capacity_; ++taken, ++n) {
+    doneSlots_[n] = matched_[taken].slot;
+    std::memcpy(doneStatus_ + n * kStatusFields, matched_[taken].rec, sizeof matched_[taken].rec);
+    FreeSlot(matched_[taken].slot);
+  }
+  if (taken > 0) {
+    matched_.erase(matched_.begin(), matched_.begin() + static_cast<std::ptrdiff_t>(taken));
+    for (size_t j = 0; j < matched_.size(); ++j) slots_[matched_[j].slot].index = static_cast<uint32_t>(j);
   }
   return n;
 }
@@ -318,10 +587,12 @@ void Engine::Shutdown(bool mpiUsable) {
       }
       ProcessState::Get().pending.fetch_sub(1, std::memory_order_relaxed);
     }
-    ProcessState::Get().pending.fetch_sub(static_cast<int64_t>(probes_.size()), std::memory_order_relaxed);
+    ProcessState::Get().pending.fetch_sub(static_cast<int64_t>(unposted_.size() + matched_.size()),
+                                          std::memory_order_relaxed);
   }
   reqs_.clear();
-  probes_.clear();
+  unposted_.clear();
+  matched_.clear();
   poller_.Close([](void* self) { delete static_cast<Engine*>(self); }, this);
 }
 

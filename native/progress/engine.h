@@ -1,4 +1,5 @@
-// Progress engine: completes nonblocking MPI requests without ever blocking the event loop.
+// Progress engine: completes nonblocking MPI requests without ever blocking the event loop, and keeps
+// MPI's matching order for the receives MPI cannot match itself.
 //
 // Why this design (figures measured on the development machine; bench/ re-measures what they add up to):
 // - A progress thread that waits in MPI and wakes the loop costs ~9 us per message, needs
@@ -9,12 +10,34 @@
 //   joins a table that the poller (poller.h) sweeps with MPI_Testsome and MPI_Improbe, spinning within
 //   a loop iteration and backing off to a timer while nothing progresses. All completions of one sweep
 //   reach JavaScript in one callback.
+//
+// Order. A receive of unknown size cannot be posted in MPI (its buffer does not exist before the
+// message is seen): it waits for its message with MPI_Improbe. MPI's non-overtaking rule must still
+// hold across every kind of receive — messages from one sender on one communicator match receives in
+// the order they were posted (MPI-4.1 §3.5). So receives that are not posted in MPI wait in `unposted_`
+// in posting order, and an entry there is attempted only when no earlier unposted entry could match
+// the same message (same communicator, sources and tags equal or wildcards):
+// - a receive of known size whose envelope overlaps an earlier unposted one is deferred there too, and
+//   posted with MPI_Irecv as soon as nothing earlier could take its message;
+// - a receive of unknown size is probed only while nothing earlier overlaps it, so a message can
+//   never reach a later probe while an earlier one that would take it is still waiting (or missed it
+//   in the same sweep);
+// - receives posted in MPI directly (no overlapping unposted one is waiting) are ordered by MPI itself,
+//   and MPI matches a posted receive before any later probe sees the message;
+// - a blocking receive first completes the matching of every earlier unposted receive that overlaps it
+//   (DriveAhead), as MPI_Recv would wait behind an earlier MPI_Irecv.
+// Matching an unposted receive does not need JavaScript: the matched message (MPI_Message) is kept
+// until its record is delivered, so the order is fixed at match time.
+//
+// Statuses. Only what MPI defines is read: the cancelled flag only of requests that were asked to
+// cancel (MPICH leaves it unset after MPI_Improbe), and probes never have one.
 #pragma once
 
 #include <mpi.h>
 #include <napi.h>
 #include <uv.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -25,10 +48,15 @@ namespace mpi4node {
 // Layout of one status record shared with lib/core/request.ts.
 enum StatusField { kSource = 0, kTag, kError, kBytes, kCancelled, kMessage, kStatusFields };
 
-enum class SlotKind : uint8_t { kFree, kRequest, kProbe };
+// What a receive matches: MPI's (source, tag, communicator), wildcards included.
+struct Envelope {
+  int source, tag;
+  MPI_Comm comm;
+};
 
-// Writes one status record. Send statuses carry only the error and the cancelled flag.
-void FillStatus(const MPI_Status& st, int rc, bool isRecv, double* out);
+// Writes one status record. Send statuses carry only the error and the cancelled flag; `cancelAsked`
+// says whether the cancelled flag is MPI's to report (the request was asked to cancel).
+void FillStatus(const MPI_Status& st, int rc, bool isRecv, bool cancelAsked, double* out);
 
 class Engine final : Poller::Source {
  public:
@@ -39,45 +67,105 @@ class Engine final : Poller::Source {
 
   void SetSink(Napi::Function onComplete, int32_t* doneSlots, double* doneStatus, int capacity);
 
-  // Takes a request just posted. Returns -1 when it completed within the spin (status written), else
-  // the slot that identifies it until completion.
+  // Takes a request just posted (a send, a collective, a receive posted in MPI). Returns -1 when it
+  // completed within the spin (status written), else the slot that identifies it until completion.
   int Track(MPI_Request req, bool isRecv, double* status);
-  // A receive of unknown size: waits for a matching message with MPI_Improbe. Completion reports the
-  // matched message (kMessage) and its size; the caller then receives it with Imrecv.
-  int TrackProbe(int source, int tag, MPI_Comm comm, double* status);
+  // A receive of known size into `data`: posted now, or deferred behind an earlier unposted receive
+  // that could take its message. Returns -1 (completed, status written) or the slot; *rc is MPI's error
+  // when posting failed (nothing tracked then).
+  int PostRecv(void* data, size_t count, MPI_Datatype type, const Envelope& e, double* status, int* rc);
+  // A receive of unknown size: completion reports the matched message (kMessage) and its size, and the
+  // caller receives it with MPI_Imrecv / MPI_Mrecv.
+  int PostProbe(const Envelope& e, double* status);
+  // Before a blocking receive matching `e`: matches every earlier unposted receive that could take its
+  // message (blocking, as MPI_Recv waits behind an earlier receive). Returns MPI_SUCCESS.
+  void DriveAhead(const Envelope& e) {
+    if (!unposted_.empty()) DriveAheadSlow(e);
+  }
 
   int Wait(int slot, double* status);                // blocking; returns MPI_SUCCESS or error code
   int Test(int slot, bool* done, double* status);    // never blocks
   int Cancel(int slot);
 
+  // Several slots at once (MPI_Waitall & co.); `out` gets one status record per slot, at the slot's
+  // position. A slot that is not pending gets the error MPI_ERR_REQUEST in its record.
+  void WaitAll(const int32_t* slots, int n, double* out);
+  // The position of the slot that completed (its record at out[position]), or -1 when none is pending
+  // (MPI_UNDEFINED), or for TestAny -2 when none has completed yet.
+  int WaitAny(const int32_t* slots, int n, double* out);
+  int TestAny(const int32_t* slots, int n, double* out);
+  // How many completed (>= 1 for WaitSome unless none is pending: -1), their positions in `positions`.
+  int WaitSome(const int32_t* slots, int n, int32_t* positions, double* out);
+  int TestSome(const int32_t* slots, int n, int32_t* positions, double* out);
+  // All complete (records written, slots released) or none is touched.
+  bool TestAll(const int32_t* slots, int n, double* out);
+
   MPI_Message TakeMessage(int id);
   int PutMessage(MPI_Message m);
 
-  int64_t pending() const { return static_cast<int64_t>(reqs_.size() + probes_.size()); }
+  int64_t pending() const { return static_cast<int64_t>(reqs_.size() + unposted_.size() + matched_.size()); }
+  bool HasUnposted() const { return !unposted_.empty(); }
   void Shutdown(bool mpiUsable);  // cancels what it can, closes the uv handles, deletes this
 
  private:
-  struct Probe {
-    int source, tag;
-    MPI_Comm comm;
-    int slot;
-    bool cancelled;
-  };
+  enum class SlotKind : uint8_t { kFree, kRequest, kUnposted, kMatched };
   struct SlotInfo {
     SlotKind kind = SlotKind::kFree;
     bool isRecv = false;
-    uint32_t index = 0;  // position in reqs_ or probes_
+    bool cancelAsked = false;
+    uint32_t index = 0;  // position in reqs_, unposted_ or matched_
+  };
+  // A receive MPI does not have yet, in posting order.
+  struct Unposted {
+    Envelope env;
+    int slot;
+    bool known;  // a receive of known size (deferred), else of unknown size (a probe)
+    void* data;
+    size_t count;
+    MPI_Datatype type;
+  };
+  // A completion made outside a sweep (a probe matched while a blocking call drove the queue, a
+  // cancelled unposted receive), delivered by the next sweep or taken by a wait or test of its slot.
+  struct Matched {
+    int slot;
+    double rec[kStatusFields];
   };
 
   int NewSlot(SlotKind kind, bool isRecv, uint32_t index);
   void FreeSlot(int slot);
   void RemoveRequestAt(uint32_t i);
-  void RemoveProbeAt(uint32_t i);
-  // One look for the probe's message; matched (record written) when it arrived, failed or the probe
-  // was cancelled.
-  int ProbeOnce(Probe& p, bool* matched, double* out);
+  void EraseUnposted(size_t i);
+  void TakeMatched(int slot, double* out);  // copies the record out and frees the slot
 
-  // Poller::Source: one pass of Testsome + Improbe, writing completions to the sink.
+  static bool Overlap(const Envelope& a, const Envelope& b) {
+    return a.comm == b.comm && (a.source == b.source || a.source == MPI_ANY_SOURCE || b.source == MPI_ANY_SOURCE) &&
+           (a.tag == b.tag || a.tag == MPI_ANY_TAG || b.tag == MPI_ANY_TAG);
+  }
+  // Whether an unposted receive (before position `end`) could take a message `e` matches.
+  bool BlockedBefore(const Envelope& e, size_t end) const;
+  bool Blocked(const Envelope& e) const { return !unposted_.empty() && BlockedBefore(e, unposted_.size()); }
+  int PushUnposted(const Unposted& u);
+  // One pass over the unposted receives in order: posts the deferred ones and probes the ones nothing
+  // earlier blocks; matched and failed ones become Matched records. Returns whether anything changed.
+  bool Advance();
+  void DriveAheadSlow(const Envelope& e);
+  // Probes `e` once; true with the record written when a message matched (or the probe failed).
+  bool ProbeOnce(const Envelope& e, double* out);
+  // Posts a deferred receive in MPI; false with the error record written when posting failed.
+  bool PostDeferred(const Unposted& u, MPI_Request* req, double* out);
+
+  // Slots among `slots` that are still unposted are posted or matched first (blocking).
+  void Settle(const int32_t* slots, int n);
+  bool AnyUnposted(const int32_t* slots, int n) const;
+  // Gathers the MPI requests of `slots`: requests into gathered_, positions into gatheredAt_.
+  void Gather(const int32_t* slots, int n);
+  // Completes gathered request k (status `st`, error `rc`) into out[position].
+  void CompleteGathered(size_t k, const MPI_Status& st, int rc, double* out);
+  // Writes the record of a slot that is not pending.
+  static void FillBadSlot(double* out);
+  bool Valid(int slot) const { return slot >= 0 && slot < static_cast<int>(slots_.size()) && slots_[slot].kind != SlotKind::kFree; }
+
+  // Poller::Source: one pass of Testsome + the unposted queue, writing completions to the sink.
   int Sweep() override;
   bool Pending() const override { return pending() > 0; }
   bool MayPoll() const override;
@@ -88,11 +176,14 @@ class Engine final : Poller::Source {
   std::vector<int32_t> reqSlots_;
   std::vector<MPI_Status> statuses_;
   std::vector<int> indices_;
-  std::vector<Probe> probes_;
+  std::vector<Unposted> unposted_;
+  std::vector<Matched> matched_;
   std::vector<SlotInfo> slots_;
   std::vector<int32_t> freeSlots_;
   std::vector<MPI_Message> messages_;
   std::vector<int32_t> freeMessages_;
+  std::vector<MPI_Request> gathered_;
+  std::vector<int32_t> gatheredAt_;
 
   int32_t* doneSlots_ = nullptr;
   double* doneStatus_ = nullptr;

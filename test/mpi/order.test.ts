@@ -5,7 +5,7 @@
 // Rank 0 sends, rank 1 receives (one rank: both, to itself); other ranks only take part in barriers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { world, ANY_SOURCE, ANY_TAG, type Request, type Received } from '../../lib/index.js';
+import { world, ANY_SOURCE, ANY_TAG, type Request, type Received, type Tensor } from '../../lib/index.js';
 
 const rank = world.rank, size = world.size;
 const sender = 0, receiver = size > 1 ? 1 : 0;
@@ -121,10 +121,10 @@ test('sixty concurrent channel receives resolve in posting order', async () => {
   const ch = world.channel('order/sixty', { version: '1.0' });
   const n = 60;
   let got: number[] = [];
-  const ps = isReceiver ? Array.from({ length: n }, () => ch.irecv<Float64Array>(sender)) : [];
+  const ps = isReceiver ? Array.from({ length: n }, () => ch.irecv<Tensor<Float64Array>>(sender)) : [];
   world.barrier();
   const sends = isSender ? Array.from({ length: n }, (_, i) => ch.isend(receiver, new Float64Array([i]))) : [];
-  if (isReceiver) got = (await Promise.all(ps)).map((e) => e.message[0]!);
+  if (isReceiver) got = (await Promise.all(ps)).map((e) => e.message.data[0]!);
   await Promise.all(sends);
   if (isReceiver) assert.equal(got, Array.from({ length: n }, (_, i) => i));
   world.barrier();

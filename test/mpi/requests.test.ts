@@ -25,9 +25,9 @@ test('many requests in flight: waitAll, waitAny, waitSome, testAll', () => {
   const bufs = Array.from({ length: n }, () => new Int32Array(2));
   const recvs = bufs.map((b, i) => world.irecv(b, prev, 100 + i));
   const sends = Array.from({ length: n }, (_, i) => world.isend(new Int32Array([rank, i]), next, 100 + i));
-  const first = waitAny(recvs);
+  const first = waitAny(recvs)!;
   assert.ok(first.index >= 0 && first.index < n);
-  const some = waitSome(recvs);
+  const some = waitSome(recvs)!;
   assert.ok(some.length >= 1);
   const statuses = waitAll(recvs);
   assert.is(statuses.length, n);
