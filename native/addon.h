@@ -93,6 +93,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Allgatherv(const Napi::CallbackInfo& info);
   Napi::Value Alltoallv(const Napi::CallbackInfo& info);
   Napi::Value Divide(const Napi::CallbackInfo& info);
+  Napi::Value Quirks(const Napi::CallbackInfo& info);
   // Bindings that serve several exports, told apart by `which` (registered as Method<M, which>):
   // allreduce, scan, exscan, reduceScatterBlock, reduceScatter; gather, scatter; gatherv, scatterv; allgather,
   // alltoall and the neighbour collectives.

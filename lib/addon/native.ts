@@ -122,6 +122,8 @@ export interface Native {
     rdispls: Int32Array, comm: number, nb: boolean): number | undefined;
   /** buf[i] /= n for a Float32Array or Float64Array (the 'avg' op). */
   divide(buf: Buf, n: number): void;
+  /** Which of this MPI's own reductions the library replaces because they are wrong (native/mpi/ops.h). */
+  quirks(): { unsignedMinMax: boolean };
 
   /** Several buffers as ONE message (an hindexed datatype over their addresses; native/channel/parts.cc). */
   sendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean, nb: boolean): number | undefined;

@@ -10,6 +10,9 @@
 
 namespace mpi4node {
 
+// What an empty typed array stands for: a valid address MPI never reads or writes (it moves 0 bytes).
+inline char kNoBytes[1];
+
 struct BufView {
   void* data = nullptr;
   size_t count = 0;  // elements
@@ -40,7 +43,9 @@ inline bool GetBuf(napi_env env, napi_value v, BufView* out) {
   size_t length;
   void* data;
   if (napi_get_typedarray_info(env, v, &t, &length, &data, nullptr, nullptr) != napi_ok) return false;
-  out->data = data;
+  // V8 gives an empty array no memory (a null pointer), and MPICH refuses a null buffer even where it
+  // moves no bytes (a neighbour collective with no neighbours): hand it an address that is never read.
+  out->data = data != nullptr ? data : static_cast<void*>(kNoBytes);
   out->count = length;
   out->type = MpiTypeOf(t, &out->elemSize);
   return true;

@@ -510,6 +510,12 @@ class DirectTransfer : public Transfer {
       rec[kGdBytes] = static_cast<double>(bytes_);
       return true;
     }
+    if (peer_ == MPI_PROC_NULL) {  // MPI's empty status (MPICH 4.0.2 reports source 0 for an Irecv from PROC_NULL)
+      rec[kGdSource] = MPI_PROC_NULL;
+      rec[kGdTag] = MPI_ANY_TAG;
+      rec[kGdBytes] = 0;
+      return true;
+    }
     MPI_Count n = 0;
     MPI_Get_elements_x(&st, MPI_BYTE, &n);
     rec[kGdSource] = st.MPI_SOURCE;

@@ -280,6 +280,14 @@ Napi::Value Addon::Alltoallv(const Napi::CallbackInfo& info) {
   return a.Done(rc, nb, req);
 }
 
+// quirks() -> { unsignedMinMax }: which of this MPI's own reductions the library replaces (mpi/ops.h).
+Napi::Value Addon::Quirks(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  Napi::Object o = Napi::Object::New(a.env());
+  o.Set("unsignedMinMax", UnsignedMinMaxReplaced());
+  return o;
+}
+
 // divide(buf, n): buf[i] /= n over a Float32Array or Float64Array; 'avg' is a sum then this. Float
 // division here and in JavaScript (Math.fround(x / n)) round alike.
 Napi::Value Addon::Divide(const Napi::CallbackInfo& info) {
@@ -319,6 +327,7 @@ void Addon::DefineColl(Napi::Env env, Napi::Object exports) {
       {"allgatherv", Method<&Addon::Allgatherv>},
       {"alltoallv", Method<&Addon::Alltoallv>},
       {"divide", Method<&Addon::Divide>},
+      {"quirks", Method<&Addon::Quirks>},
   };
   DefineExports(env, exports, this, table);
 }

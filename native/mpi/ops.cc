@@ -103,10 +103,52 @@ void WrapSumFn(void* in, void* inout, int* len, MPI_Datatype* dt) {
   }
 }
 
+bool IsUnsigned(MPI_Datatype t) {
+  return t == MPI_UINT8_T || t == MPI_UINT16_T || t == MPI_UINT32_T || t == MPI_UINT64_T;
+}
+
+template <typename U, bool kMin>
+void Pick(const void* in, void* inout, size_t n) {
+  const U* a = static_cast<const U*>(in);
+  U* b = static_cast<U*>(inout);
+  for (size_t i = 0; i < n; ++i) {
+    if (kMin ? a[i] < b[i] : a[i] > b[i]) b[i] = a[i];
+  }
+}
+
+// MIN or MAX over unsigned elements of any width, predefined or CountedType.
+template <bool kMin>
+void UnsignedPickFn(void* in, void* inout, int* len, MPI_Datatype* dt) {
+  const MPI_Datatype base = BaseOf(*dt);
+  MPI_Count bytes = 0;
+  MPI_Type_size_x(*dt, &bytes);
+  if (bytes <= 0 || *len <= 0) return;
+  const size_t total = static_cast<size_t>(bytes) * static_cast<size_t>(*len);
+  if (base == MPI_UINT8_T) Pick<uint8_t, kMin>(in, inout, total);
+  else if (base == MPI_UINT16_T) Pick<uint16_t, kMin>(in, inout, total / 2);
+  else if (base == MPI_UINT32_T) Pick<uint32_t, kMin>(in, inout, total / 4);
+  else Pick<uint64_t, kMin>(in, inout, total / 8);
+}
+
+// Whether this MPI's MIN/MAX treat unsigned integers as signed: MPICH 4.0.2 does, for every width
+// (MIN of {255, 3} on MPI_UINT8_T is 255; test/unit/mpi-quirks.test.ts reproduces it in C). Asked of
+// the MPI itself, so a fixed MPICH gets its own ops back.
+bool AskUnsignedPickBroken() {
+  const uint8_t a8 = 255;
+  uint8_t b8 = 3;
+  const uint64_t a64 = ~uint64_t{0};
+  uint64_t b64 = 3;
+  MPI_Reduce_local(&a8, &b8, 1, MPI_UINT8_T, MPI_MIN);
+  MPI_Reduce_local(&a64, &b64, 1, MPI_UINT64_T, MPI_MIN);
+  return b8 != 3 || b64 != 3;
+}
+
 struct OpTable {
   MPI_Op big[kOpCount];
   MPI_Op js[2];  // [non-commutative, commutative]
   MPI_Op wrapSum;
+  MPI_Op unsignedPick[2] = {MPI_OP_NULL, MPI_OP_NULL};  // [max, min], when the MPI's are wrong
+  bool unsignedPickBroken = AskUnsignedPickBroken();
 
   OpTable() {
     static MPI_User_function* const fns[kOpCount] = {
@@ -120,6 +162,10 @@ struct OpTable {
       if (MPI_Op_create(CallJsOp, c, &js[c]) != MPI_SUCCESS) js[c] = MPI_OP_NULL;
     }
     if (MPI_Op_create(WrapSumFn, 1, &wrapSum) != MPI_SUCCESS) wrapSum = MPI_OP_NULL;
+    if (unsignedPickBroken) {
+      MPI_Op_create(UnsignedPickFn<false>, 1, &unsignedPick[0]);
+      MPI_Op_create(UnsignedPickFn<true>, 1, &unsignedPick[1]);
+    }
   }
 };
 
@@ -134,8 +180,13 @@ const OpTable& Ops() {
 MPI_Op OpFor(int code, MPI_Datatype base, bool derived) {
   if (code < 0 || code >= kOpCount) return MPI_OP_NULL;
   if (code == kSum && IsNarrowInt(base)) return Ops().wrapSum;
+  if ((code == kMin || code == kMax) && Ops().unsignedPickBroken && IsUnsigned(base)) {
+    return Ops().unsignedPick[code == kMin ? 1 : 0];
+  }
   return derived ? Ops().big[code] : PredefinedOp(code);
 }
+
+bool UnsignedMinMaxReplaced() { return Ops().unsignedPickBroken; }
 
 MPI_Op JsOp(bool commutative) { return Ops().js[commutative ? 1 : 0]; }
 

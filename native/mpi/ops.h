@@ -8,6 +8,8 @@
 //   arithmetic: Open MPI 4.1's vectorised (op/avx) sums of these types saturate instead, but only in
 //   whole vectors, so the result of an overflow would depend on the element's position
 //   (open-mpi/ompi#8045, closed as "wontfix").
+// - MIN and MAX of unsigned integers use ops of the library's where the MPI gets them wrong (MPICH 4.0.2
+//   compares them as signed); found out by asking the MPI once, see ops.cc.
 // - A user-defined op calls a JavaScript function. MPI passes an op's C function no user data, so the
 //   function is found through a thread-local record that JsOpScope sets around one blocking MPI call:
 //   MPI applies the op only inside that call, on this thread, while the caller's JavaScript frame is
@@ -28,6 +30,9 @@ enum OpCode : int { kSum, kProd, kMin, kMax, kLand, kLor, kLxor, kBand, kBor, kB
 // as CountedType elements (counts above INT_MAX). Library ops are made on first use (MPI must be
 // initialised). MPI_OP_NULL for a code out of range.
 MPI_Op OpFor(int code, MPI_Datatype base, bool derived);
+// True when this MPI's MIN/MAX are wrong on unsigned integers (MPICH 4.0.2) and OpFor gives the
+// library's own instead.
+bool UnsignedMinMaxReplaced();
 // The op whose C function calls the JavaScript function of the innermost JsOpScope on this thread.
 MPI_Op JsOp(bool commutative);
 

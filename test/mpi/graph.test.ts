@@ -7,7 +7,7 @@ import {
   world, GraphComm, AdjacencyError, PermissionError, ANY_SOURCE, ANY_TAG, Request, type Envelope, type Tensor,
 } from '../../lib/index.js';
 import { native } from '../../lib/addon/binding.js';
-import { asyncBarrier, rejects, thrown } from './chan-util.js';
+import { asyncBarrier, rejects, ringSend, thrown } from './chan-util.js';
 
 const rank = world.rank, size = world.size;
 const next = (rank + 1) % size, prev = (rank - 1 + size) % size;
@@ -106,7 +106,7 @@ test('bad neighbour-collective buffers: TypeError/RangeError before anything is 
 test('graph channels keep to the edges: PermissionError before any byte moves', async () => {
   const g = world.graph(ring());
   const ch = g.channel('g/ring', { version: 1 });
-  ch.send(next, { hop: rank });
+  ringSend(ch, next, { hop: rank });
   assert.equal(ch.recv(prev).message, { hop: prev });
   if (size >= 3) {
     const err = thrown(() => ch.send(prev, { against: 'the edge' }));
@@ -151,8 +151,8 @@ test('request/reply along two-way edges of a star (generators -> verifier)', asy
 test('a graph channel and a world channel of the same name are separate mailboxes', () => {
   const g = world.graph(ring());
   const gc = g.channel('g/same', { version: 1 }), wc = world.channel('g/same', { version: 1 });
-  wc.send(next, 'world');
-  gc.send(next, 'graph');
+  ringSend(wc, next, 'world');
+  ringSend(gc, next, 'graph');
   assert.is(gc.recv(prev).message, 'graph');
   assert.is(wc.recv(prev).message, 'world');
   gc.close();
