@@ -1,7 +1,7 @@
 // Loading the addon: what a user sees when it cannot be loaded, and loading in worker threads.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AddonLoadError } from '../../lib/core/errors.js';
@@ -43,8 +43,14 @@ test('without an override every standard place is listed', () => {
 });
 
 /** A package folder with stand-in addon files: mpiAbiOf reads only the MPI library names they need. */
+const made: string[] = [];
+test.after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function fakePackage(files: { source?: 'openmpi' | 'mpich'; prebuilds?: ('openmpi' | 'mpich')[] }): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'mpi4node-load-'));
+  made.push(root);
   const needs = { openmpi: '\0libmpi.so.40\0', mpich: '\0libmpich.so.12\0' };
   if (files.source) {
     mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
