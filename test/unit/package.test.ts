@@ -192,7 +192,7 @@ it('on MPICH (when installed): under mpirun.mpich the loader picks the MPICH-ABI
   assert.match(info.stdout, /launcher: +\S*mpirun\.mpich \(MPICH/);
 });
 
-it('require() from CommonJS works, and a .cts and a .mts type-check against the package', () => {
+it('require() from CommonJS works (not together with import), and a .cts and a .mts type-check against the package', () => {
   writeFileSync(path.join(prebuilt, 'job.cjs'), [
     "const m = require('mpi4node');",
     "const sum = m.world.allreduce(new Float64Array([2.5]), 'sum');",
@@ -201,6 +201,17 @@ it('require() from CommonJS works, and a .cts and a .mts type-check against the 
   const r = sh(process.execPath, ['job.cjs'], { cwd: prebuilt, env: userEnv({ PATH: noTools }) });
   assert.is(r.status, 0, show(r));
   assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!), { size: 1, sum: 2.5, errorClass: 'function', gpu: 'function' });
+
+  // import and require in one process: two copies of the library, the second refused with the reason.
+  writeFileSync(path.join(prebuilt, 'both.mjs'), [
+    "import { createRequire } from 'node:module';",
+    "const { world } = await import('mpi4node');",
+    "try { createRequire(import.meta.url)('mpi4node'); console.log('no error'); } catch (e) { console.log(e.name + ': ' + e.message); }",
+    'console.log(world.size);',
+  ].join('\n'));
+  const both = sh(process.execPath, ['both.mjs'], { cwd: prebuilt, env: userEnv({ PATH: noTools }) });
+  assert.is(both.status, 0, show(both));
+  assert.match(both.stdout, /AddonLoadError: mpi4node: loaded twice in one thread, by \S+dist\/addon\/load\.js and by \S+dist\/cjs\/index\.js/);
 
   writeFileSync(path.join(prebuilt, 'use.cts'), "import m = require('mpi4node');\nconst n: number = m.world.size;\nconst l: string = m.libraryVersion();\nexport = [n, l];\n");
   writeFileSync(path.join(prebuilt, 'use.mts'), "import { world, type Dtype } from 'mpi4node';\nconst d: Dtype = 'float32';\nexport const n: number = world.size + d.length;\n");
