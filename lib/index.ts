@@ -37,3 +37,8 @@ export {
 } from './wire/codec.js';
 // GPU: device buffers, NCCL, device messages over MPI (CUDA and NCCL loaded at run time; lib/gpu/).
 export * as gpu from './gpu/index.js';
+// Types the API above refers to, exported so that code (and the API reference, docs/api) can name them.
+export type { DtypeInfo, TypedArrayConstructor } from './core/dtypes.js';
+export type { AdjacencyReason } from './topo/adjacency.js';
+export type { PayloadField, MessageErrorOptions, OperationDetails } from './wire/errors.js';
+export type { DecodeOptions, HeaderInit, MessageInit } from './wire/codec.js';

@@ -1,25 +1,22 @@
 #!/usr/bin/env node
 // Compile and link flags for the MPI the addon builds against, read from that MPI's compiler wrapper
-// (Open MPI: -showme:compile/-showme:link; MPICH: -compile_info/-link_info). binding.gyp calls this;
-// CMakeLists.txt uses CMake's FindMPI with the same MPI_HOME override.
+// (Open MPI: -showme:compile/-showme:link; MPICH and its derivatives: -compile_info/-link_info).
+// binding.gyp calls this; CMakeLists.txt uses CMake's FindMPI, which asks the same wrappers. The
+// wrapper is $MPICC, else $MPI_HOME/bin/mpicc, else `mpicc` on PATH (scripts/tools.mjs findMpicc).
+// The wrapper rather than pkg-config: every MPI ships one (module-loaded cluster MPIs often ship no
+// .pc file), and npm's bundled node-gyp needs nothing else, where FindMPI would need cmake.
 //   node scripts/mpi-flags.mjs --include-dirs | --libs | --mpicc | --json
+// Failures print one line naming what is missing and how to install it, and exit 1.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findMpicc, missingLine } from './tools.mjs';
 
-export function findMpicc(env = process.env) {
-  const home = env.MPI_HOME || env.npm_config_mpi_home;
-  if (env.MPICC) return env.MPICC;
-  if (home) {
-    const p = path.join(home, 'bin', 'mpicc');
-    if (!existsSync(p)) throw new Error(`MPI_HOME=${home} has no bin/mpicc`);
-    return p;
-  }
-  return 'mpicc';
-}
+export { findMpicc };
 
 function run(mpicc, args) {
-  return execFileSync(mpicc, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync(mpicc, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 }).trim();
 }
 
 export function mpiFlags(env = process.env) {
@@ -29,9 +26,13 @@ export function mpiFlags(env = process.env) {
     compile = run(mpicc, ['-showme:compile']);
     link = run(mpicc, ['-showme:link']);
   } catch {
-    // MPICH's wrapper prints the whole command line; drop the compiler name.
-    compile = run(mpicc, ['-compile_info']).split(/\s+/).slice(1).join(' ');
-    link = run(mpicc, ['-link_info']).split(/\s+/).slice(1).join(' ');
+    try {
+      // MPICH's wrapper prints the whole command line; drop the compiler name.
+      compile = run(mpicc, ['-compile_info']).split(/\s+/).slice(1).join(' ');
+      link = run(mpicc, ['-link_info']).split(/\s+/).slice(1).join(' ');
+    } catch (e) {
+      throw new Error(`${mpicc} answers neither -showme:compile (Open MPI) nor -compile_info (MPICH): ${String(e.message).split('\n')[0]}`);
+    }
   }
   const words = (s) => s.split(/\s+/).filter(Boolean);
   const includeDirs = words(compile).filter((w) => w.startsWith('-I')).map((w) => w.slice(2));
@@ -41,8 +42,23 @@ export function mpiFlags(env = process.env) {
   return { mpicc, includeDirs, libs };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const flags = mpiFlags();
+/** The mpi.h the compiler will see with these include folders (and the system's), or undefined. */
+export function mpiHeader(includeDirs) {
+  for (const dir of [...includeDirs, '/usr/local/include', '/usr/include']) {
+    if (existsSync(path.join(dir, 'mpi.h'))) return path.join(dir, 'mpi.h');
+  }
+  return undefined;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  let flags;
+  try {
+    flags = mpiFlags();
+  } catch (e) {
+    const explicit = process.env.MPICC || process.env.MPI_HOME || process.env.npm_config_mpi_home;
+    console.error(explicit ? `mpi4node: ${e.message}` : missingLine('mpicc (an MPI with its headers)', e.message));
+    process.exit(1);
+  }
   const arg = process.argv[2];
   if (arg === '--include-dirs') console.log(flags.includeDirs.join(' '));
   else if (arg === '--libs') console.log(flags.libs.join(' '));

@@ -318,15 +318,14 @@ function ensureMpichAddon() {
 // d. dist/
 
 function ensureDist() {
-  const config = path.join(root, 'tsconfig.build.json');
-  const index = path.join(root, 'dist', 'index.js');
-  if (!existsSync(config)) fail('tsconfig.build.json is missing, cannot build dist/');
-  const sources = Math.max(mtime(config), newest(path.join(root, 'lib'), /\.[mc]?ts$/));
-  if (existsSync(index) && mtime(index) >= sources) return say('dist: up to date');
-  const start = Date.now();
-  sh(process.execPath, [localBin('typescript', 'tsc'), '-p', config], { what: 'tsc -p tsconfig.build.json' });
-  if (!existsSync(index)) fail('tsc succeeded but wrote no dist/index.js (check outDir in tsconfig.build.json)');
-  say(`dist: built in ${seconds(start)}`);
+  // ES modules, the CommonJS bundle and both sets of types; it checks freshness itself.
+  const script = path.join(root, 'scripts', 'build-dist.mjs');
+  if (!existsSync(script)) fail('scripts/build-dist.mjs is missing, cannot build dist/');
+  const out = sh(process.execPath, [script], { what: 'node scripts/build-dist.mjs' }).trim();
+  say(out.split('\n').pop() || 'dist: built');
+  if (!existsSync(path.join(root, 'dist', 'index.js')) || !existsSync(path.join(root, 'dist', 'cjs', 'index.js'))) {
+    fail('scripts/build-dist.mjs succeeded but wrote no dist/index.js or dist/cjs/index.js');
+  }
 }
 
 const mpicc = ensureTools();

@@ -1,21 +1,31 @@
-// The `mpi4node` command. It only assembles an mpirun command line (lib/cli/launcher.ts knows how) and
-// stays out of the way: the exit status and output are mpirun's own.
+// The `mpi4node` command. `run` only assembles an mpirun command line (lib/cli/launcher.ts knows how)
+// and stays out of the way: the exit status and output are mpirun's own. `check` runs a packaged smoke
+// job the same way; `info` loads the addon and says what it found.
 
 import { spawn } from 'node:child_process';
-import { realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
-import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadAddon, loaded, packageRoot, type MpiAbi } from '../addon/load.js';
+import type { Native } from '../addon/native.js';
 import { detectMpi, mpirunCommand } from './launcher.js';
 
 const USAGE = `Usage:
   mpi4node run -n <ranks> [mpirun options...] <script.ts|.js> [script arguments...]
+  mpi4node check [-n <ranks>] [mpirun options...]
   mpi4node info
-  mpi4node --help
+  mpi4node --version | --help
 
 Commands:
   run     start <ranks> copies of a Node.js script under mpirun. TypeScript scripts
-          (.ts/.mts/.cts) are loaded with tsx, so no build step is needed.
-  info    print the MPI that would be used and the Node.js version.
+          (.ts/.mts/.cts) run through tsx when it is installed, else through Node's own
+          type stripping (Node >= 22.6).
+  check   run a packaged 2-rank (or <ranks>) smoke job: hello from every rank, a message
+          round trip and an allreduce; exits non-zero when any of it fails.
+  info    load the addon and print the MPI it was built against, the MPI library it
+          loaded, the matching mpirun, thread support and GPU status; exits 1 when the
+          addon does not load.
 
 Options of run:
   -n N, -np N, --np N, -n=N   number of ranks (required)
@@ -30,10 +40,13 @@ Examples:
   mpi4node run -n 4 examples/demo.ts
   mpi4node run -n 8 --host a:4,b:4 train.js --epochs 3
   mpi4node run -n 2 --node-arg=--expose-gc bench.ts --size 1M
+  mpi4node check -n 2
 
-Which mpirun: $MPI4NODE_MPIRUN, else $MPI_HOME/bin/mpirun, else mpirun on PATH.
+Which mpirun: $MPI4NODE_MPIRUN, else $MPI_HOME/bin/mpirun, else the mpirun on PATH of the
+MPI the addon was built against. Which addon: see \`mpi4node info\` (MPI4NODE_MPI=openmpi|mpich
+chooses between the prebuilt ones, MPI4NODE_ADDON names a file).
 Under Slurm or another launcher you do not need this command: run the script directly,
-e.g. \`srun -n 4 node script.js\` (TypeScript: \`srun -n 4 node --import tsx script.ts\`).
+e.g. \`srun -n 4 node script.js\`.
 `;
 
 class UsageError extends Error {}
@@ -100,11 +113,17 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
     }
-    if (command === 'info') {
-      const mpi = detectMpi();
-      console.log(`mpi:     ${mpi.flavour}${mpi.version ? ` ${mpi.version}` : ''} (${mpi.mpirun})`);
-      console.log(`node:    ${process.version} (${process.execPath})`);
-      return mpi.flavour === 'unknown' && !mpi.version ? 1 : 0;
+    if (command === '--version' || command === '-V' || command === 'version') {
+      console.log(packageVersion());
+      return 0;
+    }
+    if (command === 'info') return await info();
+    if (command === 'check') {
+      if (rest.includes('-h') || rest.includes('--help')) {
+        process.stdout.write(USAGE);
+        return 0;
+      }
+      return await run(parseCheckArgs(rest));
     }
     if (command === 'run') {
       if (rest.length === 0 || rest.includes('-h') || rest.includes('--help')) {
@@ -127,6 +146,92 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`mpi4node: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+}
+
+/** The version in mpi4node's package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** `check`'s arguments: -n N (default 2), anything else goes to mpirun. Exported for tests. */
+export function parseCheckArgs(argv: string[]): RunArgs {
+  let np = 2;
+  const mpirunArgs: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const npFlag = /^(?:-n|-np|--np)(?:=(.*))?$/.exec(arg);
+    if (!npFlag) {
+      mpirunArgs.push(arg);
+      continue;
+    }
+    const value = npFlag[1] ?? argv[++i];
+    if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1) {
+      throw new UsageError(`${arg.split('=')[0]} needs a positive whole number of ranks, got ${value === undefined ? 'nothing' : `'${value}'`}`);
+    }
+    np = Number(value);
+  }
+  // The smoke job ships beside this file: dist/cli/smoke.js in the package, lib/cli/smoke.ts under tsx.
+  const here = fileURLToPath(import.meta.url);
+  const script = path.join(path.dirname(here), here.endsWith('.ts') ? 'smoke.ts' : 'smoke.js');
+  return { np, tag: false, nodeArgs: [], mpirunArgs, script, scriptArgs: [] };
+}
+
+const ABI_TEXT: Record<MpiAbi, string> = {
+  openmpi: 'Open MPI (libmpi.so.40)',
+  mpich: 'the MPICH ABI (MPICH, Intel MPI, MVAPICH: libmpi.so.12, libmpich.so.12 on Debian/Ubuntu)',
+};
+const FAMILY: Record<string, string> = { openmpi: 'Open MPI', mpich: 'MPICH', unknown: 'unknown MPI' };
+
+/** The MPI libraries mapped into this process (what the dynamic linker actually loaded). */
+function mappedMpiLibraries(): string[] {
+  try {
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    const libs = [...maps.matchAll(/\s(\/\S*\/lib(?:mpi|mpich|mpi_cray)\.so[.\d]*)$/gm)].map((m) => m[1]!);
+    return [...new Set(libs)];
+  } catch {
+    return [];
+  }
+}
+
+/** `mpi4node info`: loads the addon (and MPI) and says what it found; 1 when the addon does not load. */
+async function info(): Promise<number> {
+  console.log(`mpi4node:  ${packageVersion()} (node ${process.version}, ${process.platform}-${process.arch})`);
+  let native: Native;
+  try {
+    native = loadAddon();
+  } catch (err) {
+    console.log('addon:     does not load');
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  const l = loaded!;
+  const how = { explicit: 'MPI4NODE_ADDON', source: 'built from source', prebuild: 'prebuilt' }[l.kind];
+  console.log(`addon:     ${l.path} (${how})`);
+  const impl = native.constants().IMPLEMENTATION;
+  console.log(`built for: ${l.abi ? ABI_TEXT[l.abi] : 'an MPI of unknown ABI'}, with ${FAMILY[impl]}'s mpi.h`);
+  const libs = mappedMpiLibraries();
+  console.log(`library:   ${libs.length ? libs.join(', ') : '(no MPI library mapped)'}${l.mpiLibrary ? ` (loaded as ${l.mpiLibrary})` : ''}`);
+  const [major, minor] = native.version();
+  console.log(`MPI:       ${native.libraryVersion().split('\n')[0]!.trim()} (MPI standard ${major}.${minor})`);
+  const mpi = detectMpi();
+  const launcher = `${mpi.mpirun} (${FAMILY[mpi.flavour]}${mpi.version ? ` ${mpi.version}` : ''})`;
+  const matches = mpi.flavour === (l.abi ?? impl);
+  console.log(`launcher:  ${launcher}${matches ? '' : `: does not match the addon; set MPI4NODE_MPIRUN to the mpirun of ${l.abi ? FAMILY[l.abi] : 'its MPI'}`}`);
+  const { init } = await import('../core/env.js');
+  try {
+    const provided = init({ threadLevel: 'multiple', abortOnError: false });
+    console.log(`threads:   up to '${provided}' (MPI_Init_thread); mpi4node uses 'single' unless init({ threadLevel }) asks for more`);
+  } catch (err) {
+    console.log(`threads:   unknown, MPI_Init failed: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const gpu = await import('../gpu/index.js');
+  const st = gpu.status();
+  console.log(
+    `gpu:       ${st.available
+      ? `${st.cuda.devices} device(s), CUDA runtime ${st.cuda.runtimeVersion}, driver ${st.cuda.driverVersion}; NCCL ${st.nccl.available ? st.nccl.version : `not available: ${st.nccl.reason}`}`
+      : `not available: ${st.reason}`}`,
+  );
+  return 0;
 }
 
 function run(args: RunArgs): Promise<number> {

@@ -54,7 +54,7 @@ let cached: { key: string; info: MpiInfo } | undefined;
  */
 export function detectMpi(): MpiInfo {
   const env = process.env;
-  const key = [env.MPI4NODE_MPIRUN, env.MPI4NODE_ADDON, env.MPI_HOME, env.npm_config_mpi_home, env.PATH].join('\0');
+  const key = [env.MPI4NODE_MPIRUN, env.MPI4NODE_ADDON, env.MPI4NODE_MPI, env.MPI4NODE_MPI_LIBRARY, env.MPI_HOME, env.npm_config_mpi_home, env.PATH].join('\0');
   if (cached?.key === key) return cached.info;
   const mpirun = findMpirun(addonAbi());
   cached = { key, info: { mpirun, ...describeMpirun(mpirun), mpicc: mpiccBeside(mpirun) } };
@@ -125,12 +125,41 @@ function parseVersion(out: string): { flavour: MpiFlavour; version: string } {
 }
 
 /**
- * `--import` value that lets ranks run .ts files. An absolute file URL rather than the bare `tsx`
- * so it resolves the same way whatever directory mpirun starts the ranks in.
+ * `--import` value that lets ranks run .ts files through tsx. An absolute file URL rather than the bare
+ * `tsx` so it resolves the same way whatever directory mpirun starts the ranks in. tsx is an optional
+ * peer dependency: looked up beside mpi4node, then from the current directory (a global mpi4node).
  */
 export function tsxImport(): string {
   // 'tsx' exports its loader (dist/loader.mjs) as the package root; that is what `node --import tsx` uses.
-  return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  for (const from of [import.meta.url, pathToFileURL(path.join(process.cwd(), 'noop.js')).href]) {
+    try {
+      return pathToFileURL(createRequire(from).resolve('tsx')).href;
+    } catch {
+      // not here
+    }
+  }
+  throw new Error('tsx is not installed: npm install --save-dev tsx');
+}
+
+/**
+ * Node options that let a rank run a TypeScript file: tsx when it is installed (it also maps './x.js'
+ * imports to x.ts, as tsc-style projects write them, which Node's own type stripping does not); else
+ * Node's type stripping: on by default from Node 23.6 and 22.18, behind --experimental-strip-types from
+ * 22.6. Before that (Node 20, 22.0-22.5) tsx is needed, and the error says so.
+ */
+export function typeScriptNodeArgs(script: string, nodeVersion = process.versions.node): string[] {
+  try {
+    return ['--import', tsxImport()];
+  } catch {
+    // no tsx: Node's own, where it has it
+  }
+  const [major = 0, minor = 0] = nodeVersion.split('.').map(Number);
+  if (major > 23 || (major === 23 && minor >= 6) || (major === 22 && minor >= 18)) return [];
+  if (major === 23 || (major === 22 && minor >= 6)) return ['--experimental-strip-types'];
+  throw new Error(
+    `${script} is TypeScript, and Node ${nodeVersion} cannot run it by itself (type stripping came in Node 22.6): ` +
+      'install tsx (npm install --save-dev tsx), use Node >= 22.6, or run the compiled .js',
+  );
 }
 
 /** True when a script needs the TypeScript loader. */
@@ -168,7 +197,7 @@ export function mpirunCommand(opts: MpirunOptions): MpirunCommand {
     args.push(opts.program, ...(opts.script ? [opts.script] : []), ...(opts.scriptArgs ?? []));
   } else {
     args.push(process.execPath); // the same node that runs us, not whatever `node` is first on PATH
-    if (isTypeScript(opts.script)) args.push('--import', tsxImport());
+    if (isTypeScript(opts.script)) args.push(...typeScriptNodeArgs(opts.script));
     args.push(...(opts.nodeArgs ?? []), opts.script, ...(opts.scriptArgs ?? []));
   }
 

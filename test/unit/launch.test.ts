@@ -37,6 +37,32 @@ test('mpi4node run -n 2 starts a TypeScript script on 2 ranks', () => {
   assert.is((r.stdout.match(/size=2/g) ?? []).length, 2);
 });
 
+test('mpi4node --version prints the package version', () => {
+  const r = node([cli, '--version']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+/);
+});
+
+test('mpi4node info loads the addon and says what it is built for and what it loaded', () => {
+  const r = node([cli, 'info']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /addon: +\/\S+\.node \((built from source|prebuilt|MPI4NODE_ADDON)\)/);
+  assert.match(r.stdout, /built for: (Open MPI|the MPICH ABI)/);
+  assert.match(r.stdout, /library: +\/\S*lib(mpi|mpich)\.so/);
+  assert.match(r.stdout, /MPI: +(Open MPI|MPICH)/);
+  assert.match(r.stdout, /launcher: +\S+ \((Open MPI|MPICH) [\d.]+\)\n/, 'the mpirun matches the addon');
+  assert.match(r.stdout, /threads: +up to '(single|funneled|serialized|multiple)'/);
+  assert.match(r.stdout, /gpu: +/);
+});
+
+test('mpi4node info with an addon that does not load says so and exits 1', () => {
+  const r = node([cli, 'info'], { MPI4NODE_ADDON: '/nonexistent/mpi4node.node' });
+  assert.is(r.status, 1, r.stdout);
+  assert.match(r.stdout, /addon: +does not load/);
+  assert.match(r.stderr, /\/nonexistent\/mpi4node\.node \(explicit\): not found/);
+  assert.not.match(r.stdout, /MPI: /);
+});
+
 test('mpi4node run without a script exits 2 with usage', () => {
   const r = node([cli, 'run', '-n', '2']);
   assert.is(r.status, 2);
