@@ -218,13 +218,18 @@ function scatterCounts(counts: unknown, size: number, what: string, s: TypedArra
   return cs;
 }
 
+// What gather and gatherv check first: the root, and the send (null: IN_PLACE) and receive buffers.
+function gathering(c: Comm, what: string, send: unknown, root: unknown, recv: unknown) {
+  const rt = checkRoot(root, c.size, what);
+  return {
+    what, size: c.size, rt, isRoot: c.rank === rt,
+    s: send === IN_PLACE ? null : bufArg(send, what, 'send'),
+    r: recv === undefined ? undefined : bufArg(recv, what, 'recv'),
+  };
+}
+
 export function gather(c: Comm, h: number, nb: boolean, send: unknown, root: unknown, recv: unknown): any {
-  const what = nb ? 'igather' : 'gather';
-  const size = c.size;
-  const rt = checkRoot(root, size, what);
-  const isRoot = c.rank === rt;
-  let s = send === IN_PLACE ? null : bufArg(send, what, 'send');
-  let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
+  let { what, size, rt, isRoot, s, r } = gathering(c, nb ? 'igather' : 'gather', send, root, recv);
   let n: number;
   if (s === null) {
     if (r === undefined) needInPlaceRecv(what, 'gather(IN_PLACE, root, buf), this rank\'s block in place');
@@ -310,12 +315,7 @@ export const allgather = eachToAll.bind(null, Each.Allgather);
 export const alltoall = eachToAll.bind(null, Each.Alltoall);
 
 export function gatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: unknown, root: unknown, recv: unknown): any {
-  const what = nb ? 'igatherv' : 'gatherv';
-  const size = c.size;
-  const rt = checkRoot(root, size, what);
-  const isRoot = c.rank === rt;
-  let s = send === IN_PLACE ? null : bufArg(send, what, 'send');
-  let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
+  let { what, size, rt, isRoot, s, r } = gathering(c, nb ? 'igatherv' : 'gatherv', send, root, recv);
   let L: Checked | undefined;
   if (s === null) {
     if (r === undefined) needInPlaceRecv(what, 'gatherv(IN_PLACE, layout, root, buf), this rank\'s block in place');
