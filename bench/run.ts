@@ -89,11 +89,17 @@ async function main(): Promise<number> {
 
   const mpiLibrary = libraryVersion().replace(/\0/g, '').trim();
   const notes: string[] = [];
-  const py = await findMpi4pyPython();
+  // mpi4py runs under the addon's mpirun, so it must be built for the same MPI family (Debian's
+  // python3-mpi4py is Open MPI's: under MPICH its column is skipped, not a failure).
+  const family = (lib: string) => (/Open MPI/.test(lib) ? 'Open MPI' : /MPICH/.test(lib) ? 'MPICH' : lib.split(',')[0]);
+  let py = await findMpi4pyPython();
   if (!py) {
     notes.push("mpi4py column skipped: no python3 that imports mpi4py (Debian: apt-get install python3-mpi4py, or set MPI4NODE_PYTHON)");
+  } else if (family(py.mpiLibrary) !== family(mpiLibrary)) {
+    notes.push(`mpi4py column skipped: ${py.python}'s mpi4py uses ${family(py.mpiLibrary)}, the addon ${family(mpiLibrary)} (set MPI4NODE_PYTHON to a python whose mpi4py uses ${family(mpiLibrary)})`);
+    py = null;
   } else if (py.mpiLibrary.split(',')[0] !== mpiLibrary.split(',')[0]) {
-    notes.push(`warning: mpi4py uses ${py.mpiLibrary.split(',')[0]} but the addon uses ${mpiLibrary.split(',')[0]}: the mpi4py column is another MPI`);
+    notes.push(`warning: mpi4py uses ${py.mpiLibrary.split(',')[0]} but the addon uses ${mpiLibrary.split(',')[0]}: the mpi4py column is another version`);
   }
   const m = machine(mpiLibrary, py ? `mpi4py ${py.mpi4py} (Python ${py.version}, ${py.python})` : null);
   // Other work on a 2-core machine distorts every figure, busy-polling ranks above all: say how busy it was.
