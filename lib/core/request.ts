@@ -16,7 +16,7 @@ export interface Received<T extends TypedArray = TypedArray> {
   status: Status;
 }
 
-const enum Kind { Send, Recv, RecvNew, Coll }
+const enum Kind { Send, Recv, RecvNew, Coll, Io }
 // Settled states, plus a bit for "reported": once a completion call (wait, a true test, waitAny & co.)
 // has returned a request's outcome it is inactive, as in MPI (MPI-4.1 §3.7.3), and the calls that pick
 // among requests skip it.
@@ -102,9 +102,11 @@ export class Request<T = Status> extends Settling<T> {
 
   /** @internal Called with the status record of a completion. */
   _settle(rec: Float64Array, off: number): void {
+    const slot = this.#slot;
     this.#slot = -1;
     const err = rec[off + STATUS.error]!;
-    if (err !== 0) return this.#fail(native.errorFor(err));
+    // The slot it had (-1: done within its posting call) finds its communicator's error hook.
+    if (err !== 0) return this.#fail(native.errorFor(err, slot));
     switch (this.#kind) {
       case Kind.Send: {
         const b = this.#buffer!;
@@ -112,6 +114,8 @@ export class Request<T = Status> extends Settling<T> {
       }
       case Kind.Recv:
         return this.#fulfill(Status.fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
+      case Kind.Io: // a file access: the elements it moved
+        return this.#fulfill(Math.floor(rec[off + STATUS.bytes]! / this.#buffer!.BYTES_PER_ELEMENT) as T);
       case Kind.Coll:
         this.#extra = undefined;
         if (this.#peer > 0) {
@@ -230,6 +234,11 @@ export class Request<T = Status> extends Settling<T> {
   /** @internal */
   static _recv(slot: number, buf: TypedArray): Request<Status> {
     return new Request<Status>(Kind.Recv, buf, 0, 0, undefined).#posted(slot);
+  }
+  /** @internal A file access just posted (lib/io/file.ts): resolves to the elements moved. */
+  static _io(slot: number, buf: TypedArray): Request<number> {
+    pin(buf);
+    return new Request<number>(Kind.Io, buf, 0, 0, undefined).#posted(slot);
   }
   /** @internal */
   static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo): Request<Received<A>> {
