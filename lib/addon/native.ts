@@ -15,7 +15,7 @@ export interface NativeConstants {
   IDENT: number; CONGRUENT: number; SIMILAR: number; UNEQUAL: number;
   WORLD: number; SELF: number; WORLD_INTERNAL: number; SELF_INTERNAL: number;
   STATUS_FIELDS: number; IMPLEMENTATION: 'openmpi' | 'mpich' | 'unknown';
-  MAX_INFO_KEY: number; MAX_INFO_VAL: number; ERR_READ_ONLY: number;
+  MAX_INFO_KEY: number; MAX_INFO_VAL: number; ERR_READ_ONLY: number; ERR_ACCESS: number;
   MODE_RDONLY: number; MODE_WRONLY: number; MODE_RDWR: number; MODE_CREATE: number; MODE_EXCL: number;
   MODE_APPEND: number; MODE_DELETE_ON_CLOSE: number; MODE_UNIQUE_OPEN: number;
 }

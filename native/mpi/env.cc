@@ -123,6 +123,7 @@ Napi::Value Addon::Constants(const Napi::CallbackInfo& info) {
   o.Set("MAX_INFO_KEY", static_cast<int>(MPI_MAX_INFO_KEY));
   o.Set("MAX_INFO_VAL", static_cast<int>(MPI_MAX_INFO_VAL));
   o.Set("ERR_READ_ONLY", static_cast<int>(MPI_ERR_READ_ONLY));
+  o.Set("ERR_ACCESS", static_cast<int>(MPI_ERR_ACCESS));
   o.Set("MODE_RDONLY", static_cast<int>(MPI_MODE_RDONLY));
   o.Set("MODE_WRONLY", static_cast<int>(MPI_MODE_WRONLY));
   o.Set("MODE_RDWR", static_cast<int>(MPI_MODE_RDWR));
