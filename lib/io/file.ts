@@ -20,6 +20,7 @@ import { C, native, statusRecord } from '../addon/binding.js';
 import { STATUS } from '../addon/native.js';
 import { asView, describe, invalidParameterError, type BufferLike } from '../core/checks.js';
 import { Comm } from '../comm/comm.js';
+import { barrier } from '../coll/impl.js';
 import { dtypeInfo, dtypeOf, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { codedError } from '../core/errors.js';
 import { Info, withInfo, type InfoLike } from '../core/info.js';
@@ -109,7 +110,9 @@ export class File {
     }
     const c = comm._handle();
     const h = withInfo(info, (i) => native.fileOpen(c, p, m.amode, i, m.truncate));
-    return new File(h, comm, p, mode);
+    const f = new File(h, comm, p, mode);
+    if (m.truncate) f.#settled();
+    return f;
   }
 
   /** Deletes the file at `path` (MPI_File_delete; not collective). ERR_NO_SUCH_FILE when there is none. */
@@ -250,19 +253,25 @@ export class File {
   }
 
   #blocking(access: Access, what: string, buf: BufferLike, offset = 0): number {
-    const h = this.#handle();
+    const h = this.#target(what);
     const v = this.#buffer(buf, what);
     access(h, v, offsetArg(offset, `${what}: offset`), false);
     return Math.floor(statusRecord[STATUS.bytes]! / v.BYTES_PER_ELEMENT);
   }
 
   #nonblocking(access: Access, what: string, buf: BufferLike, offset = 0): Request<number> {
-    const h = this.#handle();
+    const h = this.#target(what);
     const v = this.#buffer(buf, what);
     const r = Request._io(access(h, v, offsetArg(offset, `${what}: offset`), true)!, v);
     this.#prune();
     this.#inflight.push(r);
     return r;
+  }
+
+  // Writes to a read-only file are refused here: Open MPI 4.1's collective writes at 3 or more ranks
+  // report success on a file opened 'r' (seen in test/mpi/io.test.ts at np=3).
+  #target(what: string): number {
+    return /^i?write/.test(what) ? this.#writable(what) : this.#handle();
   }
 
   #prune(): void {
@@ -322,7 +331,18 @@ export class File {
   /** Truncates or extends the file to `bytes` (MPI_File_set_size; collective). */
   setSize(bytes: number): void {
     const h = this.#writable('setSize');
-    native.fileSetSize(h, offsetArg(bytes, 'setSize: bytes'));
+    const n = offsetArg(bytes, 'setSize: bytes');
+    this.#settled();
+    native.fileSetSize(h, n);
+    this.#settled();
+  }
+
+  // Open MPI 4.1's MPI_File_set_size is not synchronizing: rank 0 changes the size on entry, while
+  // other ranks may still be reading the old one (at 4 ranks a rank's getSize between setSize(1000) and
+  // setSize(10) saw 10). Barriers before and after, so that between two collective size changes every
+  // rank sees the size last set, on both MPIs.
+  #settled(): void {
+    barrier(this.#comm, this.#comm._handle(true), false);
   }
 
   /**
@@ -340,10 +360,12 @@ export class File {
       throw this.#mpiError(C.ERR_ACCESS, `preallocate of ${this.#path}, opened '${this.#mode}' (write-only): Open MPI 4.1 ` +
         "cannot preallocate a write-only file (MPICH can); open it 'w+' or 'a+'");
     }
+    this.#settled();
     const before = new Float64Array([this.#comm.rank === 0 ? native.fileGetSize(h) : 0]);
     native.bcast(before, 0, this.#comm._handle(true), false);
     native.filePreallocate(h, n);
     if (before[0] === n) native.fileSetSize(h, n);
+    this.#settled();
   }
 
   /** Writes this rank's data through to storage and makes other ranks' writes visible (MPI_File_sync; collective). */
