@@ -68,7 +68,7 @@ test('createGroup: pipeline stages of two ranks each talk among themselves while
   }
   // A group of processes outside the communicator: a group of world made on a sub-communicator.
   if (size > 1) {
-    const half = world.split(rank === 0 ? 0 : 1);
+    const half = world.split(rank === 0 ? 0 : 1)!;
     const e = thrown(() => half.createGroup(g));
     assert.instance(e, RangeError);
     assert.is(e.code, 'ERR_GROUP', e.message);
