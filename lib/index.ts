@@ -28,6 +28,12 @@ export {
 } from './channel/channel.js';
 export { Server, type Handler, type RequestOptions, type ServeOptions } from './channel/rpc.js';
 export { GraphComm, AdjacencyError, type Adjacency } from './topo/graph.js';
+// Process topologies (comm.cart), groups (comm.group, comm.createGroup), info hints and MPI-IO.
+export { TopoComm } from './topo/neighbors.js';
+export { CartComm, dimsCreate, type Shift } from './topo/cart.js';
+export { Group, type GroupComparison, type RankRange } from './comm/group.js';
+export { Info, type InfoLike, type InfoValue } from './core/info.js';
+export { File, type FileMode, type FileView, type Whence } from './io/file.js';
 export type { Tensor, TensorInit } from './wire/payload.js';
 export {
   MessageError, ProtocolVersionError, SchemaMismatchError, PayloadMismatchError, ChannelMismatchError,

@@ -15,12 +15,17 @@ export interface NativeConstants {
   IDENT: number; CONGRUENT: number; SIMILAR: number; UNEQUAL: number;
   WORLD: number; SELF: number; WORLD_INTERNAL: number; SELF_INTERNAL: number;
   STATUS_FIELDS: number; IMPLEMENTATION: 'openmpi' | 'mpich' | 'unknown';
+  MAX_INFO_KEY: number; MAX_INFO_VAL: number; ERR_READ_ONLY: number; ERR_ACCESS: number;
+  MODE_RDONLY: number; MODE_WRONLY: number; MODE_RDWR: number; MODE_CREATE: number; MODE_EXCL: number;
+  MODE_APPEND: number; MODE_DELETE_ON_CLOSE: number; MODE_UNIQUE_OPEN: number;
 }
 
 export interface Native {
   setup(o: {
     status: Float64Array; args: Int32Array; clock: Float64Array; doneSlots: Int32Array; doneStatus: Float64Array;
     onComplete: (n: number) => void; MpiError: Function;
+    /** Called with an MPI error of a communicator that has a hook (comm.onError); returns the error to use. */
+    onMpiError: (comm: number, error: Error) => unknown;
   }): void;
   init(requestedThreadLevel: number): number;
   finalize(): void;
@@ -35,15 +40,45 @@ export interface Native {
   constants(): NativeConstants;
   tagUpperBound(): number;
   pending(): number;
-  errorFor(code: number): Error;
+  /** The MpiError for `code`; with the engine slot of the operation that failed (-1: it completed at once), its communicator's hook sees it first. */
+  errorFor(code: number, slot?: number): Error;
 
   commRank(comm: number): number;
   commSize(comm: number): number;
   commDup(comm: number): [number, number];
   commSplit(comm: number, color: number, key: number): [number, number] | null;
-  commSplitShared(comm: number, key: number): [number, number] | null;
+  /** info: an info handle, -1 for none (MPI_INFO_NULL); the same for every `info` below. */
+  commSplitShared(comm: number, key: number, info: number): [number, number] | null;
   commCompare(a: number, b: number): number;
   commFree(comm: number): void;
+  /** MPI_ERRORS_ARE_FATAL (true) or MPI_ERRORS_RETURN (false) on this communicator. */
+  commSetErrorsFatal(comm: number, fatal: boolean): void;
+  /** Whether MPI errors of calls on this handle go through setup's onMpiError first. */
+  setErrorHook(comm: number, on: boolean): void;
+
+  /** Groups (native/mpi/group.cc): handles of a per-environment table. groupRank: UNDEFINED when not a member. */
+  commGroup(comm: number): number;
+  groupSize(group: number): number;
+  groupRank(group: number): number;
+  groupIncl(group: number, ranks: Int32Array): number;
+  groupExcl(group: number, ranks: Int32Array): number;
+  groupUnion(a: number, b: number): number;
+  groupIntersection(a: number, b: number): number;
+  groupDifference(a: number, b: number): number;
+  /** Each rank of `a` in `b` (UNDEFINED where it is not one). */
+  groupTranslate(a: number, ranks: Int32Array, b: number): Int32Array;
+  groupCompare(a: number, b: number): number;
+  groupFree(group: number): void;
+  commCreateGroup(comm: number, group: number, tag: number): [number, number];
+
+  /** Info objects (native/mpi/info.cc). */
+  infoCreate(): number;
+  infoSet(info: number, key: string, value: string): void;
+  infoGet(info: number, key: string): string | undefined;
+  infoDelete(info: number, key: string): boolean;
+  infoKeys(info: number): string[];
+  infoDup(info: number): number;
+  infoFree(info: number): void;
 
   /**
    * Point-to-point (native/mpi/p2p.cc). `nb` picks the nonblocking form, which returns -1 when the
@@ -147,6 +182,50 @@ export interface Native {
     destWeights: Int32Array | null): [number, number];
   distGraphNeighbors(comm: number): [Int32Array, Int32Array, Int32Array, Int32Array, boolean];
   topoAgree(comm: number, value: number): boolean;
+  /** Cartesian topologies (native/mpi/topo.cc). periods and remainDims: 0 or 1 per dimension. */
+  cartCreate(comm: number, dims: Int32Array, periods: Int32Array, reorder: boolean): [number, number] | null;
+  /** [dims, periods, this rank's coordinates] */
+  cartGet(comm: number): [Int32Array, Int32Array, Int32Array];
+  cartRank(comm: number, coords: Int32Array): number;
+  cartCoords(comm: number, rank: number): Int32Array;
+  /** [source, dest] */
+  cartShift(comm: number, direction: number, disp: number): Int32Array;
+  cartSub(comm: number, remainDims: Int32Array): [number, number];
+  /** Fills the zero entries of `dims` in place (MPI_Dims_create). */
+  dimsCreate(nnodes: number, dims: Int32Array): void;
+
+  /**
+   * MPI-IO (native/mpi/io.cc): file handles of a per-environment table. Data accesses take a buffer, an
+   * offset in elements of the view (ignored by the file-pointer forms) and `nb`; the blocking form
+   * leaves the byte count in the status record, the nonblocking one returns -1 (done, status in the
+   * record) or a slot. The ordered forms are blocking only.
+   */
+  fileOpen(comm: number, path: string, amode: number, info: number, truncate: boolean): number;
+  fileClose(file: number): void;
+  fileDelete(path: string, info: number): void;
+  /** etype: an empty typed array of the element type, or null for bytes. */
+  fileSetView(file: number, disp: number, etype: Buf | null, info: number): void;
+  fileReadAt(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWriteAt(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileReadAtAll(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWriteAtAll(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileRead(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWrite(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileReadAll(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWriteAll(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileReadShared(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWriteShared(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileReadOrdered(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWriteOrdered(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  /** whence 0 set, 1 current, 2 end; shared: the shared file pointer (collective). */
+  fileSeek(file: number, offset: number, whence: number, shared: boolean): void;
+  filePosition(file: number, shared: boolean): number;
+  fileGetSize(file: number): number;
+  fileSetSize(file: number, bytes: number): void;
+  filePreallocate(file: number, bytes: number): void;
+  fileSync(file: number): void;
+  /** An info handle of the hints in use (the caller frees it). */
+  fileGetInfo(file: number): number;
 }
 
 // ---- GPU (native/gpu/): CUDA and NCCL loaded at run time, used through lib/gpu/. ----

@@ -1,11 +1,12 @@
 // Communicators and point-to-point messaging. Arguments are checked here, before MPI is called, so a
 // bad rank, tag or buffer is a TypeError/RangeError and the communicator stays usable.
-import { C, native, statusRecord } from '../addon/binding.js';
+import { C, native, onMpiErrors, statusRecord } from '../addon/binding.js';
 import { asView, invalidParameterError, rankError, tagError, type BufferLike } from '../core/checks.js';
 import { fastResult, fastSlot, irecvFast, isendFast, recvFast, sendFast, setFastArgs, slotElementSize } from '../addon/fastpath.js';
 import { dtypeInfo, type Dtype, type TypedArray } from '../core/dtypes.js';
 import { ensureInit } from '../core/env.js';
-import { codedError } from '../core/errors.js';
+import { codedError, type MpiError } from '../core/errors.js';
+import { withInfo, type InfoLike } from '../core/info.js';
 import { STATUS } from '../addon/native.js';
 import { pin } from '../core/pin.js';
 import { Prequest } from '../core/prequest.js';
@@ -24,6 +25,21 @@ export type ArrayOf<D extends Dtype> = D extends 'int8' ? Int8Array : D extends 
   : D extends 'uint16' | 'float16' | 'bfloat16' ? Uint16Array : D extends 'int32' ? Int32Array
   : D extends 'uint32' ? Uint32Array : D extends 'int64' ? BigInt64Array : D extends 'uint64' ? BigUint64Array
   : D extends 'float32' ? Float32Array : D extends 'float64' ? Float64Array : TypedArray;
+
+// Error hooks (comm.onError), by handle: the user's and the private duplicate's. The addon calls the
+// dispatcher from the binding that got the error code (never from inside MPI, where no JavaScript may
+// run), before the error is thrown or a Request rejects with it; what a hook throws is used instead.
+const errorHooks = new Map<number, (error: MpiError) => void>();
+onMpiErrors((handle, error) => {
+  const hook = errorHooks.get(handle);
+  if (hook === undefined) return error;
+  try {
+    hook(error as MpiError);
+    return error;
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e), { cause: e });
+  }
+});
 
 let tagUb = -1;
 /** @internal MPI_TAG_UB, read once. */
@@ -121,9 +137,14 @@ export class Comm {
     return r === null ? null : new Comm(r[0], r[1]);
   }
 
-  /** The ranks that share memory with this one (one node), as MPI_Comm_split_type(SHARED). Collective. */
-  splitShared(key: number = this.rank): Comm {
-    const r = native.commSplitShared(this.#h(), key);
+  /**
+   * The ranks that share memory with this one (one node), as MPI_Comm_split_type(SHARED). Collective.
+   * `info`: hints for MPI (an Info or a plain object).
+   */
+  splitShared(key: number = this.rank, info?: InfoLike): Comm {
+    if (!Number.isInteger(key)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'key', 'an integer', key);
+    const h = this.#h();
+    const r = withInfo(info, (i) => native.commSplitShared(h, key, i));
     if (r === null) throw new Error('MPI_Comm_split_type returned no communicator');
     return new Comm(r[0], r[1]);
   }
@@ -133,10 +154,43 @@ export class Comm {
     return r === C.IDENT ? 'ident' : r === C.CONGRUENT ? 'congruent' : r === C.SIMILAR ? 'similar' : 'unequal';
   }
 
+  // ---- errors ----
+
+  /**
+   * Calls `hook` with every MpiError of a call on this communicator (blocking, or a Request's) before it
+   * is thrown or the Request rejects with it; what the hook throws is thrown (or rejected) instead.
+   * Argument errors found before MPI is called are not MPI's and do not reach it. `undefined` removes
+   * the hook. MPI's own handler stays MPI_ERRORS_RETURN: the hook runs in the call that got the code.
+   */
+  onError(hook: ((error: MpiError) => void) | undefined): void {
+    if (hook !== undefined && typeof hook !== 'function') {
+      throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'hook', 'a function or undefined', hook);
+    }
+    const h = this.#h();
+    for (const k of [h, this.#internal]) {
+      if (hook === undefined) errorHooks.delete(k);
+      else errorHooks.set(k, hook);
+      native.setErrorHook(k, hook !== undefined);
+    }
+  }
+
+  /**
+   * MPI_ERRORS_ARE_FATAL on this communicator: its next MPI error aborts the whole job, as C MPI does by
+   * default. `setErrorsFatal(false)` goes back to MPI_ERRORS_RETURN, the library's default (errors are
+   * thrown as MpiError).
+   */
+  setErrorsFatal(fatal = true): void {
+    const h = this.#h();
+    native.commSetErrorsFatal(h, fatal);
+    native.commSetErrorsFatal(this.#internal, fatal);
+  }
+
   /** Frees this communicator and its private duplicate. World and self cannot be freed. */
   free(): void {
     const h = this.#h();
     if (h === C.WORLD || h === C.SELF) throw codedError(TypeError, 'ERR_COMM_PREDEFINED', 'world and self cannot be freed');
+    errorHooks.delete(h);
+    errorHooks.delete(this.#internal);
     native.commFree(this.#internal);
     native.commFree(h);
     this.#handle = this.#internal = -1;

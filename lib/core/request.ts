@@ -16,7 +16,7 @@ export interface Received<T extends TypedArray = TypedArray> {
   status: Status;
 }
 
-const enum Kind { Send, Recv, RecvNew, Coll }
+const enum Kind { Send, Recv, RecvNew, Coll, Io }
 // Settled states, plus a bit for "reported": once a completion call (wait, a true test, waitAny & co.)
 // has returned a request's outcome it is inactive, as in MPI (MPI-4.1 §3.7.3), and the calls that pick
 // among requests skip it.
@@ -143,9 +143,11 @@ export class Request<T = Status> extends Settling<T> {
 
   /** @internal Called with the status record of a completion. */
   _settle(rec: Float64Array, off: number): void {
+    const slot = this.#slot;
     this.#slot = -1;
     const err = rec[off + STATUS.error]!;
-    if (err !== 0) return this.#fail(native.errorFor(err));
+    // The slot it had (-1: done within its posting call) finds its communicator's error hook.
+    if (err !== 0) return this.#fail(native.errorFor(err, slot));
     switch (this.#kind) {
       case Kind.Send: {
         const b = this.#buffer!;
@@ -153,6 +155,8 @@ export class Request<T = Status> extends Settling<T> {
       }
       case Kind.Recv:
         return this.#fulfill(Status.fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
+      case Kind.Io: // a file access: the elements it moved
+        return this.#fulfill(Math.floor(rec[off + STATUS.bytes]! / this.#buffer!.BYTES_PER_ELEMENT) as T);
       case Kind.Coll:
         this.#extra = undefined;
         if (this.#peer > 0) {
@@ -274,6 +278,11 @@ export class Request<T = Status> extends Settling<T> {
   static _recv(slot: number, buf: TypedArray): Request<Status> {
     return new Request<Status>(Kind.Recv, buf, 0, 0, undefined).#posted(slot);
   }
+  /** @internal A file access just posted (lib/io/file.ts): resolves to the elements moved. */
+  static _io(slot: number, buf: TypedArray): Request<number> {
+    pin(buf);
+    return new Request<number>(Kind.Io, buf, 0, 0, undefined).#posted(slot);
+  }
   /** @internal */
   static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo): Request<Received<A>> {
     return new Request<Received<A>>(Kind.RecvNew, undefined, 0, 0, dtype).#posted(slot);
@@ -389,8 +398,9 @@ export class Request<T = Status> extends Settling<T> {
     return p;
   }
 
-  /** @internal Whether group `g` is complete (then settled): its requests are looked at from the first one not
-   * yet done, so each is passed over once however many sweeps it takes. */
+  /** @internal Whether iwaitAll's group `g` is complete (then settled). */
+  // Its requests are looked at from the first one not yet done, so each is passed over once however
+  // many sweeps it takes.
   static _groupDone(g: Group): boolean {
     const rs = g.requests as Request<any>[];
     while (g.next < rs.length && rs[g.next]!.#state !== State.Pending) g.next++;

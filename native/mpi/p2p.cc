@@ -35,7 +35,7 @@ Napi::Value Addon::Recv(const Napi::CallbackInfo& info) {
     int rc;
     const int slot = engine_->PostRecv(b.data, b.count, b.type, e, status_, &rc);
     a.Check(rc);
-    return Napi::Number::New(a.env(), slot);
+    return a.Slot(slot);
   }
   engine_->DriveAhead(e);
   CountedType ct(b.count, b.type);
@@ -118,7 +118,7 @@ Napi::Value Addon::Mprobe(const Napi::CallbackInfo& info) {
 Napi::Value Addon::Improbe(const Napi::CallbackInfo& info) {
   Args a(this, info);
   const Envelope e{a.Int(0), a.Int(1), a.Comm(2)};
-  return Napi::Number::New(a.env(), engine_->PostProbe(e, status_));
+  return a.Slot(engine_->PostProbe(e, status_));
 }
 
 // mrecv(message, buf, nb): receives a matched message.

@@ -38,4 +38,17 @@ test(`agents at ${np} ranks: the verifier catches every injected mistake`, () =>
   assert.ok(Number(caught![3]) > 0, out);
 });
 
+test(`checkpoint at ${np} ranks: every shard written to one file collectively and read back intact`, () => {
+  const out = run('checkpoint.ts');
+  const words = Array.from({ length: np }, (_, r) => 1000 + 337 * r).reduce((a, b) => a + b, 0);
+  assert.match(out, `checkpoint: ${np} ranks wrote ${words} float32 parameters`);
+  assert.match(out, `read back intact on ${np} of ${np} ranks`);
+});
+
+test(`heat at ${np} ranks: the stencil on a cartesian grid equals the serial run bitwise`, () => {
+  const out = run('heat.ts');
+  assert.match(out, /heat: 61x47 plate, 500 steps on a \d+x\d+ grid of ranks/);
+  assert.match(out, 'max |parallel - serial| = 0 (bitwise equal to the serial run)');
+});
+
 test.run();
