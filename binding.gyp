@@ -17,9 +17,11 @@
       "native/mpi/comm.cc",
       "native/mpi/env.cc",
       "native/mpi/fast.cc",
+      "native/mpi/half.cc",
       "native/mpi/ops.cc",
       "native/mpi/p2p.cc",
       "native/mpi/topo.cc",
+      "native/mpi/win.cc",
       "native/progress/engine.cc",
       "native/progress/poller.cc"
     ],

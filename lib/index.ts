@@ -17,7 +17,8 @@ export { DTYPES, dtypeInfo, dtypeOf, type Dtype, type TypedArray } from './core/
 export type { BufferLike } from './core/checks.js';
 // Collectives are Comm methods, added by these modules.
 export { IN_PLACE, type InPlace, type Layout, type Fresh } from './coll/methods.js';
-export { createOp, UserOp, type Op, type OpName, type ReduceFunction } from './coll/ops.js';
+export { createOp, reduceLocal, UserOp, type Op, type OpName, type ReduceFunction, type ReduceOptions } from './coll/ops.js';
+export { toHalf, fromHalf, type HalfDtype } from './core/half.js';
 import './coll/objects.js';
 // Versioned channels (comm.channel), request/reply and agent graphs (comm.graph): Comm methods added here.
 export {
