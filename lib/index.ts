@@ -20,6 +20,10 @@ export { IN_PLACE, type InPlace, type Layout, type Fresh } from './coll/methods.
 export { createOp, reduceLocal, UserOp, type Op, type OpName, type ReduceFunction, type ReduceOptions } from './coll/ops.js';
 export { toHalf, fromHalf, type HalfDtype } from './core/half.js';
 import './coll/objects.js';
+// One-sided communication: comm.window / allocateWindow / allocateSharedWindow, added here.
+export {
+  Window, type WindowOptions, type WindowFlavor, type FenceAssert, type LockAssert, type LockType, type RmaOpName,
+} from './rma/window.js';
 // Versioned channels (comm.channel), request/reply and agent graphs (comm.graph): Comm methods added here.
 export {
   Channel, readRaw, COPY_BELOW, type ChannelOptions, type ChannelStats, type Envelope, type RecvOptions,

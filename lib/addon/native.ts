@@ -158,8 +158,8 @@ export interface Native {
   winGetAccumulate(win: number, origin: Buf | null, result: Buf, rank: number, disp: number, op: number, nb: boolean): number | undefined;
   winFetchAndOp(win: number, origin: Buf | null, result: Buf, rank: number, disp: number, op: number): void;
   winCompareAndSwap(win: number, origin: Buf, compare: Buf, result: Buf, rank: number, disp: number): void;
-  /** Lets MPI's progress engine run once (MPICH serves passive-target operations only inside MPI calls). */
-  winProgress(): void;
+  /** Lets MPI's progress engine run once, by an MPI_Iprobe on `comm` (MPICH serves passive-target operations only inside MPI calls). */
+  winProgress(comm: number): void;
 
   /** Several buffers as ONE message (an hindexed datatype over their addresses; native/channel/parts.cc). */
   sendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean, nb: boolean): number | undefined;
