@@ -27,6 +27,8 @@ import './coll/objects.js';
 export {
   Window, type WindowOptions, type WindowFlavor, type FenceAssert, type LockAssert, type LockType, type RmaOpName,
 } from './rma/window.js';
+// Training: a bucketed gradient averager (lib/train/).
+export { GradientAverager, type AveragerOptions, type Compression, type GradArray } from './train/averager.js';
 // Versioned channels (comm.channel), request/reply and agent graphs (comm.graph): Comm methods added here.
 export {
   Channel, readRaw, COPY_BELOW, type ChannelOptions, type ChannelStats, type Envelope, type RecvOptions,
