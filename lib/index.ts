@@ -29,6 +29,7 @@ export {
 } from './rma/window.js';
 // Training: a bucketed gradient averager (lib/train/).
 export { GradientAverager, type AveragerOptions, type Compression, type GradArray } from './train/averager.js';
+export { ParameterServer, ParameterBlock, sgd, type ServerRound } from './train/patterns.js';
 // Versioned channels (comm.channel), request/reply and agent graphs (comm.graph): Comm methods added here.
 export {
   Channel, readRaw, COPY_BELOW, type ChannelOptions, type ChannelStats, type Envelope, type RecvOptions,
