@@ -21,7 +21,8 @@
 //   on a communicator of one rank (MPI_ERR_WIN; allocateWindow works), and its compare-and-swap of
 //   8-byte elements crashes the process in the vader BTL (open-mpi/ompi#7967), so that is refused with
 //   ERR_UNSUPPORTED_OPERATION unless the job chose other components (--mca osc sm,pt2pt). Across hosts
-//   osc/rdma has no transport and osc/pt2pt is needed: `mpi4node run` adds --mca osc sm,pt2pt there.
+//   osc/rdma has no transport and osc/pt2pt is needed: start such jobs with --mca osc sm,pt2pt
+//   (docs/rma.md; the launcher does not add it, and nothing across hosts was run here).
 // - MPICH serves passive-target operations on a rank's window only inside that rank's MPI calls
 //   (measured: an accumulate into a rank that sleeps 2 s completes after 2 s). While a window exists the
 //   library lets MPI progress every millisecond from the event loop (an unref'd timer), so a rank
