@@ -331,8 +331,10 @@ test('allocateWindow: MPI\'s memory as a typed array of the dtype, every element
   win.put(new Int32Array(7).fill(-rank - 1), (rank + 1) % size);
   win.unlockAll();
   world.barrier();
+  const after = Array.from(win.memory);
+  world.barrier(); // every rank has read its memory before any rank accumulates into it
   for (let r = 0; r < size; r++) assert.equal(Array.from(got[r]!), range(7, () => r * 100));
-  assert.equal(Array.from(win.memory), range(7, () => -((rank - 1 + size) % size) - 1), 'every byte of the put arrived');
+  assert.equal(after, range(7, () => -((rank - 1 + size) % size) - 1), 'every byte of the put arrived');
   win.lockAll();
   for (let r = 0; r < size; r++) win.accumulate(new Int32Array([1]), r, 6, 'sum');
   win.unlockAll();
