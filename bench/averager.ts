@@ -66,9 +66,13 @@ if (!process.argv.includes('--job')) {
     const base = median(times.get(variants[0]![0])!);
     console.log(`\n${world.size} ranks, 200 tensors, ${(total * 4 / 2 ** 20).toFixed(1)} MiB float32, ` +
       `${averager.buckets.length} buckets of <= 25 MiB, ${iters} iterations (median s/iteration, ratio to one allreduce)`);
-    for (const [name] of variants) {
+    console.log(`  ${variants[0]![0].padEnd(40)} ${base.toFixed(4)} s  1.00x`);
+    const perTensor = median(times.get(variants[1]![0])!);
+    for (const [name] of variants.slice(1)) {
       const m = median(times.get(name)!);
-      console.log(`  ${name.padEnd(40)} ${m.toFixed(4)} s  ${(m / base).toFixed(2)}x`);
+      // The issue's target for the averager: within 1.2x of the single allreduce, faster than per-tensor.
+      const verdict = name.startsWith('averager') ? `  target <= 1.2x and < per-tensor: ${m <= 1.2 * base && m < perTensor ? 'PASS' : 'FAIL'}` : '';
+      console.log(`  ${name.padEnd(40)} ${m.toFixed(4)} s  ${(m / base).toFixed(2)}x${verdict}`);
     }
   }
 }
