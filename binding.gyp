@@ -20,9 +20,11 @@
       "native/mpi/group.cc",
       "native/mpi/info.cc",
       "native/mpi/io.cc",
+      "native/mpi/half.cc",
       "native/mpi/ops.cc",
       "native/mpi/p2p.cc",
       "native/mpi/topo.cc",
+      "native/mpi/win.cc",
       "native/progress/engine.cc",
       "native/progress/poller.cc"
     ],

@@ -20,8 +20,16 @@ export { DTYPES, dtypeInfo, dtypeOf, type Dtype, type TypedArray } from './core/
 export type { BufferLike } from './core/checks.js';
 // Collectives are Comm methods, added by these modules.
 export { IN_PLACE, type InPlace, type Layout, type Fresh } from './coll/methods.js';
-export { createOp, UserOp, type Op, type OpName, type ReduceFunction } from './coll/ops.js';
+export { createOp, reduceLocal, UserOp, type Op, type OpName, type ReduceFunction, type ReduceOptions } from './coll/ops.js';
+export { toHalf, fromHalf, type HalfDtype } from './core/half.js';
 import './coll/objects.js';
+// One-sided communication: comm.window / allocateWindow / allocateSharedWindow, added here.
+export {
+  Window, type WindowOptions, type WindowFlavor, type FenceAssert, type LockAssert, type LockType, type RmaOpName,
+} from './rma/window.js';
+// Training: a bucketed gradient averager (lib/train/).
+export { GradientAverager, type AveragerOptions, type Compression, type GradArray } from './train/averager.js';
+export { ParameterServer, ParameterBlock, sgd, type ServerRound } from './train/patterns.js';
 // Versioned channels (comm.channel), request/reply and agent graphs (comm.graph): Comm methods added here.
 export {
   Channel, readRaw, COPY_BELOW, type ChannelOptions, type ChannelStats, type Envelope, type RecvOptions,

@@ -25,6 +25,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   DefineIo(env, exports);
   DefineParts(env, exports);
   DefineFast(env, exports);
+  DefineHalf(env, exports);
+  DefineWin(env, exports);
   GpuEnv::Define(this, env, exports);  // exports.gpu; loads nothing until first used
 }
 

@@ -2,8 +2,8 @@
 // environment's progress engine and its references to JavaScript objects. MPI itself is process-wide
 // (core/process_state.h). The bindings are methods of this class whose bodies live in files named for
 // the concept they bind, each of which also defines its part of the exports (core/exports.h):
-// mpi/env.cc, mpi/comm.cc, mpi/p2p.cc, mpi/coll.cc, mpi/topo.cc, mpi/group.cc, mpi/info.cc, mpi/io.cc,
-// channel/parts.cc and the hot path, mpi/fast.cc. The GPU bindings are exported as `gpu` by GpuEnv (gpu/env.h).
+// mpi/env.cc, mpi/comm.cc, mpi/p2p.cc, mpi/coll.cc, mpi/half.cc, mpi/win.cc, mpi/topo.cc, mpi/group.cc,
+// mpi/info.cc, mpi/io.cc, channel/parts.cc and the hot path, mpi/fast.cc. The GPU bindings are exported as `gpu` by GpuEnv (gpu/env.h).
 #pragma once
 
 #include <mpi.h>
@@ -18,6 +18,8 @@
 #include "progress/engine.h"
 
 namespace mpi4node {
+
+class Args;
 
 class Addon : public Napi::Addon<Addon> {
  public:
@@ -61,6 +63,8 @@ class Addon : public Napi::Addon<Addon> {
   void DefineIo(Napi::Env env, Napi::Object exports);
   void DefineParts(Napi::Env env, Napi::Object exports);
   void DefineFast(Napi::Env env, Napi::Object exports);
+  void DefineHalf(Napi::Env env, Napi::Object exports);
+  void DefineWin(Napi::Env env, Napi::Object exports);
 
   // mpi/env.cc
   Napi::Value Setup(const Napi::CallbackInfo& info);
@@ -119,6 +123,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Reduce(const Napi::CallbackInfo& info);
   Napi::Value Allgatherv(const Napi::CallbackInfo& info);
   Napi::Value Alltoallv(const Napi::CallbackInfo& info);
+  Napi::Value ReduceLocal(const Napi::CallbackInfo& info);
   Napi::Value Divide(const Napi::CallbackInfo& info);
   Napi::Value Quirks(const Napi::CallbackInfo& info);
   // Persistent collectives (MPI-4; Open MPI 4's MPIX_ extension): allreduceInit, bcastInit, barrierInit.
@@ -130,6 +135,27 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Rooted(const Napi::CallbackInfo& info, int which);
   Napi::Value RootedV(const Napi::CallbackInfo& info, int which);
   Napi::Value AllToAllLike(const Napi::CallbackInfo& info, int which);
+
+  // mpi/half.cc: float16/bfloat16 to and from float32/float64 arrays.
+  Napi::Value HalfConvert(const Napi::CallbackInfo& info, int toHalf);
+
+  // mpi/win.cc: one-sided communication. Windows are handles into wins_ (this environment's).
+  Napi::Value WinCreate(const Napi::CallbackInfo& info);
+  Napi::Value WinAllocate(const Napi::CallbackInfo& info);
+  Napi::Value WinSharedQuery(const Napi::CallbackInfo& info);
+  Napi::Value WinAttr(const Napi::CallbackInfo& info);
+  Napi::Value WinFree(const Napi::CallbackInfo& info);
+  enum WinSyncKind { kWinFence, kWinLock, kWinUnlock, kWinLockAll, kWinUnlockAll, kWinFlush, kWinFlushAll, kWinSyncMem };
+  Napi::Value WinSync(const Napi::CallbackInfo& info, int which);
+  Napi::Value WinMove(const Napi::CallbackInfo& info, int get);
+  Napi::Value WinAccumulate(const Napi::CallbackInfo& info, int which);
+  Napi::Value WinCompareAndSwap(const Napi::CallbackInfo& info);
+  Napi::Value WinProgress(const Napi::CallbackInfo& info);
+  // The window of handle argument i (MpiError ERR_BAD_HANDLE for a freed or unknown one).
+  MPI_Win WinArg(const Args& a, size_t i);
+  Napi::Value RegisterWin(const Args& a, MPI_Win win);
+  std::vector<MPI_Win> wins_;
+  std::vector<int32_t> freeWins_;
 
   // mpi/topo.cc
   Napi::Value DistGraphCreate(const Napi::CallbackInfo& info);

@@ -166,10 +166,46 @@ export interface Native {
   allgatherv(send: Buf | null, recv: Buf, counts: Int32Array, displs: Int32Array, comm: number, nb: boolean): number | undefined;
   alltoallv(send: Buf | null, scounts: Int32Array | null, sdispls: Int32Array | null, recv: Buf, rcounts: Int32Array,
     rdispls: Int32Array, comm: number, nb: boolean): number | undefined;
-  /** buf[i] /= n for a Float32Array or Float64Array (the 'avg' op). */
-  divide(buf: Buf, n: number): void;
-  /** Which of this MPI's own reductions the library replaces because they are wrong (native/mpi/ops.h). */
-  quirks(): { unsignedMinMax: boolean };
+  /** inout = input op inout over count elements (MPI_Reduce_local), with the collectives' ops. */
+  reduceLocal(input: Buf, inout: Buf, count: number, op: CollOp): void;
+  /** buf[i] /= n for a Float32Array or Float64Array, or a Uint16Array of half kind `half` (the 'avg' op). */
+  divide(buf: Buf, n: number, half?: number): void;
+  /** Which of this MPI's own reductions are wrong (native/mpi/ops.h): collectives replace them, accumulates cannot. */
+  quirks(): { unsignedMinMax: boolean; narrowSumSaturates: boolean };
+  /** float32/float64 `src` into float16 (kind 1) or bfloat16 (kind 2) `dst`, rounded to nearest even (native/mpi/half.h). */
+  toHalf(src: Buf, dst: Buf, kind: number): void;
+  /** float16/bfloat16 `src` (a Uint16Array) into a float32/float64 `dst`. */
+  fromHalf(src: Buf, dst: Buf, kind: number): void;
+
+  /**
+   * One-sided communication (native/mpi/win.cc). Windows are handles; `info` alternates keys and values.
+   * Assertions are bits: 1 nocheck, 2 nostore, 4 noput, 8 noprecede, 16 nosucceed. Displacements are in
+   * the target window's units; the origin's element type is the target's. `nb` picks the request-based
+   * form (MPI_Rput & co.), which returns -1 (completed) or an engine slot.
+   */
+  winCreate(buf: Buf, dispUnit: number, comm: number, info: string[] | null): number;
+  winAllocate(bytes: number, dispUnit: number, comm: number, shared: boolean, info: string[] | null): [number, ArrayBuffer];
+  winSharedQuery(win: number, rank: number): [ArrayBuffer, number];
+  /** [flavor (0 create, 1 allocate, 2 dynamic, 3 shared), unified memory model]. */
+  winAttr(win: number): [number, boolean];
+  /** Detaches `buffers` (what was handed out over the window's memory), then MPI_Win_free. */
+  winFree(win: number, buffers: ArrayBuffer[]): void;
+  winFence(win: number, assert: number): void;
+  winLock(win: number, rank: number, exclusive: boolean, assert: number): void;
+  winUnlock(win: number, rank: number): void;
+  winLockAll(win: number, assert: number): void;
+  winUnlockAll(win: number): void;
+  winFlush(win: number, rank: number, local: boolean): void;
+  winFlushAll(win: number, local: boolean): void;
+  winSync(win: number): void;
+  winPut(win: number, buf: Buf, rank: number, disp: number, nb: boolean): number | undefined;
+  winGet(win: number, buf: Buf, rank: number, disp: number, nb: boolean): number | undefined;
+  winAccumulate(win: number, origin: Buf, rank: number, disp: number, op: number, nb: boolean): number | undefined;
+  winGetAccumulate(win: number, origin: Buf | null, result: Buf, rank: number, disp: number, op: number, nb: boolean): number | undefined;
+  winFetchAndOp(win: number, origin: Buf | null, result: Buf, rank: number, disp: number, op: number): void;
+  winCompareAndSwap(win: number, origin: Buf, compare: Buf, result: Buf, rank: number, disp: number): void;
+  /** Lets MPI's progress engine run once, by an MPI_Iprobe on `comm` (MPICH serves passive-target operations only inside MPI calls). */
+  winProgress(comm: number): void;
 
   /** Several buffers as ONE message (an hindexed datatype over their addresses; native/channel/parts.cc). */
   sendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean, nb: boolean): number | undefined;

@@ -42,6 +42,8 @@ export const ARGUMENT_ERROR_CODES = [
   // Device buffers and NCCL communicators (lib/gpu/).
   'ERR_INVALID_LENGTH', 'ERR_LENGTH_MISMATCH', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_DEVICE', 'ERR_WRONG_DEVICE',
   'ERR_INVALID_CHUNK',
+  // One-sided communication (lib/rma/): a target range outside the target's window (MPI's class name).
+  'ERR_RMA_RANGE',
 ] as const;
 export type ArgumentErrorCode = (typeof ARGUMENT_ERROR_CODES)[number];
 
@@ -52,6 +54,11 @@ export const STATE_ERROR_CODES = [
   'ERR_GROUP_FREED', 'ERR_NOT_IN_GROUP', 'ERR_INFO_FREED', 'ERR_FILE_CLOSED', 'ERR_FILE_PENDING',
   'ERR_CHANNEL_CLOSED', 'ERR_CHANNEL_COLLISION',
   'ERR_BUFFER_BUSY', 'ERR_BUFFER_DISPOSED', 'ERR_REQUEST_ACTIVE', 'ERR_REQUEST_FREED',
+  // Windows (lib/rma/): an operation outside its epoch, or an epoch misused (MPI's class name, found before
+  // MPI is called); a freed window; a shared-memory call on a window of another flavor.
+  'ERR_RMA_SYNC', 'ERR_WIN_FREED', 'ERR_RMA_FLAVOR',
+  // An operation the MPI in use is known to get wrong or crash on (MPI's class name).
+  'ERR_UNSUPPORTED_OPERATION',
 ] as const;
 export type StateErrorCode = (typeof STATE_ERROR_CODES)[number];
 

@@ -92,6 +92,7 @@ export class Request<T = Status> extends Settling<T> {
   readonly #kind: Kind;
   /** Send: the destination; Coll: the divisor applied on completion ('avg'), or 0. */
   readonly #peer: number;
+  /** Send: the tag; Coll: the half kind of the elements the divisor applies to (lib/coll/ops.ts halfKind). */
   readonly #tag: number;
   /** RecvNew: the dtype to allocate; Coll: memory MPI uses besides #buffer, held until completion. */
   #extra: unknown;
@@ -161,7 +162,7 @@ export class Request<T = Status> extends Settling<T> {
         this.#extra = undefined;
         if (this.#peer > 0) {
           try {
-            native.divide(this.#buffer!, this.#peer);
+            native.divide(this.#buffer!, this.#peer, this.#tag);
           } catch (e) {
             return this.#fail(e as Error);
           }
@@ -254,11 +255,11 @@ export class Request<T = Status> extends Settling<T> {
 
   /**
    * @internal A collective just posted (slot from the addon): it resolves to `result`. `view` is the
-   * array MPI writes, divided by `divisor` on completion when that is > 0 (the 'avg' op); `keep` is the
-   * other memory MPI uses until then.
+   * array MPI writes, divided by `divisor` on completion when that is > 0 (the 'avg' op; float16/bfloat16
+   * elements when `half` is their kind); `keep` is the other memory MPI uses until then.
    */
-  static _coll<R>(slot: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number): Request<R> {
-    const r = new Request<R>(Kind.Coll, view, divisor, 0, keep);
+  static _coll<R>(slot: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number, half = 0): Request<R> {
+    const r = new Request<R>(Kind.Coll, view, divisor, half, keep);
     r.#result = result;
     if (view !== undefined) pin(view);
     pinAll(keep);
