@@ -60,6 +60,8 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value TagUpperBound(const Napi::CallbackInfo& info);
   Napi::Value Pending(const Napi::CallbackInfo& info);
   Napi::Value ErrorFor(const Napi::CallbackInfo& info);
+  Napi::Value SkipFinalize(const Napi::CallbackInfo& info);
+  Napi::Value KeptAliveByMpiMs(const Napi::CallbackInfo& info);
 
   // mpi/comm.cc
   Napi::Value CommRank(const Napi::CallbackInfo& info);
@@ -83,6 +85,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Test(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value SetRef(const Napi::CallbackInfo& info);
   // waitAll, waitAny, waitSome, testAll, testAny, testSome over engine slots (MPI_Waitall & co.).
   enum CompletionKind { kWaitAll, kWaitAny, kWaitSome, kTestAll, kTestAny, kTestSome };
   Napi::Value Complete(const Napi::CallbackInfo& info, int which);

@@ -18,9 +18,9 @@ import { Request } from '../core/request.js';
 
 // Returns the result, or the Request for it. With a divisor (the 'avg' op), `view` (exactly the
 // reduced elements) is divided once the sum is complete.
-function done(nb: boolean, ret: number | undefined, result: unknown, view: TypedArray | undefined, keep: unknown,
+function done(nb: boolean, h: number, ret: number | undefined, result: unknown, view: TypedArray | undefined, keep: unknown,
   divisor: number): any {
-  if (nb) return Request._coll(ret!, result, view, keep, divisor);
+  if (nb) return Request._coll(ret!, h, result, view, keep, divisor);
   if (divisor > 0) native.divide(view!, divisor);
   return result;
 }
@@ -42,9 +42,9 @@ const mpiOp = (o: CollOp): CollOp => (o === AVG ? SUM : o);
 
 // The result of a reduction of n elements into `r` with op `o`; for 'avg', exactly the reduced elements
 // are divided by the communicator size.
-function reduced(nb: boolean, ret: number | undefined, result: unknown, r: TypedArray, n: number, keep: unknown, o: CollOp,
+function reduced(nb: boolean, h: number, ret: number | undefined, result: unknown, r: TypedArray, n: number, keep: unknown, o: CollOp,
   size: number): any {
-  return o === AVG ? done(nb, ret, result, exact(r, n), keep, size) : done(nb, ret, result, r, keep, 0);
+  return o === AVG ? done(nb, h, ret, result, exact(r, n), keep, size) : done(nb, h, ret, result, r, keep, 0);
 }
 
 // MPI applies a nonblocking collective's op while progressing it, outside any JavaScript call, so a
@@ -87,14 +87,14 @@ const exact = (a: TypedArray, n: number) => (a.length === n ? a : a.subarray(0, 
 export function barrier(_c: Comm, h: number, nb: boolean): any {
   setFastArgs(0, 0, 0, h, nb ? 1 : 0);
   barrierFast();
-  return nb ? Request._coll(fastResult(), undefined, undefined, undefined, 0) : undefined;
+  return nb ? Request._coll(fastResult(), h, undefined, undefined, undefined, 0) : undefined;
 }
 
 export function bcast(c: Comm, h: number, nb: boolean, buf: unknown, root: unknown): any {
   const what = nb ? 'ibcast' : 'bcast';
   const rt = checkRoot(root, c.size, what);
   const v = bufArg(buf, what, 'buf');
-  return done(nb, native.bcast(v, rt, h, nb), v, v, undefined, 0);
+  return done(nb, h, native.bcast(v, rt, h, nb), v, v, undefined, 0);
 }
 
 const enum All { Allreduce, Scan, Exscan }
@@ -112,7 +112,7 @@ export function reduceAll(kind: All, c: Comm, h: number, nb: boolean, send: unkn
   const r = resultOf(given, data, n, what);
   const ret = kind === All.Allreduce ? native.allreduce(s, r, n, code, h, nb)
     : kind === All.Scan ? native.scan(s, r, n, code, h, nb) : native.exscan(s, r, n, code, h, nb);
-  return reduced(nb, ret, r, r, n, s, o, c.size);
+  return reduced(nb, h, ret, r, r, n, s, o, c.size);
 }
 export function allreduce(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
   return smallAllreduce(h, nb, send, op, recv) ?? reduceAll(All.Allreduce, c, h, nb, send, op, recv);
@@ -150,7 +150,7 @@ function smallAllreduce(h: number, nb: boolean, send: unknown, op: unknown, recv
   allreduceFast();
   const slot = fastResult();
   if (slot === DECLINED) return undefined; // s and r share memory
-  return nb ? Request._coll(slot, r, r, s, 0) : r;
+  return nb ? Request._coll(slot, h, r, r, s, 0) : r;
 }
 export const scan = reduceAll.bind(null, All.Scan);
 export const exscan = reduceAll.bind(null, All.Exscan);
@@ -167,10 +167,10 @@ export function reduce(c: Comm, h: number, nb: boolean, send: unknown, op: unkno
   if (!isRoot) {
     // MPI_IN_PLACE is the root's; elsewhere this rank's contribution (in recv when IN_PLACE) is sent
     // as is, and no receive buffer is touched.
-    return done(nb, native.reduce(data, null, n, code, rt, h, nb), undefined, undefined, data, 0);
+    return done(nb, h, native.reduce(data, null, n, code, rt, h, nb), undefined, undefined, data, 0);
   }
   const r = resultOf(given, data, n, what);
-  return reduced(nb, native.reduce(s, r, n, code, rt, h, nb), r, r, n, s, o, c.size);
+  return reduced(nb, h, native.reduce(s, r, n, code, rt, h, nb), r, r, n, s, o, c.size);
 }
 
 const enum Scatter { Block, Counts }
@@ -196,7 +196,7 @@ function reduceScatterAny(kind: Scatter, c: Comm, h: number, nb: boolean, send: 
   const result = s === null ? r.subarray(0, n) : r;
   const ret = cs === undefined ? native.reduceScatterBlock(s, r, n, code, h, nb)
     : native.reduceScatter(s, r, cs, code, h, nb);
-  return reduced(nb, ret, result, r, n, cs === undefined ? s : nb ? [s, cs] : undefined, o, size);
+  return reduced(nb, h, ret, result, r, n, cs === undefined ? s : nb ? [s, cs] : undefined, o, size);
 }
 export function reduceScatterBlock(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
   return reduceScatterAny(Scatter.Block, c, h, nb, send, undefined, op, recv);
@@ -248,7 +248,7 @@ export function gather(c: Comm, h: number, nb: boolean, send: unknown, root: unk
     }
   }
   const ret = native.gather(s, isRoot ? r! : null, n, rt, h, nb);
-  return done(nb, ret, isRoot ? r : undefined, isRoot ? r : undefined, s, 0);
+  return done(nb, h, ret, isRoot ? r : undefined, isRoot ? r : undefined, s, 0);
 }
 
 export function scatter(c: Comm, h: number, nb: boolean, send: unknown, recv: unknown, root: unknown): any {
@@ -282,7 +282,7 @@ export function scatter(c: Comm, h: number, nb: boolean, send: unknown, recv: un
     }
   }
   const ret = native.scatter(isRoot ? s : null, r, n, rt, h, nb);
-  return done(nb, ret, result, result, s, 0);
+  return done(nb, h, ret, result, result, s, 0);
 }
 
 const enum Each { Allgather, Alltoall }
@@ -309,7 +309,7 @@ function eachToAll(kind: Each, c: Comm, h: number, nb: boolean, send: unknown, r
     }
   }
   const ret = kind === Each.Allgather ? native.allgather(s, r, n, h, nb) : native.alltoall(s, r, n, h, nb);
-  return done(nb, ret, r, r, s, 0);
+  return done(nb, h, ret, r, r, s, 0);
 }
 export const allgather = eachToAll.bind(null, Each.Allgather);
 export const alltoall = eachToAll.bind(null, Each.Alltoall);
@@ -341,7 +341,7 @@ export function gatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: 
     }
   }
   const ret = isRoot ? native.gatherv(s, r!, L!.counts, L!.displs, rt, h, nb) : native.gatherv(s, null, null, null, rt, h, nb);
-  return done(nb, ret, isRoot ? r : undefined, isRoot ? r : undefined, nb ? [s, L] : undefined, 0);
+  return done(nb, h, ret, isRoot ? r : undefined, isRoot ? r : undefined, nb ? [s, L] : undefined, 0);
 }
 
 export function scatterv(c: Comm, h: number, nb: boolean, send: unknown, layout: unknown, recv: unknown, root: unknown): any {
@@ -377,7 +377,7 @@ export function scatterv(c: Comm, h: number, nb: boolean, send: unknown, layout:
     r = exact(result, n);
   }
   const ret = isRoot ? native.scatterv(s, L!.counts, L!.displs, r, rt, h, nb) : native.scatterv(null, null, null, r, rt, h, nb);
-  return done(nb, ret, result, result, nb ? [s, L] : undefined, 0);
+  return done(nb, h, ret, result, result, nb ? [s, L] : undefined, 0);
 }
 
 export function allgatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: unknown, recv: unknown): any {
@@ -400,7 +400,7 @@ export function allgatherv(c: Comm, h: number, nb: boolean, send: unknown, layou
     }
   }
   const ret = native.allgatherv(s, r!, L.counts, L.displs, h, nb);
-  return done(nb, ret, r, r, nb ? [s, L] : undefined, 0);
+  return done(nb, h, ret, r, r, nb ? [s, L] : undefined, 0);
 }
 
 export function alltoallv(c: Comm, h: number, nb: boolean, send: unknown, sendLayout: unknown, recvLayout: unknown, recv: unknown): any {
@@ -422,5 +422,5 @@ export function alltoallv(c: Comm, h: number, nb: boolean, send: unknown, sendLa
     }
   }
   const ret = native.alltoallv(s, SL?.counts ?? null, SL?.displs ?? null, r!, RL.counts, RL.displs, h, nb);
-  return done(nb, ret, r, r, nb ? [s, SL, RL] : undefined, 0);
+  return done(nb, h, ret, r, r, nb ? [s, SL, RL] : undefined, 0);
 }

@@ -10,6 +10,7 @@ import { STATUS } from '../addon/native.js';
 import { pin } from '../core/pin.js';
 import { Request, type Received } from '../core/request.js';
 import { Status } from '../core/status.js';
+import { nameComm } from './names.js';
 
 export const ANY_SOURCE = C.ANY_SOURCE;
 export const ANY_TAG = C.ANY_TAG;
@@ -41,6 +42,7 @@ export class Comm {
   constructor(handle: number, internal: number) {
     this.#handle = handle;
     this.#internal = internal;
+    nameComm(handle, internal, handle === C.WORLD ? 'world' : handle === C.SELF ? 'self' : `communicator ${handle}`);
   }
 
   /** @internal The handle of this communicator, or of its private duplicate for library traffic. */
@@ -222,18 +224,18 @@ export class Comm {
     if (k >= 0) {
       setFastArgs(k, d, t, this.#handle, 0);
       isendFast();
-      return Request._send(fastResult(), buf as TypedArray, d, t);
+      return Request._send(fastResult(), buf as TypedArray, d, t, this.#handle);
     }
     const v = asView(buf, 'buf');
     pin(v);
-    return Request._send(native.send(v, d, t, this.#handle, false, true)!, v, d, t);
+    return Request._send(native.send(v, d, t, this.#handle, false, true)!, v, d, t, this.#handle);
   }
 
   issend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
     const v = asView(buf, 'buf');
     const d = this.#dest(dest), t = this.#tag(tag, false);
     pin(v);
-    return Request._send(native.send(v, d, t, this.#handle, true, true)!, v, d, t);
+    return Request._send(native.send(v, d, t, this.#handle, true, true)!, v, d, t, this.#handle);
   }
 
   /** Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size. */
@@ -242,17 +244,18 @@ export class Comm {
   irecv(buf: BufferLike | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> | Request<Received> {
     if (typeof buf === 'string') {
       const info = dtypeInfo(buf);
-      return Request._recvNew(native.improbe(this.#source(source), this.#tag(tag, true), this.#handle), info);
+      const s = this.#source(source), t = this.#tag(tag, true);
+      return Request._recvNew(native.improbe(s, t, this.#handle), info, s, t, this.#handle);
     }
     const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, s, t, this.#handle, 0);
       irecvFast();
-      return Request._recv(fastResult(), buf as TypedArray);
+      return Request._recv(fastResult(), buf as TypedArray, s, t, this.#handle);
     }
     const v = asView(buf, 'buf');
     pin(v);
-    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v);
+    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v, s, t, this.#handle);
   }
 }
 

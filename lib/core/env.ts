@@ -5,7 +5,7 @@ import { C, native } from '../addon/binding.js';
 import { invalidParameterError } from './checks.js';
 import { codedError, LaunchError } from './errors.js';
 import { wtime as mpiWtime } from '../addon/fastpath.js';
-import { pendingRequests } from './request.js';
+import { finalizeAtExit, watchKeepAlive } from './exit.js';
 
 export type ThreadLevel = 'single' | 'funneled' | 'serialized' | 'multiple';
 
@@ -31,31 +31,67 @@ export interface InitOptions {
 
 let abortOnError = process.env.MPI4NODE_ABORT_ON_ERROR !== '0';
 let hooked = false;
+// What initialised MPI in this environment and at which level it asked, for the error of a later init()
+// that asks for more.
+let initialisedBy = '';
+let requested: ThreadLevel | undefined;
 
-/** Initialises MPI (idempotent); returns the thread level provided. */
+/**
+ * Initialises MPI (idempotent); returns the thread level provided. Asking for a higher level than MPI
+ * was initialised with (by an earlier init(), or implicitly by the first MPI call) throws
+ * ERR_MPI_INITIALIZED: MPI's thread level is fixed once it is initialised.
+ */
 export function init(options: InitOptions = {}): ThreadLevel {
-  if (native.finalized()) throw codedError(TypeError, 'ERR_MPI_FINALIZED', 'MPI was already finalized; it cannot be initialized again');
-  if (options.abortOnError !== undefined) abortOnError = options.abortOnError;
-  if (!native.initialized()) {
-    const level = options.threadLevel ?? 'single';
-    const requested = LEVELS[level];
-    if (requested === undefined) {
-      throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'threadLevel', `one of ${Object.keys(LEVELS).join(', ')}`, level);
-    }
-    native.init(requested);
-    process.on('exit', finalizeAtExit);
-    setAbortOnError(abortOnError);
-    checkLauncher();
-  } else {
-    native.init(LEVELS.single); // binds this environment (e.g. a worker) to the running MPI
-    setAbortOnError(abortOnError);
+  if (options === null || typeof options !== 'object') {
+    throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'init: options', 'an object', options);
   }
+  const level = options.threadLevel;
+  if (level !== undefined && !Object.hasOwn(LEVELS, level)) {
+    throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'threadLevel', `one of ${Object.keys(LEVELS).join(', ')}`, level);
+  }
+  if (options.abortOnError !== undefined && typeof options.abortOnError !== 'boolean') {
+    throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'abortOnError', 'a boolean', options.abortOnError);
+  }
+  if (native.finalized()) throw codedError(TypeError, 'ERR_MPI_FINALIZED', 'MPI was already finalized; it cannot be initialized again');
+  const first = !native.initialized();
+  if (first) {
+    requested = level ?? 'single';
+    initialisedBy ||= `by init(${level === undefined ? '' : `{ threadLevel: '${level}' }`}) at ${callerFrame()}`;
+    native.init(LEVELS[requested]);
+    process.on('exit', finalizeAtExit);
+  } else {
+    // Another environment of this process (the main thread, for a worker) initialised MPI.
+    const have = requested ?? threadLevel();
+    if (level !== undefined && LEVELS[level] > LEVELS[have]) {
+      throw codedError(Error, 'ERR_MPI_INITIALIZED',
+        `init({ threadLevel: '${level}' }): MPI is already initialised at thread level '${have}' ` +
+          `(${initialisedBy || 'by the main thread'}), and its thread level cannot change: call ` +
+          `init({ threadLevel: '${level}' }) before anything else uses MPI`);
+    }
+    native.init(LEVELS.single); // binds this environment (e.g. a worker) to the running MPI
+  }
+  if (options.abortOnError !== undefined) abortOnError = options.abortOnError;
+  setAbortOnError(abortOnError);
+  watchKeepAlive();
+  if (first) checkLauncher();
   return threadLevel();
 }
 
 /** Called by every entry point that needs MPI: initialises it on first use. */
 export function ensureInit(): void {
-  if (!native.initialized() || native.finalized()) init();
+  if (!native.initialized() || native.finalized()) {
+    if (!native.initialized()) initialisedBy = `implicitly, by the first MPI call, at ${callerFrame()}`;
+    init();
+  }
+}
+
+// Where the user's code called into the library: the first stack frame outside it.
+function callerFrame(): string {
+  const frames = (new Error().stack ?? '').split('\n').slice(1).map((l) => l.trim().replace(/^at /, ''));
+  const here = frames[0]?.replace(/^.*?\(/, '') ?? '';
+  const own = /^(.*[\\/](?:lib|dist)[\\/])/.exec(here)?.[1];
+  const user = frames.find((f) => (own === undefined || !f.includes(own)) && !/\(?node:/.test(f));
+  return user ?? 'an unknown place';
 }
 
 export function initialized(): boolean {
@@ -128,21 +164,6 @@ function onFatal(err: unknown, origin: string): void {
   const what = origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception';
   process.stderr.write(`mpi4node: rank ${rank}: ${what}, aborting the job (MPI_Abort):\n${inspect(err)}\n`);
   native.abort(1);
-}
-
-function finalizeAtExit(code: number): void {
-  if (!native.initialized() || native.finalized()) return;
-  // A failing process must not finalize: MPI_Finalize synchronises with ranks that may be waiting on
-  // this one, so it would hang instead of letting the launcher see the non-zero exit and end the job.
-  if (code !== 0) return;
-  // Receives cannot complete once we exit; cancel them so MPI_Finalize does not wait on them.
-  for (const r of pendingRequests()) {
-    try {
-      r.cancel();
-      r.wait();
-    } catch {}
-  }
-  if (native.pending() === 0) native.finalize();
 }
 
 // A launcher that is not this MPI's starts N singletons: each sees a world of 1 while the environment

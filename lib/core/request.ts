@@ -1,7 +1,7 @@
 // Nonblocking operations. A Request is thenable (await it), and also has MPI's own test/wait/cancel.
 // It holds its buffer and sits in the `pending` table until the engine reports completion, so neither
 // the request nor the memory MPI is reading or writing can be garbage-collected while in flight.
-import { DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from '../addon/binding.js';
+import { C, DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from '../addon/binding.js';
 import type { DtypeInfo, TypedArray } from './dtypes.js';
 import { invalidParameterError } from './checks.js';
 import { codedError } from './errors.js';
@@ -9,6 +9,7 @@ import { pin, pinAll } from './pin.js';
 import { STATUS } from '../addon/native.js';
 import { capturedReject, capturedResolve, rejectHandled, Settling, settlesLikePromise } from './settle.js';
 import { Status } from './status.js';
+import { commName } from '../comm/names.js';
 
 /** Result of a receive of unknown size: a fresh array of the message's length, and its status. */
 export interface Received<T extends TypedArray = TypedArray> {
@@ -23,6 +24,13 @@ const enum Kind { Send, Recv, RecvNew, Coll }
 const enum State { Pending = 0, Fulfilled = 1, Rejected = 2, Settled = 3, Reported = 4 }
 
 const pending: (Request<any> | undefined)[] = [];
+// What a request is, where the kind, peer and tag do not say it all (a channel's traffic): set by the
+// few callers that name one, read only to describe operations in flight.
+const labels = new WeakMap<Request<any>, string>();
+// Requests that were told not to keep the event loop alive (unref()); `anyUnref` spares the hot path
+// the lookup until one is.
+const unrefd = new WeakSet<Request<any>>();
+let anyUnref = false;
 const batch: (Request<any> | undefined)[] = new Array(DONE_CAPACITY);
 
 onCompletions((n) => {
@@ -56,14 +64,17 @@ export class Request<T = Status> extends Settling<T> {
   #reject: (e: Error) => void;
   #buffer: TypedArray | undefined;
   readonly #kind: Kind;
-  /** Send: the destination; Coll: the divisor applied on completion ('avg'), or 0. */
+  /** Send: the destination; Recv, RecvNew: the source asked for; Coll: the divisor applied on completion ('avg'), or 0. */
   readonly #peer: number;
+  /** Send, Recv, RecvNew: the tag (asked for). */
   readonly #tag: number;
+  /** The communicator handle. */
+  readonly #comm: number;
   /** RecvNew: the dtype to allocate; Coll: memory MPI uses besides #buffer, held until completion. */
   #extra: unknown;
 
   /** @internal Requests are made by Comm methods (isend, irecv, ...) through the static factories. */
-  constructor(kind: Kind, buffer: TypedArray | undefined, peer: number, tag: number, extra: unknown) {
+  constructor(kind: Kind, buffer: TypedArray | undefined, peer: number, tag: number, comm: number, extra: unknown) {
     super();
     this.#resolve = capturedResolve();
     this.#reject = capturedReject();
@@ -71,6 +82,7 @@ export class Request<T = Status> extends Settling<T> {
     this.#buffer = buffer;
     this.#peer = peer;
     this.#tag = tag;
+    this.#comm = comm;
     this.#extra = extra;
   }
 
@@ -91,6 +103,7 @@ export class Request<T = Status> extends Settling<T> {
   #track(slot: number): void {
     this.#slot = slot;
     pending[slot] = this;
+    if (anyUnref && unrefd.has(this)) native.setRef(slot, false);
   }
 
   // Posted: tracked by the engine, or (slot -1) already complete with its status in the record.
@@ -206,12 +219,63 @@ export class Request<T = Status> extends Settling<T> {
   }
 
   /**
+   * Lets the process exit while this request is still pending, as `unref()` does for a Node timer or
+   * socket: it no longer keeps the event loop alive. If the process exits before it completes, a receive
+   * is cancelled then (a send is given a moment to complete: see README, "Exit"). Returns the request.
+   */
+  unref(): this {
+    anyUnref = true;
+    unrefd.add(this);
+    if (this.#state === State.Pending && this.#slot >= 0) native.setRef(this.#slot, false);
+    return this;
+  }
+
+  /** Undoes unref(): the pending request keeps the event loop alive again (the default). */
+  ref(): this {
+    unrefd.delete(this);
+    if (this.#state === State.Pending && this.#slot >= 0) native.setRef(this.#slot, true);
+    return this;
+  }
+
+  /** @internal Whether this request keeps the event loop alive (not unref()'d). */
+  get _refed(): boolean {
+    return !(anyUnref && unrefd.has(this));
+  }
+
+  /** @internal Whether this is a send. */
+  get _sending(): boolean {
+    return this.#kind === Kind.Send;
+  }
+
+  /** @internal What this request is, for messages about operations in flight. */
+  _describe(): string {
+    // A labelled request is the library's own traffic for something the label names (a channel): its
+    // tag and private communicator mean nothing to the reader.
+    const label = labels.get(this);
+    const on = `on ${commName(this.#comm, label !== undefined)}`;
+    if (this.#kind === Kind.Coll) return `${label ?? 'a nonblocking collective'} ${on}`;
+    const tag = label !== undefined ? '' : this.#tag === C.ANY_TAG ? ', any tag' : `, tag ${this.#tag}`;
+    if (this.#kind === Kind.Send) {
+      const bytes = label === undefined ? ` of ${this.#buffer!.byteLength} bytes` : '';
+      return `${label ?? 'isend'}${bytes} to rank ${this.#peer}${tag}, ${on}`;
+    }
+    const from = this.#peer === C.ANY_SOURCE ? 'any source' : `rank ${this.#peer}`;
+    return `${label ?? 'irecv'} from ${from}${tag}, ${on}`;
+  }
+
+  /** @internal Names what this request is in messages about operations in flight. */
+  _label(what: string): this {
+    labels.set(this, what);
+    return this;
+  }
+
+  /**
    * @internal A collective just posted (slot from the addon): it resolves to `result`. `view` is the
    * array MPI writes, divided by `divisor` on completion when that is > 0 (the 'avg' op); `keep` is the
    * other memory MPI uses until then.
    */
-  static _coll<R>(slot: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number): Request<R> {
-    const r = new Request<R>(Kind.Coll, view, divisor, 0, keep);
+  static _coll<R>(slot: number, comm: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number): Request<R> {
+    const r = new Request<R>(Kind.Coll, view, divisor, 0, comm, keep);
     r.#result = result;
     if (view !== undefined) pin(view);
     pinAll(keep);
@@ -219,21 +283,21 @@ export class Request<T = Status> extends Settling<T> {
   }
   /** @internal A request that failed before anything was posted. */
   static _rejected<R>(error: Error): Request<R> {
-    const r = new Request<R>(Kind.Coll, undefined, 0, 0, undefined);
+    const r = new Request<R>(Kind.Coll, undefined, 0, 0, -1, undefined);
     r.#fail(error);
     return r;
   }
   /** @internal */
-  static _send(slot: number, buf: TypedArray, dest: number, tag: number): Request<Status> {
-    return new Request<Status>(Kind.Send, buf, dest, tag, undefined).#posted(slot);
+  static _send(slot: number, buf: TypedArray, dest: number, tag: number, comm: number): Request<Status> {
+    return new Request<Status>(Kind.Send, buf, dest, tag, comm, undefined).#posted(slot);
   }
   /** @internal */
-  static _recv(slot: number, buf: TypedArray): Request<Status> {
-    return new Request<Status>(Kind.Recv, buf, 0, 0, undefined).#posted(slot);
+  static _recv(slot: number, buf: TypedArray, source: number, tag: number, comm: number): Request<Status> {
+    return new Request<Status>(Kind.Recv, buf, source, tag, comm, undefined).#posted(slot);
   }
   /** @internal */
-  static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo): Request<Received<A>> {
-    return new Request<Received<A>>(Kind.RecvNew, undefined, 0, 0, dtype).#posted(slot);
+  static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo, source: number, tag: number, comm: number): Request<Received<A>> {
+    return new Request<Received<A>>(Kind.RecvNew, undefined, source, tag, comm, dtype).#posted(slot);
   }
   // ---- several requests at once: one native call over the engine slots of the pending ones ----
 

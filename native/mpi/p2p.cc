@@ -161,6 +161,12 @@ Napi::Value Addon::Cancel(const Napi::CallbackInfo& info) {
   return a.Done(engine_->Cancel(a.Int(0)));
 }
 
+// setRef(slot, ref): whether the request keeps the event loop alive.
+Napi::Value Addon::SetRef(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  return a.Done(engine_->SetRef(a.Int(0), a.Flag(1)));
+}
+
 // waitAll / waitAny / waitSome / testAll / testAny / testSome (slots, n, records[, positions]): the
 // engine slots of the requests still pending, one MPI call over all of them. Records go to
 // records[position * fields]. waitAny/testAny return the position that completed, -1 when none is
@@ -204,6 +210,7 @@ void Addon::DefineP2p(Napi::Env env, Napi::Object exports) {
       {"wait", Method<&Addon::Wait>},
       {"test", Method<&Addon::Test>},
       {"cancel", Method<&Addon::Cancel>},
+      {"setRef", Method<&Addon::SetRef>},
       {"waitAll", Method<&Addon::Complete, kWaitAll>},
       {"waitAny", Method<&Addon::Complete, kWaitAny>},
       {"waitSome", Method<&Addon::Complete, kWaitSome>},
