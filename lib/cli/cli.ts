@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadAddon, loaded, packageRoot, type MpiAbi } from '../addon/load.js';
 import type { Native } from '../addon/native.js';
 import { detectMpi, mpirunCommand } from './launcher.js';
+import { superviseJob } from './job.js';
 
 const USAGE = `Usage:
   mpi4node run -n <ranks> [mpirun options...] <script.ts|.js> [script arguments...]
@@ -244,26 +245,20 @@ function run(args: RunArgs): Promise<number> {
     tagOutput: args.tag,
   });
   return new Promise((resolve, reject) => {
-    // mpirun gets its own process group so that a Ctrl-C (delivered by the terminal to the whole
+    // mpirun gets a session of its own so that a Ctrl-C (delivered by the terminal to the whole
     // foreground group) reaches it exactly once, through us: OpenMPI treats a second SIGINT/SIGTERM
     // as "exit now" and leaves its ranks running, since they live in process groups of their own.
+    // lib/cli/job.ts passes every signal on, and makes sure nothing of the job outlives us.
     const child = spawn(command, argv, { stdio: 'inherit', env, detached: true });
-    // Stay alive until mpirun has cleaned up its ranks (about a second), then report its status.
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    const forward = (signal: NodeJS.Signals) => {
-      child.kill(signal);
-    };
-    for (const s of signals) process.on(s, forward);
-    const done = () => {
-      for (const s of signals) process.off(s, forward);
-    };
+    const release = superviseJob(child, (line) => process.stderr.write(`mpi4node: ${line}\n`));
     child.on('error', (err) => {
-      done();
+      release();
       const code = (err as NodeJS.ErrnoException).code;
       reject(code === 'ENOENT' ? new Error(`cannot run '${command}': not found. Install MPI or set MPI4NODE_MPIRUN / MPI_HOME.`) : err);
     });
+    // Stay alive until mpirun has cleaned up its ranks (about a second), then report its status.
     child.on('exit', (code, signal) => {
-      done();
+      release();
       resolve(code ?? 128 + (signal ? ((constants.signals as Record<string, number>)[signal] ?? 1) : 1));
     });
   });
