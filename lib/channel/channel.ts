@@ -372,6 +372,7 @@ export class Channel {
  * even parse.
  */
 export function readRaw<T = unknown>(raw: Uint8Array, sender = -1): Envelope<T> {
+  if (!(raw instanceof Uint8Array)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'readRaw: raw', 'a Uint8Array', raw);
   const major = raw.byteLength >= 8 ? raw[4]! | (raw[5]! << 8) : PROTOCOL.major;
   const msg = decodeMessage(raw, { protocol: { major, minor: 0 }, verifyChecksum: false });
   return { message: decodePayload(msg, raw) as T, source: sender, header: msg.header };

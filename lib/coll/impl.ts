@@ -319,13 +319,13 @@ export function gatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: 
   let L: Checked | undefined;
   if (s === null) {
     if (r === undefined) needInPlaceRecv(what, 'gatherv(IN_PLACE, layout, root, buf), this rank\'s block in place');
-    L = checkLayout(layout, size, what, 'layout', r.length);
+    L = checkLayout(layout, size, what, 'layout', r.length, true);
     if (!isRoot) s = r.subarray(L.displs[c.rank]!, L.displs[c.rank]! + L.counts[c.rank]!);
   } else {
     intCount(s.length, what, 'send');
     // Only the root needs the layout; a rank that passes one has it checked against its send too.
     if (isRoot || (layout !== undefined && layout !== null)) {
-      L = checkLayout(layout, size, what, 'layout', isRoot ? r?.length : undefined);
+      L = checkLayout(layout, size, what, 'layout', isRoot ? r?.length : undefined, true);
       if (s.length !== L.counts[c.rank]) {
         throw codedError(RangeError, 'ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
       }
@@ -385,7 +385,7 @@ export function allgatherv(c: Comm, h: number, nb: boolean, send: unknown, layou
   const size = c.size;
   const s = send === IN_PLACE ? null : bufArg(send, what, 'send');
   let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
-  const L = checkLayout(layout, size, what, 'layout', r?.length);
+  const L = checkLayout(layout, size, what, 'layout', r?.length, true);
   if (s === null) {
     if (r === undefined) needInPlaceRecv(what, 'allgatherv(IN_PLACE, layout, buf), this rank\'s block in place');
   } else {
@@ -408,7 +408,7 @@ export function alltoallv(c: Comm, h: number, nb: boolean, send: unknown, sendLa
   const size = c.size;
   const s = send === IN_PLACE ? null : bufArg(send, what, 'send');
   let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
-  const RL = checkLayout(recvLayout, size, what, 'recvLayout', r?.length);
+  const RL = checkLayout(recvLayout, size, what, 'recvLayout', r?.length, true);
   let SL: Checked | undefined;
   if (s === null) {
     if (r === undefined) needInPlaceRecv(what, 'alltoallv(IN_PLACE, null, layout, buf)');

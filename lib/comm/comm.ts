@@ -77,22 +77,22 @@ export class Comm {
 
   #dest(dest: number): number {
     const size = this.#size < 0 ? this.#ready() : this.#size;
-    if ((dest >>> 0) === dest && dest < size) return dest;
+    if (typeof dest === 'number' && (dest >>> 0) === dest && dest < size) return dest;
     if (dest === PROC_NULL) return dest;
     throw rankError('dest', dest, size, 'PROC_NULL');
   }
 
   #source(source: number): number {
     const size = this.#size < 0 ? this.#ready() : this.#size;
-    if ((source >>> 0) === source && source < size) return source;
+    if (typeof source === 'number' && (source >>> 0) === source && source < size) return source;
     if (source === ANY_SOURCE || source === PROC_NULL) return source;
     throw rankError('source', source, size, 'ANY_SOURCE or PROC_NULL');
   }
 
   #tag(tag: number, anyOk: boolean): number {
-    if ((tag >>> 0) === tag && tag <= 32767) return tag; // MPI guarantees at least 32767
+    if (typeof tag === 'number' && (tag >>> 0) === tag && tag <= 32767) return tag; // MPI guarantees at least 32767
     if (anyOk && tag === ANY_TAG) return tag;
-    if ((tag >>> 0) === tag && tag <= tagUpperBound()) return tag;
+    if (typeof tag === 'number' && (tag >>> 0) === tag && tag <= tagUpperBound()) return tag;
     throw tagError(tag, tagUpperBound(), anyOk);
   }
 
@@ -124,12 +124,14 @@ export class Comm {
 
   /** The ranks that share memory with this one (one node), as MPI_Comm_split_type(SHARED). Collective. */
   splitShared(key: number = this.rank): Comm {
+    if (!Number.isInteger(key)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'key', 'an integer', key);
     const r = native.commSplitShared(this.#h(), key);
     if (r === null) throw new Error('MPI_Comm_split_type returned no communicator');
     return new Comm(r[0], r[1]);
   }
 
   compare(other: Comm): Comparison {
+    if (!(other instanceof Comm)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'compare: other', 'a Comm', other);
     const r = native.commCompare(this.#h(), other.#h());
     return r === C.IDENT ? 'ident' : r === C.CONGRUENT ? 'congruent' : r === C.SIMILAR ? 'similar' : 'unequal';
   }
@@ -173,11 +175,11 @@ export class Comm {
     if (k >= 0) {
       setFastArgs(k, s, t, this.#handle, 0);
       recvFast();
-      return Status.fromRecord(statusRecord, 0, slotElementSize[k]!);
+      return Status._fromRecord(statusRecord, 0, slotElementSize[k]!);
     }
     const v = asView(buf, 'buf');
     native.recv(v, s, t, this.#handle, false);
-    return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
+    return Status._fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
   }
 
   #recvNew(dtype: Dtype, source: number, tag: number): Received<any> {
@@ -186,7 +188,7 @@ export class Comm {
     const message = statusRecord[STATUS.message]!;
     const data = new info.array(Math.ceil(statusRecord[STATUS.bytes]! / info.size));
     if (message >= 0) native.mrecv(message, data, false); // else from PROC_NULL: nothing to receive
-    return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
+    return { data, status: Status._fromRecord(statusRecord, 0, info.size) };
   }
 
   /** Sends and receives in one call (MPI_Sendrecv); safe against the deadlock of send-then-recv rings. */
@@ -194,7 +196,7 @@ export class Comm {
     const r = asView(recvbuf, 'recvbuf');
     native.sendrecv(asView(sendbuf, 'sendbuf'), this.#dest(dest), this.#tag(sendtag, false), r,
       this.#source(source), this.#tag(recvtag, true), this.#handle);
-    return Status.fromRecord(statusRecord, 0, r.BYTES_PER_ELEMENT);
+    return Status._fromRecord(statusRecord, 0, r.BYTES_PER_ELEMENT);
   }
 
   /** Sends `buf` and receives into the same buffer (MPI_Sendrecv_replace). */
@@ -202,19 +204,19 @@ export class Comm {
     const v = asView(buf, 'buf');
     native.sendrecvReplace(v, this.#dest(dest), this.#tag(sendtag, false), this.#source(source),
       this.#tag(recvtag, true), this.#handle);
-    return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
+    return Status._fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
   }
 
   /** Blocks until a matching message is available and returns its status (MPI_Probe); count is in bytes. */
   probe(source = ANY_SOURCE, tag = ANY_TAG): Status {
     native.probe(this.#source(source), this.#tag(tag, true), this.#handle);
-    return Status.fromRecord(statusRecord, 0, 1);
+    return Status._fromRecord(statusRecord, 0, 1);
   }
 
   /** The status of a matching message if one is available now (MPI_Iprobe), else undefined. */
   iprobe(source = ANY_SOURCE, tag = ANY_TAG): Status | undefined {
     if (!native.iprobe(this.#source(source), this.#tag(tag, true), this.#handle)) return undefined;
-    return Status.fromRecord(statusRecord, 0, 1);
+    return Status._fromRecord(statusRecord, 0, 1);
   }
 
   // ---- nonblocking point-to-point (await the Request, or test/wait it) ----

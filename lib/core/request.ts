@@ -124,7 +124,7 @@ export class Request<T = Status> extends Settling<T> {
         return this.#fulfill(new Status(this.#peer, this.#tag, b.byteLength, rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T);
       }
       case Kind.Recv:
-        return this.#fulfill(Status.fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
+        return this.#fulfill(Status._fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
       case Kind.Coll:
         this.#extra = undefined;
         if (this.#peer > 0) {
@@ -157,12 +157,12 @@ export class Request<T = Status> extends Settling<T> {
   #matched(rec: Float64Array, off: number): Received | undefined {
     const info = this.#extra as DtypeInfo;
     if (this.#buffer !== undefined) {
-      return { data: this.#buffer, status: Status.fromRecord(rec, off, info.size) };
+      return { data: this.#buffer, status: Status._fromRecord(rec, off, info.size) };
     }
     if (rec[off + STATUS.message]! < 0) { // cancelled, or from PROC_NULL: no message to receive
       const data = new info.array(0);
       this.#buffer = data;
-      return { data, status: Status.fromRecord(rec, off, info.size) };
+      return { data, status: Status._fromRecord(rec, off, info.size) };
     }
     const bytes = rec[off + STATUS.bytes]!;
     const data = new info.array(Math.ceil(bytes / info.size));
@@ -174,7 +174,7 @@ export class Request<T = Status> extends Settling<T> {
     }
     const err = statusRecord[STATUS.error]!;
     if (err !== 0) throw native.errorFor(err);
-    return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
+    return { data, status: Status._fromRecord(statusRecord, 0, info.size) };
   }
 
   #fail(e: Error): void {
