@@ -57,6 +57,7 @@ export function init(options: InitOptions = {}): ThreadLevel {
   if (first) {
     requested = level ?? 'single';
     initialisedBy ||= `by init(${level === undefined ? '' : `{ threadLevel: '${level}' }`}) at ${callerFrame()}`;
+    checkSrun();
     native.init(LEVELS[requested]);
     process.on('exit', finalizeAtExit);
   } else {
@@ -175,8 +176,33 @@ const LAUNCH_VARS: [string, string][] = [
   ['SLURM_STEP_NUM_TASKS', "Slurm's srun"],
 ];
 
+// srun wires tasks to MPI through a plugin (--mpi=pmix for Open MPI, pmi2 for MPICH); without one, Open
+// MPI's MPI_Init aborts saying it "was not built with SLURM's PMI support" and MPICH runs N singletons.
+const WIRED_VARS = ['PMIX_RANK', 'PMI_RANK', 'PMI_FD', 'OMPI_COMM_WORLD_SIZE', 'MPI_LOCALNRANKS'];
+
+function srunTasks(): number {
+  const n = Number(process.env.SLURM_STEP_NUM_TASKS);
+  return Number.isInteger(n) && n > 1 ? n : 0;
+}
+
+function srunAdvice(n: number): string {
+  const plugin = C.IMPLEMENTATION === 'mpich' ? 'pmi2' : 'pmix';
+  return `srun started this process as one of ${n} tasks (SLURM_STEP_NUM_TASKS=${n}) without an MPI plugin ` +
+    `the addon's MPI (${C.IMPLEMENTATION === 'mpich' ? 'MPICH' : C.IMPLEMENTATION === 'openmpi' ? 'Open MPI' : 'unknown'}) ` +
+    `understands, so it would see a world of 1 rank: run srun --mpi=${plugin} (srun --mpi=list shows the ` +
+    `plugins; MpiDefault=${plugin} in slurm.conf makes it the default)`;
+}
+
+function checkSrun(): void {
+  const n = srunTasks();
+  if (n > 0 && !WIRED_VARS.some((v) => process.env[v] !== undefined)) throw new LaunchError(srunAdvice(n));
+}
+
 function checkLauncher(): void {
   if (native.commSize(C.WORLD) !== 1) return;
+  if (srunTasks() > 0 && process.env.OMPI_COMM_WORLD_SIZE === undefined && process.env.MPI_LOCALNRANKS === undefined) {
+    throw new LaunchError(srunAdvice(srunTasks()));
+  }
   for (const [name, who] of LAUNCH_VARS) {
     const n = Number(process.env[name]);
     if (Number.isInteger(n) && n > 1) {

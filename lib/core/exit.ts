@@ -1,8 +1,8 @@
 // How a process that uses MPI ends.
 //
 // Exit. MPI_Finalize waits for every operation still in flight, and an operation can be stuck for good
-// at exit: Open MPI and MPICH cannot cancel a send whose receiver never posts the receive (checked in C,
-// docs/multihost.md), so a process that called process.exit(0) with such a send would hang, and with it
+// at exit: Open MPI cannot cancel a send whose receiver never posts the receive (the rendezvous protocol; the
+// reproduction is test/unit/exit.test.ts), so a process that called process.exit(0) with such a send would hang, and with it
 // the job. So at a clean exit receives are cancelled, sends are cancelled where MPI can and otherwise get
 // EXIT_GRACE_MS to complete, and if anything is still in flight then, MPI_Finalize is skipped with one
 // line saying what, and the process exits with status 1: its launcher then ends the job (ranks waiting
