@@ -453,8 +453,10 @@ export class Request<T = Status> extends Settling<T> {
     return p;
   }
 
-  // Whether group `g` is complete (then settled): its requests are looked at from the first one not
-  // yet done, so each is passed over once however many sweeps it takes.
+  /**
+   * @internal Whether group `g` is complete (then settled): its requests are looked at from the first
+   * one not yet done, so each is passed over once however many sweeps it takes.
+   */
   static _groupDone(g: Group): boolean {
     const rs = g.requests as Request<any>[];
     while (g.next < rs.length && rs[g.next]!.#state !== State.Pending) g.next++;
