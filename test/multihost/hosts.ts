@@ -20,6 +20,8 @@ export interface Cluster {
   hosts: Host[];
   /** The ssh stand-in: `agent HOST COMMAND...` runs COMMAND through sh on HOST. */
   agent: string;
+  /** A scratch directory, removed by teardown(). */
+  dir: string;
   /** argv prefix that runs a command on `host` (the first one is where mpirun runs). */
   on(host: Host): string[];
   /** Takes a host off the switch (its link down), as a host lost for good. */
@@ -112,12 +114,15 @@ case "$host" in
 ${cases}
   *) echo "test agent: no test host '$host'" >&2; exit 255 ;;
 esac
-exec ip netns exec "$ns" unshare --uts sh -c 'hostname "$0"; exec sh -c "$1"' "$name" "$*"
+# A host sees the files of this machine, not the mounts of the process that asks (a tmpfs mounted by
+# the launcher's host stays there, as it would on a real host).
+exec nsenter --mount=/proc/${process.pid}/ns/mnt ip netns exec "$ns" unshare --uts sh -c 'hostname "$0"; exec sh -c "$1"' "$name" "$*"
 `);
   chmodSync(agent, 0o755);
   return {
     hosts,
     agent,
+    dir,
     on: (h) => ['ip', 'netns', 'exec', h.ns, 'unshare', '--uts', 'sh', '-c', 'hostname "$0"; exec "$@"', h.name],
     cut: (h) => ip('-n', sw, 'link', 'set', h.port, 'down'),
     teardown,

@@ -5,6 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectMpi, mpirunCommand, tsxImport } from '../../lib/cli/launcher.js';
 import { killSession } from '../../lib/cli/job.js';
@@ -97,6 +99,24 @@ if (problem !== undefined) {
     assert.is.not(r.status, 0);
     assert.match(r.stderr, /could not start a process on every host \(10\.213\.77\.1, 10\.213\.77\.99\)/);
     assert.not.match(r.stdout, /^result/m);
+  });
+
+  test('a script that is not on every host is named with the fix, before the job starts', () => {
+    const c = cluster!;
+    // The script exists only on the first host: in a tmpfs mounted there (test/multihost/hosts.ts).
+    const only = path.join(c.dir, 'first-host-only');
+    mkdirSync(only);
+    const script = path.join(only, 'job.mjs');
+    const l = launchArgs(c, c.hosts.slice(0, N).map((h) => h.addr));
+    const mountThere = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+      `mount -t tmpfs none '${only}' && echo 'console.log("ran")' > '${script}' && exec "$@"`, 'sh'];
+    const cmd = [...c.on(c.hosts[0]!), ...mountThere, process.execPath, '--import', tsxImport(), cliTs, 'run', '-n', String(N), ...l.args, '--iface', 'eth0', script];
+    const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, env: { ...process.env, ...l.env }, encoding: 'utf8', timeout: HANG_MS });
+    assert.is(r.status, 1, `${r.stdout}${r.stderr}`);
+    for (const h of c.hosts.slice(1, N)) assert.match(r.stderr, new RegExp(`${h.name} lacks ${script.replace(/[.]/g, '\\.')}`));
+    assert.not.match(r.stderr, new RegExp(`${c.hosts[0]!.name} lacks`));
+    assert.match(r.stderr, /same path on every host .*--no-host-check/);
+    assert.not.match(r.stdout, /ran/);
   });
 
   test('one rank SIGKILLed: the job ends non-zero', async () => {
