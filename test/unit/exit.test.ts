@@ -39,6 +39,16 @@ test('process.exit(0) with receives pending: they are cancelled and MPI finalize
   assert.not.match(r.stderr, /without MPI_Finalize/);
 });
 
+test('process.exit(0) with persistent requests active: the receive is cancelled, the send named (cancelled or in flight)', () => {
+  const r = job('persistent');
+  assert.is(r.error, undefined, `the job hung (${r.seconds.toFixed(1)} s)`);
+  // Open MPI cannot cancel the send (status 1, MPI_Finalize skipped); MPICH cancels it (status 0).
+  if (r.status === 1) assert.match(r.stderr, /rank 0: exiting without MPI_Finalize, .*: isend of 4194304 bytes to rank 1, tag 6, on world; exit status 1/);
+  else assert.match(r.stderr, /rank 0: at exit, cancelled 1 send\(s\) never received: isend of 4194304 bytes to rank 1, tag 6, on world/);
+  assert.ok(r.status === 0 || r.status === 1, `${r.status}: ${r.stderr}`);
+  assert.not.match(r.stderr, /tag 9/);
+});
+
 test('unref(): a receive and a serve() loop still waiting do not keep ranks alive; exit finalizes', () => {
   const r = job('ends');
   assert.is(r.error, undefined, `the job hung (${r.seconds.toFixed(1)} s)`);
