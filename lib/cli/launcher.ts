@@ -189,7 +189,8 @@ export function mpirunCommand(opts: MpirunOptions): MpirunCommand {
   const args = ['-n', String(np)];
   // On several hosts the local core count says nothing about the others: their slots are the
   // hostfile's or --host's business (and the scheduler's).
-  const local = hostsOf(opts.mpirunArgs ?? []) === undefined;
+  // (Inside a Slurm allocation of several nodes mpirun takes its hosts from the allocation.)
+  const local = hostsOf(opts.mpirunArgs ?? []) === undefined && !(Number(process.env.SLURM_JOB_NUM_NODES) > 1);
   if (opts.failFast && mpi.flavour !== 'openmpi') {
     throw codedError(Error, 'ERR_MPI_LAUNCH', `--fail-fast sets Open MPI's launcher keepalive; ${FAMILY_NAME[mpi.flavour]}'s mpirun has no such setting (docs/multihost.md)`);
   }

@@ -43,6 +43,13 @@ test('on several hosts the local core count adds no --oversubscribe and no MPICH
   const cmd = mpirunCommand({ np: many, script, mpirunArgs: hosts });
   assert.not.ok(cmd.args.includes('--oversubscribe'), cmd.args.join(' '));
   if (mpi.flavour === 'openmpi') assert.ok(mpirunCommand({ np: many, script }).args.includes('--oversubscribe'));
+  // an allocation of several Slurm nodes is several hosts too
+  process.env.SLURM_JOB_NUM_NODES = '2';
+  try {
+    assert.not.ok(mpirunCommand({ np: many, script }).args.includes('--oversubscribe'));
+  } finally {
+    delete process.env.SLURM_JOB_NUM_NODES;
+  }
   if (mpi.flavour === 'mpich') assert.throws(() => mpirunCommand({ np: many, script }), /busy-polls/);
 });
 
