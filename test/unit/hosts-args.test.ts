@@ -2,7 +2,7 @@
 // core count, the interface and fail-fast settings of each MPI, and `run`'s options for them.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,8 @@ test('hostsOf: hostfiles of Open MPI and MPICH, comments ignored; an unreadable 
   } catch (e) {
     assert.is((e as { code?: string }).code, 'ERR_MPI_LAUNCH');
     assert.match((e as Error).message, /cannot read the hostfile .*missing/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
