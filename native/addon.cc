@@ -36,12 +36,14 @@ Addon::~Addon() {
 }
 
 // The environment is going away (process exit or a worker ending): pending requests are cancelled
-// where MPI allows, and the engine's uv handles are closed before the loop is.
+// where MPI allows (not once exit has given up on MPI_Finalize: they may never complete), and the
+// engine's uv handles are closed before the loop is.
 void Addon::AsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   Addon* self = static_cast<Addon*>(arg);
   Engine* engine = self->engine_;
   self->engine_ = nullptr;
-  engine->Shutdown(self->usable_ && ProcessState::Get().CallerMayUseMpi());
+  ProcessState& ps = ProcessState::Get();
+  engine->Shutdown(self->usable_ && ps.CallerMayUseMpi() && !ps.finalizeSkipped());
   napi_remove_async_cleanup_hook(handle);
 }
 

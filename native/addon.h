@@ -82,6 +82,8 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value TagUpperBound(const Napi::CallbackInfo& info);
   Napi::Value Pending(const Napi::CallbackInfo& info);
   Napi::Value ErrorFor(const Napi::CallbackInfo& info);
+  Napi::Value SkipFinalize(const Napi::CallbackInfo& info);
+  Napi::Value KeptAliveByMpiMs(const Napi::CallbackInfo& info);
 
   // mpi/comm.cc
   Napi::Value CommRank(const Napi::CallbackInfo& info);
@@ -107,6 +109,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Test(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value SetRef(const Napi::CallbackInfo& info);
   Napi::Value Progress(const Napi::CallbackInfo& info);
   // Persistent requests (MPI_Send_init & co.), started one at a time or together (MPI_Startall).
   Napi::Value SendInit(const Napi::CallbackInfo& info);

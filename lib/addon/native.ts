@@ -42,6 +42,10 @@ export interface Native {
   pending(): number;
   /** The MpiError for `code`; with the engine slot of the operation that failed (-1: it completed at once), its communicator's hook sees it first. */
   errorFor(code: number, slot?: number): Error;
+  /** From now on nothing calls MPI_Finalize (exit with operations that cannot complete). */
+  skipFinalize(): void;
+  /** For how long (ms) nothing but this environment's MPI requests has kept its event loop alive (0: something else does). */
+  keptAliveByMpiMs(): number;
 
   commRank(comm: number): number;
   commSize(comm: number): number;
@@ -124,6 +128,8 @@ export interface Native {
   wait(slot: number): void;
   test(slot: number): boolean;
   cancel(slot: number): void;
+  /** Whether the pending request in `slot` keeps the event loop alive. */
+  setRef(slot: number, ref: boolean): void;
   /**
    * One MPI call over the engine slots slots[0..n) (MPI_Waitall & co.): records[pos * STATUS.fields] gets
    * the record of the slot at position pos when it completes. waitAny/testAny return that position, -1

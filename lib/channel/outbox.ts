@@ -24,6 +24,7 @@ export const COPY_BELOW = 4032;
 export class Outbox {
   readonly #tpl: ChannelHeaderTemplate;
   readonly #checksum: boolean;
+  readonly #what: string;
   readonly #seq: number[] = [];
   // The padded header of the last payload signature sent (everything but seq, correlation id, checksum).
   #hdr: Uint8Array | undefined;
@@ -38,6 +39,7 @@ export class Outbox {
   constructor(tpl: ChannelHeaderTemplate, checksum: boolean) {
     this.#tpl = tpl;
     this.#checksum = checksum;
+    this.#what = `send of channel '${tpl.channel}'`;
   }
 
   /**
@@ -74,7 +76,7 @@ export class Outbox {
         buf.set(part, at);
         at += part.byteLength;
       }
-      if (!blocking) return Request._send(native.send(buf, dest, tag, comm, false, true)!, buf, dest, tag).then(ignore);
+      if (!blocking) return Request._send(native.send(buf, dest, tag, comm, false, true)!, buf, dest, tag, comm)._label(this.#what).then(ignore);
       const k = fastSlot(buf);
       if (k < 0) {
         native.send(buf, dest, tag, comm, false, false);
@@ -94,7 +96,8 @@ export class Outbox {
     // The Request holds the header; the closure holds the other parts until the send completes, and the
     // caller's arrays among them stay attached (core/pin.ts).
     pinAll(parts);
-    return Request._send(native.sendParts(parts, dest, tag, comm, false, true)!, header, dest, tag).then(() => void parts);
+    return Request._send(native.sendParts(parts, dest, tag, comm, false, true)!, header, dest, tag, comm)._label(this.#what)
+      .then(() => void parts);
   }
 
   #header(p: EncodedPayload): Uint8Array {

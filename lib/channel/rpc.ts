@@ -119,12 +119,14 @@ export class Requester {
 
   #listen(): void {
     if (this.#listener !== undefined) return;
-    const r = this.#ch._listen(ANY_SOURCE, Lane.Reply);
+    const r = this.#ch._listen(ANY_SOURCE, Lane.Reply, undefined, `reply receive of channel '${this.#ch.name}' (request() waiting)`);
     this.#listener = r;
     r.then(
       (got) => {
         if (this.#listener === r) this.#listener = undefined;
-        if (!got.status.cancelled) this.#onReply(got.data, got.status.source);
+        // Cancelled: nothing waits any more (#idle), or the process is exiting (lib/core/exit.ts).
+        if (got.status.cancelled) return;
+        this.#onReply(got.data, got.status.source);
         if (this.#mine.size > 0) this.#listen();
       },
       (err: Error) => {
@@ -192,6 +194,7 @@ export class Server {
   #listener: Request<Received<Uint8Array>> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
+  #refed = true;
 
   /** @internal Made by channel.serve(). */
   constructor(ch: Channel, handler: Handler, options: ServeOptions, onClosed: () => void) {
@@ -208,6 +211,24 @@ export class Server {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * Lets the process exit while this server waits for requests (its receive no longer keeps the event
+   * loop alive, as `unref()` does for a Node server); at exit the waiting receive is cancelled. Replies
+   * in progress still keep it alive. Returns the server.
+   */
+  unref(): this {
+    this.#refed = false;
+    this.#listener?.unref();
+    return this;
+  }
+
+  /** Undoes unref(): the server keeps the process alive while it waits (the default). */
+  ref(): this {
+    this.#refed = true;
+    this.#listener?.ref();
+    return this;
   }
 
   /**
@@ -232,12 +253,15 @@ export class Server {
   }
 
   #next(): void {
-    const r = this.#ch._listen(this.#source, Lane.Request);
+    const r = this.#ch._listen(this.#source, Lane.Request, undefined, `serve() of channel '${this.#ch.name}'`);
+    if (!this.#refed) r.unref();
     this.#listener = r;
     r.then(
       (got) => {
         this.#listener = undefined;
-        if (!got.status.cancelled) this.#track(this.#answer(got.data, got.status.source));
+        // Cancelled: by close(), or by the process exiting (lib/core/exit.ts). Either way, no more.
+        if (got.status.cancelled) return;
+        this.#track(this.#answer(got.data, got.status.source));
         if (!this.#closed) this.#next();
       },
       (err: Error) => {

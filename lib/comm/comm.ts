@@ -12,6 +12,7 @@ import { pin } from '../core/pin.js';
 import { Prequest } from '../core/prequest.js';
 import { Request, type Received } from '../core/request.js';
 import { Status } from '../core/status.js';
+import { nameComm } from './names.js';
 
 export const ANY_SOURCE = C.ANY_SOURCE;
 export const ANY_TAG = C.ANY_TAG;
@@ -58,6 +59,7 @@ export class Comm {
   constructor(handle: number, internal: number) {
     this.#handle = handle;
     this.#internal = internal;
+    nameComm(handle, internal, handle === C.WORLD ? 'world' : handle === C.SELF ? 'self' : `communicator ${handle}`);
   }
 
   /** @internal The handle of this communicator, or of its private duplicate for library traffic. */
@@ -92,22 +94,22 @@ export class Comm {
 
   #dest(dest: number): number {
     const size = this.#size < 0 ? this.#ready() : this.#size;
-    if ((dest >>> 0) === dest && dest < size) return dest;
+    if (typeof dest === 'number' && (dest >>> 0) === dest && dest < size) return dest;
     if (dest === PROC_NULL) return dest;
     throw rankError('dest', dest, size, 'PROC_NULL');
   }
 
   #source(source: number): number {
     const size = this.#size < 0 ? this.#ready() : this.#size;
-    if ((source >>> 0) === source && source < size) return source;
+    if (typeof source === 'number' && (source >>> 0) === source && source < size) return source;
     if (source === ANY_SOURCE || source === PROC_NULL) return source;
     throw rankError('source', source, size, 'ANY_SOURCE or PROC_NULL');
   }
 
   #tag(tag: number, anyOk: boolean): number {
-    if ((tag >>> 0) === tag && tag <= 32767) return tag; // MPI guarantees at least 32767
+    if (typeof tag === 'number' && (tag >>> 0) === tag && tag <= 32767) return tag; // MPI guarantees at least 32767
     if (anyOk && tag === ANY_TAG) return tag;
-    if ((tag >>> 0) === tag && tag <= tagUpperBound()) return tag;
+    if (typeof tag === 'number' && (tag >>> 0) === tag && tag <= tagUpperBound()) return tag;
     throw tagError(tag, tagUpperBound(), anyOk);
   }
 
@@ -150,6 +152,7 @@ export class Comm {
   }
 
   compare(other: Comm): Comparison {
+    if (!(other instanceof Comm)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'compare: other', 'a Comm', other);
     const r = native.commCompare(this.#h(), other.#h());
     return r === C.IDENT ? 'ident' : r === C.CONGRUENT ? 'congruent' : r === C.SIMILAR ? 'similar' : 'unequal';
   }
@@ -226,11 +229,11 @@ export class Comm {
     if (k >= 0) {
       setFastArgs(k, s, t, this.#handle, 0);
       recvFast();
-      return Status.fromRecord(statusRecord, 0, slotElementSize[k]!);
+      return Status._fromRecord(statusRecord, 0, slotElementSize[k]!);
     }
     const v = asView(buf, 'buf');
     native.recv(v, s, t, this.#handle, false);
-    return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
+    return Status._fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
   }
 
   #recvNew(dtype: Dtype, source: number, tag: number): Received<any> {
@@ -239,7 +242,7 @@ export class Comm {
     const message = statusRecord[STATUS.message]!;
     const data = new info.array(Math.ceil(statusRecord[STATUS.bytes]! / info.size));
     if (message >= 0) native.mrecv(message, data, false); // else from PROC_NULL: nothing to receive
-    return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
+    return { data, status: Status._fromRecord(statusRecord, 0, info.size) };
   }
 
   /** Sends and receives in one call (MPI_Sendrecv); safe against the deadlock of send-then-recv rings. */
@@ -247,7 +250,7 @@ export class Comm {
     const r = asView(recvbuf, 'recvbuf');
     native.sendrecv(asView(sendbuf, 'sendbuf'), this.#dest(dest), this.#tag(sendtag, false), r,
       this.#source(source), this.#tag(recvtag, true), this.#handle);
-    return Status.fromRecord(statusRecord, 0, r.BYTES_PER_ELEMENT);
+    return Status._fromRecord(statusRecord, 0, r.BYTES_PER_ELEMENT);
   }
 
   /** Sends `buf` and receives into the same buffer (MPI_Sendrecv_replace). */
@@ -255,19 +258,19 @@ export class Comm {
     const v = asView(buf, 'buf');
     native.sendrecvReplace(v, this.#dest(dest), this.#tag(sendtag, false), this.#source(source),
       this.#tag(recvtag, true), this.#handle);
-    return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
+    return Status._fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
   }
 
   /** Blocks until a matching message is available and returns its status (MPI_Probe); count is in bytes. */
   probe(source = ANY_SOURCE, tag = ANY_TAG): Status {
     native.probe(this.#source(source), this.#tag(tag, true), this.#handle);
-    return Status.fromRecord(statusRecord, 0, 1);
+    return Status._fromRecord(statusRecord, 0, 1);
   }
 
   /** The status of a matching message if one is available now (MPI_Iprobe), else undefined. */
   iprobe(source = ANY_SOURCE, tag = ANY_TAG): Status | undefined {
     if (!native.iprobe(this.#source(source), this.#tag(tag, true), this.#handle)) return undefined;
-    return Status.fromRecord(statusRecord, 0, 1);
+    return Status._fromRecord(statusRecord, 0, 1);
   }
 
   // ---- nonblocking point-to-point (await the Request, or test/wait it) ----
@@ -277,18 +280,18 @@ export class Comm {
     if (k >= 0) {
       setFastArgs(k, d, t, this.#handle, 0);
       isendFast();
-      return Request._send(fastResult(), buf as TypedArray, d, t);
+      return Request._send(fastResult(), buf as TypedArray, d, t, this.#handle);
     }
     const v = asView(buf, 'buf');
     pin(v);
-    return Request._send(native.send(v, d, t, this.#handle, false, true)!, v, d, t);
+    return Request._send(native.send(v, d, t, this.#handle, false, true)!, v, d, t, this.#handle);
   }
 
   issend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
     const v = asView(buf, 'buf');
     const d = this.#dest(dest), t = this.#tag(tag, false);
     pin(v);
-    return Request._send(native.send(v, d, t, this.#handle, true, true)!, v, d, t);
+    return Request._send(native.send(v, d, t, this.#handle, true, true)!, v, d, t, this.#handle);
   }
 
   // ---- persistent point-to-point (MPI_Send_init & co.: start() them again and again; lib/core/prequest.ts) ----
@@ -296,19 +299,19 @@ export class Comm {
   /** A persistent send of `buf` to `dest` (MPI_Send_init): each start() sends the buffer's current contents. */
   sendInit(buf: BufferLike, dest: number, tag = 0): Prequest<Status> {
     const v = asView(buf, 'buf'), d = this.#dest(dest), t = this.#tag(tag, false);
-    return Prequest._send(native.sendInit(v, d, t, this.#handle, false), v, d, t);
+    return Prequest._send(native.sendInit(v, d, t, this.#handle, false), v, d, t, this.#handle);
   }
 
   /** A persistent synchronous send (MPI_Ssend_init). */
   ssendInit(buf: BufferLike, dest: number, tag = 0): Prequest<Status> {
     const v = asView(buf, 'buf'), d = this.#dest(dest), t = this.#tag(tag, false);
-    return Prequest._send(native.sendInit(v, d, t, this.#handle, true), v, d, t);
+    return Prequest._send(native.sendInit(v, d, t, this.#handle, true), v, d, t, this.#handle);
   }
 
   /** A persistent receive into `buf` (MPI_Recv_init). */
   recvInit(buf: BufferLike, source = ANY_SOURCE, tag = ANY_TAG): Prequest<Status> {
     const v = asView(buf, 'buf'), s = this.#source(source), t = this.#tag(tag, true);
-    return Prequest._recv(native.recvInit(v, s, t, this.#handle), v);
+    return Prequest._recv(native.recvInit(v, s, t, this.#handle), v, s, t, this.#handle);
   }
 
   /** Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size. */
@@ -317,17 +320,18 @@ export class Comm {
   irecv(buf: BufferLike | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> | Request<Received> {
     if (typeof buf === 'string') {
       const info = dtypeInfo(buf);
-      return Request._recvNew(native.improbe(this.#source(source), this.#tag(tag, true), this.#handle), info);
+      const s = this.#source(source), t = this.#tag(tag, true);
+      return Request._recvNew(native.improbe(s, t, this.#handle), info, s, t, this.#handle);
     }
     const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, s, t, this.#handle, 0);
       irecvFast();
-      return Request._recv(fastResult(), buf as TypedArray);
+      return Request._recv(fastResult(), buf as TypedArray, s, t, this.#handle);
     }
     const v = asView(buf, 'buf');
     pin(v);
-    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v);
+    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v, s, t, this.#handle);
   }
 }
 

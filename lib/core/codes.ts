@@ -49,7 +49,7 @@ export type ArgumentErrorCode = (typeof ARGUMENT_ERROR_CODES)[number];
 
 /** Valid calls refused in the present state of the process, a communicator, channel or device buffer. */
 export const STATE_ERROR_CODES = [
-  'ERR_ADDON_LOAD', 'ERR_MPI_LAUNCH', 'ERR_MPI_FINALIZED', 'ERR_MPI_PENDING',
+  'ERR_ADDON_LOAD', 'ERR_MPI_LAUNCH', 'ERR_MPI_INITIALIZED', 'ERR_MPI_FINALIZED', 'ERR_MPI_PENDING',
   'ERR_COMM_FREED', 'ERR_COMM_PREDEFINED', 'ERR_CANCEL_COLLECTIVE',
   'ERR_GROUP_FREED', 'ERR_NOT_IN_GROUP', 'ERR_INFO_FREED', 'ERR_FILE_CLOSED', 'ERR_FILE_PENDING',
   'ERR_CHANNEL_CLOSED', 'ERR_CHANNEL_COLLISION',

@@ -262,7 +262,7 @@ export class File {
   #nonblocking(access: Access, what: string, buf: BufferLike, offset = 0): Request<number> {
     const h = this.#target(what);
     const v = this.#buffer(buf, what);
-    const r = Request._io(access(h, v, offsetArg(offset, `${what}: offset`), true)!, v);
+    const r = Request._io(access(h, v, offsetArg(offset, `${what}: offset`), true)!, v, this.#comm._handle());
     this.#prune();
     this.#inflight.push(r);
     return r;

@@ -495,14 +495,14 @@ export class Window<T extends TypedArray = TypedArray> {
   rput(origin: BufferLike, target: number, disp = 0): Request<void> {
     const o = asView(origin, 'rput: origin');
     const h = this.#target(target, disp, o.byteLength, 'rput', true);
-    return Request._coll<void>(native.winPut(h, o, target, disp, true)!, undefined, o, undefined, 0);
+    return Request._coll<void>(native.winPut(h, o, target, disp, true)!, this.comm._handle(), undefined, o, undefined, 0);
   }
 
   /** get as a Request (MPI_Rget), resolved to `result` once the data has arrived. */
   rget<R extends BufferLike>(result: R, target: number, disp = 0): Request<R> {
     const r = asView(result, 'rget: result');
     const h = this.#target(target, disp, r.byteLength, 'rget', true);
-    return Request._coll(native.winGet(h, r, target, disp, true)!, result, r, undefined, 0);
+    return Request._coll(native.winGet(h, r, target, disp, true)!, this.comm._handle(), result, r, undefined, 0);
   }
 
   /** accumulate as a Request (MPI_Raccumulate), resolved once `origin` may be reused. */
@@ -510,14 +510,14 @@ export class Window<T extends TypedArray = TypedArray> {
     const o = this.#num(origin, 'raccumulate', 'origin');
     const code = rmaOp(op, dtypeOf(o)!, 'raccumulate');
     const h = this.#target(target, disp, o.byteLength, 'raccumulate', true);
-    return Request._coll<void>(native.winAccumulate(h, o, target, disp, code, true)!, undefined, o, undefined, 0);
+    return Request._coll<void>(native.winAccumulate(h, o, target, disp, code, true)!, this.comm._handle(), undefined, o, undefined, 0);
   }
 
   /** getAccumulate as a Request (MPI_Rget_accumulate), resolved to `result`. */
   rgetAccumulate<R extends TypedArray>(origin: R | null, result: R, target: number, disp = 0, op: RmaOpName = 'sum'): Request<R> {
     const { o, r, code } = this.#fetchArgs(origin, result, op, 'rgetAccumulate');
     const h = this.#target(target, disp, r.byteLength, 'rgetAccumulate', true);
-    return Request._coll(native.winGetAccumulate(h, o, r, target, disp, code, true)!, result, r, o, 0);
+    return Request._coll(native.winGetAccumulate(h, o, r, target, disp, code, true)!, this.comm._handle(), result, r, o, 0);
   }
 
   #num(v: unknown, what: string, name: string): TypedArray {

@@ -29,7 +29,7 @@ export abstract class TopoComm extends Comm {
   /** Promise form of neighborAllgather (argument errors throw, as in every Promise form). */
   ineighborAllgather<T extends TypedArray>(send: T | BufferLike, recv?: T): Request<T> {
     const [s, r] = this.#allgatherArgs(send, recv);
-    return Request._coll(native.neighborAllgather(s, r, s.length, this._handle(), true)!, r as T, r, s, 0);
+    return Request._coll(native.neighborAllgather(s, r, s.length, this._handle(), true)!, this._handle(), r as T, r, s, 0);
   }
 
   /**
@@ -46,7 +46,7 @@ export abstract class TopoComm extends Comm {
   /** Promise form of neighborAlltoall. */
   ineighborAlltoall<T extends TypedArray>(send: T | BufferLike, recv?: T): Request<T> {
     const [s, r, count] = this.#alltoallArgs(send, recv);
-    return Request._coll(native.neighborAlltoall(s, r, count, this._handle(), true)!, r as T, r, s, 0);
+    return Request._coll(native.neighborAlltoall(s, r, count, this._handle(), true)!, this._handle(), r as T, r, s, 0);
   }
 
   #allgatherArgs(send: unknown, recv: unknown): [TypedArray, TypedArray] {

@@ -166,6 +166,18 @@ Napi::Value Addon::ErrorFor(const Napi::CallbackInfo& info) {
   return MakeError(info.Env(), a.Int(0), info[1].IsNumber() ? OwnerOf(a.Int(1)) : -1);
 }
 
+// The process exits without MPI_Finalize (lib/core/exit.ts says when and why).
+Napi::Value Addon::SkipFinalize(const Napi::CallbackInfo& info) {
+  ProcessState::Get().SkipFinalize();
+  return info.Env().Undefined();
+}
+
+// For how long (ms) nothing but this environment's MPI requests has kept its event loop alive; 0 when
+// something else does now.
+Napi::Value Addon::KeptAliveByMpiMs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), engine_ == nullptr ? 0 : engine_->AloneNs() / 1e6);
+}
+
 void Addon::DefineEnv(Napi::Env env, Napi::Object exports) {
   static const Export table[] = {
       {"setup", Method<&Addon::Setup>},
@@ -183,6 +195,8 @@ void Addon::DefineEnv(Napi::Env env, Napi::Object exports) {
       {"tagUpperBound", Method<&Addon::TagUpperBound>},
       {"pending", Method<&Addon::Pending>},
       {"errorFor", Method<&Addon::ErrorFor>},
+      {"skipFinalize", Method<&Addon::SkipFinalize>},
+      {"keptAliveByMpiMs", Method<&Addon::KeptAliveByMpiMs>},
   };
   DefineExports(env, exports, this, table);
 }

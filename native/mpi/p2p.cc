@@ -161,6 +161,12 @@ Napi::Value Addon::Cancel(const Napi::CallbackInfo& info) {
   return a.Done(engine_->Cancel(a.Int(0)));
 }
 
+// setRef(slot, ref): whether the request keeps the event loop alive.
+Napi::Value Addon::SetRef(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  return a.Done(engine_->SetRef(a.Int(0), a.Flag(1)));
+}
+
 // progress(): after a burst of posts, a short spin (engine.h); returns how many completions it wrote
 // to the shared completion records, which the caller reports.
 Napi::Value Addon::Progress(const Napi::CallbackInfo& info) {
@@ -267,6 +273,7 @@ void Addon::DefineP2p(Napi::Env env, Napi::Object exports) {
       {"wait", Method<&Addon::Wait>},
       {"test", Method<&Addon::Test>},
       {"cancel", Method<&Addon::Cancel>},
+      {"setRef", Method<&Addon::SetRef>},
       {"progress", Method<&Addon::Progress>},
       {"sendInit", Method<&Addon::SendInit>},
       {"recvInit", Method<&Addon::RecvInit>},
