@@ -49,6 +49,12 @@ export function tagUpperBound(): number {
   return tagUb;
 }
 
+/** `v` as a Comm, or the coded error naming the argument `what`. */
+export function checkComm(v: unknown, what: string): Comm {
+  if (!(v instanceof Comm)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', what, 'a Comm', v);
+  return v;
+}
+
 export class Comm {
   #handle: number;
   #internal: number;
@@ -152,7 +158,7 @@ export class Comm {
   }
 
   compare(other: Comm): Comparison {
-    if (!(other instanceof Comm)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'compare: other', 'a Comm', other);
+    checkComm(other, 'compare: other');
     const r = native.commCompare(this.#h(), other.#h());
     return r === C.IDENT ? 'ident' : r === C.CONGRUENT ? 'congruent' : r === C.SIMILAR ? 'similar' : 'unequal';
   }

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { C, native, statusRecord } from '../addon/binding.js';
 import { STATUS } from '../addon/native.js';
 import { asView, describe, invalidParameterError, type BufferLike } from '../core/checks.js';
-import { Comm } from '../comm/comm.js';
+import { checkComm, Comm } from '../comm/comm.js';
 import { barrier } from '../coll/impl.js';
 import { dtypeInfo, dtypeOf, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { codedError } from '../core/errors.js';
@@ -102,7 +102,7 @@ export class File {
    * and mode). `info`: hints for the MPI (an Info or a plain object, e.g. { cb_buffer_size: '16777216' }).
    */
   static open(comm: Comm, path: string, mode: FileMode = 'r', info?: InfoLike): File {
-    if (!(comm instanceof Comm)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'File.open: comm', 'a Comm', comm);
+    checkComm(comm, 'File.open: comm');
     const p = resolvePath(path, 'File.open');
     const m = typeof mode === 'string' && Object.hasOwn(MODES, mode) ? MODES[mode] : undefined;
     if (m === undefined) {

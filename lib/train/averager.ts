@@ -15,7 +15,7 @@ import { checkRoot, invalidParameterError, isTypedArray } from '../core/checks.j
 import { codedError } from '../core/errors.js';
 import { toHalf, fromHalf, type HalfDtype } from '../core/half.js';
 import { pin } from '../core/pin.js';
-import type { Comm } from '../comm/comm.js';
+import { checkComm, type Comm } from '../comm/comm.js';
 import type { Request } from '../core/request.js';
 import { IN_PLACE } from '../coll/args.js';
 
@@ -57,6 +57,7 @@ export class GradientAverager {
   #busy = false;
 
   constructor(comm: Comm, options: AveragerOptions = {}) {
+    checkComm(comm, 'GradientAverager: comm');
     if (options === null || typeof options !== 'object') throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'GradientAverager: options', 'an object', options);
     const b = options.bucketBytes ?? DEFAULT_BUCKET;
     if (!Number.isSafeInteger(b) || b < 1) throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'GradientAverager: bucketBytes', 'a positive integer', b, RangeError);

@@ -8,7 +8,7 @@
 //   (under an exclusive lock, so no accumulate runs meanwhile).
 import { checkRoot, invalidParameterError } from '../core/checks.js';
 import { codedError } from '../core/errors.js';
-import type { Comm } from '../comm/comm.js';
+import { checkComm, type Comm } from '../comm/comm.js';
 import type { Window } from '../rma/window.js';
 import '../rma/window.js';
 
@@ -34,6 +34,7 @@ export class ParameterServer {
   readonly #msg: Float64Array;
 
   constructor(comm: Comm, params: Float64Array, root = 0) {
+    checkComm(comm, 'ParameterServer: comm');
     if (!(params instanceof Float64Array)) throw invalidParameterError('ERR_INVALID_BUFFER', 'ParameterServer: params', 'a Float64Array', params);
     this.root = checkRoot(root, comm.size, 'ParameterServer');
     this.#comm = comm.dup();
@@ -124,6 +125,7 @@ export class ParameterBlock {
   readonly #win: Window<Float64Array>;
 
   constructor(comm: Comm, length: number, owner = 0) {
+    checkComm(comm, 'ParameterBlock: comm');
     if (!Number.isSafeInteger(length) || length < 0) throw invalidParameterError('ERR_INVALID_LENGTH', 'ParameterBlock: length', 'a non-negative integer', length, RangeError);
     this.owner = checkRoot(owner, comm.size, 'ParameterBlock');
     this.length = length;

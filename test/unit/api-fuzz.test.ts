@@ -15,7 +15,7 @@ const { world, PROC_NULL, isErrorCode } = api;
 // Constructors the API documents as internal (instances come from the calls that make them), and calls
 // that end the process or MPI. (Error classes are not constructed either: see exportsOf.)
 const INTERNAL = new Set(['new Comm', 'new Request', 'new Channel', 'new Server', 'new GraphComm', 'new UserOp',
-  'new gpu.NcclComm', 'new gpu.GpuRequest', 'new gpu.DeviceBuffer', 'new Status']);
+  'new CartComm', 'new TopoComm', 'new Window', 'new gpu.NcclComm', 'new gpu.GpuRequest', 'new gpu.DeviceBuffer', 'new Status']);
 const EXCLUDED = new Set(['abort', 'finalize']);
 // Positions of the peer arguments of calls that could wait for a message (or for a receive to be posted).
 const PEERS: Record<string, number[]> = {
@@ -66,8 +66,12 @@ function exportsOf(ns: Record<string, unknown>, prefix: string, out: Callable[])
   }
 }
 
+// Methods whose purpose is to end the process on the next MPI error (MPI_ERRORS_ARE_FATAL).
+const FATAL = new Set(['Comm.setErrorsFatal']);
+
 function instanceMethods(label: string, kind: string, o: object, out: Callable[]): void {
   for (const m of methodsOf(o)) {
+    if (FATAL.has(`${kind}.${m}`)) continue;
     out.push({ name: `${label}.${m}`, kind: `${kind}.${m}`, call: (a) => (o as any)[m](...a) });
   }
 }
