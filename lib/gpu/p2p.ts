@@ -84,8 +84,8 @@ function install(): void {
     return post(this, buf, checkPeer(this, source ?? ANY_SOURCE, 'source', true), checkTag(tag ?? ANY_TAG, true), false);
   };
 }
-onFirstBuffer(install);
 
+onFirstBuffer(install);
 
 /** comm.send(buf, dest, tag) for a DeviceBuffer, typed: blocks until the buffer may be reused. */
 export function send(comm: Comm, buf: DeviceBuffer, dest: number, tag = 0): void {
