@@ -10,6 +10,9 @@ import { STATUS } from '../addon/native.js';
 import { pin } from '../core/pin.js';
 import { Request, type Received } from '../core/request.js';
 import { Status } from '../core/status.js';
+import type { DeviceBuffer } from '../gpu/buffer.js';
+import type { GpuRequest } from '../gpu/ops.js';
+import { STAGED_HEADER_BYTES, stagedTail } from '../core/staged.js';
 
 export const ANY_SOURCE = C.ANY_SOURCE;
 export const ANY_TAG = C.ANY_TAG;
@@ -23,6 +26,21 @@ export type ArrayOf<D extends Dtype> = D extends 'int8' ? Int8Array : D extends 
   : D extends 'uint16' | 'float16' | 'bfloat16' ? Uint16Array : D extends 'int32' ? Int32Array
   : D extends 'uint32' ? Uint32Array : D extends 'int64' ? BigInt64Array : D extends 'uint64' ? BigUint64Array
   : D extends 'float32' ? Float32Array : D extends 'float64' ? Float64Array : TypedArray;
+
+/**
+ * @internal How DeviceBuffers travel over MPI (lib/gpu/p2p.ts registers it when the GPU module loads).
+ * Point-to-point calls look for a DeviceBuffer only after the typed-array fast path has declined the
+ * buffer, so host messages never pay for it.
+ */
+export interface DeviceMessages {
+  is(buf: unknown): buf is DeviceBuffer;
+  post(comm: Comm, buf: DeviceBuffer, peer: number, tag: number, isSend: boolean): GpuRequest<Status>;
+}
+let device: DeviceMessages | undefined;
+/** @internal */
+export function _setDeviceMessages(d: DeviceMessages): void {
+  device = d;
+}
 
 let tagUb = -1;
 /** @internal MPI_TAG_UB, read once. */
@@ -144,12 +162,19 @@ export class Comm {
 
   // ---- blocking point-to-point ----
 
-  /** Sends `buf` to `dest` (MPI_Send): the array's own memory is read, nothing is copied. */
-  send(buf: BufferLike, dest: number, tag = 0): void {
+  /**
+   * Sends `buf` to `dest` (MPI_Send): the array's own memory is read, nothing is copied. A DeviceBuffer
+   * goes to MPI as it is where MPI is CUDA-aware, else staged through pinned host memory (docs/gpu.md).
+   */
+  send(buf: BufferLike | DeviceBuffer, dest: number, tag = 0): void {
     const d = this.#dest(dest), t = this.#tag(tag, false), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, d, t, this.#handle, 0);
       return sendFast();
+    }
+    if (device !== undefined && device.is(buf)) {
+      device.post(this, buf, d, t, true).wait();
+      return;
     }
     native.send(asView(buf, 'buf'), d, t, this.#handle, false, false);
   }
@@ -162,20 +187,31 @@ export class Comm {
   /**
    * Receives into `buf` (MPI_Recv) and returns the status. Given a dtype name instead of a buffer,
    * receives a message of any size into a fresh array of exactly its length (matched probe + receive).
+   * `buf` may be a DeviceBuffer; a host array may receive a message sent from one.
    */
-  recv(buf: BufferLike, source?: number, tag?: number): Status;
+  recv(buf: BufferLike | DeviceBuffer, source?: number, tag?: number): Status;
   recv<D extends Dtype>(dtype: D, source?: number, tag?: number): Received<ArrayOf<D>>;
-  recv(buf: BufferLike | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Status | Received {
+  recv(buf: BufferLike | DeviceBuffer | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Status | Received {
     if (typeof buf === 'string') return this.#recvNew(buf, source, tag);
     const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, s, t, this.#handle, 0);
       recvFast();
+      if (statusRecord[STATUS.bytes] === STAGED_HEADER_BYTES) return this.#staged(buf as TypedArray);
       return Status.fromRecord(statusRecord, 0, slotElementSize[k]!);
     }
+    if (device !== undefined && device.is(buf)) return device.post(this, buf, s, t, false).wait();
     const v = asView(buf, 'buf');
     native.recv(v, s, t, this.#handle, false);
+    if (statusRecord[STATUS.bytes] === STAGED_HEADER_BYTES) return this.#staged(v);
     return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
+  }
+
+  // A blocking receive into `v` got 32 bytes (status in the record): a staged device message's header,
+  // whose chunks follow, or an ordinary message.
+  #staged(v: TypedArray): Status {
+    const tail = stagedTail(v, statusRecord[STATUS.source]!, statusRecord[STATUS.tag]!, this.#internal);
+    return tail ? tail.finish(v.BYTES_PER_ELEMENT) : Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
   }
 
   #recvNew(dtype: Dtype, source: number, tag: number): Received<any> {
@@ -184,6 +220,11 @@ export class Comm {
     const message = statusRecord[STATUS.message]!;
     const data = new info.array(Math.ceil(statusRecord[STATUS.bytes]! / info.size));
     if (message >= 0) native.mrecv(message, data, false); // else from PROC_NULL: nothing to receive
+    if (statusRecord[STATUS.bytes] === STAGED_HEADER_BYTES) {
+      const tail = stagedTail(data, statusRecord[STATUS.source]!, statusRecord[STATUS.tag]!, this.#internal,
+        (bytes) => new info.array(Math.ceil(bytes / info.size)));
+      if (tail) return { status: tail.finish(info.size), data: tail.into };
+    }
     return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
   }
 
@@ -217,13 +258,17 @@ export class Comm {
 
   // ---- nonblocking point-to-point (await the Request, or test/wait it) ----
 
-  isend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
+  /** Nonblocking send; for a DeviceBuffer, a GpuRequest (see send). */
+  isend(buf: DeviceBuffer, dest: number, tag?: number): GpuRequest<Status>;
+  isend(buf: BufferLike, dest: number, tag?: number): Request<Status>;
+  isend(buf: BufferLike | DeviceBuffer, dest: number, tag = 0): Request<Status> | GpuRequest<Status> {
     const d = this.#dest(dest), t = this.#tag(tag, false), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, d, t, this.#handle, 0);
       isendFast();
       return Request._send(fastResult(), buf as TypedArray, d, t);
     }
+    if (device !== undefined && device.is(buf)) return device.post(this, buf, d, t, true);
     const v = asView(buf, 'buf');
     pin(v);
     return Request._send(native.send(v, d, t, this.#handle, false, true)!, v, d, t);
@@ -236,23 +281,28 @@ export class Comm {
     return Request._send(native.send(v, d, t, this.#handle, true, true)!, v, d, t);
   }
 
-  /** Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size. */
+  /**
+   * Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size;
+   * for a DeviceBuffer, a GpuRequest (see recv).
+   */
+  irecv(buf: DeviceBuffer, source?: number, tag?: number): GpuRequest<Status>;
   irecv(buf: BufferLike, source?: number, tag?: number): Request<Status>;
   irecv<D extends Dtype>(dtype: D, source?: number, tag?: number): Request<Received<ArrayOf<D>>>;
-  irecv(buf: BufferLike | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> | Request<Received> {
+  irecv(buf: BufferLike | DeviceBuffer | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> | Request<Received> | GpuRequest<Status> {
     if (typeof buf === 'string') {
       const info = dtypeInfo(buf);
-      return Request._recvNew(native.improbe(this.#source(source), this.#tag(tag, true), this.#handle), info);
+      return Request._recvNew(native.improbe(this.#source(source), this.#tag(tag, true), this.#handle), info, this.#internal);
     }
     const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, s, t, this.#handle, 0);
       irecvFast();
-      return Request._recv(fastResult(), buf as TypedArray);
+      return Request._recv(fastResult(), buf as TypedArray, this.#internal);
     }
+    if (device !== undefined && device.is(buf)) return device.post(this, buf, s, t, false);
     const v = asView(buf, 'buf');
     pin(v);
-    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v);
+    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v, this.#internal);
   }
 }
 

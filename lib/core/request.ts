@@ -8,6 +8,7 @@ import { codedError } from './errors.js';
 import { pin, pinAll } from './pin.js';
 import { STATUS } from '../addon/native.js';
 import { capturedReject, capturedResolve, rejectHandled, Settling, settlesLikePromise } from './settle.js';
+import { STAGED_HEADER_BYTES, StagedTail, stagedTail } from './staged.js';
 import { Status } from './status.js';
 
 /** Result of a receive of unknown size: a fresh array of the message's length, and its status. */
@@ -56,10 +57,17 @@ export class Request<T = Status> extends Settling<T> {
   #reject: (e: Error) => void;
   #buffer: TypedArray | undefined;
   readonly #kind: Kind;
-  /** Send: the destination; Coll: the divisor applied on completion ('avg'), or 0. */
+  /**
+   * Send: the destination; Coll: the divisor applied on completion ('avg'), or 0; Recv, RecvNew: the
+   * handle of the communicator's private duplicate, where a staged device message's chunks come from
+   * (lib/core/staged.ts), or -1 where none can (channels).
+   */
   readonly #peer: number;
   readonly #tag: number;
-  /** RecvNew: the dtype to allocate; Coll: memory MPI uses besides #buffer, held until completion. */
+  /**
+   * RecvNew: the dtype to allocate; Coll: memory MPI uses besides #buffer, held until completion;
+   * Recv, RecvNew: the StagedTail while a staged device message's chunks are being received.
+   */
   #extra: unknown;
 
   /** @internal Requests are made by Comm methods (isend, irecv, ...) through the static factories. */
@@ -111,6 +119,9 @@ export class Request<T = Status> extends Settling<T> {
         return this.#fulfill(new Status(this.#peer, this.#tag, b.byteLength, rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T);
       }
       case Kind.Recv:
+        if ((rec[off + STATUS.bytes] === STAGED_HEADER_BYTES && this.#peer >= 0) || this.#extra !== undefined) {
+          return this.#staged(rec, off);
+        }
         return this.#fulfill(Status.fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
       case Kind.Coll:
         this.#extra = undefined;
@@ -123,6 +134,7 @@ export class Request<T = Status> extends Settling<T> {
         }
         return this.#fulfill(this.#result as T);
       default: {
+        if (this.#extra instanceof StagedTail) return this.#drive(this.#extra);
         let v: Received | undefined;
         try {
           v = this.#matched(rec, off);
@@ -140,12 +152,53 @@ export class Request<T = Status> extends Settling<T> {
     this.#resolve(value);
   }
 
+  // A receive into a host array got 32 bytes: when they are a staged device message's header, its
+  // chunks are received (one engine slot at a time) before the request settles.
+  #staged(rec: Float64Array, off: number): void {
+    let tail = this.#extra as StagedTail | undefined;
+    if (tail === undefined) {
+      tail = stagedTail(this.#buffer!, rec[off + STATUS.source]!, rec[off + STATUS.tag]!, this.#peer);
+      if (tail === undefined) return this.#fulfill(Status.fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
+      this.#extra = tail;
+    }
+    this.#drive(tail);
+  }
+
+  // Posts the next chunk of a staged message (tracked as this request's slot), or settles once all are in.
+  #drive(tail: StagedTail): void {
+    for (let slot = tail.next(); slot !== -2; slot = tail.next()) {
+      if (slot >= 0) return this.#track(slot);
+      const err = statusRecord[STATUS.error]!;
+      if (err !== 0) return this.#fail(native.errorFor(err));
+    }
+    this.#extra = undefined;
+    try {
+      const info = tail.extra as DtypeInfo | undefined;
+      this.#fulfill((info ? { data: tail.into, status: tail.result(info.size) } : tail.result(this.#buffer!.BYTES_PER_ELEMENT)) as T);
+    } catch (e) {
+      this.#fail(e as Error);
+    }
+  }
+
+  // A receive of unknown size received `data` (status at rec[off]): done, unless it is a staged header.
+  #received(data: TypedArray, info: DtypeInfo, rec: Float64Array, off: number): Received | undefined {
+    if (rec[off + STATUS.bytes] === STAGED_HEADER_BYTES && this.#peer >= 0) {
+      const tail = stagedTail(data, rec[off + STATUS.source]!, rec[off + STATUS.tag]!, this.#peer,
+        (bytes) => new info.array(Math.ceil(bytes / info.size)), info);
+      if (tail !== undefined) {
+        this.#buffer = tail.into;
+        this.#extra = tail;
+        this.#drive(tail);
+        return undefined;
+      }
+    }
+    return { data, status: Status.fromRecord(rec, off, info.size) };
+  }
+
   // A receive of unknown size has matched a message: allocate exactly its size and receive it.
   #matched(rec: Float64Array, off: number): Received | undefined {
     const info = this.#extra as DtypeInfo;
-    if (this.#buffer !== undefined) {
-      return { data: this.#buffer, status: Status.fromRecord(rec, off, info.size) };
-    }
+    if (this.#buffer !== undefined) return this.#received(this.#buffer, info, rec, off);
     if (rec[off + STATUS.message]! < 0) { // cancelled, or from PROC_NULL: no message to receive
       const data = new info.array(0);
       this.#buffer = data;
@@ -161,7 +214,7 @@ export class Request<T = Status> extends Settling<T> {
     }
     const err = statusRecord[STATUS.error]!;
     if (err !== 0) throw native.errorFor(err);
-    return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
+    return this.#received(data, info, statusRecord, 0);
   }
 
   #fail(e: Error): void {
@@ -228,12 +281,12 @@ export class Request<T = Status> extends Settling<T> {
     return new Request<Status>(Kind.Send, buf, dest, tag, undefined).#posted(slot);
   }
   /** @internal */
-  static _recv(slot: number, buf: TypedArray): Request<Status> {
-    return new Request<Status>(Kind.Recv, buf, 0, 0, undefined).#posted(slot);
+  static _recv(slot: number, buf: TypedArray, internal = -1): Request<Status> {
+    return new Request<Status>(Kind.Recv, buf, internal, 0, undefined).#posted(slot);
   }
   /** @internal */
-  static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo): Request<Received<A>> {
-    return new Request<Received<A>>(Kind.RecvNew, undefined, 0, 0, dtype).#posted(slot);
+  static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo, internal = -1): Request<Received<A>> {
+    return new Request<Received<A>>(Kind.RecvNew, undefined, internal, 0, dtype).#posted(slot);
   }
   // ---- several requests at once: one native call over the engine slots of the pending ones ----
 
