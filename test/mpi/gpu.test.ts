@@ -67,7 +67,7 @@ test('the fakes load from the explicit paths, with their versions', () => {
   assert.ok(s.nccl.available, s.nccl.reason);
   assert.is(s.nccl.path, fakes.nccl);
   assert.is(s.nccl.version, '2.21.5');
-  assert.equal(s.nccl.features, { bfloat16: true, avg: true, fp8: false, sendRecv: true });
+  assert.equal(s.nccl.features, { bfloat16: true, avg: true, fp8: false, sendRecv: true, nonblocking: true });
   assert.ok(gpu.available());
   assert.is(gpu.deviceCount(), 1);
   assert.is(gpu.device(), 0);
