@@ -83,7 +83,8 @@ async function main(): Promise<number> {
 
   const mpicc = detectMpi().mpicc;
   log(`building the C reference with ${mpicc} ... `);
-  const native = await buildNative({ mpicc });
+  // One folder per MPI family: the programs must link the MPI the ranks will run with.
+  const native = await buildNative({ mpicc, outDir: path.join(BENCH_DIR, 'native', 'bin', detectMpi().flavour) });
   log('done\n');
 
   const mpiLibrary = libraryVersion().replace(/\0/g, '').trim();

@@ -1,6 +1,9 @@
 // mpi4node: MPI for Node.js. See README.md for the API tour.
 export { Comm, world, self, ANY_SOURCE, ANY_TAG, PROC_NULL, type Comparison, type ArrayOf } from './comm/comm.js';
-export { Request, waitAll, waitAny, waitSome, testAll, testAny, testSome, type Received } from './core/request.js';
+export {
+  Request, waitAll, waitAny, waitSome, testAll, testAny, testSome, iwaitAll, type Received,
+} from './core/request.js';
+export { Prequest, startAll } from './core/prequest.js';
 export { Status } from './core/status.js';
 export {
   init, initialized, finalized, finalize, abort, wtime, wtick, version, libraryVersion, processorName,

@@ -83,6 +83,13 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Test(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value Progress(const Napi::CallbackInfo& info);
+  // Persistent requests (MPI_Send_init & co.), started one at a time or together (MPI_Startall).
+  Napi::Value SendInit(const Napi::CallbackInfo& info);
+  Napi::Value RecvInit(const Napi::CallbackInfo& info);
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value StartAll(const Napi::CallbackInfo& info);
+  Napi::Value RequestFree(const Napi::CallbackInfo& info);
   // waitAll, waitAny, waitSome, testAll, testAny, testSome over engine slots (MPI_Waitall & co.).
   enum CompletionKind { kWaitAll, kWaitAny, kWaitSome, kTestAll, kTestAny, kTestSome };
   Napi::Value Complete(const Napi::CallbackInfo& info, int which);
@@ -94,6 +101,8 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Alltoallv(const Napi::CallbackInfo& info);
   Napi::Value Divide(const Napi::CallbackInfo& info);
   Napi::Value Quirks(const Napi::CallbackInfo& info);
+  // Persistent collectives (MPI-4; Open MPI 4's MPIX_ extension): allreduceInit, bcastInit, barrierInit.
+  Napi::Value CollInit(const Napi::CallbackInfo& info, int which);
   // Bindings that serve several exports, told apart by `which` (registered as Method<M, which>):
   // allreduce, scan, exscan, reduceScatterBlock, reduceScatter; gather, scatter; gatherv, scatterv; allgather,
   // alltoall and the neighbour collectives.

@@ -38,6 +38,13 @@ export function sourceBuildReason(env = process.env) {
  */
 export function probe(extraEnv = {}) {
   const loader = path.join(root, 'dist', 'addon', 'load.js');
+  // A checkout has no dist/ until it is built; npm installed the devDependencies that build it
+  // before running this step. The package always ships dist/ (and not this script).
+  const buildDist = path.join(root, 'scripts', 'build-dist.mjs');
+  if (!existsSync(loader) && existsSync(buildDist)) {
+    const b = spawnSync(process.execPath, [buildDist], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+    if (b.status !== 0) return { ok: false, error: `dist/ is not built and scripts/build-dist.mjs failed: ${`${b.stderr || b.stdout || b.error?.message}`.trim().split('\n').pop()}` };
+  }
   if (!existsSync(loader)) return { ok: false, error: 'dist/ is not built' };
   const script = `
     const m = await import(${JSON.stringify(pathToFileURL(loader).href)});

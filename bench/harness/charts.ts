@@ -5,7 +5,8 @@ import type { Results } from './stats.js';
 const NAMES: Record<string, string> = {
   c: 'C (OpenMPI)', 'c-nonblocking': 'C, MPI_Iallreduce', 'c-hugepages': 'C, huge pages', 'mpi4node-blocking': 'mpi4node blocking',
   'mpi4node-promise': 'mpi4node Promise', mpi4py: 'mpi4py', 'mpi4node-channel': 'typed channel',
-  'mpi4node-channel-promise': 'typed channel, Promise',
+  'mpi4node-channel-promise': 'typed channel, Promise', 'c-persistent': 'C, persistent', 'mpi4node-persistent': 'mpi4node persistent',
+  'mpi4py-persistent': 'mpi4py, persistent',
 };
 const ORDER = Object.keys(NAMES);
 

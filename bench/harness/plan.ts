@@ -9,7 +9,7 @@ import type { Command } from './exec.js';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export type BenchName = 'latency' | 'bw' | 'allreduce' | 'channel';
+export type BenchName = 'latency' | 'bw' | 'allreduce' | 'channel' | 'mbw_mr';
 
 export interface Variant {
   bench: BenchName;
@@ -29,7 +29,7 @@ export interface Group {
 
 export interface PlanInput {
   quick: boolean;
-  native: { latency: string; bw: string; allreduce: string; iallreduce: string };
+  native: { latency: string; bw: string; allreduce: string; iallreduce: string; bwPersistent: string; mbwMr: string };
   /** python3 with mpi4py, or null to skip that column. */
   python: string | null;
   /** Thread level requested on every side (the addon's default is single). */
@@ -43,7 +43,7 @@ export interface PlanInput {
 export function sizesFor(quick: boolean): Record<BenchName | 'allreduce4', number[]> {
   if (quick) {
     // 128 KiB: above the addon's 64 KiB fast path, the channel's 16 KiB copy limit and the eager limit.
-    return { latency: [8, 131072], bw: [8, 131072], allreduce: [4, 131072], allreduce4: [4, 131072], channel: [8, 131072] };
+    return { latency: [8, 131072], bw: [8, 131072], allreduce: [4, 131072], allreduce4: [4, 131072], channel: [8, 131072], mbw_mr: [8] };
   }
   // Latency stops at 1 MiB and channels at 4 KiB to keep 5 repetitions well inside 10 minutes: a 4 MiB
   // ping-pong costs ~1.5 s a variant, and a channel's zero-copy path for large payloads (covered by
@@ -54,6 +54,7 @@ export function sizesFor(quick: boolean): Record<BenchName | 'allreduce4', numbe
     allreduce: [4, 64, 1024, 16384, 262144, 1048576],
     allreduce4: [4, 1024, 16384, 1048576],
     channel: [8, 64, 512, 4096],
+    mbw_mr: [8, 512, 4096],
   };
 }
 
@@ -69,6 +70,7 @@ const QUICK_ITERS: Record<BenchName, string[]> = {
   bw: ['--iters', '3', '--warmup', '1'],
   allreduce: ['--iters', '20', '--warmup', '5'],
   channel: ['--iters', '30', '--warmup', '10'],
+  mbw_mr: ['--iters', '3', '--warmup', '1'],
 };
 
 export function buildPlan(p: PlanInput): Group[] {
@@ -80,12 +82,13 @@ export function buildPlan(p: PlanInput): Group[] {
     mpirunCommand({ np: ranks, program: bin, script: '', scriptArgs: [...common(b, ranks, s), ...extra] });
   const node = (b: BenchName, file: string, ranks: number, mode: string): Command =>
     mpirunCommand({ np: ranks, script: path.join(BENCH_DIR, 'node', file), scriptArgs: [...common(b, ranks), '--mode', mode] });
-  const py = (b: BenchName, ranks: number): Command =>
+  // `program` names the Python benchmark when it is not `b` (bw_persistent is a bw row).
+  const py = (b: BenchName, ranks: number, program: string = b): Command =>
     mpirunCommand({
       np: ranks, program: p.python!, script: path.join(BENCH_DIR, 'py', 'osu_mpi4py.py'),
       // mmap buffers are page-aligned normal pages, like the C programs' posix_memalign (numpy would
       // madvise large arrays into huge pages: not like with like).
-      scriptArgs: [b, ...common(b, ranks), '--buffer', 'mmap'],
+      scriptArgs: [program, ...common(b, ranks), '--buffer', 'mmap'],
     });
 
   const twoRank = (b: 'latency' | 'bw', file: string, bin: string): Group => {
@@ -95,8 +98,26 @@ export function buildPlan(p: PlanInput): Group[] {
       { bench: b, impl: 'mpi4node-promise', ranks: 2, cmd: node(b, file, 2, 'promise') },
     ];
     if (p.python) v.push({ bench: b, impl: 'mpi4py', ranks: 2, cmd: py(b, 2) });
+    if (b === 'bw') {
+      // Persistent windows beside plain ones: C's own MPI_Send_init/MPI_Startall version is their reference.
+      v.push(
+        { bench: b, impl: 'c-persistent', ranks: 2, cmd: c(b, p.native.bwPersistent, 2) },
+        { bench: b, impl: 'mpi4node-persistent', ranks: 2, cmd: node(b, file, 2, 'persistent') },
+      );
+      if (p.python) v.push({ bench: b, impl: 'mpi4py-persistent', ranks: 2, cmd: py(b, 2, 'bw_persistent') });
+    }
     v.push({ bench: b, impl: 'c-hugepages', ranks: 2, cmd: c(b, bin, 2, ['--hugepages'], hugeSizes(p.quick, b)) });
     return { name: `${b} (2 ranks)`, variants: v };
+  };
+  const messageRate = (ranks: number): Group => {
+    const b = 'mbw_mr';
+    const v: Variant[] = [
+      { bench: b, impl: 'c', ranks, cmd: c(b, p.native.mbwMr, ranks) },
+      { bench: b, impl: 'mpi4node-blocking', ranks, cmd: node(b, 'osu_mbw_mr.ts', ranks, 'blocking') },
+      { bench: b, impl: 'mpi4node-promise', ranks, cmd: node(b, 'osu_mbw_mr.ts', ranks, 'promise') },
+    ];
+    if (p.python) v.push({ bench: b, impl: 'mpi4py', ranks, cmd: py(b, ranks) });
+    return { name: `message rate (${ranks} ranks)`, variants: v };
   };
   const allreduce = (ranks: number): Group => {
     const b = 'allreduce';
@@ -124,6 +145,8 @@ export function buildPlan(p: PlanInput): Group[] {
     twoRank('bw', 'osu_bw.ts', p.native.bw),
     allreduce(2),
     ...(fits(4) ? [allreduce(4)] : []),
+    messageRate(2),
+    ...(fits(4) ? [messageRate(4)] : []),
   ];
 }
 

@@ -101,8 +101,10 @@ export class Results {
 export function refOf(bench: string, impl: string): { bench: string; impl: string } {
   if (bench === 'channel') return { bench: 'latency', impl: impl === 'mpi4node-channel' ? 'mpi4node-blocking' : 'mpi4node-promise' };
   if (bench === 'allreduce' && impl === 'mpi4node-promise') return { bench, impl: 'c-nonblocking' };
+  // Persistent windows against C's persistent window (MPI_Send_init/MPI_Recv_init + MPI_Startall).
+  if (impl.endsWith('-persistent')) return { bench, impl: 'c-persistent' };
   return { bench, impl: 'c' };
 }
 
 /** C programs are references, never a ratio of their own. */
-export const isReference = (impl: string) => impl === 'c' || impl === 'c-hugepages' || impl === 'c-nonblocking';
+export const isReference = (impl: string) => impl === 'c' || impl === 'c-hugepages' || impl === 'c-nonblocking' || impl === 'c-persistent';

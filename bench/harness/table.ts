@@ -24,6 +24,7 @@ export interface Section {
 const LABELS: Record<string, string> = {
   c: 'C', 'mpi4node-blocking': 'blocking', 'mpi4node-promise': 'Promise', mpi4py: 'mpi4py',
   'c-hugepages': 'C, huge pages*', 'c-nonblocking': 'C, Iallreduce', 'mpi4node-channel': 'channel', 'mpi4node-channel-promise': 'channel (Promise)',
+  'c-persistent': 'C, persistent', 'mpi4node-persistent': 'persistent', 'mpi4py-persistent': 'mpi4py, persistent',
 };
 
 export function sections(res: Results): Section[] {
@@ -31,7 +32,8 @@ export function sections(res: Results): Section[] {
   const vsC = (bench: string, ranks: number, title: string, unit: string) => {
     const impls = res.impls(bench, ranks);
     if (!impls.length) return;
-    const order = ['c', 'c-nonblocking', 'mpi4node-blocking', 'mpi4node-promise', 'mpi4py', 'c-hugepages'].filter((i) => impls.includes(i));
+    const order = ['c', 'c-nonblocking', 'mpi4node-blocking', 'mpi4node-promise', 'mpi4py', 'c-persistent', 'mpi4node-persistent',
+      'mpi4py-persistent', 'c-hugepages'].filter((i) => impls.includes(i));
     out.push({
       title, bench, ranks, unit, sizes: res.sizes(bench, ranks),
       columns: order.map((impl) => ({
@@ -43,6 +45,9 @@ export function sections(res: Results): Section[] {
   vsC('latency', 2, 'Latency: half round trip, 2 ranks (lower is better)', 'us');
   vsC('bw', 2, 'Bandwidth: window of 64 messages, 2 ranks (higher is better; ratio = ours/C)', 'MB/s');
   for (const ranks of [2, 4]) vsC('allreduce', ranks, `float32 allreduce, ${ranks} ranks (lower is better)`, 'us');
+  for (const ranks of [2, 4]) {
+    vsC('mbw_mr', ranks, `Message rate (osu_mbw_mr): ${ranks / 2} pair(s), windows of 64 (higher is better; ratio = ours/C)`, 'msg/s');
+  }
   if (res.impls('channel', 2).length) {
     const sizes = res.sizes('channel', 2);
     out.push({

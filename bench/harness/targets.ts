@@ -47,6 +47,12 @@ export function targets(): Target[] {
         ours: sel('bw', impl, 4 * MiB), ref: sel('bw', 'c', 4 * MiB) },
     );
   }
+  t.push(
+    { id: 'bw-persistent-8', what: 'windowed bandwidth (persistent), 8 B vs C persistent', cmp: '>=', limit: 0.9,
+      ours: sel('bw', 'mpi4node-persistent', 8), ref: sel('bw', 'c-persistent', 8) },
+    { id: 'bw-persistent-512', what: 'windowed bandwidth (persistent), 512 B vs C persistent', cmp: '>=', limit: 0.9,
+      ours: sel('bw', 'mpi4node-persistent', 512), ref: sel('bw', 'c-persistent', 512) },
+  );
   for (const ranks of [2, 4]) {
     for (const mode of ['blocking', 'promise']) {
       const impl = `mpi4node-${mode}`;
@@ -73,7 +79,8 @@ export function judge(res: Results): Judged[] {
   return targets().map((t) => {
     const r = res.ratio(t.ours, t.ref, t.invert);
     // mpi4py's figure against the same reference, where it has one (no Promise form, no channels).
-    const py = t.ref.impl !== 'c' ? undefined : res.ratio({ ...t.ours, impl: 'mpi4py' }, t.ref, t.invert);
+    const pyImpl = t.ref.impl === 'c' ? 'mpi4py' : t.ref.impl === 'c-persistent' ? 'mpi4py-persistent' : undefined;
+    const py = pyImpl === undefined ? undefined : res.ratio({ ...t.ours, impl: pyImpl }, t.ref, t.invert);
     const ratio = r?.median ?? null;
     const ok = ratio === null ? null : t.cmp === '<=' ? ratio <= t.limit : ratio >= t.limit;
     return {

@@ -5,6 +5,10 @@ export interface NativeBenchPaths {
   allreduce: string;
   /** osu_allreduce.c built with MPI_Iallreduce + MPI_Wait. */
   iallreduce: string;
+  /** osu_bw.c with a window of persistent requests (MPI_Startall). */
+  bwPersistent: string;
+  /** osu_mbw_mr.c: message rate of several pairs. */
+  mbwMr: string;
 }
 
 /**

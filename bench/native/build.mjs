@@ -25,6 +25,9 @@ const PROGRAMS = {
   bw: ['osu_bw', 'osu_bw', []],
   allreduce: ['osu_allreduce', 'osu_allreduce', []],
   iallreduce: ['osu_iallreduce', 'osu_allreduce', ['-DOSU_NONBLOCKING']],
+  // osu_bw with a window of persistent requests (MPI_Send_init/MPI_Recv_init + MPI_Startall).
+  bwPersistent: ['osu_bw_persistent', 'osu_bw', ['-DOSU_PERSISTENT']],
+  mbwMr: ['osu_mbw_mr', 'osu_mbw_mr', []],
 };
 
 function resolveMpicc(explicit) {

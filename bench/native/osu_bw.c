@@ -1,5 +1,7 @@
 /* osu_bw method: per iteration rank 0 posts a window of 64 MPI_Isend, rank 1 64 MPI_Irecv (into
  * the same buffer, as OSU does), both MPI_Waitall, then rank 1 sends a 4-byte ack.
+ * -DOSU_PERSISTENT: the window is 64 persistent requests (MPI_Send_init / MPI_Recv_init, made once per
+ * size), started with MPI_Startall and completed with MPI_Waitall: the reference for persistent windows.
  * Bandwidth = size * window * iters / elapsed, in MB/s (1 MB = 1e6 bytes).
  * See osu_common.h for the options and the output format. */
 #include "osu_common.h"
@@ -35,19 +37,36 @@ int main(int argc, char **argv) {
     memset(r, 'b', size);
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
+#ifdef OSU_PERSISTENT
+    for (int j = 0; j < WINDOW; ++j) {
+      if (rank == 0) MPI_Send_init(s, size, MPI_CHAR, 1, 100, MPI_COMM_WORLD, &req[j]);
+      else MPI_Recv_init(r, size, MPI_CHAR, 0, 100, MPI_COMM_WORLD, &req[j]);
+    }
+#endif
     for (long i = 0; i < warmup + iters; ++i) {
       if (i == warmup) t0 = MPI_Wtime();
       if (rank == 0) {
+#ifdef OSU_PERSISTENT
+        MPI_Startall(WINDOW, req);
+#else
         for (int j = 0; j < WINDOW; ++j) MPI_Isend(s, size, MPI_CHAR, 1, 100, MPI_COMM_WORLD, &req[j]);
+#endif
         MPI_Waitall(WINDOW, req, MPI_STATUSES_IGNORE);
         MPI_Recv(r, 4, MPI_CHAR, 1, 101, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
       } else {
+#ifdef OSU_PERSISTENT
+        MPI_Startall(WINDOW, req);
+#else
         for (int j = 0; j < WINDOW; ++j) MPI_Irecv(r, size, MPI_CHAR, 0, 100, MPI_COMM_WORLD, &req[j]);
+#endif
         MPI_Waitall(WINDOW, req, MPI_STATUSES_IGNORE);
         MPI_Send(s, 4, MPI_CHAR, 0, 101, MPI_COMM_WORLD);
       }
     }
     double mbs = (double)size / 1e6 * WINDOW * (double)iters / (MPI_Wtime() - t0);
+#ifdef OSU_PERSISTENT
+    for (int j = 0; j < WINDOW; ++j) MPI_Request_free(&req[j]);
+#endif
     if (rank == 0) osu_emit("bw", size, iters, warmup, mbs, "MB/s", pages, nranks, thread, extra);
   }
   free(buf[0].p);

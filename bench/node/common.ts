@@ -26,7 +26,9 @@ export interface BenchSpec {
   jitWarmup: number;
 }
 
-export type Mode = 'blocking' | 'promise';
+// persistent: a window of persistent requests (sendInit/recvInit once per size, startAll every iteration);
+// only the window benchmarks have it.
+export type Mode = 'blocking' | 'promise' | 'persistent';
 
 export interface Options {
   sizes: number[];
@@ -51,7 +53,7 @@ export function fail(spec: BenchSpec, message: string): never {
     process.stderr.write(`${spec.name}: ${message}\n`);
     process.stderr.write(
       `usage: mpirun -n N node --import tsx bench/node/${spec.name}.ts [--sizes N,N,...] [--iters-scale F] [--iters N]\n` +
-        '         [--warmup N] [--thread-level single|funneled|serialized|multiple] [--mode blocking|promise]\n',
+        '         [--warmup N] [--thread-level single|funneled|serialized|multiple] [--mode blocking|promise|persistent]\n',
     );
   }
   process.exit(2);
@@ -93,7 +95,9 @@ export function parseOptions(spec: BenchSpec, argv = process.argv.slice(2)): Opt
         o.threadLevel = value as ThreadLevel;
         break;
       case '--mode':
-        if (value !== 'blocking' && value !== 'promise') fail(spec, `--mode: '${value}' is not blocking|promise`);
+        if (value !== 'blocking' && value !== 'promise' && value !== 'persistent') {
+          fail(spec, `--mode: '${value}' is not blocking|promise|persistent`);
+        }
         o.mode = value;
         break;
       default:

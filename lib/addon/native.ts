@@ -75,6 +75,17 @@ export interface Native {
 
   /** Like mprobe, without blocking: -1 (matched, status in the record) or a slot. */
   improbe(source: number, tag: number, comm: number): number;
+  /** After a burst of posts: a short spin; how many completions it wrote to doneSlots/doneStatus. */
+  progress(): number;
+  /** Persistent requests: an id into the engine's table (start: -1 complete, or a slot; startAll: one slot). */
+  sendInit(buf: Buf, dest: number, tag: number, comm: number, synchronous: boolean): number;
+  recvInit(buf: Buf, source: number, tag: number, comm: number): number;
+  allreduceInit(send: Buf | null, recv: Buf, count: number, op: number, comm: number): number;
+  bcastInit(buf: Buf, root: number, comm: number): number;
+  barrierInit(comm: number): number;
+  start(id: number): number;
+  startAll(ids: Int32Array, n: number): number;
+  requestFree(id: number): void;
   wait(slot: number): void;
   test(slot: number): boolean;
   cancel(slot: number): void;

@@ -14,6 +14,7 @@ import { allreduceFast, barrierFast, DECLINED, fastResult, fastSlot, setFastArgs
 import { codedError } from '../core/errors.js';
 import type { CollOp } from '../addon/native.js';
 import { AVG, SUM, resolveOp } from './ops.js';
+import { Prequest } from '../core/prequest.js';
 import { Request } from '../core/request.js';
 
 // Returns the result, or the Request for it. With a divisor (the 'avg' op), `view` (exactly the
@@ -114,6 +115,29 @@ export function reduceAll(kind: All, c: Comm, h: number, nb: boolean, send: unkn
     : kind === All.Scan ? native.scan(s, r, n, code, h, nb) : native.exscan(s, r, n, code, h, nb);
   return reduced(nb, ret, r, r, n, s, o, c.size);
 }
+// Persistent collectives (MPI-4 MPI_Allreduce_init & co.): checked as the nonblocking forms, then set up
+// once; each start() runs the collective again on the buffers' current contents.
+export function allreduceInit(c: Comm, h: number, send: unknown, op: unknown, recv: unknown): Prequest<TypedArray> {
+  const what = 'allreduceInit';
+  const { s, r: given, data } = reductionBufs(send, recv, what, 'allreduceInit(IN_PLACE, op, buf)');
+  const n = data.length;
+  const o = opArg(op, data, what, true, n);
+  if (typeof o === 'object') {
+    throw codedError(TypeError, 'ERR_OP', `${what}: user-defined ops need the blocking allreduce: MPI applies the op while progressing the request`);
+  }
+  const r = resultOf(given, data, n, what);
+  const id = native.allreduceInit(s, r, n, mpiOp(o) as number, h);
+  return Prequest._coll(id, r, o === AVG ? exact(r, n) : r, s, o === AVG ? c.size : 0);
+}
+export function bcastInit(c: Comm, h: number, buf: unknown, root: unknown): Prequest<TypedArray> {
+  const rt = checkRoot(root, c.size, 'bcastInit');
+  const v = bufArg(buf, 'bcastInit', 'buf');
+  return Prequest._coll(native.bcastInit(v, rt, h), v, v, undefined, 0);
+}
+export function barrierInit(_c: Comm, h: number): Prequest<undefined> {
+  return Prequest._coll(native.barrierInit(h), undefined, undefined, undefined, 0);
+}
+
 export function allreduce(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
   return smallAllreduce(h, nb, send, op, recv) ?? reduceAll(All.Allreduce, c, h, nb, send, op, recv);
 }
@@ -218,13 +242,18 @@ function scatterCounts(counts: unknown, size: number, what: string, s: TypedArra
   return cs;
 }
 
+// What gather and gatherv check first: the root, and the send (null: IN_PLACE) and receive buffers.
+function gathering(c: Comm, what: string, send: unknown, root: unknown, recv: unknown) {
+  const rt = checkRoot(root, c.size, what);
+  return {
+    what, size: c.size, rt, isRoot: c.rank === rt,
+    s: send === IN_PLACE ? null : bufArg(send, what, 'send'),
+    r: recv === undefined ? undefined : bufArg(recv, what, 'recv'),
+  };
+}
+
 export function gather(c: Comm, h: number, nb: boolean, send: unknown, root: unknown, recv: unknown): any {
-  const what = nb ? 'igather' : 'gather';
-  const size = c.size;
-  const rt = checkRoot(root, size, what);
-  const isRoot = c.rank === rt;
-  let s = send === IN_PLACE ? null : bufArg(send, what, 'send');
-  let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
+  let { what, size, rt, isRoot, s, r } = gathering(c, nb ? 'igather' : 'gather', send, root, recv);
   let n: number;
   if (s === null) {
     if (r === undefined) needInPlaceRecv(what, 'gather(IN_PLACE, root, buf), this rank\'s block in place');
@@ -310,12 +339,7 @@ export const allgather = eachToAll.bind(null, Each.Allgather);
 export const alltoall = eachToAll.bind(null, Each.Alltoall);
 
 export function gatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: unknown, root: unknown, recv: unknown): any {
-  const what = nb ? 'igatherv' : 'gatherv';
-  const size = c.size;
-  const rt = checkRoot(root, size, what);
-  const isRoot = c.rank === rt;
-  let s = send === IN_PLACE ? null : bufArg(send, what, 'send');
-  let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
+  let { what, size, rt, isRoot, s, r } = gathering(c, nb ? 'igatherv' : 'gatherv', send, root, recv);
   let L: Checked | undefined;
   if (s === null) {
     if (r === undefined) needInPlaceRecv(what, 'gatherv(IN_PLACE, layout, root, buf), this rank\'s block in place');

@@ -16,7 +16,8 @@ import * as impl from './impl.js';
 import type { InPlace, Layout } from './args.js';
 import { Comm } from '../comm/comm.js';
 import type { TypedArray } from '../core/dtypes.js';
-import type { Op } from './ops.js';
+import type { Op, OpName } from './ops.js';
+import type { Prequest } from '../core/prequest.js';
 import type { Request } from '../core/request.js';
 
 export { IN_PLACE, type InPlace, type Layout } from './args.js';
@@ -45,6 +46,15 @@ declare module '../comm/comm.js' {
     /** Combines every rank's `send` with `op`; every rank gets the result (MPI_Allreduce). */
     allreduce<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): T;
     iallreduce<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): Request<T>;
+    /**
+     * A persistent allreduce (MPI-4 MPI_Allreduce_init; Open MPI 4's MPIX_ extension): set up once,
+     * start() it every iteration. Predefined ops and 'avg'. Collective, like every start().
+     */
+    allreduceInit<T extends TypedArray>(send: T | InPlace, op?: OpName, recv?: T): Prequest<T>;
+    /** A persistent broadcast (MPI_Bcast_init). */
+    bcastInit<T extends TypedArray>(buf: T, root?: number): Prequest<T>;
+    /** A persistent barrier (MPI_Barrier_init). */
+    barrierInit(): Prequest<undefined>;
 
     /** Inclusive prefix reduction: rank r gets op over ranks 0..r (MPI_Scan). */
     scan<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): T;
@@ -109,6 +119,9 @@ P.reduce = function (send, op = 'sum', root = 0, recv) { return impl.reduce(this
 P.ireduce = function (send, op = 'sum', root = 0, recv) { return impl.reduce(this, this._handle(), true, send, op, root, recv); };
 P.allreduce = function (send, op = 'sum', recv) { return impl.allreduce(this, this._handle(), false, send, op, recv); };
 P.iallreduce = function (send, op = 'sum', recv) { return impl.allreduce(this, this._handle(), true, send, op, recv); };
+P.allreduceInit = function (send, op = 'sum', recv) { return impl.allreduceInit(this, this._handle(), send, op, recv) as any; };
+P.bcastInit = function (buf, root = 0) { return impl.bcastInit(this, this._handle(), buf, root) as any; };
+P.barrierInit = function () { return impl.barrierInit(this, this._handle()); };
 P.scan = function (send, op = 'sum', recv) { return impl.scan(this, this._handle(), false, send, op, recv); };
 P.iscan = function (send, op = 'sum', recv) { return impl.scan(this, this._handle(), true, send, op, recv); };
 P.exscan = function (send, op = 'sum', recv) { return impl.exscan(this, this._handle(), false, send, op, recv); };

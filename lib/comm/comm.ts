@@ -8,6 +8,7 @@ import { ensureInit } from '../core/env.js';
 import { codedError } from '../core/errors.js';
 import { STATUS } from '../addon/native.js';
 import { pin } from '../core/pin.js';
+import { Prequest } from '../core/prequest.js';
 import { Request, type Received } from '../core/request.js';
 import { Status } from '../core/status.js';
 import type { DeviceBuffer } from '../gpu/buffer.js';
@@ -279,6 +280,26 @@ export class Comm {
     const d = this.#dest(dest), t = this.#tag(tag, false);
     pin(v);
     return Request._send(native.send(v, d, t, this.#handle, true, true)!, v, d, t);
+  }
+
+  // ---- persistent point-to-point (MPI_Send_init & co.: start() them again and again; lib/core/prequest.ts) ----
+
+  /** A persistent send of `buf` to `dest` (MPI_Send_init): each start() sends the buffer's current contents. */
+  sendInit(buf: BufferLike, dest: number, tag = 0): Prequest<Status> {
+    const v = asView(buf, 'buf'), d = this.#dest(dest), t = this.#tag(tag, false);
+    return Prequest._send(native.sendInit(v, d, t, this.#handle, false), v, d, t);
+  }
+
+  /** A persistent synchronous send (MPI_Ssend_init). */
+  ssendInit(buf: BufferLike, dest: number, tag = 0): Prequest<Status> {
+    const v = asView(buf, 'buf'), d = this.#dest(dest), t = this.#tag(tag, false);
+    return Prequest._send(native.sendInit(v, d, t, this.#handle, true), v, d, t);
+  }
+
+  /** A persistent receive into `buf` (MPI_Recv_init). */
+  recvInit(buf: BufferLike, source = ANY_SOURCE, tag = ANY_TAG): Prequest<Status> {
+    const v = asView(buf, 'buf'), s = this.#source(source), t = this.#tag(tag, true);
+    return Prequest._recv(native.recvInit(v, s, t, this.#handle), v);
   }
 
   /**

@@ -23,7 +23,8 @@ export const MPI_ERROR_CODES = [
   'ERR_QUOTA', 'ERR_READ_ONLY', 'ERR_FILE_IN_USE', 'ERR_DUP_DATAREP', 'ERR_CONVERSION', 'ERR_IO', 'ERR_FILE',
   'ERR_AMODE', 'ERR_RMA_RANGE', 'ERR_RMA_ATTACH', 'ERR_RMA_SHARED', 'ERR_RMA_FLAVOR',
   // The library's own, for conditions MPI never sees (native/core/errors.h).
-  'ERR_NOT_INITIALIZED', 'ERR_THREAD_LEVEL', 'ERR_COMM_TABLE_FULL', 'ERR_BAD_HANDLE',
+  'ERR_NOT_INITIALIZED', 'ERR_THREAD_LEVEL', 'ERR_COMM_TABLE_FULL', 'ERR_BAD_HANDLE', 'ERR_REQUEST_FAILED',
+  'ERR_REQUEST_ACTIVE', // also a state error lib/core/prequest.ts raises before MPI is called
 ] as const;
 /** An error class past MPI's standard table: ERR_UNKNOWN_CLASS_<n>. */
 export type MpiErrorCode = (typeof MPI_ERROR_CODES)[number] | `ERR_UNKNOWN_CLASS_${number}`;
@@ -46,7 +47,7 @@ export const STATE_ERROR_CODES = [
   'ERR_ADDON_LOAD', 'ERR_MPI_LAUNCH', 'ERR_MPI_FINALIZED', 'ERR_MPI_PENDING',
   'ERR_COMM_FREED', 'ERR_COMM_PREDEFINED', 'ERR_CANCEL_COLLECTIVE',
   'ERR_CHANNEL_CLOSED', 'ERR_CHANNEL_COLLISION',
-  'ERR_BUFFER_BUSY', 'ERR_BUFFER_DISPOSED',
+  'ERR_BUFFER_BUSY', 'ERR_BUFFER_DISPOSED', 'ERR_REQUEST_ACTIVE', 'ERR_REQUEST_FREED',
 ] as const;
 export type StateErrorCode = (typeof STATE_ERROR_CODES)[number];
 

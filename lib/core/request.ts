@@ -26,7 +26,17 @@ const enum State { Pending = 0, Fulfilled = 1, Rejected = 2, Settled = 3, Report
 const pending: (Request<any> | undefined)[] = [];
 const batch: (Request<any> | undefined)[] = new Array(DONE_CAPACITY);
 
-onCompletions((n) => {
+// iwaitAll's groups still waiting.
+interface Group {
+  requests: readonly Request<any>[];
+  next: number;
+  resolve: (v: unknown[]) => void;
+  reject: (e: Error) => void;
+}
+let groups: Group[] = [];
+
+// Completions the engine wrote to the shared records: settles their requests.
+function completed(n: number): void {
   // Take the whole batch out first: settling one request may post another that reuses a freed slot.
   for (let i = 0; i < n; i++) {
     const slot = doneSlots[i]!;
@@ -38,7 +48,31 @@ onCompletions((n) => {
     batch[i] = undefined;
     r?._settle(doneStatus, i * STATUS.fields);
   }
-});
+  if (groups.length > 0) checkGroups();
+}
+onCompletions(completed);
+
+function checkGroups(): void {
+  groupCheckQueued = false;
+  groups = groups.filter((g) => !Request._groupDone(g));
+}
+// A request settled outside a sweep (wait(), test()) may complete a group too.
+let groupCheckQueued = false;
+function queueGroupCheck(): void {
+  if (groups.length === 0 || groupCheckQueued) return;
+  groupCheckQueued = true;
+  queueMicrotask(checkGroups);
+}
+
+// Once the JavaScript that posted requests has run to its end, a short spin (native/progress/engine.h):
+// a prompt reply then completes without a trip round the event loop, and a burst of posts (a window of
+// receives) has reached MPI before anything waits.
+let spinQueued = false;
+function spin(): void {
+  spinQueued = false;
+  const n = native.progress();
+  if (n > 0) completed(n);
+}
 
 /**
  * A nonblocking operation in flight: a real Promise (await it, Promise.all it) with MPI's test, wait and
@@ -103,8 +137,15 @@ export class Request<T = Status> extends Settling<T> {
 
   // Posted: tracked by the engine, or (slot -1) already complete with its status in the record.
   #posted(slot: number): this {
-    if (slot >= 0) this.#track(slot);
-    else this._settle(statusRecord, 0);
+    if (slot < 0) {
+      this._settle(statusRecord, 0);
+    } else {
+      this.#track(slot);
+      if (!spinQueued) {
+        spinQueued = true;
+        queueMicrotask(spin);
+      }
+    }
     return this;
   }
 
@@ -150,6 +191,7 @@ export class Request<T = Status> extends Settling<T> {
     this.#state = State.Fulfilled;
     this.#result = value;
     this.#resolve(value);
+    if (groups.length > 0) queueGroupCheck();
   }
 
   // A receive into a host array got 32 bytes: when they are a staged device message's header, its
@@ -221,6 +263,7 @@ export class Request<T = Status> extends Settling<T> {
     this.#state = State.Rejected;
     this.#result = e;
     rejectHandled(this, this.#reject, e);
+    if (groups.length > 0) queueGroupCheck();
   }
 
   // The outcome, reported: from now on the request is inactive.
@@ -387,6 +430,37 @@ export class Request<T = Status> extends Settling<T> {
   }
 
   /** @internal */
+  static _iwaitAll<T>(requests: readonly Request<T>[]): Promise<T[]> {
+    if (!Array.isArray(requests)) throw notRequests(requests);
+    for (const r of requests) if (!(r instanceof Request)) throw notRequests(requests);
+    const g: Group = { requests, next: 0, resolve: undefined!, reject: undefined! };
+    const p = new Promise<T[]>((res, rej) => {
+      g.resolve = res as (v: unknown[]) => void;
+      g.reject = rej;
+    });
+    if (!Request._groupDone(g)) groups.push(g);
+    return p;
+  }
+
+  // Whether group `g` is complete (then settled): its requests are looked at from the first one not
+  // yet done, so each is passed over once however many sweeps it takes.
+  static _groupDone(g: Group): boolean {
+    const rs = g.requests as Request<any>[];
+    while (g.next < rs.length && rs[g.next]!.#state !== State.Pending) g.next++;
+    if (g.next < rs.length) return false;
+    let first: unknown;
+    const out = new Array(rs.length);
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i]!;
+      if ((r.#state & State.Settled) === State.Rejected) first ??= r.#result;
+      else out[i] = r.#result;
+    }
+    if (first !== undefined) g.reject(first as Error);
+    else g.resolve(out);
+    return true;
+  }
+
+  /** @internal */
   static _testAll<T>(requests: readonly Request<T>[]): T[] | undefined {
     if (!Array.isArray(requests)) throw notRequests(requests);
     const k = Request.#gather(requests);
@@ -429,6 +503,15 @@ settlesLikePromise(Request);
 /** Waits for all (MPI_Waitall), in one MPI call; throws the first error once every request has completed. */
 export function waitAll<T>(requests: readonly Request<T>[]): T[] {
   return Request._waitAll(requests);
+}
+
+/**
+ * waitAll's Promise form: resolves to the values once every request has completed (rejects with the
+ * first error), without blocking. One Promise for the lot: completions are counted as the engine reports
+ * them, where `Promise.all` pays a reaction and a microtask per request (~0.4 us each here).
+ */
+export function iwaitAll<T>(requests: readonly Request<T>[]): Promise<T[]> {
+  return Request._iwaitAll(requests);
 }
 
 /**

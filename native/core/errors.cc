@@ -35,6 +35,9 @@ std::string ErrorClassName(int errorClass) {
     case kErrThreadLevel: return "ERR_THREAD_LEVEL";
     case kErrCommTableFull: return "ERR_COMM_TABLE_FULL";
     case kErrBadHandle: return "ERR_BAD_HANDLE";
+    case kErrRequestActive: return "ERR_REQUEST_ACTIVE";
+    case kErrRequestFailed: return "ERR_REQUEST_FAILED";
+    case kErrNoPersistentColl: return "ERR_UNSUPPORTED_OPERATION";
   }
   for (const auto& c : kClasses) {
     if (c.cls == errorClass) return c.name;
@@ -53,6 +56,12 @@ std::string ErrorString(int code) {
       return "too many communicators are alive; free some with comm.free()";
     case kErrBadHandle:
       return "communicator handle is not valid (freed?)";
+    case kErrRequestActive:
+      return "this persistent request is active: wait for its completion before starting it again";
+    case kErrRequestFailed:
+      return "this persistent request completed with an error; free it and set up a new one";
+    case kErrNoPersistentColl:
+      return "this MPI has no persistent collectives (MPI-4 MPI_Allreduce_init, or Open MPI's MPIX_ extension)";
   }
   char buf[MPI_MAX_ERROR_STRING];
   int len = 0;

@@ -18,5 +18,8 @@ constexpr int kErrNotInitialized = -1001;
 constexpr int kErrThreadLevel = -1002;
 constexpr int kErrCommTableFull = -1003;
 constexpr int kErrBadHandle = -1004;
+constexpr int kErrRequestActive = -1005;
+constexpr int kErrNoPersistentColl = -1006;
+constexpr int kErrRequestFailed = -1007;
 
 }  // namespace mpi4node

@@ -10,6 +10,10 @@
 #include <optional>
 
 #include "addon.h"
+
+#if defined(OPEN_MPI) && OPEN_MPI
+#include <mpi-ext.h>  // MPIX_ persistent collectives in Open MPI 4.x
+#endif
 #include "core/args.h"
 #include "core/exports.h"
 #include "core/buffers.h"
@@ -76,6 +80,7 @@ MPI_Datatype TypeOf(const std::optional<BufView>& first, const std::optional<Buf
 enum ReduceKind { kAllreduce, kScan, kExscan, kReduceScatterBlock, kReduceScatter };
 enum RootedKind { kGather, kScatter };
 enum BlockKind { kAllgather, kAlltoall, kNeighborAllgather, kNeighborAlltoall };
+enum PersistentKind { kAllreduceInit, kBcast, kBarrier };
 
 }  // namespace
 
@@ -280,6 +285,49 @@ Napi::Value Addon::Alltoallv(const Napi::CallbackInfo& info) {
   return a.Done(rc, nb, req);
 }
 
+// Persistent collectives: MPI-4's MPI_Allreduce_init & co., or in Open MPI 4.x the same calls as the
+// MPIX_ pcollreq extension (mpi-ext.h). The request joins the engine's persistent table (start/startAll).
+#if MPI_VERSION >= 4
+#define PERSISTENT_COLL(name) MPI_##name##_init
+#elif defined(OMPI_HAVE_MPI_EXT_PCOLLREQ) && OMPI_HAVE_MPI_EXT_PCOLLREQ
+#define PERSISTENT_COLL(name) MPIX_##name##_init
+#endif
+
+// allreduceInit(send|null, recv, count, op, comm) / bcastInit(buf, root, comm) / barrierInit(comm)
+// -> persistent id. The caller keeps the buffers referenced (and pinned) until it frees the request.
+Napi::Value Addon::CollInit(const Napi::CallbackInfo& info, int which) {
+  Args a(this, info);
+#ifdef PERSISTENT_COLL
+  MPI_Request req = MPI_REQUEST_NULL;
+  int rc;
+  if (which == kAllreduceInit) {
+    const std::optional<BufView> s = a.OptBuf(0);
+    const BufView r = a.Buf(1);
+    MPI_Comm comm = a.Comm(4);
+    Reduction red(a, 3, a.Size(2), s, r, true);
+    rc = red.rc();
+    if (rc == MPI_SUCCESS) {
+      rc = PERSISTENT_COLL(Allreduce)(s ? s->data : MPI_IN_PLACE, r.data, red.count(), red.type(), red.op(), comm,
+                                       MPI_INFO_NULL, &req);
+    }
+  } else if (which == kBcast) {
+    const BufView b = a.Buf(0);
+    const int root = a.Int(1);
+    MPI_Comm comm = a.Comm(2);
+    CountedType ct(b.count, b.type);
+    rc = ct.rc();
+    if (rc == MPI_SUCCESS) rc = PERSISTENT_COLL(Bcast)(b.data, ct.count(), ct.type(), root, comm, MPI_INFO_NULL, &req);
+  } else {
+    rc = PERSISTENT_COLL(Barrier)(a.Comm(0), MPI_INFO_NULL, &req);
+  }
+  a.Check(rc);
+  return Napi::Number::New(a.env(), engine_->AddPersistent(req, false, {MPI_PROC_NULL, 0, MPI_COMM_NULL}));
+#else
+  (void)which;
+  a.Throw(kErrNoPersistentColl);
+#endif
+}
+
 // quirks() -> { unsignedMinMax }: which of this MPI's own reductions the library replaces (mpi/ops.h).
 Napi::Value Addon::Quirks(const Napi::CallbackInfo& info) {
   Args a(this, info);
@@ -328,6 +376,9 @@ void Addon::DefineColl(Napi::Env env, Napi::Object exports) {
       {"alltoallv", Method<&Addon::Alltoallv>},
       {"divide", Method<&Addon::Divide>},
       {"quirks", Method<&Addon::Quirks>},
+      {"allreduceInit", Method<&Addon::CollInit, kAllreduceInit>},
+      {"bcastInit", Method<&Addon::CollInit, kBcast>},
+      {"barrierInit", Method<&Addon::CollInit, kBarrier>},
   };
   DefineExports(env, exports, this, table);
 }

@@ -90,12 +90,18 @@ void AddWrapping(const void* in, void* inout, size_t n) {
   for (size_t i = 0; i < n; ++i) b[i] = static_cast<U>(a[i] + b[i]);
 }
 
-void WrapSumFn(void* in, void* inout, int* len, MPI_Datatype* dt) {
-  const MPI_Datatype base = BaseOf(*dt);
+// The bytes `len` elements of `dt` (predefined or CountedType) hold, and their base type: what the
+// library's own ops walk over as a plain array.
+size_t BytesOf(int len, MPI_Datatype dt, MPI_Datatype* base) {
+  *base = BaseOf(dt);
   MPI_Count bytes = 0;
-  MPI_Type_size_x(*dt, &bytes);
-  if (bytes <= 0 || *len <= 0) return;
-  const size_t total = static_cast<size_t>(bytes) * static_cast<size_t>(*len);
+  MPI_Type_size_x(dt, &bytes);
+  return bytes <= 0 || len <= 0 ? 0 : static_cast<size_t>(bytes) * static_cast<size_t>(len);
+}
+
+void WrapSumFn(void* in, void* inout, int* len, MPI_Datatype* dt) {
+  MPI_Datatype base;
+  const size_t total = BytesOf(*len, *dt, &base);
   if (base == MPI_INT8_T || base == MPI_UINT8_T) {
     AddWrapping<uint8_t>(in, inout, total);
   } else {
@@ -119,11 +125,8 @@ void Pick(const void* in, void* inout, size_t n) {
 // MIN or MAX over unsigned elements of any width, predefined or CountedType.
 template <bool kMin>
 void UnsignedPickFn(void* in, void* inout, int* len, MPI_Datatype* dt) {
-  const MPI_Datatype base = BaseOf(*dt);
-  MPI_Count bytes = 0;
-  MPI_Type_size_x(*dt, &bytes);
-  if (bytes <= 0 || *len <= 0) return;
-  const size_t total = static_cast<size_t>(bytes) * static_cast<size_t>(*len);
+  MPI_Datatype base;
+  const size_t total = BytesOf(*len, *dt, &base);
   if (base == MPI_UINT8_T) Pick<uint8_t, kMin>(in, inout, total);
   else if (base == MPI_UINT16_T) Pick<uint16_t, kMin>(in, inout, total / 2);
   else if (base == MPI_UINT32_T) Pick<uint32_t, kMin>(in, inout, total / 4);

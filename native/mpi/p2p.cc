@@ -161,6 +161,69 @@ Napi::Value Addon::Cancel(const Napi::CallbackInfo& info) {
   return a.Done(engine_->Cancel(a.Int(0)));
 }
 
+// progress(): after a burst of posts, a short spin (engine.h); returns how many completions it wrote
+// to the shared completion records, which the caller reports.
+Napi::Value Addon::Progress(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  return Napi::Number::New(a.env(), engine_->Progress(Engine::kPostSpinNs));
+}
+
+// sendInit(buf, dest, tag, comm, synchronous) / recvInit(buf, source, tag, comm) -> persistent id.
+// The caller keeps buf referenced (and pinned) until the request is freed.
+Napi::Value Addon::SendInit(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  const BufView b = a.Buf(0);
+  const int dest = a.Int(1), tag = a.Int(2);
+  MPI_Comm comm = a.Comm(3);
+  CountedType ct(b.count, b.type);
+  MPI_Request req = MPI_REQUEST_NULL;
+  int rc = ct.rc();
+  if (rc == MPI_SUCCESS) {
+    rc = a.Flag(4) ? MPI_Ssend_init(b.data, ct.count(), ct.type(), dest, tag, comm, &req)
+                   : MPI_Send_init(b.data, ct.count(), ct.type(), dest, tag, comm, &req);
+  }
+  a.Check(rc);
+  return Napi::Number::New(a.env(), engine_->AddPersistent(req, false, {dest, tag, comm}));
+}
+
+Napi::Value Addon::RecvInit(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  const BufView b = a.Buf(0);
+  const Envelope e{a.Int(1), a.Int(2), a.Comm(3)};
+  CountedType ct(b.count, b.type);
+  MPI_Request req = MPI_REQUEST_NULL;
+  int rc = ct.rc();
+  if (rc == MPI_SUCCESS) rc = MPI_Recv_init(b.data, ct.count(), ct.type(), e.source, e.tag, e.comm, &req);
+  a.Check(rc);
+  return Napi::Number::New(a.env(), engine_->AddPersistent(req, true, e));
+}
+
+// start(id) -> -1 (complete, status in the record) or a slot; startAll(ids, n) -> one slot for them all.
+Napi::Value Addon::Start(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  int rc;
+  const int slot = engine_->StartPersistent(a.Int(0), status_, &rc);
+  a.Check(rc);
+  return Napi::Number::New(a.env(), slot);
+}
+
+Napi::Value Addon::StartAll(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  const Ints ids = a.IntArray(0);
+  const int n = a.Int(1);
+  if (n < 1 || n > ids.count) throw Napi::RangeError::New(a.env(), "internal: bad arguments for startAll");
+  int rc;
+  const int slot = engine_->StartBatch(ids.data, n, &rc);
+  a.Check(rc);
+  return Napi::Number::New(a.env(), slot);
+}
+
+// requestFree(id): releases an inactive persistent request.
+Napi::Value Addon::RequestFree(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  return a.Done(engine_->FreePersistent(a.Int(0)));
+}
+
 // waitAll / waitAny / waitSome / testAll / testAny / testSome (slots, n, records[, positions]): the
 // engine slots of the requests still pending, one MPI call over all of them. Records go to
 // records[position * fields]. waitAny/testAny return the position that completed, -1 when none is
@@ -204,6 +267,12 @@ void Addon::DefineP2p(Napi::Env env, Napi::Object exports) {
       {"wait", Method<&Addon::Wait>},
       {"test", Method<&Addon::Test>},
       {"cancel", Method<&Addon::Cancel>},
+      {"progress", Method<&Addon::Progress>},
+      {"sendInit", Method<&Addon::SendInit>},
+      {"recvInit", Method<&Addon::RecvInit>},
+      {"start", Method<&Addon::Start>},
+      {"startAll", Method<&Addon::StartAll>},
+      {"requestFree", Method<&Addon::RequestFree>},
       {"waitAll", Method<&Addon::Complete, kWaitAll>},
       {"waitAny", Method<&Addon::Complete, kWaitAny>},
       {"waitSome", Method<&Addon::Complete, kWaitSome>},

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "core/buffers.h"
+#include "core/errors.h"
 #include "core/process_state.h"
 #include "core/slots.h"
 
@@ -20,12 +22,17 @@ void Engine::SetSink(Napi::Function onComplete, int32_t* doneSlots, double* done
 
 int Engine::NewSlot(SlotKind kind, bool isRecv, uint32_t index) {
   const int slot = TakeIndex(slots_, freeSlots_);
-  slots_[slot] = {kind, isRecv, false, index};
+  slots_[slot] = {kind, isRecv, false, index, -1};
   ProcessState::Get().pending.fetch_add(1, std::memory_order_relaxed);
   return slot;
 }
 
+void Engine::EndActivation(int slot, int rc) {
+  if (slots_[slot].persist >= 0 && rc != MPI_SUCCESS) persist_[slots_[slot].persist].failed = true;
+}
+
 void Engine::FreeSlot(int slot) {
+  if (slots_[slot].persist >= 0) persist_[slots_[slot].persist].active = false;
   slots_[slot].kind = SlotKind::kFree;
   freeSlots_.push_back(slot);
   ProcessState::Get().pending.fetch_sub(1, std::memory_order_relaxed);
@@ -114,25 +121,13 @@ void Engine::FillBadSlot(double* out) {
 }
 
 int Engine::Track(MPI_Request req, bool isRecv, double* status) {
-  // Spin only when this is the sole operation in flight: a window of many posts must not pay the
-  // spin once per post.
-  if (pending() == 0) {
-    // The clock is read only once the first test has failed and then every kTestsPerClockRead tests:
-    // an eager send or an already-arrived message completes on the first test, and a clock read
-    // (~15 ns) is a good part of one test (~40 ns), so the spin also notices an arrival sooner.
+  if (!isRecv) {  // an eager send is complete at once (see engine.h)
     MPI_Status st;
     int flag = 0;
-    uint64_t t0 = 0;
-    for (unsigned n = 0;; ++n) {
-      int rc = MPI_Test(&req, &flag, &st);
-      if (rc != MPI_SUCCESS || flag) {
-        FillStatus(st, rc, isRecv, false, status);
-        return -1;
-      }
-      if (n % kTestsPerClockRead != 0) continue;
-      const uint64_t now = uv_hrtime();
-      if (n == 0) t0 = now;
-      else if (now - t0 >= kPostSpinNs) break;
+    const int rc = MPI_Test(&req, &flag, &st);
+    if (rc != MPI_SUCCESS || flag) {
+      FillStatus(st, rc, false, false, status);
+      return -1;
     }
   }
   const int slot = NewSlot(SlotKind::kRequest, isRecv, static_cast<uint32_t>(reqs_.size()));
@@ -140,6 +135,125 @@ int Engine::Track(MPI_Request req, bool isRecv, double* status) {
   reqSlots_.push_back(slot);
   poller_.Arm();
   return slot;
+}
+
+int Engine::Progress(uint64_t spinNs) {
+  if (pending() == 0 || !MayPoll()) return 0;
+  // The clock is read only every kTestsPerClockRead sweeps: a sweep over a few requests is ~40 ns and
+  // a clock read ~15 ns, so the spin also notices an arrival sooner.
+  const uint64_t t0 = uv_hrtime();
+  for (unsigned k = 1;; ++k) {
+    const int n = Sweep();
+    if (n > 0 || pending() == 0) return n;
+    if (k % kTestsPerClockRead == 0 && uv_hrtime() - t0 >= spinNs) return 0;
+  }
+}
+
+// ---- persistent requests ----
+
+int Engine::AddPersistent(MPI_Request req, bool isRecv, const Envelope& e) {
+  const int id = TakeIndex(persist_, freePersist_);
+  persist_[id] = {req, e, isRecv, false, false};
+  return id;
+}
+
+int Engine::CheckStartable(int id) const {
+  if (id < 0 || id >= static_cast<int>(persist_.size()) || persist_[id].req == MPI_REQUEST_NULL) return MPI_ERR_REQUEST;
+  if (persist_[id].active) return kErrRequestActive;
+  return persist_[id].failed ? kErrRequestFailed : MPI_SUCCESS;
+}
+
+int Engine::StartPersistent(int id, double* status, int* rc) {
+  *rc = CheckStartable(id);
+  if (*rc != MPI_SUCCESS) return -1;
+  Persistent& p = persist_[id];
+  if (p.isRecv) DriveAhead(p.env);
+  *rc = MPI_Start(&p.req);
+  if (*rc != MPI_SUCCESS) return -1;
+  p.active = true;
+  // Testing a copy of the handle leaves the persistent request itself allocated (inactive once complete).
+  const int slot = Track(p.req, p.isRecv, status);
+  if (slot < 0) p.active = false;
+  else slots_[slot].persist = id;
+  return slot;
+}
+
+int Engine::StartBatch(const int32_t* ids, int n, int* rc) {
+  *rc = MPI_SUCCESS;
+  for (int k = 0; k < n && *rc == MPI_SUCCESS; ++k) {
+    *rc = CheckStartable(ids[k]);
+    for (int j = 0; j < k && *rc == MPI_SUCCESS; ++j) {
+      if (ids[j] == ids[k]) *rc = kErrRequestActive;  // the same request twice in one batch
+    }
+  }
+  if (*rc != MPI_SUCCESS) return -1;
+  for (int k = 0; k < n; ++k) {
+    if (persist_[ids[k]].isRecv) DriveAhead(persist_[ids[k]].env);
+  }
+  const int slot = NewBatch(ids, n);
+  Batch& b = batches_[slots_[slot].index];
+  *rc = MPI_Startall(n, b.handles.data());
+  if (*rc != MPI_SUCCESS) {
+    RemoveBatchAt(slots_[slot].index);
+    FreeSlot(slot);
+    return -1;
+  }
+  for (int k = 0; k < n; ++k) persist_[ids[k]].active = true;
+  poller_.Arm();
+  return slot;
+}
+
+int Engine::FreePersistent(int id) {
+  const int rc = CheckStartable(id);
+  if (rc != MPI_SUCCESS && rc != kErrRequestFailed) return rc;
+  int r = MPI_SUCCESS;
+#if defined(OPEN_MPI) && OPEN_MPI
+  // Open MPI 4.1 aborts the process ("free(): invalid pointer" in pml ob1) when a persistent receive
+  // that completed with an error (a truncation) is freed: that request object is left to the process
+  // (test/unit/mpi-quirks.test.ts reproduces it in C).
+  if (rc != kErrRequestFailed) r = MPI_Request_free(&persist_[id].req);
+#else
+  r = MPI_Request_free(&persist_[id].req);
+#endif
+  persist_[id].req = MPI_REQUEST_NULL;
+  freePersist_.push_back(id);
+  return r;
+}
+
+int Engine::NewBatch(const int32_t* ids, int n) {
+  const int slot = NewSlot(SlotKind::kBatch, false, static_cast<uint32_t>(batches_.size()));
+  Batch b{slot, std::vector<int32_t>(ids, ids + n), std::vector<MPI_Request>(n)};
+  for (int k = 0; k < n; ++k) b.handles[k] = persist_[ids[k]].req;
+  batches_.push_back(std::move(b));
+  return slot;
+}
+
+void Engine::RemoveBatchAt(uint32_t i) {
+  const uint32_t last = static_cast<uint32_t>(batches_.size() - 1);
+  if (i != last) {
+    batches_[i] = std::move(batches_[last]);
+    slots_[batches_[i].slot].index = i;
+  }
+  batches_.pop_back();
+}
+
+bool Engine::FinishBatch(int slot, bool wait, double* out) {
+  Batch& b = batches_[slots_[slot].index];
+  const int n = static_cast<int>(b.handles.size());
+  int flag = 1, rc;
+  if (wait) rc = MPI_Waitall(n, b.handles.data(), MPI_STATUSES_IGNORE);
+  else rc = MPI_Testall(n, b.handles.data(), &flag, MPI_STATUSES_IGNORE);
+  if (!flag && rc == MPI_SUCCESS) return false;
+  out[kSource] = out[kTag] = out[kBytes] = out[kCancelled] = 0;
+  out[kError] = rc;
+  out[kMessage] = -1;
+  for (int32_t id : b.ids) {
+    persist_[id].active = false;
+    if (rc != MPI_SUCCESS) persist_[id].failed = true;
+  }
+  RemoveBatchAt(slots_[slot].index);
+  FreeSlot(slot);
+  return true;
 }
 
 bool Engine::BlockedBefore(const Envelope& e, size_t end) const {
@@ -205,17 +319,8 @@ int Engine::PostProbe(const Envelope& e, double* status) {
     FillProcNull(status);
     return -1;
   }
-  if (Blocked(e)) return PushUnposted({e, -1, false, nullptr, 0, MPI_DATATYPE_NULL});
-  const bool alone = pending() == 0;
-  uint64_t t0 = 0;
-  for (unsigned n = 0;; ++n) {  // the clock as in Track
-    if (ProbeOnce(e, status)) return -1;
-    if (!alone) break;
-    if (n % kTestsPerClockRead != 0) continue;
-    const uint64_t now = uv_hrtime();
-    if (n == 0) t0 = now;
-    else if (now - t0 >= kPostSpinNs) break;
-  }
+  // One look now (a message that is already here is taken in posting order); Progress() spins later.
+  if (!Blocked(e) && ProbeOnce(e, status)) return -1;
   return PushUnposted({e, -1, false, nullptr, 0, MPI_DATATYPE_NULL});
 }
 
@@ -267,6 +372,10 @@ void Engine::DriveAheadSlow(const Envelope& e) {
 
 int Engine::Wait(int slot, double* status) {
   if (!Valid(slot)) return MPI_ERR_REQUEST;
+  if (slots_[slot].kind == SlotKind::kBatch) {
+    FinishBatch(slot, true, status);
+    return static_cast<int>(status[kError]);
+  }
   while (slots_[slot].kind == SlotKind::kUnposted) Advance();
   SlotInfo& s = slots_[slot];
   if (s.kind == SlotKind::kMatched) {
@@ -277,6 +386,7 @@ int Engine::Wait(int slot, double* status) {
   MPI_Status st;
   const int rc = MPI_Wait(&reqs_[i], &st);
   FillStatus(st, rc, s.isRecv, s.cancelAsked, status);
+  EndActivation(slot, rc);
   RemoveRequestAt(i);
   FreeSlot(slot);
   return rc;
@@ -285,6 +395,10 @@ int Engine::Wait(int slot, double* status) {
 int Engine::Test(int slot, bool* done, double* status) {
   *done = false;
   if (!Valid(slot)) return MPI_ERR_REQUEST;
+  if (slots_[slot].kind == SlotKind::kBatch) {
+    *done = FinishBatch(slot, false, status);
+    return *done ? static_cast<int>(status[kError]) : MPI_SUCCESS;
+  }
   if (slots_[slot].kind == SlotKind::kUnposted) Advance();
   SlotInfo& s = slots_[slot];
   if (s.kind == SlotKind::kUnposted) return MPI_SUCCESS;
@@ -299,6 +413,7 @@ int Engine::Test(int slot, bool* done, double* status) {
   const int rc = MPI_Test(&reqs_[i], &flag, &st);
   if (!flag && rc == MPI_SUCCESS) return MPI_SUCCESS;
   FillStatus(st, rc, s.isRecv, s.cancelAsked, status);
+  EndActivation(slot, rc);
   RemoveRequestAt(i);
   FreeSlot(slot);
   *done = true;
@@ -311,6 +426,13 @@ int Engine::Cancel(int slot) {
   if (s.kind == SlotKind::kRequest) {
     s.cancelAsked = true;
     return MPI_Cancel(&reqs_[s.index]);
+  }
+  if (s.kind == SlotKind::kBatch) {
+    for (MPI_Request& r : batches_[s.index].handles) {
+      const int rc = MPI_Cancel(&r);
+      if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
   }
   if (s.kind == SlotKind::kUnposted) {
     // Never seen by MPI: cancelled here and now; the entries it held back may go at the next sweep.
@@ -338,6 +460,33 @@ void Engine::Settle(const int32_t* slots, int n) {
   while (AnyUnposted(slots, n)) Advance();
 }
 
+void Engine::TestBatches(const int32_t* slots, int n, bool wait) {
+  for (int k = 0; k < n; ++k) {
+    if (!Valid(slots[k]) || slots_[slots[k]].kind != SlotKind::kBatch) continue;
+    Matched m{slots[k], {}};
+    const int slot = slots[k];
+    const uint32_t i = slots_[slot].index;
+    Batch& b = batches_[i];
+    int flag = 1, rc;
+    const int count = static_cast<int>(b.handles.size());
+    if (wait) rc = MPI_Waitall(count, b.handles.data(), MPI_STATUSES_IGNORE);
+    else rc = MPI_Testall(count, b.handles.data(), &flag, MPI_STATUSES_IGNORE);
+    if (!flag && rc == MPI_SUCCESS) continue;
+    // Complete: the batch becomes a matched record of the same slot, taken like any other.
+    m.rec[kSource] = m.rec[kTag] = m.rec[kBytes] = m.rec[kCancelled] = 0;
+    m.rec[kError] = rc;
+    m.rec[kMessage] = -1;
+    for (int32_t id : b.ids) {
+      persist_[id].active = false;
+      if (rc != MPI_SUCCESS) persist_[id].failed = true;
+    }
+    RemoveBatchAt(i);
+    slots_[slot].kind = SlotKind::kMatched;
+    slots_[slot].index = static_cast<uint32_t>(matched_.size());
+    matched_.push_back(m);
+  }
+}
+
 void Engine::Gather(const int32_t* slots, int n) {
   gathered_.clear();
   gatheredAt_.clear();
@@ -355,12 +504,21 @@ void Engine::Gather(const int32_t* slots, int n) {
     const int pos_ = gatheredAt_[k], slot_ = slots[pos_];                                        \
     const SlotInfo s_ = slots_[slot_];                                                           \
     FillStatus(st, rc, s_.isRecv, s_.cancelAsked, out + pos_ * kStatusFields);                   \
+    EndActivation(slot_, rc);                                                                    \
     RemoveRequestAt(s_.index);                                                                   \
     FreeSlot(slot_);                                                                             \
   } while (0)
 
+bool Engine::AnyBatch(const int32_t* slots, int n) const {
+  for (int k = 0; k < n; ++k) {
+    if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kBatch) return true;
+  }
+  return false;
+}
+
 void Engine::WaitAll(const int32_t* slots, int n, double* out) {
   Settle(slots, n);
+  TestBatches(slots, n, true);
   for (int k = 0; k < n; ++k) {
     if (!Valid(slots[k])) FillBadSlot(out + k * kStatusFields);
     else if (slots_[slots[k]].kind == SlotKind::kMatched) TakeMatched(slots[k], out + k * kStatusFields);
@@ -382,13 +540,14 @@ void Engine::WaitAll(const int32_t* slots, int n, double* out) {
 
 int Engine::WaitAny(const int32_t* slots, int n, double* out) {
   for (;;) {
+    TestBatches(slots, n, false);
     for (int k = 0; k < n; ++k) {
       if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kMatched) {
         TakeMatched(slots[k], out + k * kStatusFields);
         return k;
       }
     }
-    const bool unposted = AnyUnposted(slots, n);
+    const bool unposted = AnyUnposted(slots, n) || AnyBatch(slots, n);
     if (unposted) Advance();
     Gather(slots, n);
     if (gathered_.empty()) {
@@ -418,13 +577,14 @@ int Engine::WaitAny(const int32_t* slots, int n, double* out) {
 
 int Engine::TestAny(const int32_t* slots, int n, double* out) {
   if (AnyUnposted(slots, n)) Advance();
+  TestBatches(slots, n, false);
   for (int k = 0; k < n; ++k) {
     if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kMatched) {
       TakeMatched(slots[k], out + k * kStatusFields);
       return k;
     }
   }
-  const bool unposted = AnyUnposted(slots, n);
+  const bool unposted = AnyUnposted(slots, n) || AnyBatch(slots, n);
   Gather(slots, n);
   if (gathered_.empty()) return unposted ? -2 : -1;
   int index = MPI_UNDEFINED, flag = 0;
@@ -441,7 +601,7 @@ int Engine::WaitSome(const int32_t* slots, int n, int32_t* positions, double* ou
   for (;;) {
     const int c = TestSome(slots, n, positions, out);
     if (c != 0) return c;
-    if (AnyUnposted(slots, n)) continue;
+    if (AnyUnposted(slots, n) || AnyBatch(slots, n)) continue;
     // Only requests MPI has: let it wait for them.
     Gather(slots, n);
     statuses_.resize(gathered_.size());
@@ -460,6 +620,7 @@ int Engine::WaitSome(const int32_t* slots, int n, int32_t* positions, double* ou
 
 int Engine::TestSome(const int32_t* slots, int n, int32_t* positions, double* out) {
   if (AnyUnposted(slots, n)) Advance();
+  TestBatches(slots, n, false);
   int c = 0;
   for (int k = 0; k < n; ++k) {
     if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kMatched) {
@@ -467,7 +628,7 @@ int Engine::TestSome(const int32_t* slots, int n, int32_t* positions, double* ou
       positions[c++] = k;
     }
   }
-  const bool unposted = AnyUnposted(slots, n);
+  const bool unposted = AnyUnposted(slots, n) || AnyBatch(slots, n);
   Gather(slots, n);
   if (gathered_.empty()) return c > 0 || unposted ? c : -1;
   statuses_.resize(gathered_.size());
@@ -488,6 +649,8 @@ bool Engine::TestAll(const int32_t* slots, int n, double* out) {
     Advance();
     if (AnyUnposted(slots, n)) return false;
   }
+  TestBatches(slots, n, false);
+  if (AnyBatch(slots, n)) return false;
   Gather(slots, n);
   int flag = 1, rc = MPI_SUCCESS;
   statuses_.resize(gathered_.size());
@@ -530,6 +693,7 @@ int Engine::Sweep() {
   int n = 0;
   // Testsome over windows no larger than the free room in the sink, so a sweep never completes more
   // requests than it can report.
+  done_.clear();
   size_t off = 0;
   while (off < reqs_.size() && n < capacity_) {
     const int window = static_cast<int>(std::min<size_t>(reqs_.size() - off, capacity_ - n));
@@ -544,19 +708,25 @@ int Engine::Sweep() {
       const int err = rc == MPI_ERR_IN_STATUS ? statuses_[k].MPI_ERROR : rc;
       doneSlots_[n] = slot;
       FillStatus(statuses_[k], err, slots_[slot].isRecv, slots_[slot].cancelAsked, doneStatus_ + n * kStatusFields);
+      EndActivation(slot, err);
+      done_.push_back(static_cast<uint32_t>(i));
       ++n;
     }
     off += window;
   }
-  // Completed entries were set to MPI_REQUEST_NULL by Testsome; compact them out.
-  if (n > 0) {
-    for (uint32_t i = 0; i < reqs_.size();) {
-      if (reqs_[i] == MPI_REQUEST_NULL) {
-        FreeSlot(reqSlots_[i]);
-        RemoveRequestAt(i);
-      } else {
-        ++i;
-      }
+  // Completed entries go (a persistent one stays allocated, inactive): highest first, so that each
+  // swap-remove moves an entry that is not itself to be removed.
+  std::sort(done_.begin(), done_.end(), std::greater<uint32_t>());
+  for (uint32_t i : done_) {
+    FreeSlot(reqSlots_[i]);
+    RemoveRequestAt(i);
+  }
+  for (size_t i = 0; i < batches_.size() && n < capacity_;) {
+    const int slot = batches_[i].slot;
+    if (FinishBatch(slot, false, doneStatus_ + n * kStatusFields)) {
+      doneSlots_[n++] = slot;  // batches_[i] is now another batch (or none)
+    } else {
+      ++i;
     }
   }
   if (!unposted_.empty()) Advance();
@@ -587,10 +757,11 @@ void Engine::Shutdown(bool mpiUsable) {
       }
       ProcessState::Get().pending.fetch_sub(1, std::memory_order_relaxed);
     }
-    ProcessState::Get().pending.fetch_sub(static_cast<int64_t>(unposted_.size() + matched_.size()),
+    ProcessState::Get().pending.fetch_sub(static_cast<int64_t>(unposted_.size() + matched_.size() + batches_.size()),
                                           std::memory_order_relaxed);
   }
   reqs_.clear();
+  batches_.clear();
   unposted_.clear();
   matched_.clear();
   poller_.Close([](void* self) { delete static_cast<Engine*>(self); }, this);

@@ -5,11 +5,19 @@
 // - A progress thread that waits in MPI and wakes the loop costs ~9 us per message, needs
 //   MPI_THREAD_MULTIPLE (+15% on every call) and a core we do not have. Rejected.
 // - Polling once per loop iteration costs ~5 us per message: one epoll trip is ~2.9 us here.
-// - So: a posting call first spins on MPI_Test for up to kPostSpinNs when nothing else is pending
-//   (a reply that arrives within that window completes with no loop trip: ~2x C); otherwise the request
-//   joins a table that the poller (poller.h) sweeps with MPI_Testsome and MPI_Improbe, spinning within
-//   a loop iteration and backing off to a timer while nothing progresses. All completions of one sweep
-//   reach JavaScript in one callback.
+// - So: a request joins a table that the poller (poller.h) sweeps with MPI_Testsome and MPI_Improbe,
+//   spinning within a loop iteration and backing off to a timer while nothing progresses; all
+//   completions of one sweep reach JavaScript in one callback. Before that, once the JavaScript that
+//   posted has run to its end (a microtask queued by lib/core/request.ts), Progress() spins for up to
+//   kPostSpinNs: a reply that arrives within that window completes with no loop trip (~2x C).
+// - The spin waits for the end of the synchronous JavaScript, not for the post: a burst of posts (a
+//   window of 64 receives) must reach MPI back to back, or messages arrive before their receives are
+//   posted and take MPI's unexpected-message path, with an extra copy. A send is tested once at post
+//   (an eager send is then complete, and its Request settled at once); a receive is not (its message
+//   has rarely arrived by then, and a failed test costs ~40 ns).
+// - Persistent requests (MPI_Send_init & co.) live in their own table; a batch started with
+//   MPI_Startall is one slot, completed with MPI_Testall/MPI_Waitall without statuses, so a window of
+//   persistent sends costs one slot, not 64.
 //
 // Order. A receive of unknown size cannot be posted in MPI (its buffer does not exist before the
 // message is seen): it waits for its message with MPI_Improbe. MPI's non-overtaking rule must still
@@ -68,8 +76,24 @@ class Engine final : Poller::Source {
   void SetSink(Napi::Function onComplete, int32_t* doneSlots, double* doneStatus, int capacity);
 
   // Takes a request just posted (a send, a collective, a receive posted in MPI). Returns -1 when it
-  // completed within the spin (status written), else the slot that identifies it until completion.
+  // completed already (a send's one test at post; status written), else the slot that identifies it
+  // until completion.
   int Track(MPI_Request req, bool isRecv, double* status);
+  // After a burst of posts: sweeps for up to spinNs while requests are pending and nothing has
+  // completed; returns how many completions it wrote to the sink (reported by the caller, not the poller).
+  int Progress(uint64_t spinNs);
+
+  // Persistent requests. Add takes an inactive persistent request (MPI_Send_init & co.) and returns its
+  // id; Start activates one (returns -1 with the status written if it completed at once, else a slot;
+  // *rc is MPI's error); StartBatch activates several with MPI_Startall as one slot (completion without
+  // statuses); Free releases an inactive one. A receive started while an earlier unposted receive could
+  // take its message first waits for that one to match (as a blocking receive does).
+  int AddPersistent(MPI_Request req, bool isRecv, const Envelope& e);
+  int StartPersistent(int id, double* status, int* rc);
+  int StartBatch(const int32_t* ids, int n, int* rc);
+  int FreePersistent(int id);
+  // MPI_SUCCESS, or why `id` cannot be started now (unknown/freed: MPI_ERR_REQUEST; active: kErrRequestActive).
+  int CheckStartable(int id) const;
   // A receive of known size into `data`: posted now, or deferred behind an earlier unposted receive
   // that could take its message. Returns -1 (completed, status written) or the slot; *rc is MPI's error
   // when posting failed (nothing tracked then).
@@ -103,17 +127,33 @@ class Engine final : Poller::Source {
   MPI_Message TakeMessage(int id);
   int PutMessage(MPI_Message m);
 
-  int64_t pending() const { return static_cast<int64_t>(reqs_.size() + unposted_.size() + matched_.size()); }
+  int64_t pending() const {
+    return static_cast<int64_t>(reqs_.size() + unposted_.size() + matched_.size() + batches_.size());
+  }
   bool HasUnposted() const { return !unposted_.empty(); }
   void Shutdown(bool mpiUsable);  // cancels what it can, closes the uv handles, deletes this
 
  private:
-  enum class SlotKind : uint8_t { kFree, kRequest, kUnposted, kMatched };
+  enum class SlotKind : uint8_t { kFree, kRequest, kUnposted, kMatched, kBatch };
   struct SlotInfo {
     SlotKind kind = SlotKind::kFree;
     bool isRecv = false;
     bool cancelAsked = false;
-    uint32_t index = 0;  // position in reqs_, unposted_ or matched_
+    uint32_t index = 0;    // position in reqs_, unposted_, matched_ or batches_
+    int32_t persist = -1;  // the persistent request this slot is an activation of
+  };
+  struct Persistent {
+    MPI_Request req;  // MPI_REQUEST_NULL once freed
+    Envelope env;     // of a receive: what it matches (order, see above)
+    bool isRecv;
+    bool active;
+    bool failed;      // an activation completed with an error: not started again (see FreePersistent)
+  };
+  // Persistent requests started together: one slot, completed when all are.
+  struct Batch {
+    int slot;
+    std::vector<int32_t> ids;
+    std::vector<MPI_Request> handles;
   };
   // A receive MPI does not have yet, in posting order.
   struct Unposted {
@@ -132,7 +172,13 @@ class Engine final : Poller::Source {
   };
 
   int NewSlot(SlotKind kind, bool isRecv, uint32_t index);
-  void FreeSlot(int slot);
+  void FreeSlot(int slot);  // also ends the activation of a persistent request
+  // The activation of slot's persistent request (if any) completed with `rc`.
+  void EndActivation(int slot, int rc);
+  int NewBatch(const int32_t* ids, int n);
+  void RemoveBatchAt(uint32_t i);
+  // Completes batch slot `slot` if all its requests are done (blocking when `wait`); the record goes to out.
+  bool FinishBatch(int slot, bool wait, double* out);
   void RemoveRequestAt(uint32_t i);
   void EraseUnposted(size_t i);
   void TakeMatched(int slot, double* out);  // copies the record out and frees the slot
@@ -157,6 +203,9 @@ class Engine final : Poller::Source {
   // Slots among `slots` that are still unposted are posted or matched first (blocking).
   void Settle(const int32_t* slots, int n);
   bool AnyUnposted(const int32_t* slots, int n) const;
+  bool AnyBatch(const int32_t* slots, int n) const;
+  // Batches among `slots` that have completed (all of them, when `wait`) become matched records.
+  void TestBatches(const int32_t* slots, int n, bool wait);
   // Gathers the MPI requests of `slots`: requests into gathered_, positions into gatheredAt_.
   void Gather(const int32_t* slots, int n);
   // Completes gathered request k (status `st`, error `rc`) into out[position].
@@ -184,6 +233,10 @@ class Engine final : Poller::Source {
   std::vector<int32_t> freeMessages_;
   std::vector<MPI_Request> gathered_;
   std::vector<int32_t> gatheredAt_;
+  std::vector<uint32_t> done_;
+  std::vector<Persistent> persist_;
+  std::vector<int32_t> freePersist_;
+  std::vector<Batch> batches_;
 
   int32_t* doneSlots_ = nullptr;
   double* doneStatus_ = nullptr;

@@ -50,11 +50,15 @@ function expected(r: Report): [string, string, number][] {
     e.push([b, 'c', 2], [b, 'mpi4node-blocking', 2], [b, 'mpi4node-promise', 2], [b, 'c-hugepages', 2]);
     if (py) e.push([b, 'mpi4py', 2]);
   }
+  e.push(['bw', 'c-persistent', 2], ['bw', 'mpi4node-persistent', 2]);
+  if (py) e.push(['bw', 'mpi4py-persistent', 2]);
   // MPICH runs no group with more ranks than cores (bench/harness/plan.ts).
   for (const n of addonAbi() === 'mpich' && os.availableParallelism() < 4 ? [2] : [2, 4]) {
     e.push(['allreduce', 'c', n], ['allreduce', 'c-nonblocking', n]);
     if (hasColl) e.push(['allreduce', 'mpi4node-blocking', n], ['allreduce', 'mpi4node-promise', n]);
     if (py) e.push(['allreduce', 'mpi4py', n]);
+    e.push(['mbw_mr', 'c', n], ['mbw_mr', 'mpi4node-blocking', n], ['mbw_mr', 'mpi4node-promise', n]);
+    if (py) e.push(['mbw_mr', 'mpi4py', n]);
   }
   if (hasChannel) e.push(['channel', 'mpi4node-channel', 2], ['channel', 'mpi4node-channel-promise', 2]);
   return e;

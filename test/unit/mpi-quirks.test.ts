@@ -1,16 +1,16 @@
 // Where an MPI itself is wrong, the library is not: each case is reproduced in plain C against the MPI
 // the addon was built with (test/fixtures/mpi-quirks.c), and the library's own answer is checked beside
-// it. MPICH 4.0.2 gets unsigned MIN/MAX and the status of an Irecv from PROC_NULL wrong; Open MPI gets
-// both right, so there the same checks show the library does not break what works.
+// it. MPICH 4.0.2 gets unsigned MIN/MAX and the status of an Irecv from PROC_NULL wrong; Open MPI 4.1.4
+// aborts when a persistent receive that failed is freed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addonAbi } from '../../lib/addon/load.js';
 import { native } from '../../lib/addon/binding.js';
-import { detectMpi } from '../../lib/cli/launcher.js';
+import { detectMpi, mpirunCommand } from '../../lib/cli/launcher.js';
 import { ANY_TAG, PROC_NULL, world } from '../../lib/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -38,6 +38,17 @@ test('Irecv from PROC_NULL: MPI\'s empty status whatever the MPI reports', async
     assert.is(st.count, 0);
   }
   assert.is(c.procnull_irecv_count, '0');
+});
+
+test('freeing a persistent receive that failed: Open MPI aborts in C, so the library leaves it unfreed there', () => {
+  const pbin = path.join(dir, `mpi-quirks-pfree-${process.pid}`);
+  execFileSync(detectMpi().mpicc, ['-O1', '-o', pbin, path.join(root, 'test', 'fixtures', 'mpi-quirks-pfree.c')], { stdio: 'pipe' });
+  const cmd = mpirunCommand({ np: 2, program: pbin, script: '' });
+  const r = spawnSync(cmd.command, cmd.args, { env: cmd.env, encoding: 'utf8', timeout: 60_000 });
+  const aborted = r.status !== 0;
+  console.log(`${detectMpi().flavour}: freeing a failed persistent receive in C ${aborted ? 'aborts' : 'works'}`);
+  // The engine's workaround is compiled for Open MPI only: it must be exactly where C aborts.
+  assert.is(aborted, addonAbi() === 'openmpi', `${r.stdout}${r.stderr}`.slice(-2000));
 });
 
 test.run();

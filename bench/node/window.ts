@@ -1,0 +1,42 @@
+// The window of the osu_bw and osu_mbw_mr methods through mpi4node, in each mode: 64 messages posted to
+// or from one peer, all completed, then a 4-byte ack from the receiver. blocking: isend/irecv + waitAll
+// (MPI_Waitall over every request in one call) and blocking send/recv for the ack; promise: isend/irecv
+// + iwaitAll (one Promise for the window) and Promise ack; persistent: 64 persistent requests made once
+// per size, startAll(...).wait() (MPI_Startall + MPI_Waitall) and blocking ack.
+import { iwaitAll, startAll, waitAll, world, type Prequest, type Request, type Status } from '../../lib/index.js';
+import type { Mode } from './common.js';
+
+export const WINDOW = 64;
+
+/** Runs warmup + iters windows and returns the seconds the timed ones took; `ready` runs before timing. */
+export type Window = (iters: number, warmup: number, ready?: () => void) => Promise<number>;
+
+export function windowOf(mode: Mode, sender: boolean, peer: number, s: Uint8Array, r: Uint8Array, ackS: Uint8Array,
+  ackR: Uint8Array, now: () => number): { run: Window; close(): void } {
+  const reqs: Request<Status>[] = new Array(WINDOW);
+  let persistent: Prequest[] = [];
+  if (mode === 'persistent') {
+    persistent = Array.from({ length: WINDOW }, () => (sender ? world.sendInit(s, peer, 100) : world.recvInit(r, peer, 100)));
+  }
+  const run: Window = async (iters, warmup, ready) => {
+    let t0 = now();
+    for (let i = 0; i < warmup + iters; i++) {
+      if (i === warmup) {
+        ready?.();
+        t0 = now();
+      }
+      if (mode === 'persistent') {
+        startAll(persistent).wait();
+      } else {
+        for (let j = 0; j < WINDOW; j++) reqs[j] = sender ? world.isend(s, peer, 100) : world.irecv(r, peer, 100);
+        if (mode === 'blocking') waitAll(reqs);
+        else await iwaitAll(reqs);
+      }
+      if (mode === 'promise') await (sender ? world.irecv(ackR, peer, 101) : world.isend(ackS, peer, 101));
+      else if (sender) world.recv(ackR, peer, 101);
+      else world.send(ackS, peer, 101);
+    }
+    return now() - t0;
+  };
+  return { run, close: () => persistent.forEach((p) => p.free()) };
+}

@@ -1,0 +1,137 @@
+// Persistent requests (MPI_Send_init, MPI_Recv_init, MPI_Start, MPI_Startall; MPI-4 persistent
+// collectives) and iwaitAll, under mpirun with 1-4 ranks: values, Statuses, the request states MPI
+// defines (a started request cannot be started again until complete; a freed one not at all), and the
+// bad inputs.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { world, iwaitAll, startAll, waitAll, MpiError, Prequest, type Status } from '../../lib/index.js';
+import { thrown } from '../thrown.js';
+
+const rank = world.rank, size = world.size;
+const next = (rank + 1) % size, prev = (rank - 1 + size) % size;
+
+test('sendInit/recvInit around a ring, started again and again, each start a Request with its Status', async () => {
+  const out = new Float64Array(3), inp = new Float64Array(3);
+  const s = world.sendInit(out, next, 11), r = world.recvInit(inp, prev, 11);
+  assert.instance(s, Prequest);
+  for (let i = 0; i < 5; i++) {
+    out.set([rank, i, -i]);
+    const rr = r.start(), sr = s.start();
+    assert.ok(r.active);
+    const [st] = await Promise.all([rr, sr]);
+    assert.equal(Array.from(inp), [prev, i, -i]);
+    assert.is((st as Status).source, prev);
+    assert.is((st as Status).tag, 11);
+    assert.is((st as Status).count, 3);
+    assert.not.ok(r.active);
+  }
+  s.free();
+  r.free();
+  assert.ok(s.freed && r.freed);
+});
+
+test('startAll: a window of 64 persistent sends and receives, one Request each side, awaited or waited', async () => {
+  const W = 64;
+  const outs = Array.from({ length: W }, (_, j) => new Int32Array([rank, j]));
+  const ins = Array.from({ length: W }, () => new Int32Array(2));
+  const sends = outs.map((o) => world.sendInit(o, next, 12));
+  const recvs = ins.map((b) => world.recvInit(b, prev, 12));
+  for (let it = 0; it < 4; it++) {
+    for (const b of ins) b.fill(-1);
+    const rb = startAll(recvs), sb = startAll(sends);
+    if (it % 2 === 0) await Promise.all([rb, sb]);
+    else waitAll([rb, sb]);
+    ins.forEach((b, j) => assert.equal(Array.from(b), [prev, j], `iteration ${it}, message ${j}`));
+    assert.not.ok(recvs.some((p) => p.active));
+  }
+  for (const p of [...sends, ...recvs]) p.free();
+});
+
+test('persistent collectives: allreduce (sum, avg), bcast and barrier started repeatedly', async () => {
+  const a = new Float64Array(4), out = new Float64Array(4);
+  const sum = world.allreduceInit(a, 'sum', out);
+  const avg = world.allreduceInit(a, 'avg');
+  const b = new Int32Array(2);
+  const bc = world.bcastInit(b, size - 1);
+  const bar = world.barrierInit();
+  for (let i = 0; i < 3; i++) {
+    a.fill(rank + i);
+    assert.is(await sum.start(), out);
+    assert.equal(Array.from(out), new Array(4).fill((size * (size - 1)) / 2 + size * i));
+    const m = await avg.start();
+    assert.is(m[0], (size - 1) / 2 + i);
+    if (rank === size - 1) b.set([i, 7]);
+    bc.start().wait();
+    assert.equal(Array.from(b), [i, 7]);
+    await bar.start();
+  }
+  for (const p of [sum, avg, bc, bar]) p.free();
+});
+
+test('iwaitAll: one Promise for many requests, values in order, the first error rejects it', async () => {
+  const bufs = Array.from({ length: 16 }, () => new Int32Array(1));
+  const recvs = bufs.map((b, i) => world.irecv(b, prev, 200 + i));
+  const sends = bufs.map((_, i) => world.isend(new Int32Array([rank * 100 + i]), next, 200 + i));
+  const sts = await iwaitAll(recvs);
+  assert.is(sts.length, 16);
+  sts.forEach((st, i) => assert.is(st.tag, 200 + i));
+  bufs.forEach((b, i) => assert.is(b[0], prev * 100 + i));
+  assert.is((await iwaitAll(sends)).length, 16);
+  assert.equal(await iwaitAll([]), []);
+  // A request completed by wait() completes the group too.
+  const r = world.irecv(new Int32Array(1), prev, 299);
+  const g = iwaitAll([r]);
+  const s = world.isend(new Int32Array([1]), next, 299);
+  r.wait();
+  assert.is((await g).length, 1);
+  await s;
+  if (size > 1) {
+    // Truncation on one request rejects the group with that MpiError once every request has completed.
+    const big = world.isend(new Int32Array(8), next, 298);
+    const small = world.irecv(new Int32Array(2), prev, 298);
+    const e = await iwaitAll([small]).catch((err) => err);
+    assert.instance(e, MpiError);
+    assert.is(e.code, 'ERR_TRUNCATE');
+    await big;
+  }
+});
+
+test('bad uses: started twice, freed, freed while active, startAll of nothing or of one request twice', async () => {
+  const out = new Int32Array(1), inp = new Int32Array(1);
+  const r = world.recvInit(inp, prev, 13), s = world.sendInit(out, next, 13);
+  const rr = r.start();
+  assert.is(thrown(() => r.start()).code, 'ERR_REQUEST_ACTIVE');
+  assert.is(thrown(() => r.free()).code, 'ERR_REQUEST_ACTIVE');
+  assert.is(thrown(() => startAll([r])).code, 'ERR_REQUEST_ACTIVE');
+  await Promise.all([rr, s.start()]);
+  assert.is(thrown(() => startAll([])).code, 'ERR_INVALID_ARG_TYPE');
+  assert.is(thrown(() => startAll([s, s])).code, 'ERR_REQUEST_ACTIVE');
+  assert.is(thrown(() => startAll([s, {} as Prequest])).code, 'ERR_INVALID_ARG_TYPE');
+  const avg = world.allreduceInit(new Float32Array(2), 'avg');
+  assert.is(thrown(() => startAll([avg])).code, 'ERR_OP');
+  assert.is(thrown(() => world.allreduceInit(new Float32Array(2), ((a: Float32Array) => a) as never)).code, 'ERR_OP');
+  r.free();
+  s.free();
+  avg.free();
+  s.free(); // twice: nothing
+  assert.is(thrown(() => s.start()).code, 'ERR_REQUEST_FREED');
+  assert.is(thrown(() => startAll([s])).code, 'ERR_REQUEST_FREED');
+  assert.is(thrown(() => world.sendInit(out, size)).code, 'ERR_RANK');
+  assert.is(thrown(() => world.recvInit('int32' as never, prev)).code, 'ERR_INVALID_BUFFER');
+  // The communicator is fine afterwards.
+  const ok = world.irecv(new Int32Array(1), prev, 14);
+  await Promise.all([ok, world.isend(new Int32Array([5]), next, 14)]);
+});
+
+test('a persistent receive too small for its message completes with ERR_TRUNCATE', async () => {
+  if (size === 1) return; // Open MPI's loopback path does not flag truncation of a posted receive
+  const r = world.recvInit(new Int32Array(2), prev, 15), s = world.sendInit(new Int32Array(8), next, 15);
+  const [got] = await Promise.allSettled([r.start(), s.start()]);
+  assert.is(got.status, 'rejected');
+  assert.is((got as PromiseRejectedResult).reason.code, 'ERR_TRUNCATE');
+  assert.is(thrown(() => r.start()).code, 'ERR_REQUEST_FAILED', 'a failed request is not started again');
+  r.free();
+  s.free();
+});
+
+test.run();
