@@ -88,8 +88,7 @@ static int idCounter = 0;
 EXPORT ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
   int init = 0, rank = 0;
   MPI_Initialized(&init);
-  if (!init) return ncclSystemError;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (init) MPI_Comm_rank(MPI_COMM_WORLD, &rank); /* else a program without MPI (test/gpu/nccl_allreduce.c): one rank */
   memset(id, 0, sizeof *id);
   memcpy(id->internal, "FAKENCCL", 8);
   int fields[3] = {rank, idCounter++, (int)getpid()};
@@ -104,6 +103,16 @@ static ncclResult_t initRank(ncclComm_t* out, int nranks, ncclUniqueId id, int r
   int fields[3];
   memcpy(fields, id.internal + 8, sizeof fields);
   const int color = (fields[0] * 4096 + (fields[1] & 4095)) & 0x7fffffff;
+  int init = 0;
+  MPI_Initialized(&init);
+  if (!init) { /* one rank, no MPI: what a one-rank communicator reads and writes is its own buffer */
+    if (nranks != 1 || rank != 0) return ncclInvalidUsage;
+    struct ncclComm* comm = calloc(1, sizeof *comm);
+    comm->mpi = MPI_COMM_NULL;
+    comm->size = 1;
+    *out = comm;
+    return ncclSuccess;
+  }
   MPI_Comm c;
   if (MPI_Comm_split(MPI_COMM_WORLD, color, rank, &c) != MPI_SUCCESS) return ncclSystemError;
   int size = 0, me = 0;
@@ -163,7 +172,7 @@ static void settled(ncclComm_t comm) {
 
 EXPORT ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   if (!comm) return ncclInvalidArgument;
-  MPI_Comm_free(&comm->mpi);
+  if (comm->mpi != MPI_COMM_NULL) MPI_Comm_free(&comm->mpi);
   free(comm);
   return ncclSuccess;
 }
@@ -422,6 +431,11 @@ static ncclResult_t done(ncclComm_t comm, cudaStream_t stream, int rc) {
 /* Every rank's `count` elements of `send`, gathered in rank order into a fresh buffer. */
 static char* gatherAll(ncclComm_t comm, const void* send, size_t bytes, int* rc) {
   char* all = malloc(bytes * comm->size + 1);
+  if (comm->mpi == MPI_COMM_NULL) {
+    memcpy(all, send, bytes);
+    *rc = MPI_SUCCESS;
+    return all;
+  }
   *rc = MPI_Allgather(send, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, comm->mpi);
   return all;
 }
