@@ -90,3 +90,23 @@ if (process.argv[1] && path.resolve(process.argv[1]) === self) {
   const f = buildFakes();
   console.log(`MPI4NODE_CUDART=${f.cudart}\nMPI4NODE_NCCL=${f.nccl}`);
 }
+
+/** Runs `fn` with the fakes' knobs (environment variables) set, which they read at every call. */
+export function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
+  for (const [k, v] of Object.entries(vars)) process.env[k] = v;
+  try {
+    return fn();
+  } finally {
+    for (const k of Object.keys(vars)) delete process.env[k];
+  }
+}
+
+/** withEnv for a Promise form, whose native calls happen after the call returns. */
+export async function withEnvAsync<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  for (const [k, v] of Object.entries(vars)) process.env[k] = v;
+  try {
+    return await fn();
+  } finally {
+    for (const k of Object.keys(vars)) delete process.env[k];
+  }
+}

@@ -6,7 +6,8 @@
 // @timeout 300
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildFakes } from '../fakes/build.js';
+import { buildFakes, withEnv } from '../fakes/build.js';
+import { throwsCode as throws } from '../thrown.js';
 import { close, decode, encode, expected } from '../gpu/values.js';
 import { ANY_SOURCE, MpiError, PROC_NULL, gpu, world, type Status } from '../../lib/index.js';
 import type { DeviceDtype, NcclOpName } from '../../lib/gpu/index.js';
@@ -31,25 +32,6 @@ async function rejects(p: Promise<unknown>, check: (e: any) => boolean, what: st
     return e;
   }
   assert.unreachable(`${what}: resolved`);
-}
-
-function throws(fn: () => unknown, code: string, what = code): any {
-  try {
-    fn();
-  } catch (e) {
-    assert.is((e as { code?: string }).code, code, `${what}: ${(e as Error).message}`);
-    return e;
-  }
-  assert.unreachable(`${what}: did not throw`);
-}
-
-function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
-  for (const [k, v] of Object.entries(vars)) process.env[k] = v;
-  try {
-    return fn();
-  } finally {
-    for (const k of Object.keys(vars)) delete process.env[k];
-  }
 }
 
 let shared: gpu.NcclComm | undefined;
