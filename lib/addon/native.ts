@@ -14,7 +14,7 @@ export interface NativeConstants {
   THREAD_SINGLE: number; THREAD_FUNNELED: number; THREAD_SERIALIZED: number; THREAD_MULTIPLE: number;
   IDENT: number; CONGRUENT: number; SIMILAR: number; UNEQUAL: number;
   WORLD: number; SELF: number; WORLD_INTERNAL: number; SELF_INTERNAL: number;
-  STATUS_FIELDS: number; IMPLEMENTATION: 'openmpi' | 'mpich' | 'unknown';
+  STATUS_FIELDS: number; ERR_TRUNCATE: number; IMPLEMENTATION: 'openmpi' | 'mpich' | 'unknown';
   MAX_INFO_KEY: number; MAX_INFO_VAL: number; ERR_READ_ONLY: number; ERR_ACCESS: number;
   MODE_RDONLY: number; MODE_WRONLY: number; MODE_RDWR: number; MODE_CREATE: number; MODE_EXCL: number;
   MODE_APPEND: number; MODE_DELETE_ON_CLOSE: number; MODE_UNIQUE_OPEN: number;
@@ -284,7 +284,12 @@ export interface NativeGpuStatus {
     code: string; reason: string; path: string; runtimeVersion: number; driverVersion: number; devices: number;
     tried: NativeGpuTried[];
   };
-  nccl: { code: string; reason: string; path: string; versionCode: number; p2p: boolean; tried: NativeGpuTried[] };
+  nccl: {
+    code: string; reason: string; path: string; versionCode: number; p2p: boolean;
+    /** ncclCommInitRankConfig exists (NCCL >= 2.14): non-blocking creation, with a deadline. */
+    config: boolean;
+    tried: NativeGpuTried[];
+  };
 }
 
 /**
@@ -304,7 +309,13 @@ export interface NativeGpu {
   getDevice(): number;
   sharedLocalRank(comm: number): [number, number];
   cudaAware(force: number): [boolean, string];
-  stats(): { buffers: number; bytes: number; ops: number; ncclComms: number; events: number; pinnedPooled: number };
+  stats(): {
+    buffers: number; bytes: number; ops: number; ncclComms: number; events: number; pinnedPooled: number;
+    /** cudaFree/cudaFreeHost calls held back while NCCL operations are pending. */
+    deferredFrees: number;
+    /** Failed NCCL creations still seeing their MPI bootstrap through. */
+    lingering: number;
+  };
   wait(id: number): void;
   test(id: number): boolean;
 
@@ -318,7 +329,12 @@ export interface NativeGpu {
   memset(handle: number, offset: number, bytes: number, value: number): void;
   pointerInfo(handle: number): [number, number];
 
-  ncclCreate(comm: number): [number, number, number, number];
+  /** Blocks until created or `timeoutMs` (0: none) has passed; returns the communicator id. */
+  ncclCreate(comm: number, timeoutMs: number, nonblocking: boolean): number;
+  /** The same without blocking: an op id whose completion's `source` is the communicator id. */
+  ncclInit(comm: number, timeoutMs: number, nonblocking: boolean): number;
+  /** [rank, size, device, nonblocking] */
+  ncclInfo(id: number): [number, number, number, boolean];
   ncclDestroy(id: number): void;
   ncclAbort(id: number): void;
   ncclOp(id: number, kind: number, send: number, sendOffset: number, recv: number, recvOffset: number, count: number,

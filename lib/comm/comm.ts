@@ -13,6 +13,9 @@ import { Prequest } from '../core/prequest.js';
 import { Request, type Received } from '../core/request.js';
 import { Status } from '../core/status.js';
 import { nameComm } from './names.js';
+import type { DeviceBuffer } from '../gpu/buffer.js';
+import type { GpuRequest } from '../gpu/ops.js';
+import { STAGED_HEADER_BYTES, stagedTail } from '../core/staged.js';
 
 export const ANY_SOURCE = C.ANY_SOURCE;
 export const ANY_TAG = C.ANY_TAG;
@@ -41,6 +44,21 @@ onMpiErrors((handle, error) => {
     return e instanceof Error ? e : new Error(String(e), { cause: e });
   }
 });
+
+/**
+ * @internal How DeviceBuffers travel over MPI (lib/gpu/p2p.ts registers it when the GPU module loads).
+ * Point-to-point calls look for a DeviceBuffer only after the typed-array fast path has declined the
+ * buffer, so host messages never pay for it.
+ */
+export interface DeviceMessages {
+  is(buf: unknown): buf is DeviceBuffer;
+  post(comm: Comm, buf: DeviceBuffer, peer: number, tag: number, isSend: boolean): GpuRequest<Status>;
+}
+let device: DeviceMessages | undefined;
+/** @internal */
+export function _setDeviceMessages(d: DeviceMessages): void {
+  device = d;
+}
 
 let tagUb = -1;
 /** @internal MPI_TAG_UB, read once. */
@@ -208,12 +226,19 @@ export class Comm {
 
   // ---- blocking point-to-point ----
 
-  /** Sends `buf` to `dest` (MPI_Send): the array's own memory is read, nothing is copied. */
-  send(buf: BufferLike, dest: number, tag = 0): void {
+  /**
+   * Sends `buf` to `dest` (MPI_Send): the array's own memory is read, nothing is copied. A DeviceBuffer
+   * goes to MPI as it is where MPI is CUDA-aware, else staged through pinned host memory (docs/gpu.md).
+   */
+  send(buf: BufferLike | DeviceBuffer, dest: number, tag = 0): void {
     const d = this.#dest(dest), t = this.#tag(tag, false), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, d, t, this.#handle, 0);
       return sendFast();
+    }
+    if (device !== undefined && device.is(buf)) {
+      device.post(this, buf, d, t, true).wait();
+      return;
     }
     native.send(asView(buf, 'buf'), d, t, this.#handle, false, false);
   }
@@ -226,20 +251,31 @@ export class Comm {
   /**
    * Receives into `buf` (MPI_Recv) and returns the status. Given a dtype name instead of a buffer,
    * receives a message of any size into a fresh array of exactly its length (matched probe + receive).
+   * `buf` may be a DeviceBuffer; a host array may receive a message sent from one.
    */
-  recv(buf: BufferLike, source?: number, tag?: number): Status;
+  recv(buf: BufferLike | DeviceBuffer, source?: number, tag?: number): Status;
   recv<D extends Dtype>(dtype: D, source?: number, tag?: number): Received<ArrayOf<D>>;
-  recv(buf: BufferLike | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Status | Received {
+  recv(buf: BufferLike | DeviceBuffer | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Status | Received {
     if (typeof buf === 'string') return this.#recvNew(buf, source, tag);
     const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, s, t, this.#handle, 0);
       recvFast();
+      if (statusRecord[STATUS.bytes] === STAGED_HEADER_BYTES) return this.#staged(buf as TypedArray);
       return Status._fromRecord(statusRecord, 0, slotElementSize[k]!);
     }
+    if (device !== undefined && device.is(buf)) return device.post(this, buf, s, t, false).wait();
     const v = asView(buf, 'buf');
     native.recv(v, s, t, this.#handle, false);
+    if (statusRecord[STATUS.bytes] === STAGED_HEADER_BYTES) return this.#staged(v);
     return Status._fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
+  }
+
+  // A blocking receive into `v` got 32 bytes (status in the record): a staged device message's header,
+  // whose chunks follow, or an ordinary message.
+  #staged(v: TypedArray): Status {
+    const tail = stagedTail(v, statusRecord[STATUS.source]!, statusRecord[STATUS.tag]!, this.#internal);
+    return tail ? tail.finish(v.BYTES_PER_ELEMENT) : Status._fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
   }
 
   #recvNew(dtype: Dtype, source: number, tag: number): Received<any> {
@@ -248,6 +284,11 @@ export class Comm {
     const message = statusRecord[STATUS.message]!;
     const data = new info.array(Math.ceil(statusRecord[STATUS.bytes]! / info.size));
     if (message >= 0) native.mrecv(message, data, false); // else from PROC_NULL: nothing to receive
+    if (statusRecord[STATUS.bytes] === STAGED_HEADER_BYTES) {
+      const tail = stagedTail(data, statusRecord[STATUS.source]!, statusRecord[STATUS.tag]!, this.#internal,
+        (bytes) => new info.array(Math.ceil(bytes / info.size)));
+      if (tail) return { status: tail.finish(info.size), data: tail.into };
+    }
     return { data, status: Status._fromRecord(statusRecord, 0, info.size) };
   }
 
@@ -281,13 +322,17 @@ export class Comm {
 
   // ---- nonblocking point-to-point (await the Request, or test/wait it) ----
 
-  isend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
+  /** Nonblocking send; for a DeviceBuffer, a GpuRequest (see send). */
+  isend(buf: DeviceBuffer, dest: number, tag?: number): GpuRequest<Status>;
+  isend(buf: BufferLike, dest: number, tag?: number): Request<Status>;
+  isend(buf: BufferLike | DeviceBuffer, dest: number, tag = 0): Request<Status> | GpuRequest<Status> {
     const d = this.#dest(dest), t = this.#tag(tag, false), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, d, t, this.#handle, 0);
       isendFast();
       return Request._send(fastResult(), buf as TypedArray, d, t, this.#handle);
     }
+    if (device !== undefined && device.is(buf)) return device.post(this, buf, d, t, true);
     const v = asView(buf, 'buf');
     pin(v);
     return Request._send(native.send(v, d, t, this.#handle, false, true)!, v, d, t, this.#handle);
@@ -320,24 +365,29 @@ export class Comm {
     return Prequest._recv(native.recvInit(v, s, t, this.#handle), v, s, t, this.#handle);
   }
 
-  /** Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size. */
+  /**
+   * Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size;
+   * for a DeviceBuffer, a GpuRequest (see recv).
+   */
+  irecv(buf: DeviceBuffer, source?: number, tag?: number): GpuRequest<Status>;
   irecv(buf: BufferLike, source?: number, tag?: number): Request<Status>;
   irecv<D extends Dtype>(dtype: D, source?: number, tag?: number): Request<Received<ArrayOf<D>>>;
-  irecv(buf: BufferLike | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> | Request<Received> {
+  irecv(buf: BufferLike | DeviceBuffer | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> | Request<Received> | GpuRequest<Status> {
     if (typeof buf === 'string') {
       const info = dtypeInfo(buf);
       const s = this.#source(source), t = this.#tag(tag, true);
-      return Request._recvNew(native.improbe(s, t, this.#handle), info, s, t, this.#handle);
+      return Request._recvNew(native.improbe(s, t, this.#handle), info, s, t, this.#handle, this.#internal);
     }
     const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, s, t, this.#handle, 0);
       irecvFast();
-      return Request._recv(fastResult(), buf as TypedArray, s, t, this.#handle);
+      return Request._recv(fastResult(), buf as TypedArray, s, t, this.#handle, this.#internal);
     }
+    if (device !== undefined && device.is(buf)) return device.post(this, buf, s, t, false);
     const v = asView(buf, 'buf');
     pin(v);
-    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v, s, t, this.#handle);
+    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v, s, t, this.#handle, this.#internal);
   }
 }
 

@@ -90,21 +90,21 @@ export const WIRE_ERROR_CODES: readonly WireErrorCode[] = Object.values(ErrorCod
 /** Why there is no usable GPU or NCCL (GpuUnavailableError, gpu.status()); native/gpu/loader.cc. */
 export const GPU_UNAVAILABLE_CODES = [
   'ERR_NOT_LOADED', 'ERR_CUDART_NOT_FOUND', 'ERR_CUDART_SYMBOLS', 'ERR_NO_DRIVER', 'ERR_DRIVER_TOO_OLD',
-  'ERR_NO_DEVICE', 'ERR_CUDA_INIT', 'ERR_NCCL_NOT_FOUND', 'ERR_NCCL_SYMBOLS',
+  'ERR_DRIVER_MISMATCH', 'ERR_NO_DEVICE', 'ERR_CUDA_INIT', 'ERR_NCCL_NOT_FOUND', 'ERR_NCCL_SYMBOLS',
 ] as const;
 export type GpuUnavailableCode = (typeof GPU_UNAVAILABLE_CODES)[number];
 
 /** ncclResult_t by value; NcclError.code is the name for NCCL's own errors (ncclResult<n> past the table). */
 export const NCCL_RESULTS = [
   'ncclSuccess', 'ncclUnhandledCudaError', 'ncclSystemError', 'ncclInternalError', 'ncclInvalidArgument',
-  'ncclInvalidUsage', 'ncclRemoteError', 'ncclInProgress',
+  'ncclInvalidUsage', 'ncclRemoteError', 'ncclInProgress', 'ncclTimeout',
 ] as const;
 export type NcclResultName = Exclude<(typeof NCCL_RESULTS)[number], 'ncclSuccess'> | `ncclResult${number}`;
 
 /** The library's NCCL conditions (NcclError and its subclasses) and other GPU usage errors. */
 export const NCCL_ERROR_CODES = [
   'ERR_NCCL_TIMEOUT', 'ERR_NCCL_MISMATCH', 'ERR_NCCL_ASYNC', 'ERR_NCCL_ABORTED', 'ERR_NCCL_VERSION', 'ERR_NCCL_DTYPE',
-  'ERR_NCCL_GROUP', 'ERR_NCCL_BUSY', 'ERR_NCCL_DISPOSED',
+  'ERR_NCCL_GROUP', 'ERR_NCCL_BUSY', 'ERR_NCCL_DISPOSED', 'ERR_NCCL_UNSUPPORTED',
 ] as const;
 export type NcclErrorCode = (typeof NCCL_ERROR_CODES)[number] | NcclResultName;
 

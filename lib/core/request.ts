@@ -8,6 +8,7 @@ import { codedError } from './errors.js';
 import { pin, pinAll } from './pin.js';
 import { STATUS } from '../addon/native.js';
 import { capturedReject, capturedResolve, rejectHandled, Settling, settlesLikePromise } from './settle.js';
+import { STAGED_HEADER_BYTES, StagedTail, stagedTail } from './staged.js';
 import { Status } from './status.js';
 import { commName } from '../comm/names.js';
 
@@ -104,7 +105,15 @@ export class Request<T = Status> extends Settling<T> {
   readonly #tag: number;
   /** The communicator handle. */
   readonly #comm: number;
-  /** RecvNew: the dtype to allocate; Coll: memory MPI uses besides #buffer, held until completion. */
+  /**
+   * Recv, RecvNew: the handle of the communicator's private duplicate, where a staged device message's
+   * chunks come from (lib/core/staged.ts), or -1 where none can (channels).
+   */
+  #internal = -1;
+  /**
+   * RecvNew: the dtype to allocate; Coll: memory MPI uses besides #buffer, held until completion;
+   * Recv, RecvNew: the StagedTail while a staged device message's chunks are being received.
+   */
   #extra: unknown;
 
   /** @internal Requests are made by Comm methods (isend, irecv, ...) through the static factories. */
@@ -167,6 +176,9 @@ export class Request<T = Status> extends Settling<T> {
         return this.#fulfill(new Status(this.#peer, this.#tag, b.byteLength, rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T);
       }
       case Kind.Recv:
+        if ((rec[off + STATUS.bytes] === STAGED_HEADER_BYTES && this.#internal >= 0) || this.#extra !== undefined) {
+          return this.#staged(rec, off);
+        }
         return this.#fulfill(Status._fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
       case Kind.Io: // a file access: the elements it moved
         return this.#fulfill(Math.floor(rec[off + STATUS.bytes]! / this.#buffer!.BYTES_PER_ELEMENT) as T);
@@ -181,6 +193,7 @@ export class Request<T = Status> extends Settling<T> {
         }
         return this.#fulfill(this.#result as T);
       default: {
+        if (this.#extra instanceof StagedTail) return this.#drive(this.#extra);
         let v: Received | undefined;
         try {
           v = this.#matched(rec, off);
@@ -199,12 +212,53 @@ export class Request<T = Status> extends Settling<T> {
     if (groups.length > 0) queueGroupCheck();
   }
 
+  // A receive into a host array got 32 bytes: when they are a staged device message's header, its
+  // chunks are received (one engine slot at a time) before the request settles.
+  #staged(rec: Float64Array, off: number): void {
+    let tail = this.#extra as StagedTail | undefined;
+    if (tail === undefined) {
+      tail = stagedTail(this.#buffer!, rec[off + STATUS.source]!, rec[off + STATUS.tag]!, this.#internal);
+      if (tail === undefined) return this.#fulfill(Status._fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
+      this.#extra = tail;
+    }
+    this.#drive(tail);
+  }
+
+  // Posts the next chunk of a staged message (tracked as this request's slot), or settles once all are in.
+  #drive(tail: StagedTail): void {
+    for (let slot = tail.next(); slot !== -2; slot = tail.next()) {
+      if (slot >= 0) return this.#track(slot);
+      const err = statusRecord[STATUS.error]!;
+      if (err !== 0) return this.#fail(native.errorFor(err));
+    }
+    this.#extra = undefined;
+    try {
+      const info = tail.extra as DtypeInfo | undefined;
+      this.#fulfill((info ? { data: tail.into, status: tail.result(info.size) } : tail.result(this.#buffer!.BYTES_PER_ELEMENT)) as T);
+    } catch (e) {
+      this.#fail(e as Error);
+    }
+  }
+
+  // A receive of unknown size received `data` (status at rec[off]): done, unless it is a staged header.
+  #received(data: TypedArray, info: DtypeInfo, rec: Float64Array, off: number): Received | undefined {
+    if (rec[off + STATUS.bytes] === STAGED_HEADER_BYTES && this.#internal >= 0) {
+      const tail = stagedTail(data, rec[off + STATUS.source]!, rec[off + STATUS.tag]!, this.#internal,
+        (bytes) => new info.array(Math.ceil(bytes / info.size)), info);
+      if (tail !== undefined) {
+        this.#buffer = tail.into;
+        this.#extra = tail;
+        this.#drive(tail);
+        return undefined;
+      }
+    }
+    return { data, status: Status._fromRecord(rec, off, info.size) };
+  }
+
   // A receive of unknown size has matched a message: allocate exactly its size and receive it.
   #matched(rec: Float64Array, off: number): Received | undefined {
     const info = this.#extra as DtypeInfo;
-    if (this.#buffer !== undefined) {
-      return { data: this.#buffer, status: Status._fromRecord(rec, off, info.size) };
-    }
+    if (this.#buffer !== undefined) return this.#received(this.#buffer, info, rec, off);
     if (rec[off + STATUS.message]! < 0) { // cancelled, or from PROC_NULL: no message to receive
       const data = new info.array(0);
       this.#buffer = data;
@@ -220,7 +274,7 @@ export class Request<T = Status> extends Settling<T> {
     }
     const err = statusRecord[STATUS.error]!;
     if (err !== 0) throw native.errorFor(err);
-    return { data, status: Status._fromRecord(statusRecord, 0, info.size) };
+    return this.#received(data, info, statusRecord, 0);
   }
 
   #fail(e: Error): void {
@@ -339,8 +393,10 @@ export class Request<T = Status> extends Settling<T> {
     return new Request<Status>(Kind.Send, buf, dest, tag, comm, undefined).#posted(slot);
   }
   /** @internal */
-  static _recv(slot: number, buf: TypedArray, source: number, tag: number, comm: number): Request<Status> {
-    return new Request<Status>(Kind.Recv, buf, source, tag, comm, undefined).#posted(slot);
+  static _recv(slot: number, buf: TypedArray, source: number, tag: number, comm: number, internal = -1): Request<Status> {
+    const r = new Request<Status>(Kind.Recv, buf, source, tag, comm, undefined);
+    r.#internal = internal;
+    return r.#posted(slot);
   }
   /** @internal A file access just posted (lib/io/file.ts): resolves to the elements moved. */
   static _io(slot: number, buf: TypedArray, comm: number): Request<number> {
@@ -348,8 +404,11 @@ export class Request<T = Status> extends Settling<T> {
     return new Request<number>(Kind.Io, buf, 0, 0, comm, undefined).#posted(slot);
   }
   /** @internal */
-  static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo, source: number, tag: number, comm: number): Request<Received<A>> {
-    return new Request<Received<A>>(Kind.RecvNew, undefined, source, tag, comm, dtype).#posted(slot);
+  static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo, source: number, tag: number, comm: number,
+    internal = -1): Request<Received<A>> {
+    const r = new Request<Received<A>>(Kind.RecvNew, undefined, source, tag, comm, dtype);
+    r.#internal = internal;
+    return r.#posted(slot);
   }
   // ---- several requests at once: one native call over the engine slots of the pending ones ----
 

@@ -2,6 +2,12 @@
 // after the buffer is garbage-collected: a FinalizationRegistry callback runs as an ordinary task on
 // this thread (never inside GC) and frees it there. Memory that an operation in flight uses is held by
 // that operation's request, so it cannot be collected early; dispose() refuses it.
+//
+// Order. Work on a buffer is ordered on the device (each operation waits, cudaStreamWaitEvent, for the
+// last one), except where the host drives a transfer chunk by chunk (copyFromAsync, copyToAsync,
+// device messages over MPI): its chunks are issued over time, so later device work cannot be ordered
+// after them. While one is in flight, what would race with it is refused (ERR_BUFFER_BUSY): any use of
+// the bytes it writes, and writes to the bytes it reads.
 import { native } from '../addon/binding.js';
 import { describe, invalidParameterError } from '../core/checks.js';
 import type { TypedArray } from '../core/dtypes.js';
@@ -12,10 +18,18 @@ import { deviceDtype, dtypeOfArray, type DeviceDtype, type DeviceDtypeInfo } fro
 import { requireCuda } from './loader.js';
 import { GpuRequest, type Completion } from './ops.js';
 
+/** Bytes [from, to) of an allocation that a host-driven transfer in flight reads or writes. */
+interface HostUse {
+  from: number;
+  to: number;
+  write: boolean;
+}
+
 /** One allocation, shared by a buffer and its views (subarray). */
 class Block {
   handle: number;
   busy = 0; // operations in flight
+  host: HostUse[] = []; // host-driven transfers in flight
   constructor(readonly bytes: number) {
     this.handle = native.gpu.alloc(bytes);
   }
@@ -30,14 +44,6 @@ const freeLater = new FinalizationRegistry<number>((handle) => {
 });
 
 const MEMORY_TYPES = ['unregistered', 'host', 'device', 'managed'] as const;
-
-// Runs once, when the first device buffer is made (lib/gpu/p2p.ts installs the Comm wrappers then, so
-// a program that never makes one never pays for them on its host messages).
-let firstBuffer: (() => void) | undefined;
-/** @internal */
-export function onFirstBuffer(fn: () => void): void {
-  firstBuffer = fn;
-}
 
 export class DeviceBuffer {
   readonly dtype: DeviceDtype;
@@ -73,10 +79,6 @@ export class DeviceBuffer {
     }
     requireCuda();
     ensureDevice();
-    if (firstBuffer) {
-      firstBuffer();
-      firstBuffer = undefined;
-    }
     this.#block = new Block(this.byteLength);
     this.byteOffset = 0;
     this.device = native.gpu.getDevice();
@@ -124,7 +126,7 @@ export class DeviceBuffer {
   /** Copies `src` into this buffer from element `offset` on; blocks until done. */
   copyFrom(src: ArrayBufferView, offset = 0): this {
     const host = this.#host(src, 'src', offset);
-    native.gpu.copyIn(this._handle(), this.#at(offset), host);
+    native.gpu.copyIn(this._use(true), this.#at(offset), host);
     return this;
   }
 
@@ -132,7 +134,7 @@ export class DeviceBuffer {
   copyTo<A extends ArrayBufferView = TypedArray>(dst?: A, offset = 0): A {
     const out = (dst ?? this.#fresh(offset)) as A;
     const host = this.#host(out, 'dst', offset);
-    native.gpu.copyOut(this._handle(), this.#at(offset), host);
+    native.gpu.copyOut(this._use(false), this.#at(offset), host);
     return out;
   }
 
@@ -144,17 +146,17 @@ export class DeviceBuffer {
   /** copyFrom without blocking: through pinned chunks, completed by the GPU poller. */
   copyFromAsync(src: ArrayBufferView, offset = 0): GpuRequest<this> {
     const host = this.#host(src, 'src', offset);
-    const h = this._handle();
+    const h = this._use(true);
     const id = native.gpu.copyInAsync(h, this.#at(offset), host, stagingChunk());
-    return this._track(id, () => this, [host]);
+    return this._track(id, () => this, [host], [], 'write');
   }
 
   /** copyTo without blocking; resolves to the host array. */
   copyToAsync<A extends ArrayBufferView = TypedArray>(dst?: A, offset = 0): GpuRequest<A> {
     const out = (dst ?? this.#fresh(offset)) as A;
     const host = this.#host(out, 'dst', offset);
-    const id = native.gpu.copyOutAsync(this._handle(), this.#at(offset), host, stagingChunk());
-    return this._track(id, () => out, [host]);
+    const id = native.gpu.copyOutAsync(this._use(false), this.#at(offset), host, stagingChunk());
+    return this._track(id, () => out, [host], [], 'read');
   }
 
   /** Copies another device buffer's contents into this one (same byte length); blocks. */
@@ -162,13 +164,13 @@ export class DeviceBuffer {
     if (src.byteLength !== this.byteLength) {
       throw codedError(RangeError, 'ERR_LENGTH_MISMATCH', `source has ${src.byteLength} bytes, this buffer ${this.byteLength}`);
     }
-    native.gpu.copyDevice(this._handle(), this.byteOffset, src._handle(), src.byteOffset, this.byteLength);
+    native.gpu.copyDevice(this._use(true), this.byteOffset, src._use(false), src.byteOffset, this.byteLength);
     return this;
   }
 
   /** Sets every byte to `value` (cudaMemset); zero() is fill(0). Blocks. */
   fill(value = 0): this {
-    native.gpu.memset(this._handle(), this.byteOffset, this.byteLength, value & 0xff);
+    native.gpu.memset(this._use(true), this.byteOffset, this.byteLength, value & 0xff);
     return this;
   }
 
@@ -211,14 +213,37 @@ export class DeviceBuffer {
   }
 
   /**
-   * @internal A request for operation `id` on this buffer (and `others`): they count as busy until it
-   * settles, and it holds them (and `keep`) so none can be collected while in flight.
+   * @internal The handle, for an operation that reads (`write` false) or writes this buffer's bytes;
+   * refused (ERR_BUFFER_BUSY) while a host-driven transfer in flight writes them, or, for a write,
+   * reads them (see the top of this file).
    */
-  _track<T>(id: number, finish: (c: Completion) => T, keep: unknown[], others: DeviceBuffer[] = []): GpuRequest<T> {
+  _use(write: boolean): number {
+    const h = this._handle();
+    const from = this.byteOffset, to = from + this.byteLength;
+    for (const u of this.#block.host) {
+      if ((u.write || write) && u.from < to && from < u.to) {
+        throw codedError(TypeError, 'ERR_BUFFER_BUSY', `this device buffer's bytes ${u.from}..${u.to} are being ` +
+          `${u.write ? 'written' : 'read'} by a transfer the host drives chunk by chunk (copyFromAsync, copyToAsync or a ` +
+          'device message), which later device work cannot be ordered after: await it first');
+      }
+    }
+    return h;
+  }
+
+  /**
+   * @internal A request for operation `id` on this buffer (and `others`): they count as busy until it
+   * settles, and it holds them (and `keep`) so none can be collected while in flight. `host`: the
+   * operation is a host-driven transfer that reads or writes this buffer's bytes (see _use).
+   */
+  _track<T>(id: number, finish: (c: Completion) => T, keep: unknown[], others: DeviceBuffer[] = [],
+    host?: 'read' | 'write'): GpuRequest<T> {
     const blocks = [this.#block, ...others.map((o) => o.#block)];
     for (const b of blocks) b.busy++;
+    const use = host && { from: this.byteOffset, to: this.byteOffset + this.byteLength, write: host === 'write' };
+    if (use) this.#block.host.push(use);
     return new GpuRequest<T>(id, (c) => {
       for (const b of blocks) b.busy--;
+      if (use) this.#block.host.splice(this.#block.host.indexOf(use), 1);
       return finish(c);
     }, [this, others, keep]);
   }

@@ -9,12 +9,14 @@ import {
 import { codedError, type CodedError } from '../core/errors.js';
 
 /** Kinds of native GPU failures (native/gpu/env.h GpuErrKind). */
-export const GPU_ERR = { ok: 0, cuda: 1, nccl: 2, mpi: 3, timeout: 4, ncclAsync: 5, aborted: 6, usage: 7 } as const;
+export const GPU_ERR = {
+  ok: 0, cuda: 1, nccl: 2, mpi: 3, timeout: 4, ncclAsync: 5, aborted: 6, usage: 7, initTimeout: 8, initTimeoutNccl: 9,
+} as const;
 
 /** No usable GPU (or no NCCL, for NCCL calls): `code` and the message say exactly why. */
 export class GpuUnavailableError extends Error {
   override readonly name = 'GpuUnavailableError';
-  /** ERR_CUDART_NOT_FOUND, ERR_NO_DRIVER, ERR_DRIVER_TOO_OLD, ERR_NO_DEVICE, ERR_NCCL_NOT_FOUND, ... */
+  /** ERR_CUDART_NOT_FOUND, ERR_NO_DRIVER, ERR_DRIVER_TOO_OLD, ERR_DRIVER_MISMATCH, ERR_NO_DEVICE, ERR_NCCL_NOT_FOUND, ... */
   readonly code: GpuUnavailableCode;
   constructor(code: GpuUnavailableCode, reason: string) {
     super(reason);
@@ -38,7 +40,8 @@ export class CudaError extends Error {
 /**
  * An NCCL failure. `code` is the ncclResult_t name for NCCL's own errors, or ERR_NCCL_ABORTED (the
  * communicator was aborted), ERR_NCCL_ASYNC (NCCL reported an asynchronous error), ERR_NCCL_VERSION
- * (this NCCL is too old for the dtype or op), ERR_NCCL_DTYPE (NCCL has no such type).
+ * (this NCCL is too old for the dtype or op), ERR_NCCL_DTYPE (NCCL has no such type),
+ * ERR_NCCL_UNSUPPORTED (a combination NCCL refuses, said before it is launched).
  */
 export class NcclError extends Error {
   override readonly name: string = 'NcclError';
@@ -52,12 +55,15 @@ export class NcclError extends Error {
   }
 }
 
-/** An NCCL operation missed its deadline; its communicator was aborted (ncclCommAbort) rather than hang. */
+/**
+ * An NCCL operation, or the creation of a communicator, missed its deadline; the communicator was
+ * aborted (ncclCommAbort) rather than hang.
+ */
 export class NcclTimeoutError extends NcclError {
   override readonly name = 'NcclTimeoutError';
-  constructor(readonly timeoutMs: number, what = 'an NCCL operation') {
-    super(`${what} did not complete within ${timeoutMs} ms; the communicator was aborted (ncclCommAbort) ` +
-      'instead of hanging. A peer that never issued the matching operation is the usual cause.', 'ERR_NCCL_TIMEOUT');
+  constructor(readonly timeoutMs: number, message?: string) {
+    super(message ?? `an NCCL operation did not complete within ${timeoutMs} ms; the communicator was aborted ` +
+      '(ncclCommAbort) instead of hanging. A peer that never issued the matching operation is the usual cause.', 'ERR_NCCL_TIMEOUT');
   }
 }
 
@@ -77,6 +83,7 @@ const ABORT_REASONS: Record<number, string> = {
   0: 'it was aborted (abort() or dispose())',
   [GPU_ERR.timeout]: 'an earlier operation on it timed out',
   [GPU_ERR.ncclAsync]: 'NCCL reported an asynchronous error on it',
+  [GPU_ERR.initTimeout]: 'rank 0 gave up creating it (its deadline passed) before this rank joined',
 };
 
 /** The error for a native failure record. Called by the addon too (GpuEnv::Throw). */
@@ -93,6 +100,14 @@ export function makeGpuError(kind: number, code: number, text: string): CodedErr
       return native.errorFor(code) as CodedError<MpiErrorCode>;
     case GPU_ERR.timeout:
       return new NcclTimeoutError(code);
+    case GPU_ERR.initTimeout:
+      return new NcclTimeoutError(code, `creating the NCCL communicator did not complete within ${code} ms: not every rank ` +
+        'of the MPI communicator joined (rank 0\'s unique id could not be broadcast). A rank that never creates it, ' +
+        'or creates another one first, is the usual cause; nothing was left to abort.');
+    case GPU_ERR.initTimeoutNccl:
+      return new NcclTimeoutError(code, `creating the NCCL communicator did not complete within ${code} ms ` +
+        '(ncclCommInitRankConfig was still in progress); it was aborted (ncclCommAbort) instead of hanging. ' +
+        'NCCL_DEBUG=WARN says what NCCL was waiting for.');
     case GPU_ERR.ncclAsync:
       return new NcclError(`NCCL reported an asynchronous error (${ncclResultName(code)}: ${text}); ` +
         'the communicator was aborted', 'ERR_NCCL_ASYNC', code);

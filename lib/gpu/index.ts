@@ -10,7 +10,7 @@ export { deviceCount, device, setDevice, selectDevice } from './device.js';
 export {
   DEVICE_DTYPES, deviceDtype, decodeNcclVersion, type DeviceDtype, type DeviceDtypeInfo, type NcclOpName, type Version,
 } from './dtypes.js';
-export { NcclComm, nccl, group, groupStart, groupEnd, type NcclCommOptions, type NcclOpOptions } from './nccl.js';
+export { NcclComm, nccl, ncclAsync, group, groupStart, groupEnd, type NcclCommOptions, type NcclOpOptions } from './nccl.js';
 export { GpuRequest, type Completion } from './ops.js';
 export { mpiCudaAware, send, recv, isend, irecv } from './p2p.js';
 export { configureStaging, type StagingOptions } from './config.js';

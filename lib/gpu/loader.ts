@@ -1,8 +1,9 @@
 // Where the CUDA runtime and NCCL are looked for, and what was found. Loading happens once per process,
 // on the first GPU call (so a program, or a test, may set MPI4NODE_CUDART / MPI4NODE_NCCL before), in
-// this order: an explicit path from the environment (then nothing else: an explicit choice is never
-// silently replaced); the folders where NVIDIA's Python wheels put them (site-packages/nvidia/cu13/lib,
-// nvidia/cuda_runtime/lib, nvidia/nccl/lib); the system's library path; $CUDA_HOME/lib64.
+// this order: explicit paths from the environment (then nothing else: an explicit choice is never
+// silently replaced; several may be given, separated by ':'); the folders where NVIDIA's Python wheels
+// put them (site-packages/nvidia/cu13/lib, nvidia/cuda_runtime/lib, nvidia/nccl/lib); the system's
+// library path; $CUDA_HOME/lib64. A CUDA runtime the driver cannot run does not end the search.
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,8 +42,12 @@ export interface GpuStatus {
     /** 'X.Y.Z', decoded from ncclGetVersion (whose encoding changed in 2.9). */
     version: string;
     versionCode: number;
-    /** What this NCCL supports beyond the basics. */
-    features: { bfloat16: boolean; avg: boolean; fp8: boolean; sendRecv: boolean };
+    /**
+     * What this NCCL supports beyond the basics. `nonblocking`: ncclCommInitRankConfig (NCCL >= 2.14),
+     * so communicators are created non-blocking, with a deadline; without it creation blocks until
+     * every rank has joined.
+     */
+    features: { bfloat16: boolean; avg: boolean; fp8: boolean; sendRecv: boolean; nonblocking: boolean };
     tried: TriedPath[];
   };
 }
@@ -95,9 +100,9 @@ function list(dir: string): string[] {
   }
 }
 
-// A path is made absolute; a bare name (libcudart.so.13) goes through the system's search, as dlopen's.
-function explicit(p: string): string {
-  return p.includes('/') ? path.resolve(p) : p;
+// Paths are made absolute; a bare name (libcudart.so.13) goes through the system's search, as dlopen's.
+function explicit(list: string): string[] {
+  return list.split(path.delimiter).filter((p) => p !== '').map((p) => (p.includes('/') ? path.resolve(p) : p));
 }
 
 function cudaHome(env: NodeJS.ProcessEnv): string {
@@ -107,7 +112,7 @@ function cudaHome(env: NodeJS.ProcessEnv): string {
 /** Candidate paths for the CUDA runtime, in search order. Bare names go through the system's path. */
 export function cudartCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
   checkEnv(env, 'cudartCandidates');
-  if (env.MPI4NODE_CUDART) return [explicit(env.MPI4NODE_CUDART)];
+  if (env.MPI4NODE_CUDART) return explicit(env.MPI4NODE_CUDART);
   const out: string[] = [];
   for (const sp of sitePackages(env)) {
     out.push(path.join(sp, 'nvidia', 'cu13', 'lib', 'libcudart.so.13'));
@@ -122,7 +127,7 @@ export function cudartCandidates(env: NodeJS.ProcessEnv = process.env): string[]
 /** Candidate paths for NCCL, in search order. */
 export function ncclCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
   checkEnv(env, 'ncclCandidates');
-  if (env.MPI4NODE_NCCL) return [explicit(env.MPI4NODE_NCCL)];
+  if (env.MPI4NODE_NCCL) return explicit(env.MPI4NODE_NCCL);
   const out: string[] = [];
   for (const sp of sitePackages(env)) out.push(path.join(sp, 'nvidia', 'nccl', 'lib', 'libnccl.so.2'));
   out.push('libnccl.so.2', path.join(cudaHome(env), 'lib64', 'libnccl.so.2'));
@@ -159,6 +164,7 @@ function describe(raw: NativeGpuStatus): GpuStatus {
         avg: ncclOk && atLeast(ncclVersion, AVG_SINCE),
         fp8: ncclOk && atLeast(ncclVersion, [2, 24, 3]),
         sendRecv: ncclOk && raw.nccl.p2p,
+        nonblocking: ncclOk && raw.nccl.config,
       },
       tried: raw.nccl.tried,
     },

@@ -4,6 +4,14 @@
 // aborts the communicator (ncclCommAbort) and rejects with NcclTimeoutError rather than hang; an
 // asynchronous NCCL error does the same with NcclError ERR_NCCL_ASYNC. dispose() is explicit and never
 // happens from a finalizer: tearing a communicator down involves its peers.
+//
+// Creation has the same deadline: the communicator is made non-blocking (ncclCommInitRankConfig,
+// config.blocking = 0, NCCL >= 2.14) and polled (native/gpu/nccl.cc, NcclCreation), so a rank that
+// never joins costs a NcclTimeoutError, not a hung job. gpu.nccl() blocks the calling thread until the
+// communicator exists (like torch.distributed.init_process_group: a training script has nothing to do
+// before it); gpu.ncclAsync() does not block the event loop. On a non-blocking communicator NCCL may
+// still be enqueueing an operation from a thread of its own when the call returns (ncclInProgress):
+// the call waits for that, within the operation's deadline, before the completion event is recorded.
 import { native } from '../addon/binding.js';
 import { world, type Comm } from '../comm/comm.js';
 import { ensureInit } from '../core/env.js';
@@ -15,11 +23,21 @@ import { ensureDevice } from './device.js';
 import { AVG_SINCE, NCCL_OPS, atLeast, versionText, type NcclOpName, type Version } from './dtypes.js';
 import { NcclError, NcclMismatchError } from './errors.js';
 import { loadedNcclVersion, requireNccl, status } from './loader.js';
-import type { GpuRequest } from './ops.js';
+import { GpuRequest, failure } from './ops.js';
 
 export interface NcclCommOptions {
-  /** Deadline of each operation, in ms (0: none). Default: MPI4NODE_NCCL_TIMEOUT_MS, else 300000. */
+  /**
+   * Deadline of the creation and of each operation, in ms (0: none). Default: MPI4NODE_NCCL_TIMEOUT_MS,
+   * else 300000.
+   */
   timeoutMs?: number;
+  /**
+   * A blocking communicator (NCCL's default mode): creation and each launch block inside NCCL, with no
+   * deadline for creation, but without the launch thread NCCL starts per call of a non-blocking one.
+   * Default false; a NCCL without ncclCommInitRankConfig (< 2.14) gives a blocking one regardless (see
+   * `blocking` on the communicator, and gpu.status().nccl.features.nonblocking).
+   */
+  blocking?: boolean;
   /**
    * Before launching each operation, check across ranks that every rank issued the same one (kind,
    * count, dtype, op, root; sends against receives pairwise) and throw NcclMismatchError instead of
@@ -84,6 +102,8 @@ export class NcclComm {
   readonly size: number;
   /** The device this communicator's ranks use (the current device at creation). */
   readonly device: number;
+  /** Whether NCCL runs it in blocking mode (see NcclCommOptions.blocking). */
+  readonly blocking: boolean;
   timeoutMs: number;
   debug: boolean;
   #id: number;
@@ -91,18 +111,24 @@ export class NcclComm {
   #pending = 0;
   #aborted = false;
 
-  /** Collective over `comm`: rank 0 makes the NCCL unique id and MPI broadcasts it. */
-  constructor(comm: Comm = world, options: NcclCommOptions = {}) {
-    requireNccl();
-    ensureInit();
-    ensureDevice();
-    const [id, rank, size, device] = native.gpu.ncclCreate(comm._handle());
+  /**
+   * Collective over `comm`: rank 0 makes the NCCL unique id and MPI broadcasts it. Blocks until every
+   * rank has joined, or throws NcclTimeoutError once `timeoutMs` has passed.
+   */
+  constructor(comm?: Comm, options?: NcclCommOptions);
+  /** @internal A communicator the addon made (gpu.ncclAsync). */
+  constructor(comm: Comm, options: NcclCommOptions, made: number);
+  constructor(comm: Comm = world, options: NcclCommOptions = {}, made?: number) {
+    const timeoutMs = creation(options);
+    const id = made ?? native.gpu.ncclCreate(comm._handle(), timeoutMs, options.blocking !== true);
+    const [rank, size, device, nonblocking] = native.gpu.ncclInfo(id);
     this.comm = comm;
     this.#id = id;
     this.rank = rank;
     this.size = size;
     this.device = device;
-    this.timeoutMs = options.timeoutMs ?? defaultTimeout();
+    this.blocking = !nonblocking;
+    this.timeoutMs = timeoutMs;
     this.debug = options.debug ?? process.env.MPI4NODE_NCCL_DEBUG === '1';
   }
 
@@ -211,6 +237,12 @@ export class NcclComm {
     if (op !== undefined) {
       if (!(op in NCCL_OPS)) throw invalidParameterError('ERR_OP', 'op', `one of ${Object.keys(NCCL_OPS).join(', ')}`, op);
       if (op === 'avg' && !atLeast(v, AVG_SINCE)) throw tooOld("the 'avg' op", AVG_SINCE);
+      // NCCL runs 'avg' on fp8 as a pre-multiplied sum, which its one-rank path (src/device/onerank.cu)
+      // has no fp8 case for: ncclInvalidArgument at launch, in every version from 2.24.3 to 2.30.7.
+      if (op === 'avg' && info.size === 1 && info.name.startsWith('float8') && this.size === 1) {
+        throw new NcclError(`NCCL refuses 'avg' on ${info.name} over a one-rank communicator (its one-rank path has no ` +
+          "fp8 pre-multiplied sum); over one rank the average is the data itself: copy it, or use 'sum'", 'ERR_NCCL_UNSUPPORTED');
+      }
     }
     return info.nccl;
   }
@@ -232,9 +264,17 @@ export class NcclComm {
     const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
     if (!(timeoutMs >= 0)) throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'timeoutMs', 'a non-negative number', timeoutMs, RangeError);
     if (this.debug) this.#check(kind, count, dtype, op === undefined ? -1 : opCode, rootOrPeer);
-    const sendH = send ? send._handle() : -1, recvH = recv ? recv._handle() : -1;
-    const opId = native.gpu.ncclOp(id, KIND[kind], sendH, send ? send.byteOffset : 0, recvH, recv ? recv.byteOffset : 0,
-      count, dtype, opCode, rootOrPeer, timeoutMs);
+    // In place, the one buffer is written; out of place, send is only read.
+    const sendH = send ? send._use(send === recv) : -1, recvH = recv ? recv._use(true) : -1;
+    let opId: number;
+    try {
+      opId = native.gpu.ncclOp(id, KIND[kind], sendH, send ? send.byteOffset : 0, recvH, recv ? recv.byteOffset : 0,
+        count, dtype, opCode, rootOrPeer, timeoutMs);
+    } catch (e) {
+      // A launch that NCCL was still enqueueing when its deadline passed aborted the communicator.
+      if (e instanceof NcclError) this.#noteFailure(e);
+      throw e;
+    }
     this.#pending++;
     const others = send && recv && recv !== send ? [recv] : [];
     const req = buf._track(opId, (c) => {
@@ -293,9 +333,34 @@ function describe(s: Float64Array): string {
   return `${kind}(${parts.join(', ')})`;
 }
 
-/** Makes an NCCL communicator over `comm` (collective); see NcclComm. */
+// Checks common to both forms of creation; the deadline.
+function creation(options: NcclCommOptions): number {
+  requireNccl();
+  ensureInit();
+  ensureDevice();
+  const timeoutMs = options.timeoutMs ?? defaultTimeout();
+  if (!(timeoutMs >= 0)) throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'timeoutMs', 'a non-negative number', timeoutMs, RangeError);
+  return timeoutMs;
+}
+
+/**
+ * Makes an NCCL communicator over `comm` (collective); see NcclComm. Blocks the calling thread until
+ * every rank has joined, or throws NcclTimeoutError after `timeoutMs`.
+ */
 export function nccl(comm: Comm = world, options?: NcclCommOptions): NcclComm {
   return new NcclComm(comm, options);
+}
+
+/**
+ * gpu.nccl() without blocking the event loop: resolves to the communicator once every rank has
+ * joined, or rejects with NcclTimeoutError after `timeoutMs` (then nothing is left to dispose).
+ * Collective over `comm`, like gpu.nccl(); wait() blocks for it.
+ */
+export function ncclAsync(comm: Comm = world, options: NcclCommOptions = {}): GpuRequest<NcclComm> {
+  const timeoutMs = creation(options);
+  const id = native.gpu.ncclInit(comm._handle(), timeoutMs, options.blocking !== true);
+  return new GpuRequest<NcclComm>(id, (c) => (failure(c) ? (undefined as never) : new NcclComm(comm, { ...options, timeoutMs }, c.source)),
+    [comm]);
 }
 
 /** Groups in progress (for tests and sanity checks). @internal */

@@ -3,6 +3,7 @@
 #include "gpu/env.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "addon.h"
 #include "core/args.h"
@@ -77,10 +78,14 @@ void GpuEnv::Shutdown() {
     if (op.live && op.xfer) op.xfer->Abandon(*this);
     op = GpuOp();
   }
+  for (auto& t : lingering_) t->Abandon(*this);
+  lingering_.clear();
   liveOps_ = 0;
+  ncclOps_ = 0;
   GpuLoader& l = GpuLoader::Get();
   if (l.attempted() && l.cudaUsable()) {
     CudaApi& c = l.cuda;
+    FlushFrees();
     for (DeviceMem& m : mems_) {
       if (m.live) c.Free(m.ptr);
       m = DeviceMem();
@@ -89,11 +94,13 @@ void GpuEnv::Shutdown() {
     for (cudaStream_t s : copyStreams_) {
       if (s != nullptr) c.StreamDestroy(s);
     }
-    for (cudaEvent_t e : eventPool_) c.EventDestroy(e);
+    for (auto& pool : eventPools_) {
+      for (cudaEvent_t e : pool) c.EventDestroy(e);
+    }
   }
   mems_.clear();
   pinnedPool_.clear();
-  eventPool_.clear();
+  eventPools_.clear();
   makeError_.Reset();
   poller_.Close([](void* self) { delete static_cast<GpuEnv*>(self); }, this);
 }
@@ -144,6 +151,7 @@ Napi::Value GpuEnv::Status(const Napi::CallbackInfo& info) {
   nccl.Set("path", l.ncclPath());
   nccl.Set("versionCode", l.ncclVersionCode());
   nccl.Set("p2p", l.ncclUsable() && l.nccl.Send != nullptr && l.nccl.Recv != nullptr);
+  nccl.Set("config", l.ncclUsable() && l.nccl.CommInitRankConfig != nullptr);
   nccl.Set("tried", TriedList(env, l.ncclTried()));
   Napi::Object out = Napi::Object::New(env);
   out.Set("attempted", l.attempted());
@@ -249,6 +257,8 @@ Napi::Value GpuEnv::Stats(const Napi::CallbackInfo& info) {
   o.Set("ncclComms", comms);
   o.Set("events", eventsCreated_);
   o.Set("pinnedPooled", static_cast<double>(pinnedBytes_));
+  o.Set("deferredFrees", static_cast<double>(deferredFrees_.size()));
+  o.Set("lingering", static_cast<double>(lingering_.size()));
   return o;
 }
 
@@ -288,12 +298,15 @@ bool GpuEnv::Settle(int id, bool block) {
 
 // ---- pools ----
 
-EventRef GpuEnv::NewEvent(GpuErr* err) {
+EventRef GpuEnv::NewEvent(int device, GpuErr* err) {
+  if (device >= static_cast<int>(eventPools_.size())) eventPools_.resize(device + 1);
+  std::vector<cudaEvent_t>& pool = eventPools_[device];
   cudaEvent_t e = nullptr;
-  if (!eventPool_.empty()) {
-    e = eventPool_.back();
-    eventPool_.pop_back();
+  if (!pool.empty()) {
+    e = pool.back();
+    pool.pop_back();
   } else {
+    DeviceGuard guard(cuda(), device);
     cudaError_t rc = cuda().EventCreateWithFlags(&e, MPI4NODE_cudaEventDisableTiming);
     if (rc != cudaSuccess) {
       *err = GpuErr::Cuda(rc);
@@ -301,14 +314,14 @@ EventRef GpuEnv::NewEvent(GpuErr* err) {
     }
     ++eventsCreated_;
   }
-  return EventRef(new EventBox{e}, [this](EventBox* b) {
-    eventPool_.push_back(b->e);
+  return EventRef(new EventBox{e, device}, [this](EventBox* b) {
+    eventPools_[b->device].push_back(b->e);
     delete b;
   });
 }
 
-EventRef GpuEnv::Record(cudaStream_t s, GpuErr* err) {
-  EventRef ev = NewEvent(err);
+EventRef GpuEnv::Record(cudaStream_t s, int device, GpuErr* err) {
+  EventRef ev = NewEvent(device, err);
   if (!ev) return nullptr;
   cudaError_t rc = cuda().EventRecord(ev->e, s);
   if (rc != cudaSuccess) {
@@ -357,11 +370,29 @@ Pinned GpuEnv::TakePinned(size_t bytes, GpuErr* err) {
 void GpuEnv::GivePinned(Pinned p) {
   if (p.ptr == nullptr) return;
   if (pinnedBytes_ + p.bytes > kPinnedPoolCap) {
-    cuda().FreeHost(p.ptr);
+    FreeHost(p.ptr);
     return;
   }
   pinnedBytes_ += p.bytes;
   pinnedPool_.push_back(p);
+}
+
+void GpuEnv::FreeDevice(void* p) {
+  if (ncclOps_ > 0) deferredFrees_.emplace_back(p, false);
+  else cuda().Free(p);
+}
+
+void GpuEnv::FreeHost(void* p) {
+  if (ncclOps_ > 0) deferredFrees_.emplace_back(p, true);
+  else cuda().FreeHost(p);
+}
+
+void GpuEnv::FlushFrees() {
+  for (auto& [p, host] : deferredFrees_) {
+    if (host) cuda().FreeHost(p);
+    else cuda().Free(p);
+  }
+  deferredFrees_.clear();
 }
 
 // ---- operations and their sweep ----
@@ -369,7 +400,10 @@ void GpuEnv::GivePinned(Pinned p) {
 int GpuEnv::AddOp(GpuOp op) {
   const int id = TakeIndex(ops_, freeOps_);
   op.live = true;
-  if (op.nccl >= 0) nccls_[op.nccl].pending++;
+  if (op.nccl >= 0) {
+    nccls_[op.nccl].pending++;
+    ++ncclOps_;
+  }
   if (!op.deferred && op.timeoutNs) op.deadline = uv_hrtime() + op.timeoutNs;
   ops_[id] = std::move(op);
   order_.push_back(id);
@@ -380,7 +414,14 @@ int GpuEnv::AddOp(GpuOp op) {
 
 void GpuEnv::FinishOp(int id) {
   GpuOp& op = ops_[id];
-  if (op.nccl >= 0) nccls_[op.nccl].pending--;
+  if (op.nccl >= 0) {
+    nccls_[op.nccl].pending--;
+    if (--ncclOps_ == 0 && !deferredFrees_.empty()) FlushFrees();
+  }
+  if (op.xfer && op.xfer->Lingers()) {
+    lingering_.push_back(std::move(op.xfer));
+    Arm();
+  }
   op = GpuOp();
   freeOps_.push_back(id);
   order_.erase(std::find(order_.begin(), order_.end(), id));
@@ -403,6 +444,41 @@ void GpuEnv::MatchAll() {
         }
       }
     }
+  }
+}
+
+int GpuEnv::AddNccl(NcclEntry n) {
+  int id = -1;
+  for (size_t i = 0; i < nccls_.size(); ++i) {
+    if (!nccls_[i].live && nccls_[i].pending == 0) {
+      id = static_cast<int>(i);
+      break;
+    }
+  }
+  if (id < 0) {
+    id = static_cast<int>(nccls_.size());
+    nccls_.emplace_back();
+  }
+  nccls_[id] = std::move(n);
+  return id;
+}
+
+GpuErr GpuEnv::WaitLaunch(int id, uint64_t timeoutNs) {
+  const uint64_t start = uv_hrtime();
+  for (;;) {
+    ncclResult_t state = ncclInProgress;
+    const ncclResult_t rc = nccl().CommGetAsyncError(nccls_[id].comm, &state);
+    if (rc != ncclSuccess) state = rc;
+    if (state == ncclSuccess) return GpuErr();
+    if (state != ncclInProgress) {
+      AbortNccl(id, kGpuNcclAsync);
+      return {kGpuNcclAsync, state};
+    }
+    if (timeoutNs != 0 && uv_hrtime() - start > timeoutNs) {
+      AbortNccl(id, kGpuTimeout);
+      return {kGpuTimeout, static_cast<int>(timeoutNs / 1'000'000)};
+    }
+    std::this_thread::yield();  // NCCL's launch thread may need this very core
   }
 }
 
@@ -454,6 +530,15 @@ bool GpuEnv::StepOp(int id, GpuErr* err, double* rec) {
 
 int GpuEnv::Sweep() {
   int n = 0;
+  for (size_t i = 0; i < lingering_.size();) {
+    GpuErr ignored;
+    double rec[kGdFields];
+    if (lingering_[i]->Step(*this, &ignored, rec)) {
+      lingering_.erase(lingering_.begin() + i);
+    } else {
+      ++i;
+    }
+  }
   MatchAll();
   sweep_ = order_;  // finishing an operation edits order_
   // Work on one stream completes in order: once an NCCL operation is not done, the later ones of its
@@ -481,6 +566,7 @@ int GpuEnv::Sweep() {
 }
 
 bool GpuEnv::Pending() const {
+  if (!lingering_.empty()) return true;
   for (const GpuOp& op : ops_) {
     if (op.live && !op.deferred) return true;
   }

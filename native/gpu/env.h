@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/process_state.h"
 #include "gpu/loader.h"
 #include "progress/poller.h"
 
@@ -39,7 +40,12 @@ enum GpuErrKind : int {
   kGpuNcclAsync = 5,   // code: ncclResult_t from ncclCommGetAsyncError; the communicator was aborted
   kGpuAborted = 6,     // code: the kind that made the communicator abort (or 0: abort()/dispose())
   kGpuUsage = 7,       // code: GpuUsage below
+  kGpuInitTimeout = 8,      // code: ms; creation: not every rank joined the MPI bootstrap in time
+  kGpuInitTimeoutNccl = 9,  // code: ms; creation: NCCL's own set-up was still in progress (aborted)
 };
+// The unique id rank 0 broadcasts is replaced by this when rank 0 gave up before the others joined
+// (they then fail with kGpuAborted, code kGpuInitTimeout, instead of waiting for a rank that left).
+constexpr int kBootAbandoned = -1;
 enum GpuUsage : int { kUsageBadHandle = 1, kUsageNoNcclP2p = 2, kUsageBadMessage = 3 };
 
 struct GpuErr {
@@ -54,6 +60,7 @@ enum GpuDoneField { kGdKind = 0, kGdCode, kGdSource, kGdTag, kGdBytes, kGdFields
 
 struct EventBox {
   cudaEvent_t e = nullptr;
+  int device = 0;  // an event is recorded only on streams of the device it was made on
 };
 // Events are shared by an operation and the buffers it touched (the last work on a buffer, which
 // later work on another stream waits for); the last owner returns the event to the pool.
@@ -73,6 +80,7 @@ struct NcclEntry {
   cudaStream_t stream = nullptr;
   int device = 0, rank = 0, size = 0;
   bool live = false;
+  bool nonblocking = false;  // made with ncclCommInitRankConfig(blocking = 0): calls may return ncclInProgress
   bool aborted = false;
   int abortKind = 0;  // why it was aborted (GpuErrKind), 0 for abort()/dispose()
   int pending = 0;    // operations in flight
@@ -95,6 +103,10 @@ class Transfer {
   virtual bool Step(GpuEnv& g, GpuErr* err, double* rec) = 0;
   virtual void Abandon(GpuEnv& g) = 0;
   virtual bool usesMpi() const = 0;
+  // True when, finished from the caller's point of view (it failed), the transfer still has MPI work
+  // of its own to see through (a collective that cannot be cancelled): the environment keeps stepping
+  // it until Step returns true again.
+  virtual bool Lingers() const { return false; }
   // Staged receives match their first message by matched probe; GpuEnv::MatchAll drives that in
   // posting order, so receives match as MPI's own would even when a later one is waited for first.
   virtual bool Probing() const { return false; }
@@ -110,6 +122,15 @@ class Transfer {
     Abandon(g);
     return true;
   }
+};
+
+// Counts an MPI transfer among the requests that keep MPI from being finalised at exit.
+class PendingMpi {
+ public:
+  PendingMpi() { ProcessState::Get().pending.fetch_add(1, std::memory_order_relaxed); }
+  ~PendingMpi() { ProcessState::Get().pending.fetch_sub(1, std::memory_order_relaxed); }
+  PendingMpi(const PendingMpi&) = delete;
+  PendingMpi& operator=(const PendingMpi&) = delete;
 };
 
 struct GpuOp {
@@ -147,14 +168,20 @@ class GpuEnv final : Poller::Source {
   DeviceMem& Mem(Napi::Env env, int h) { return Live(env, mems_, h); }
   NcclEntry& Nccl(Napi::Env env, int h) { return Live(env, nccls_, h); }
 
-  EventRef NewEvent(GpuErr* err);
-  // Records a fresh event on `s`.
-  EventRef Record(cudaStream_t s, GpuErr* err);
+  // A pooled event of `device` (events and streams must share a device).
+  EventRef NewEvent(int device, GpuErr* err);
+  // Records a fresh event on `s`, a stream of `device`.
+  EventRef Record(cudaStream_t s, int device, GpuErr* err);
   // Makes `s` wait for the last work on `m` (another stream's); no host wait.
   cudaError_t After(cudaStream_t s, const DeviceMem& m);
   cudaStream_t CopyStream(int device, GpuErr* err);
   Pinned TakePinned(size_t bytes, GpuErr* err);
   void GivePinned(Pinned p);
+  // cudaFree and cudaFreeHost may wait for the whole device (cuda_runtime_api.h), and a collective in
+  // flight may wait for a peer that waits for this rank: while any NCCL operation is pending the frees
+  // are queued and done once none is.
+  void FreeDevice(void* p);
+  void FreeHost(void* p);
   int AddOp(GpuOp op);  // returns its id and arms the poller
   // Gives every message that has arrived for a waiting staged receive to the EARLIEST-posted receive
   // that matches it (a later one may probe first: a message arriving in between must not go to it).
@@ -163,6 +190,12 @@ class GpuEnv final : Poller::Source {
   // Aborts an NCCL communicator; every operation pending on it then fails with kGpuAborted (the one
   // that caused it with `why`).
   void AbortNccl(int id, int why);
+  // A new communicator entry; returns its id.
+  int AddNccl(NcclEntry n);
+  // On a non-blocking communicator an NCCL call may return ncclInProgress while NCCL enqueues the work
+  // from a thread of its own: waits (bounded by `timeoutNs`, 0 = none) until it is enqueued, so an
+  // event recorded afterwards really follows the work. Aborts the communicator on failure.
+  GpuErr WaitLaunch(int id, uint64_t timeoutNs);
 
   Addon* addon() { return addon_; }
   std::vector<DeviceMem>& mems() { return mems_; }
@@ -207,6 +240,8 @@ class GpuEnv final : Poller::Source {
   Napi::Value PointerInfo(const Napi::CallbackInfo& info);
   // gpu/nccl.cc
   Napi::Value NcclCreate(const Napi::CallbackInfo& info);
+  Napi::Value NcclInit(const Napi::CallbackInfo& info);
+  Napi::Value NcclInfo(const Napi::CallbackInfo& info);
   Napi::Value NcclDestroy(const Napi::CallbackInfo& info);
   Napi::Value NcclAbort(const Napi::CallbackInfo& info);
   Napi::Value NcclOp(const Napi::CallbackInfo& info);
@@ -242,7 +277,11 @@ class GpuEnv final : Poller::Source {
   std::vector<int> sweep_;
   std::vector<int> blocked_;  // NCCL communicators whose oldest operation is not done (this sweep)
   int liveOps_ = 0;
-  std::vector<cudaEvent_t> eventPool_;
+  int ncclOps_ = 0;  // operations pending on NCCL communicators
+  std::vector<std::unique_ptr<Transfer>> lingering_;
+  std::vector<std::pair<void*, bool>> deferredFrees_;  // (pointer, pinned host memory)
+  void FlushFrees();
+  std::vector<std::vector<cudaEvent_t>> eventPools_;  // per device
   int eventsCreated_ = 0;
   std::vector<Pinned> pinnedPool_;
   size_t pinnedBytes_ = 0;
@@ -287,8 +326,9 @@ inline void CheckRange(Napi::Env env, const DeviceMem& m, size_t offset, size_t 
 // The message for an error of kind `kind` (GpuErrKind) and code `code`.
 std::string GpuErrorText(int kind, int code);
 
-// Transfers (gpu/staging.cc), also used by the chunked Promise copies of gpu/memory.cc.
-std::unique_ptr<Transfer> MakeHostCopy(int mem, size_t offset, void* host, size_t bytes, bool toDevice,
-                                       size_t chunk);
+// Transfers (gpu/staging.cc), also used by the chunked Promise copies of gpu/memory.cc. The copy is
+// ordered after the stream work already issued on the buffer; err says when that failed.
+std::unique_ptr<Transfer> MakeHostCopy(GpuEnv& g, int mem, size_t offset, void* host, size_t bytes, bool toDevice,
+                                       size_t chunk, GpuErr* err);
 
 }  // namespace mpi4node

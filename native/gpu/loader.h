@@ -47,6 +47,7 @@ struct NcclApi {
   ncclGetVersion_t GetVersion = nullptr;
   ncclGetUniqueId_t GetUniqueId = nullptr;
   ncclCommInitRank_t CommInitRank = nullptr;
+  ncclCommInitRankConfig_t CommInitRankConfig = nullptr;  // NCCL >= 2.14: non-blocking creation
   ncclCommDestroy_t CommDestroy = nullptr;
   ncclCommAbort_t CommAbort = nullptr;
   ncclCommGetAsyncError_t CommGetAsyncError = nullptr;
@@ -77,8 +78,9 @@ class GpuLoader {
   bool attempted() const { return attempted_; }
 
   // Why the GPU is unusable, as a stable code and a sentence; code empty when usable.
-  // Codes: ERR_CUDART_NOT_FOUND, ERR_CUDART_SYMBOLS, ERR_NO_DRIVER, ERR_DRIVER_TOO_OLD, ERR_NO_DEVICE,
-  // ERR_CUDA_INIT. NCCL has its own: ERR_NCCL_NOT_FOUND, ERR_NCCL_SYMBOLS.
+  // Codes: ERR_CUDART_NOT_FOUND, ERR_CUDART_SYMBOLS, ERR_NO_DRIVER, ERR_DRIVER_TOO_OLD,
+  // ERR_DRIVER_MISMATCH, ERR_NO_DEVICE, ERR_CUDA_INIT. NCCL has its own: ERR_NCCL_NOT_FOUND,
+  // ERR_NCCL_SYMBOLS.
   bool cudaUsable() const { return cudaCode_.empty(); }
   bool ncclUsable() const { return ncclCode_.empty(); }
   const std::string& cudaCode() const { return cudaCode_; }
@@ -106,6 +108,9 @@ class GpuLoader {
  private:
   GpuLoader() = default;
   void LoadCuda(const std::vector<std::string>& candidates);
+  // Resolves and asks one runtime that dlopen'ed; true when the search should go on to the next
+  // candidate (a runtime this driver cannot run: another candidate may be one it can).
+  bool ProbeCuda(void* lib, const std::string& path);
   void LoadNccl(const std::vector<std::string>& candidates);
 
   std::mutex mu_;

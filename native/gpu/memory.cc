@@ -48,7 +48,8 @@ Napi::Value GpuEnv::Alloc(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, h);
 }
 
-// free(handle). lib/ never frees memory an operation in flight still uses.
+// free(handle). lib/ never frees memory an operation in flight still uses; the cudaFree itself may
+// wait until no NCCL operation is pending (GpuEnv::FreeDevice).
 Napi::Value GpuEnv::Free(const Napi::CallbackInfo& info) {
   Args a(addon_, info, Args::kNoMpi);
   Napi::Env env = a.env();
@@ -57,7 +58,7 @@ Napi::Value GpuEnv::Free(const Napi::CallbackInfo& info) {
   void* ptr = m.ptr;
   m = DeviceMem();
   freeMems_.push_back(h);
-  Check(env, cuda().Free(ptr));
+  FreeDevice(ptr);
   return env.Undefined();
 }
 
@@ -125,8 +126,10 @@ static Napi::Value AsyncCopy(GpuEnv& g, const Args& a, bool toDevice) {
   const size_t chunk = a[3].IsNumber() ? a.Size(3) : kDefaultChunk;
   CheckRange(env, m, offset, h.bytes);
   GpuOp op;
-  op.xfer = MakeHostCopy(static_cast<int>(&m - g.mems().data()), offset, h.data, h.bytes, toDevice,
-                         chunk == 0 ? kDefaultChunk : chunk);
+  GpuErr err;
+  op.xfer = MakeHostCopy(g, static_cast<int>(&m - g.mems().data()), offset, h.data, h.bytes, toDevice,
+                         chunk == 0 ? kDefaultChunk : chunk, &err);
+  if (!err.ok()) g.Throw(env, err);
   return Napi::Number::New(env, g.AddOp(std::move(op)));
 }
 

@@ -1,14 +1,24 @@
 // NCCL communicators and operations. A communicator is bootstrapped over a private duplicate of an MPI
 // communicator (rank 0 makes the unique id, MPI broadcasts it: 128 bytes, passed by value to
-// ncclCommInitRank) and gets a stream of its own. Every operation is enqueued on that stream, after
-// the last stream work on its buffers (cudaStreamWaitEvent: no host wait), and completes through an
-// event recorded behind it. Inside a group (ncclGroupStart/End) the launch happens at groupEnd, so the
+// ncclCommInitRank[Config]), with a deadline (NcclCreation below), and gets a stream of its own. Every
+// operation is enqueued on that stream, after the last stream work on its buffers
+// (cudaStreamWaitEvent: no host wait), and completes through an event recorded behind it. Inside a group (ncclGroupStart/End) the launch happens at groupEnd, so the
 // events are recorded there. Deadlines and asynchronous errors are checked by the sweep (gpu/env.cc),
 // which aborts the communicator rather than let a rank hang.
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "addon.h"
 #include "core/args.h"
+#include "core/errors.h"
 #include "core/exports.h"
 #include "gpu/env.h"
+
+static_assert(offsetof(ncclConfig_t, blocking) == 16, "ncclConfig_t: blocking as in NCCL 2.14+");
+static_assert(offsetof(ncclConfig_t, netName) == 32 && offsetof(ncclConfig_t, splitShare) == 40,
+              "ncclConfig_t: the 2.17/2.18 fields");
+static_assert(offsetof(ncclConfig_t, commName) == 48 && sizeof(ncclConfig_t) == 96, "ncclConfig_t: NCCL 2.30.7's");
 
 namespace mpi4node {
 
@@ -42,58 +52,223 @@ void ReapChecks(NcclEntry& n, bool all) {
 
 }  // namespace
 
-// ncclCreate(comm) -> [id, rank, size, device]. Collective over comm.
-Napi::Value GpuEnv::NcclCreate(const Napi::CallbackInfo& info) {
-  Args a(addon_, info, Args::kNoMpi);
-  Napi::Env env = a.env();
-  RequireNccl(env);
-  a.RequireMpi();
-  NcclEntry n;
-  a.Check(MPI_Comm_dup(a.Comm(0), &n.mpi));
-  MPI_Comm_rank(n.mpi, &n.rank);
-  MPI_Comm_size(n.mpi, &n.size);
-  auto fail = [&](GpuErr e) {
-    if (n.stream != nullptr) cuda().StreamDestroy(n.stream);
-    MPI_Comm_free(&n.mpi);
-    Throw(env, e);
-  };
-  cudaError_t crc = cuda().GetDevice(&n.device);
-  if (crc != cudaSuccess) fail(GpuErr::Cuda(crc));
-  // The id and rank 0's result travel together, so a failure there fails every rank instead of
-  // leaving them in ncclCommInitRank.
+// ---- creation ----
+
+// Creating a communicator, step by step, so that it has a deadline (a rank that never joins must not
+// hang the others, nor a blocking call the event loop):
+//   1. MPI_Comm_idup of the MPI communicator: the private duplicate (bootstrap and debug checks);
+//   2. MPI_Ibcast of rank 0's ncclUniqueId (with rank 0's ncclGetUniqueId result, so a failure there
+//      fails every rank);
+//   3. ncclCommInitRankConfig with config.blocking = 0, then ncclCommGetAsyncError until it is no
+//      longer ncclInProgress. Without that function (NCCL < 2.14), or when asked for a blocking
+//      communicator, ncclCommInitRank, which blocks until every rank has joined (no deadline there).
+// Past the deadline in step 3 the communicator is aborted (ncclCommAbort). In steps 1 and 2 there is
+// nothing to abort, and MPI cannot cancel a collective: the creation fails at once, and the transfer
+// lingers to see its MPI part through (rank 0 then broadcasts kBootAbandoned, so ranks that join late
+// fail promptly instead of waiting for it).
+class NcclCreation : public Transfer {
+ public:
+  NcclCreation(MPI_Comm comm, uint64_t timeoutNs, bool nonblocking)
+      : comm_(comm), timeoutNs_(timeoutNs), nonblocking_(nonblocking) {}
+
+  GpuErr Post(GpuEnv& g) {
+    int rank = 0;
+    MPI_Comm_rank(comm_, &rank);
+    cudaError_t crc = g.cuda().GetDevice(&n_.device);
+    if (crc != cudaSuccess) return GpuErr::Cuda(crc);
+    if (rank == 0) boot_.rc = g.nccl().GetUniqueId(&boot_.id);
+    const int rc = MPI_Comm_idup(comm_, &n_.mpi, &req_);
+    if (rc != MPI_SUCCESS) return {kGpuMpi, rc};
+    if (timeoutNs_ != 0) deadline_ = uv_hrtime() + timeoutNs_;
+    return GpuErr();
+  }
+
+  bool usesMpi() const override { return true; }
+  bool Lingers() const override { return lingering_; }
+
+  bool Step(GpuEnv& g, GpuErr* err, double* rec) override {
+    if (!ProcessState::Get().CallerMayUseMpi()) return Fail(g, {kGpuMpi, kErrNotInitialized}, err);
+    if (lingering_) return Linger(g);
+    GpuErr e;
+    if (phase_ == kDup) {
+      if (!Done(&e)) return Late(g, err);
+      if (!e.ok()) return Fail(g, e, err);
+      MPI_Comm_rank(n_.mpi, &n_.rank);
+      MPI_Comm_size(n_.mpi, &n_.size);
+      if (!Bcast(&e)) return Fail(g, e, err);
+    }
+    if (phase_ == kBcast) {
+      if (!Done(&e)) return Late(g, err);
+      if (!e.ok()) return Fail(g, e, err);
+      if (boot_.rc == kBootAbandoned) return Fail(g, {kGpuAborted, kGpuInitTimeout}, err);
+      if (boot_.rc != ncclSuccess) return Fail(g, {kGpuNccl, boot_.rc}, err);
+      if (!Begin(g, &e)) return Fail(g, e, err);
+    }
+    if (nonblocking_) {
+      ncclResult_t state = ncclInProgress;
+      const ncclResult_t rc = g.nccl().CommGetAsyncError(n_.comm, &state);
+      if (rc != ncclSuccess) state = rc;
+      if (state == ncclInProgress) {
+        if (deadline_ == 0 || uv_hrtime() <= deadline_) return false;
+        return Fail(g, {kGpuInitTimeoutNccl, static_cast<int>(timeoutNs_ / 1'000'000)}, err);
+      }
+      if (state != ncclSuccess) return Fail(g, {kGpuNccl, state}, err);
+    }
+    n_.live = true;
+    n_.nonblocking = nonblocking_;
+    stream_ = nullptr;
+    rec[kGdSource] = g.AddNccl(std::move(n_));
+    n_ = NcclEntry();
+    return true;
+  }
+
+  // Releases what is not tied to a pending MPI collective: a request that cannot be cancelled, and
+  // the duplicate it runs on, are left to MPI.
+  void Abandon(GpuEnv& g) override {
+    if (n_.comm != nullptr) g.nccl().CommAbort(n_.comm);
+    n_.comm = nullptr;
+    if (stream_ != nullptr) g.cuda().StreamDestroy(stream_);
+    stream_ = nullptr;
+    if (req_ == MPI_REQUEST_NULL && n_.mpi != MPI_COMM_NULL && ProcessState::Get().CallerMayUseMpi()) {
+      MPI_Comm_free(&n_.mpi);
+    }
+  }
+
+ private:
+  enum Phase { kDup, kBcast, kNccl };
+
+  bool Done(GpuErr* e) {
+    int flag = 0;
+    const int rc = MPI_Test(&req_, &flag, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) *e = {kGpuMpi, rc};
+    return rc != MPI_SUCCESS || flag != 0;
+  }
+
+  bool Bcast(GpuErr* e) {
+    phase_ = kBcast;
+    const int rc = MPI_Ibcast(&boot_, sizeof boot_, MPI_BYTE, 0, n_.mpi, &req_);
+    if (rc != MPI_SUCCESS) *e = {kGpuMpi, rc};
+    return rc == MPI_SUCCESS;
+  }
+
+  bool Begin(GpuEnv& g, GpuErr* e) {
+    phase_ = kNccl;
+    DeviceGuard guard(g.cuda(), n_.device);
+    const cudaError_t crc = g.cuda().StreamCreateWithFlags(&stream_, MPI4NODE_cudaStreamNonBlocking);
+    if (crc != cudaSuccess) {
+      stream_ = nullptr;
+      *e = GpuErr::Cuda(crc);
+      return false;
+    }
+    n_.stream = stream_;
+    ncclResult_t rc;
+    if (nonblocking_) {
+      ncclConfig_t config = mpi4nodeNcclConfigDefaults();
+      config.blocking = 0;
+      rc = g.nccl().CommInitRankConfig(&n_.comm, n_.size, boot_.id, n_.rank, &config);
+      if (rc == ncclInProgress) rc = ncclSuccess;
+    } else {
+      rc = g.nccl().CommInitRank(&n_.comm, n_.size, boot_.id, n_.rank);
+    }
+    if (rc != ncclSuccess) {
+      // A communicator that failed to start may still have been handed back (non-blocking creation).
+      *e = {kGpuNccl, rc};
+      return false;
+    }
+    return true;
+  }
+
+  // No answer yet in an MPI phase: past the deadline the caller gets the timeout now and the MPI part
+  // goes on without it (Lingers()).
+  bool Late(GpuEnv& g, GpuErr* err) {
+    if (deadline_ == 0 || uv_hrtime() <= deadline_) return false;
+    lingering_ = true;
+    *err = {kGpuInitTimeout, static_cast<int>(timeoutNs_ / 1'000'000)};
+    return true;
+  }
+
+  // The MPI part after the caller gave up. Returns true once nothing is left pending.
+  bool Linger(GpuEnv& g) {
+    GpuErr e;
+    if (!Done(&e)) return false;
+    if (e.ok() && phase_ == kDup) {
+      MPI_Comm_rank(n_.mpi, &n_.rank);
+      if (n_.rank == 0) boot_.rc = kBootAbandoned;
+      if (Bcast(&e)) return false;
+    }
+    req_ = MPI_REQUEST_NULL;
+    Abandon(g);
+    return true;
+  }
+
+  PendingMpi pending_;
+  MPI_Comm comm_;
+  uint64_t timeoutNs_, deadline_ = 0;
+  bool nonblocking_;
+  bool lingering_ = false;
+  Phase phase_ = kDup;
+  MPI_Request req_ = MPI_REQUEST_NULL;
   struct {
     int rc;
     ncclUniqueId id;
-  } boot{};
-  if (n.rank == 0) boot.rc = nccl().GetUniqueId(&boot.id);
-  const int rc = MPI_Bcast(&boot, sizeof boot, MPI_BYTE, 0, n.mpi);
-  if (rc != MPI_SUCCESS) {
-    MPI_Comm_free(&n.mpi);
-    a.Throw(rc);
+  } boot_{};
+  NcclEntry n_;
+  cudaStream_t stream_ = nullptr;
+};
+
+// The arguments of both forms of creation: (comm, timeoutMs, nonblocking).
+static std::unique_ptr<NcclCreation> StartInit(GpuEnv& g, const Args& a) {
+  Napi::Env env = a.env();
+  g.RequireNccl(env);
+  a.RequireMpi();
+  const double ms = a[1].As<Napi::Number>().DoubleValue();
+  const bool nonblocking = a.Flag(2) && g.nccl().CommInitRankConfig != nullptr;
+  auto t = std::make_unique<NcclCreation>(a.Comm(0), ms > 0 ? static_cast<uint64_t>(ms * 1e6) : 0, nonblocking);
+  GpuErr e = t->Post(g);
+  if (!e.ok()) g.Throw(env, e);
+  return t;
+}
+
+// ncclCreate(comm, timeoutMs, nonblocking) -> id. Collective over comm; blocks this thread until the
+// communicator exists or the deadline has passed.
+Napi::Value GpuEnv::NcclCreate(const Napi::CallbackInfo& info) {
+  Args a(addon_, info, Args::kNoMpi);
+  std::unique_ptr<NcclCreation> t = StartInit(*this, a);
+  GpuErr err;
+  double rec[kGdFields] = {};
+  // Rank 0's id and NCCL's bootstrap take milliseconds: spin briefly, then poll without burning the
+  // core NCCL's own threads need.
+  const uint64_t spinUntil = uv_hrtime() + 1'000'000;
+  while (!t->Step(*this, &err, rec)) {
+    if (uv_hrtime() > spinUntil) std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  if (boot.rc != ncclSuccess) fail({kGpuNccl, boot.rc});
-  crc = cuda().StreamCreateWithFlags(&n.stream, MPI4NODE_cudaStreamNonBlocking);
-  if (crc != cudaSuccess) fail(GpuErr::Cuda(crc));
-  const ncclResult_t nrc = nccl().CommInitRank(&n.comm, n.size, boot.id, n.rank);
-  if (nrc != ncclSuccess) fail({kGpuNccl, nrc});
-  n.live = true;
-  int id = -1;
-  for (size_t i = 0; i < nccls_.size(); ++i) {
-    if (!nccls_[i].live && nccls_[i].pending == 0) {
-      id = static_cast<int>(i);
-      break;
-    }
+  if (t->Lingers()) {
+    lingering_.push_back(std::move(t));
+    Arm();
   }
-  if (id < 0) {
-    id = static_cast<int>(nccls_.size());
-    nccls_.emplace_back();
-  }
-  nccls_[id] = std::move(n);
+  if (!err.ok()) Throw(a.env(), err);
+  return Napi::Number::New(a.env(), rec[kGdSource]);
+}
+
+// ncclInit(comm, timeoutMs, nonblocking) -> op id; its completion's source is the communicator id.
+// Collective over comm; never blocks (except inside a blocking ncclCommInitRank).
+Napi::Value GpuEnv::NcclInit(const Napi::CallbackInfo& info) {
+  Args a(addon_, info, Args::kNoMpi);
+  GpuOp op;
+  op.xfer = StartInit(*this, a);
+  return Napi::Number::New(a.env(), AddOp(std::move(op)));
+}
+
+// ncclInfo(id) -> [rank, size, device, nonblocking]
+Napi::Value GpuEnv::NcclInfo(const Napi::CallbackInfo& info) {
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
+  NcclEntry& n = Nccl(env, a.Int(0));
   Napi::Array out = Napi::Array::New(env, 4);
-  out.Set(0u, id);
-  out.Set(1u, nccls_[id].rank);
-  out.Set(2u, nccls_[id].size);
-  out.Set(3u, nccls_[id].device);
+  out.Set(0u, n.rank);
+  out.Set(1u, n.size);
+  out.Set(2u, n.device);
+  out.Set(3u, n.nonblocking);
   return out;
 }
 
@@ -183,6 +358,10 @@ Napi::Value GpuEnv::NcclOp(const Napi::CallbackInfo& info) {
   GpuOp op;
   op.nccl = nid;
   op.timeoutNs = timeoutMs > 0 ? static_cast<uint64_t>(timeoutMs * 1e6) : 0;
+  if (rc == ncclInProgress && groupDepth == 0) {
+    GpuErr launch = WaitLaunch(nid, op.timeoutNs);
+    if (!launch.ok()) Throw(env, launch);
+  }
   if (groupDepth > 0) {
     op.deferred = true;
     if (sendH >= 0) op.mems.push_back(sendH);
@@ -192,7 +371,7 @@ Napi::Value GpuEnv::NcclOp(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, id);
   }
   GpuErr err;
-  op.ev = Record(n.stream, &err);
+  op.ev = Record(n.stream, n.device, &err);
   if (!err.ok()) Throw(env, err);
   if (s) s->last = op.ev;
   if (r) r->last = op.ev;
@@ -217,6 +396,22 @@ Napi::Value GpuEnv::NcclGroupEnd(const Napi::CallbackInfo& info) {
   if (groupDepth == 0) throw Napi::Error::New(env, "internal: ncclGroupEnd without ncclGroupStart");
   const ncclResult_t rc = nccl().GroupEnd();
   if (--groupDepth > 0) return Napi::Number::New(env, rc);
+  // Non-blocking communicators: the group is launched by a thread of NCCL's; each communicator of it
+  // is waited for (bounded by the shortest deadline of its operations) before events follow the work.
+  std::vector<std::pair<int, GpuErr>> launched;  // per communicator
+  if (rc == ncclInProgress) {
+    for (int id : deferredOps) {
+      const GpuOp& op = ops_[id];
+      if (!op.live || std::any_of(launched.begin(), launched.end(), [&](auto& l) { return l.first == op.nccl; })) continue;
+      uint64_t timeoutNs = 0;
+      for (int other : deferredOps) {
+        const GpuOp& o = ops_[other];
+        if (o.live && o.nccl == op.nccl && o.timeoutNs != 0 && (timeoutNs == 0 || o.timeoutNs < timeoutNs)) timeoutNs = o.timeoutNs;
+      }
+      launched.emplace_back(op.nccl, nccls_[op.nccl].aborted ? GpuErr{kGpuAborted, nccls_[op.nccl].abortKind}
+                                                             : WaitLaunch(op.nccl, timeoutNs));
+    }
+  }
   std::vector<std::pair<int, EventRef>> events;  // per communicator
   const uint64_t now = uv_hrtime();
   for (int id : deferredOps) {
@@ -227,6 +422,11 @@ Napi::Value GpuEnv::NcclGroupEnd(const Napi::CallbackInfo& info) {
       op.failed = {kGpuNccl, rc};
       continue;
     }
+    const auto l = std::find_if(launched.begin(), launched.end(), [&](auto& x) { return x.first == op.nccl; });
+    if (l != launched.end() && !l->second.ok()) {
+      op.failed = l->second;
+      continue;
+    }
     EventRef ev;
     for (auto& [comm, e] : events) {
       if (comm == op.nccl) ev = e;
@@ -234,7 +434,7 @@ Napi::Value GpuEnv::NcclGroupEnd(const Napi::CallbackInfo& info) {
     if (!ev) {
       GpuErr err;
       DeviceGuard guard(cuda(), nccls_[op.nccl].device);
-      ev = Record(nccls_[op.nccl].stream, &err);
+      ev = Record(nccls_[op.nccl].stream, nccls_[op.nccl].device, &err);
       if (!err.ok()) {
         op.failed = err;
         continue;
@@ -293,6 +493,8 @@ Napi::Value GpuEnv::NcclCheckPeer(const Napi::CallbackInfo& info) {
 void GpuEnv::DefineNccl(Napi::Env env, Napi::Object gpu) {
   static const Export table[] = {
       {"ncclCreate", Method<&GpuEnv::NcclCreate>},
+      {"ncclInit", Method<&GpuEnv::NcclInit>},
+      {"ncclInfo", Method<&GpuEnv::NcclInfo>},
       {"ncclDestroy", Method<&GpuEnv::NcclDestroy>},
       {"ncclAbort", Method<&GpuEnv::NcclAbort>},
       {"ncclOp", Method<&GpuEnv::NcclOp>},

@@ -8,7 +8,10 @@
 // receiver takes it with a matched probe, in posting order). It gives the total size, the chunk size
 // and the tag of the chunks, which follow on the communicator's private duplicate with a tag from a
 // range reserved for this (below the channels' TAG_BASE, lib/channel/channel.ts), so no other receive can take
-// them. A host array sent to a DeviceBuffer arrives as one message without a header: raw bytes.
+// them. A host array sent to a DeviceBuffer arrives as one message without a header: raw bytes. A host
+// array may receive a staged message too: lib/comm/staged.ts recognises the header (a message of
+// exactly 32 bytes that checks out) and receives the chunks into the array. A message too short to hold
+// a header (under 32 bytes) is copied to host memory by the call itself and sent as it is.
 #include <atomic>
 #include <cstring>
 
@@ -26,8 +29,11 @@ namespace {
 constexpr int kStageTagBase = 2048;  // [2048, 4096) on the private duplicate
 constexpr int kStageTags = 2048;
 constexpr uint32_t kMagic = 0x444e344d;  // "M4ND"
-constexpr uint16_t kHeaderVersion = 1;
+constexpr uint16_t kHeaderVersion = 2;
+// The check words: a 32-byte host message is taken for a header only if they match (lib/comm/staged.ts).
+constexpr uint32_t kCheck0 = 0x9e3779b9, kCheck1 = 0x7f4a7c15;
 
+// Little-endian on the wire (x86-64 and aarch64 both are); lib/comm/staged.ts reads it with a DataView.
 struct StageHeader {
   uint32_t magic;
   uint16_t version;
@@ -35,8 +41,21 @@ struct StageHeader {
   uint32_t chunk;
   uint32_t tag;
   uint64_t total;
-  uint64_t reserved;
+  uint32_t check0;  // low word of total ^ tag ^ kCheck0
+  uint32_t check1;  // high word of total ^ chunk ^ kCheck1
 };
+
+StageHeader MakeHeader(size_t chunk, int tag, size_t total) {
+  const uint64_t t = total;
+  return StageHeader{kMagic, kHeaderVersion, 0, static_cast<uint32_t>(chunk), static_cast<uint32_t>(tag), t,
+                     static_cast<uint32_t>(t) ^ static_cast<uint32_t>(tag) ^ kCheck0,
+                     static_cast<uint32_t>(t >> 32) ^ static_cast<uint32_t>(chunk) ^ kCheck1};
+}
+
+bool IsHeader(const StageHeader& h) {
+  const StageHeader want = MakeHeader(h.chunk, static_cast<int>(h.tag), h.total);
+  return h.magic == kMagic && h.version == kHeaderVersion && h.chunk != 0 && std::memcmp(&h, &want, sizeof h) == 0;
+}
 constexpr size_t kHeader = sizeof(StageHeader);
 static_assert(kHeader == 32, "the staging header is 32 bytes on the wire");
 
@@ -46,15 +65,6 @@ size_t ChunkLen(size_t total, size_t chunk, size_t k) {
   const size_t start = k * chunk;
   return start >= total ? 0 : std::min(chunk, total - start);
 }
-
-// Counts the transfer among the requests that keep MPI from being finalised at exit.
-class PendingMpi {
- public:
-  PendingMpi() { ProcessState::Get().pending.fetch_add(1, std::memory_order_relaxed); }
-  ~PendingMpi() { ProcessState::Get().pending.fetch_sub(1, std::memory_order_relaxed); }
-  PendingMpi(const PendingMpi&) = delete;
-  PendingMpi& operator=(const PendingMpi&) = delete;
-};
 
 enum class Phase { kFree, kCopying, kMpi };
 
@@ -96,17 +106,29 @@ Slot* NextSlot(GpuEnv& g, Slot* slots, size_t next, size_t chunks, size_t chunk,
   return &s;
 }
 
-// After a chunk's copy was enqueued on `stream` (rc): the slot waits for an event recorded behind it.
-// False, with `err` set, when either failed.
-bool Copying(GpuEnv& g, Slot& s, cudaError_t rc, cudaStream_t stream, GpuErr* err) {
+// After a chunk's copy was enqueued on `stream` of `device` (rc): the slot waits for an event recorded
+// behind it. False, with `err` set, when either failed.
+bool Copying(GpuEnv& g, Slot& s, cudaError_t rc, cudaStream_t stream, int device, GpuErr* err) {
   if (rc != cudaSuccess) {
     *err = GpuErr::Cuda(rc);
     return false;
   }
-  s.ev = g.Record(stream, err);
+  s.ev = g.Record(stream, device, err);
   if (!err->ok()) return false;
   s.phase = Phase::kCopying;
   return true;
+}
+
+// The copy stream of m's device, made to wait (on the device, no host wait) for the last stream work
+// on m. Done when a transfer is posted, so that it follows exactly the work issued before it, whatever
+// is issued after it in the same tick.
+GpuErr StartOn(GpuEnv& g, DeviceMem& m, cudaStream_t* stream) {
+  DeviceGuard guard(g.cuda(), m.device);
+  GpuErr err;
+  *stream = g.CopyStream(m.device, &err);
+  if (!err.ok()) return err;
+  const cudaError_t rc = g.After(*stream, m);
+  return rc == cudaSuccess ? GpuErr() : GpuErr::Cuda(rc);
 }
 
 // Releases slots once nothing can still use them. A pending receive is cancelled (always possible
@@ -146,15 +168,11 @@ class HostCopy : public Transfer {
 
   bool usesMpi() const override { return false; }
 
+  GpuErr Start(GpuEnv& g) { return StartOn(g, g.mems()[mem_], &stream_); }
+
   bool Step(GpuEnv& g, GpuErr* err, double* rec) override {
     DeviceMem& m = g.mems()[mem_];
     DeviceGuard guard(g.cuda(), m.device);
-    if (stream_ == nullptr) {
-      stream_ = g.CopyStream(m.device, err);
-      if (!err->ok()) return true;
-      cudaError_t rc = g.After(stream_, m);
-      if (rc != cudaSuccess) return Fail(g, GpuErr::Cuda(rc), err);
-    }
     for (Slot& s : slots_) {
       if (s.phase != Phase::kCopying) continue;
       GpuErr e;
@@ -176,7 +194,7 @@ class HostCopy : public Transfer {
       } else {
         rc = g.cuda().MemcpyAsync(s->p.ptr, dev, len, cudaMemcpyDeviceToHost, stream_);
       }
-      if (!Copying(g, *s, rc, stream_, err)) return Fail(g, *err, err);
+      if (!Copying(g, *s, rc, stream_, m.device, err)) return Fail(g, *err, err);
       s->chunk = next_++;
     }
     if (done_ < chunks_) return false;
@@ -207,8 +225,7 @@ class StagedSend : public Transfer {
       : mem_(mem), offset_(offset), bytes_(bytes), dest_(dest), internal_(internal), chunk_(chunk),
         chunks_(bytes == 0 ? 0 : (bytes + chunk - 1) / chunk),
         xferTag_(kStageTagBase + static_cast<int>(nextTransfer.fetch_add(1) % kStageTags)) {
-    header_ = StageHeader{kMagic, kHeaderVersion, 0, static_cast<uint32_t>(chunk_), static_cast<uint32_t>(xferTag_),
-                          static_cast<uint64_t>(bytes_), 0};
+    header_ = MakeHeader(chunk_, xferTag_, bytes_);
   }
 
   // Posted by the call itself, so device messages leave in the order they were sent.
@@ -219,6 +236,8 @@ class StagedSend : public Transfer {
 
   bool usesMpi() const override { return true; }
 
+  GpuErr Start(GpuEnv& g) { return StartOn(g, g.mems()[mem_], &stream_); }
+
   bool Step(GpuEnv& g, GpuErr* err, double* rec) override {
     if (!ProcessState::Get().CallerMayUseMpi()) return Fail(g, {kGpuMpi, kErrNotInitialized}, err);
     if (dest_ == MPI_PROC_NULL) return Finish(g, rec);
@@ -226,12 +245,6 @@ class StagedSend : public Transfer {
     if (headerReq_ != MPI_REQUEST_NULL && MpiDone(&headerReq_, &e) && !e.ok()) return Fail(g, e, err);
     DeviceMem& m = g.mems()[mem_];
     DeviceGuard guard(g.cuda(), m.device);
-    if (stream_ == nullptr && chunks_ > 0) {
-      stream_ = g.CopyStream(m.device, err);
-      if (!err->ok()) return Fail(g, *err, err);
-      cudaError_t rc = g.After(stream_, m);
-      if (rc != cudaSuccess) return Fail(g, GpuErr::Cuda(rc), err);
-    }
     for (int pass = 0; pass < 2; ++pass) {
       // Chunk k lives in slot k % 2; sends go out strictly in chunk order (MPI keeps the order of
       // messages with one tag, and the receiver posts its receives in that order).
@@ -258,7 +271,7 @@ class StagedSend : public Transfer {
         const char* dev = static_cast<const char*>(m.ptr) + offset_ + next_ * chunk_;
         const cudaError_t rc =
             g.cuda().MemcpyAsync(s->p.ptr, dev, ChunkLen(bytes_, chunk_, next_), cudaMemcpyDeviceToHost, stream_);
-        if (!Copying(g, *s, rc, stream_, err)) return Fail(g, *err, err);
+        if (!Copying(g, *s, rc, stream_, m.device, err)) return Fail(g, *err, err);
         s->chunk = next_++;
       }
     }
@@ -303,6 +316,8 @@ class StagedRecv : public Transfer {
         internal_(internal) {}
 
   bool usesMpi() const override { return true; }
+
+  GpuErr Start(GpuEnv& g) { return StartOn(g, g.mems()[mem_], &stream_); }
 
   bool Probing() const override { return state_ == kProbing && matchErr_.ok() && source_ != MPI_PROC_NULL; }
 
@@ -361,12 +376,6 @@ class StagedRecv : public Transfer {
     if (state_ == kProbing) return false;
     DeviceMem& m = g.mems()[mem_];
     DeviceGuard guard(g.cuda(), m.device);
-    if (stream_ == nullptr) {
-      stream_ = g.CopyStream(m.device, err);
-      if (!err->ok()) return Fail(g, *err, err);
-      cudaError_t rc = g.After(stream_, m);
-      if (rc != cudaSuccess) return Fail(g, GpuErr::Cuda(rc), err);
-    }
     GpuErr e;
     if (state_ == kFirst) {
       if (!MpiDone(&first_.req, &e)) return false;
@@ -391,7 +400,7 @@ class StagedRecv : public Transfer {
           }
           char* dev = static_cast<char*>(m.ptr) + offset_ + s.chunk * chunk_;
           const cudaError_t rc = g.cuda().MemcpyAsync(dev, s.p.ptr, len, cudaMemcpyHostToDevice, stream_);
-          if (!Copying(g, s, rc, stream_, err)) return Fail(g, *err, err);
+          if (!Copying(g, s, rc, stream_, m.device, err)) return Fail(g, *err, err);
         }
         if (s.phase == Phase::kCopying && EventDone(g, s.ev, &e)) {
           if (!e.ok()) return Fail(g, e, err);
@@ -435,9 +444,7 @@ class StagedRecv : public Transfer {
   bool Begin(GpuEnv& g, DeviceMem& m, GpuErr* err) {
     state_ = kPipeline;
     const void* raw = first_.p.ptr;
-    if (raw == nullptr && (header_.magic != kMagic || header_.version != kHeaderVersion || header_.chunk == 0)) {
-      raw = &header_;  // a plain 32-byte message
-    }
+    if (raw == nullptr && !IsHeader(header_)) raw = &header_;  // a plain 32-byte message
     if (raw == nullptr) {
       total_ = header_.total;
       chunk_ = header_.chunk;
@@ -452,7 +459,7 @@ class StagedRecv : public Transfer {
     if (truncated_ || total_ == 0) return true;
     const cudaError_t rc =
         g.cuda().MemcpyAsync(static_cast<char*>(m.ptr) + offset_, raw, total_, cudaMemcpyHostToDevice, stream_);
-    return Copying(g, first_, rc, stream_, err);
+    return Copying(g, first_, rc, stream_, m.device, err);
   }
 
   PendingMpi pending_;
@@ -542,11 +549,62 @@ class DirectTransfer : public Transfer {
   MPI_Request req_ = MPI_REQUEST_NULL;
 };
 
+// ---- a message too short for a header: copied to the host by the call, sent as it is ----
+
+class PlainSend : public Transfer {
+ public:
+  PlainSend(size_t bytes, int dest) : data_(bytes), dest_(dest) {}
+
+  // After the last stream work on m, copies the bytes out (blocking: under 32 bytes) and posts them.
+  GpuErr Post(GpuEnv& g, DeviceMem& m, size_t offset, int tag, MPI_Comm comm) {
+    if (dest_ == MPI_PROC_NULL) return GpuErr();
+    if (!data_.empty()) {
+      cudaStream_t s = nullptr;
+      GpuErr e = StartOn(g, m, &s);
+      if (!e.ok()) return e;
+      DeviceGuard guard(g.cuda(), m.device);
+      cudaError_t rc = g.cuda().MemcpyAsync(data_.data(), static_cast<char*>(m.ptr) + offset, data_.size(),
+                                            cudaMemcpyDeviceToHost, s);
+      if (rc == cudaSuccess) rc = g.cuda().StreamSynchronize(s);
+      if (rc != cudaSuccess) return GpuErr::Cuda(rc);
+    }
+    const int rc = MPI_Isend(data_.data(), static_cast<int>(data_.size()), MPI_BYTE, dest_, tag, comm, &req_);
+    return rc == MPI_SUCCESS ? GpuErr() : GpuErr{kGpuMpi, rc};
+  }
+
+  bool usesMpi() const override { return true; }
+
+  bool Step(GpuEnv& g, GpuErr* err, double* rec) override {
+    if (!ProcessState::Get().CallerMayUseMpi()) return Fail(g, {kGpuMpi, kErrNotInitialized}, err);
+    if (req_ != MPI_REQUEST_NULL && !MpiDone(&req_, err)) return false;
+    if (!err->ok()) return true;
+    rec[kGdSource] = dest_;
+    rec[kGdBytes] = static_cast<double>(data_.size());
+    return true;
+  }
+
+  void Abandon(GpuEnv& g) override {
+    // The bytes go with the request (MPI may still read them): never freed under it.
+    if (req_ != MPI_REQUEST_NULL && ProcessState::Get().CallerMayUseMpi()) {
+      MPI_Request_free(&req_);
+      new std::vector<char>(std::move(data_));
+    }
+  }
+
+ private:
+  PendingMpi pending_;
+  std::vector<char> data_;
+  int dest_;
+  MPI_Request req_ = MPI_REQUEST_NULL;
+};
+
 }  // namespace
 
-std::unique_ptr<Transfer> MakeHostCopy(int mem, size_t offset, void* host, size_t bytes, bool toDevice,
-                                       size_t chunk) {
-  return std::make_unique<HostCopy>(mem, offset, host, bytes, toDevice, chunk);
+std::unique_ptr<Transfer> MakeHostCopy(GpuEnv& g, int mem, size_t offset, void* host, size_t bytes, bool toDevice,
+                                       size_t chunk, GpuErr* err) {
+  auto t = std::make_unique<HostCopy>(mem, offset, host, bytes, toDevice, chunk);
+  *err = t->Start(g);
+  return t;
 }
 
 // isend(handle, byteOffset, bytes, dest, tag, comm, internal, chunkBytes, cudaAware) -> op id
@@ -573,12 +631,22 @@ Napi::Value GpuEnv::PostMessage(const Args& a, bool isSend) {
     GpuErr e = t->Post(*this, m, offset, comm);
     if (!e.ok()) Throw(env, e);
     op.xfer = std::move(t);
+  } else if (isSend && bytes < kHeader) {
+    auto t = std::make_unique<PlainSend>(bytes, peer);
+    GpuErr e = t->Post(*this, m, offset, tag, comm);
+    if (!e.ok()) Throw(env, e);
+    op.xfer = std::move(t);
   } else if (isSend) {
     auto t = std::make_unique<StagedSend>(h, offset, bytes, peer, chunk, internal);
+    GpuErr e = t->Start(*this);
+    if (!e.ok()) Throw(env, e);
     a.Check(t->PostHeader(tag, comm));
     op.xfer = std::move(t);
   } else {
-    op.xfer = std::make_unique<StagedRecv>(h, offset, bytes, peer, tag, comm, internal);
+    auto t = std::make_unique<StagedRecv>(h, offset, bytes, peer, tag, comm, internal);
+    GpuErr e = t->Start(*this);
+    if (!e.ok()) Throw(env, e);
+    op.xfer = std::move(t);
   }
   const int id = AddOp(std::move(op));
   // A message already here is taken now, by the earliest receive that matches it.

@@ -137,6 +137,7 @@ Napi::Value Addon::Constants(const Napi::CallbackInfo& info) {
   o.Set("WORLD_INTERNAL", kWorldInternalHandle);
   o.Set("SELF_INTERNAL", kSelfInternalHandle);
   o.Set("STATUS_FIELDS", static_cast<int>(kStatusFields));
+  o.Set("ERR_TRUNCATE", static_cast<int>(MPI_ERR_TRUNCATE));
 #if defined(OPEN_MPI)
   o.Set("IMPLEMENTATION", "openmpi");
 #elif defined(MPICH_VERSION)

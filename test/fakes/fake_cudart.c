@@ -9,7 +9,14 @@
  *   FAKE_CUDA_EVENT_DELAY_MS. A stream can be stalled (fake_cuda_stream_stall, used by the fake NCCL):
  *   events recorded on it after the stall never complete until fake_cuda_stream_unstall.
  * - FAKE_CUDA_DEVICES=N devices (default 1); FAKE_CUDA_DRIVER=none|old makes the driver missing or
- *   too old, as on a machine with the toolkit but no usable driver. */
+ *   too old (12.4), as on a machine with the toolkit but no usable driver; FAKE_CUDA_INIT_ERROR=N makes
+ *   cudaGetDeviceCount fail with N. Built a second time with FAKE_CUDA_RUNTIME_VERSION=12000 as
+ *   libfakecudart12.so: a CUDA 12 runtime, which the old driver can run.
+ * - Checks the real runtime does not make, to catch what would go wrong on a GPU: an event recorded on
+ *   a stream of another device, or on a stream an NCCL launch is still being enqueued into
+ *   (fake_cuda_stream_busy, set by the fake NCCL while a non-blocking call is in progress), and a free
+ *   while a stream is stalled (the real cudaFree would wait for that work: a deadlock when the work
+ *   waits for a peer that waits for this rank) fail with cudaErrorIllegalState. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -21,9 +28,13 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-enum { cudaErrorInvalidResourceHandle = 400, cudaErrorLaunchFailure = 719 };
+enum { cudaErrorInvalidResourceHandle = 400, cudaErrorIllegalState = 401, cudaErrorLaunchFailure = 719 };
 
-static __thread int currentDevice = 0;
+#ifndef FAKE_CUDA_RUNTIME_VERSION
+#define FAKE_CUDA_RUNTIME_VERSION 13000
+#endif
+
+static __thread int currentDevice;
 static __thread cudaError_t lastError = cudaSuccess;
 
 static cudaError_t fail(cudaError_t e) {
@@ -79,8 +90,11 @@ static cudaError_t allocate(void** ptr, size_t bytes, int type) {
   return cudaSuccess;
 }
 
+static int stalledStreams = 0;
+
 static cudaError_t release(void* ptr, int type) {
   if (!ptr) return cudaSuccess;
+  if (stalledStreams > 0) return fail(cudaErrorIllegalState); /* would wait for the stalled work */
   for (Alloc** p = &allocs; *p; p = &(*p)->next) {
     if ((*p)->base == ptr && (*p)->type == type) {
       Alloc* a = *p;
@@ -105,6 +119,7 @@ struct CUstream_st {
   unsigned long seq;     /* work enqueued so far */
   unsigned long stallAt; /* 0, or the first sequence number that will not complete */
   int device;
+  int busy; /* an NCCL launch is being enqueued into it */
 };
 
 struct CUevent_st {
@@ -112,17 +127,31 @@ struct CUevent_st {
   unsigned long seq;
   double readyAt;
   int recorded;
+  int device;
 };
 
-static struct CUstream_st legacy = {0, 0, 0};
-static cudaStream_t S(cudaStream_t s) { return s ? s : &legacy; }
+static struct CUstream_st legacy = {0, 0, 0, 0};
+static cudaStream_t S(cudaStream_t s) {
+  if (s) return s;
+  legacy.device = currentDevice; /* the legacy stream is per device */
+  return &legacy;
+}
 
 EXPORT void fake_cuda_stream_stall(cudaStream_t s) {
   s = S(s);
-  if (!s->stallAt) s->stallAt = ++s->seq;
+  if (!s->stallAt) {
+    s->stallAt = ++s->seq;
+    stalledStreams++;
+  }
 }
 
-EXPORT void fake_cuda_stream_unstall(cudaStream_t s) { S(s)->stallAt = 0; }
+EXPORT void fake_cuda_stream_unstall(cudaStream_t s) {
+  s = S(s);
+  if (s->stallAt) stalledStreams--;
+  s->stallAt = 0;
+}
+
+EXPORT void fake_cuda_stream_busy(cudaStream_t s, int busy) { S(s)->busy = busy; }
 
 static int driverState(void) {
   const char* d = getenv("FAKE_CUDA_DRIVER");
@@ -132,7 +161,7 @@ static int driverState(void) {
 }
 
 EXPORT cudaError_t cudaRuntimeGetVersion(int* v) {
-  *v = 13000;
+  *v = FAKE_CUDA_RUNTIME_VERSION;
   return cudaSuccess;
 }
 
@@ -143,7 +172,11 @@ EXPORT cudaError_t cudaDriverGetVersion(int* v) {
 }
 
 EXPORT cudaError_t cudaGetDeviceCount(int* count) {
-  if (driverState() < 2) return fail(cudaErrorInsufficientDriver);
+  int driver = 0;
+  cudaDriverGetVersion(&driver);
+  if (driver < FAKE_CUDA_RUNTIME_VERSION) return fail(cudaErrorInsufficientDriver);
+  const int forced = envInt("FAKE_CUDA_INIT_ERROR", 0);
+  if (forced) return fail(forced);
   const int n = envInt("FAKE_CUDA_DEVICES", 1);
   if (n == 0) return fail(cudaErrorNoDevice);
   *count = n;
@@ -207,6 +240,7 @@ EXPORT cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int flags
 
 EXPORT cudaError_t cudaStreamDestroy(cudaStream_t s) {
   if (!s) return fail(cudaErrorInvalidResourceHandle);
+  if (s->stallAt) stalledStreams--;
   free(s);
   return cudaSuccess;
 }
@@ -225,11 +259,13 @@ EXPORT cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned i
 EXPORT cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int flags) {
   (void)flags;
   *e = calloc(1, sizeof **e);
+  (*e)->device = currentDevice;
   return cudaSuccess;
 }
 
 EXPORT cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
-  if (!e) return fail(cudaErrorInvalidResourceHandle);
+  if (!e || e->device != S(s)->device) return fail(cudaErrorInvalidResourceHandle);
+  if (S(s)->busy) return fail(cudaErrorIllegalState); /* the NCCL work is not on the stream yet */
   e->stream = S(s);
   e->seq = ++e->stream->seq;
   e->readyAt = nowMs() + envInt("FAKE_CUDA_EVENT_DELAY_MS", 0);
@@ -273,7 +309,11 @@ EXPORT const char* cudaGetErrorName(cudaError_t e) {
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
     case cudaErrorNotReady: return "cudaErrorNotReady";
+    case cudaErrorStubLibrary: return "cudaErrorStubLibrary";
+    case cudaErrorSystemDriverMismatch: return "cudaErrorSystemDriverMismatch";
+    case cudaErrorCompatNotSupportedOnDevice: return "cudaErrorCompatNotSupportedOnDevice";
   }
   return "cudaErrorUnknown";
 }
@@ -287,7 +327,11 @@ EXPORT const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    case cudaErrorIllegalState: return "the operation cannot be performed in the present state";
     case cudaErrorNotReady: return "device not ready";
+    case cudaErrorStubLibrary: return "CUDA driver is a stub library";
+    case cudaErrorSystemDriverMismatch: return "system has unsupported display driver / cuda driver combination";
+    case cudaErrorCompatNotSupportedOnDevice: return "forward compatibility was attempted on non supported HW";
   }
   return "unknown error";
 }

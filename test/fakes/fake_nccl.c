@@ -9,11 +9,24 @@
  * Restriction: ncclCommInitRank splits MPI_COMM_WORLD (colour from the unique id), so every world
  * rank must create its communicator at the same time (one over world, or one per disjoint group).
  *
+ * Non-blocking communicators (ncclCommInitRankConfig with config->blocking = 0), as NCCL >= 2.14 has
+ * them: creation returns ncclInProgress and ncclCommGetAsyncError reports ncclInProgress for a few
+ * polls; every later call on such a communicator outside a group (and ncclGroupEnd of a group that
+ * used one) also returns ncclInProgress for a few polls, during which its stream is marked busy (the
+ * fake runtime then refuses to record an event there: the work would not be on the stream yet) and
+ * any other call on the communicator fails with ncclInvalidUsage, as NCCL requires. The config is
+ * checked field by field against NCCL_CONFIG_INITIALIZER's defaults. Built a second time with
+ * FAKE_NCCL_NO_CONFIG as libfakenccl-noconfig.so: an NCCL before 2.14, without ncclCommInitRankConfig.
+ *
  * Knobs, read at every call:
  *   FAKE_NCCL_VERSION=22105  what ncclGetVersion reports: 2.21.5 (20900 is 2.9.0, 2804 is 2.8.4)
  *   FAKE_NCCL_STALL=1        operations never complete (their stream stalls until ncclCommAbort)
  *   FAKE_NCCL_ASYNC_ERROR=N  operations stall and ncclCommGetAsyncError reports N
- *   FAKE_NCCL_INIT_FAIL=N    ncclCommInitRank fails with N */
+ *   FAKE_NCCL_INIT_FAIL=N    ncclCommInitRank[Config] fails with N
+ *   FAKE_NCCL_INIT_POLLS=N   a non-blocking creation is in progress for N polls (default 3; -1: until
+ *                            aborted)
+ *   FAKE_NCCL_LAUNCH_POLLS=N a non-blocking call is in progress for N polls (default 2; -1: until
+ *                            aborted) */
 #include <math.h>
 #include <mpi.h>
 #include <stdint.h>
@@ -37,7 +50,14 @@ struct ncclComm {
   int asyncError;
   cudaStream_t stalled[16];
   int nstalled;
+  int nonblocking;
+  int initPolls;   /* creation in progress for this many more polls (-1: for ever) */
+  int launchPolls; /* a call in progress for this many more polls (-1: for ever) */
+  cudaStream_t busy[16]; /* streams marked busy while a call is in progress */
+  int nbusy;
 };
+
+void fake_cuda_stream_busy(cudaStream_t s, int busy);
 
 static int envInt(const char* name, int dflt) {
   const char* v = getenv(name);
@@ -68,8 +88,7 @@ static int idCounter = 0;
 EXPORT ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
   int init = 0, rank = 0;
   MPI_Initialized(&init);
-  if (!init) return ncclSystemError;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (init) MPI_Comm_rank(MPI_COMM_WORLD, &rank); /* else a program without MPI (test/gpu/nccl_allreduce.c): one rank */
   memset(id, 0, sizeof *id);
   memcpy(id->internal, "FAKENCCL", 8);
   int fields[3] = {rank, idCounter++, (int)getpid()};
@@ -77,13 +96,23 @@ EXPORT ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
   return ncclSuccess;
 }
 
-EXPORT ncclResult_t ncclCommInitRank(ncclComm_t* out, int nranks, ncclUniqueId id, int rank) {
+static ncclResult_t initRank(ncclComm_t* out, int nranks, ncclUniqueId id, int rank) {
   const int forced = envInt("FAKE_NCCL_INIT_FAIL", 0);
   if (forced) return forced;
   if (memcmp(id.internal, "FAKENCCL", 8) != 0) return ncclInvalidArgument;
   int fields[3];
   memcpy(fields, id.internal + 8, sizeof fields);
   const int color = (fields[0] * 4096 + (fields[1] & 4095)) & 0x7fffffff;
+  int init = 0;
+  MPI_Initialized(&init);
+  if (!init) { /* one rank, no MPI: what a one-rank communicator reads and writes is its own buffer */
+    if (nranks != 1 || rank != 0) return ncclInvalidUsage;
+    struct ncclComm* comm = calloc(1, sizeof *comm);
+    comm->mpi = MPI_COMM_NULL;
+    comm->size = 1;
+    *out = comm;
+    return ncclSuccess;
+  }
   MPI_Comm c;
   if (MPI_Comm_split(MPI_COMM_WORLD, color, rank, &c) != MPI_SUCCESS) return ncclSystemError;
   int size = 0, me = 0;
@@ -101,9 +130,49 @@ EXPORT ncclResult_t ncclCommInitRank(ncclComm_t* out, int nranks, ncclUniqueId i
   return ncclSuccess;
 }
 
+EXPORT ncclResult_t ncclCommInitRank(ncclComm_t* out, int nranks, ncclUniqueId id, int rank) {
+  return initRank(out, nranks, id, rank);
+}
+
+#ifndef FAKE_NCCL_NO_CONFIG
+EXPORT ncclResult_t ncclCommInitRankConfig(ncclComm_t* out, int nranks, ncclUniqueId id, int rank, ncclConfig_t* config) {
+  if (!config || config->magic != MPI4NODE_NCCL_CONFIG_MAGIC || config->size < offsetof(ncclConfig_t, blocking) + sizeof(int)) {
+    return ncclInvalidArgument; /* "ncclConfig_t argument not initialized via NCCL_CONFIG_INITIALIZER" */
+  }
+  /* Every field but blocking must be what NCCL_CONFIG_INITIALIZER put there. */
+  ncclConfig_t want = mpi4nodeNcclConfigDefaults();
+  want.blocking = config->blocking;
+  const size_t n = config->size < sizeof want ? config->size : sizeof want;
+  if (config->version < 21400 || memcmp((const char*)config + 16, (const char*)&want + 16, n - 16) != 0) return ncclInvalidArgument;
+  if (config->blocking != 0 && config->blocking != 1 && config->blocking != MPI4NODE_NCCL_CONFIG_UNDEF_INT) return ncclInvalidArgument;
+  const ncclResult_t rc = initRank(out, nranks, id, rank);
+  if (rc != ncclSuccess || config->blocking != 0) return rc;
+  (*out)->nonblocking = 1;
+  (*out)->initPolls = envInt("FAKE_NCCL_INIT_POLLS", 3);
+  return ncclInProgress;
+}
+#endif
+
+/* A call on a non-blocking communicator was accepted: it is "in progress" for a few polls, its stream
+ * busy meanwhile. */
+static ncclResult_t inProgress(ncclComm_t comm, cudaStream_t stream) {
+  comm->launchPolls = envInt("FAKE_NCCL_LAUNCH_POLLS", 2);
+  if (comm->launchPolls == 0) return ncclSuccess;
+  if (comm->nbusy < 16) comm->busy[comm->nbusy++] = stream;
+  fake_cuda_stream_busy(stream, 1);
+  return ncclInProgress;
+}
+
+static void settled(ncclComm_t comm) {
+  for (int i = 0; i < comm->nbusy; ++i) fake_cuda_stream_busy(comm->busy[i], 0);
+  comm->nbusy = 0;
+  comm->launchPolls = 0;
+  comm->initPolls = 0;
+}
+
 EXPORT ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   if (!comm) return ncclInvalidArgument;
-  MPI_Comm_free(&comm->mpi);
+  if (comm->mpi != MPI_COMM_NULL) MPI_Comm_free(&comm->mpi);
   free(comm);
   return ncclSuccess;
 }
@@ -112,12 +181,20 @@ EXPORT ncclResult_t ncclCommDestroy(ncclComm_t comm) {
 EXPORT ncclResult_t ncclCommAbort(ncclComm_t comm) {
   if (!comm) return ncclInvalidArgument;
   for (int i = 0; i < comm->nstalled; ++i) fake_cuda_stream_unstall(comm->stalled[i]);
+  settled(comm);
   comm->aborted = 1;
   return ncclSuccess;
 }
 
 EXPORT ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* err) {
   if (!comm) return ncclInvalidArgument;
+  int* polls = comm->initPolls ? &comm->initPolls : comm->launchPolls ? &comm->launchPolls : NULL;
+  if (polls && !comm->aborted) {
+    if (*polls > 0) --*polls;
+    *err = ncclInProgress;
+    return ncclSuccess;
+  }
+  if (comm->nbusy) settled(comm);
   *err = comm->asyncError;
   return ncclSuccess;
 }
@@ -280,6 +357,10 @@ static void reduceBlocks(void* out, const char* blocks, size_t stride, int n, si
 static int groupDepth = 0;
 static MPI_Request* groupReqs = NULL;
 static int groupCount = 0, groupCap = 0;
+/* The non-blocking communicators a group used, with a stream of each. */
+static ncclComm_t groupComms[16];
+static cudaStream_t groupStreams[16];
+static int groupNComms = 0;
 
 EXPORT ncclResult_t ncclGroupStart(void) {
   groupDepth++;
@@ -291,7 +372,22 @@ EXPORT ncclResult_t ncclGroupEnd(void) {
   if (--groupDepth > 0) return ncclSuccess;
   int rc = MPI_Waitall(groupCount, groupReqs, MPI_STATUSES_IGNORE);
   groupCount = 0;
-  return rc == MPI_SUCCESS ? ncclSuccess : ncclSystemError;
+  ncclResult_t out = rc == MPI_SUCCESS ? ncclSuccess : ncclSystemError;
+  for (int i = 0; i < groupNComms && out == ncclSuccess; ++i) {
+    if (inProgress(groupComms[i], groupStreams[i]) == ncclInProgress) out = ncclInProgress;
+  }
+  groupNComms = 0;
+  return out;
+}
+
+static void inGroup(ncclComm_t comm, cudaStream_t stream) {
+  for (int i = 0; i < groupNComms; ++i) {
+    if (groupComms[i] == comm) return;
+  }
+  if (groupNComms < 16) {
+    groupComms[groupNComms] = comm;
+    groupStreams[groupNComms++] = stream;
+  }
 }
 
 static void track(MPI_Request r) {
@@ -307,6 +403,8 @@ static int begin(ncclComm_t comm, cudaStream_t stream, const void* a, size_t aBy
                  int dtype) {
   if (!comm || dtypeSize(dtype) == 0) return ncclInvalidArgument;
   if (comm->aborted) return ncclInvalidUsage;
+  if (comm->initPolls || comm->launchPolls) return ncclInvalidUsage; /* still in progress: poll first */
+  if (comm->nonblocking && groupDepth > 0) inGroup(comm, stream);
   if ((a && aBytes && !fake_cuda_is_device_ptr(a, aBytes)) || (b && bBytes && !fake_cuda_is_device_ptr(b, bBytes))) {
     return ncclInvalidArgument; /* host memory, or out of the allocation's bounds */
   }
@@ -322,9 +420,22 @@ static int begin(ncclComm_t comm, cudaStream_t stream, const void* a, size_t aBy
 
 static int mpiResult(int rc) { return rc == MPI_SUCCESS ? ncclSuccess : ncclSystemError; }
 
+/* The result of a call whose work is done: on a non-blocking communicator, outside a group, the call
+ * is "still being launched" for a few polls. */
+static ncclResult_t done(ncclComm_t comm, cudaStream_t stream, int rc) {
+  const ncclResult_t r = mpiResult(rc);
+  if (r != ncclSuccess || !comm->nonblocking || groupDepth > 0) return r;
+  return inProgress(comm, stream);
+}
+
 /* Every rank's `count` elements of `send`, gathered in rank order into a fresh buffer. */
 static char* gatherAll(ncclComm_t comm, const void* send, size_t bytes, int* rc) {
   char* all = malloc(bytes * comm->size + 1);
+  if (comm->mpi == MPI_COMM_NULL) {
+    memcpy(all, send, bytes);
+    *rc = MPI_SUCCESS;
+    return all;
+  }
   *rc = MPI_Allgather(send, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, comm->mpi);
   return all;
 }
@@ -338,7 +449,7 @@ EXPORT ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, in
   char* all = gatherAll(comm, send, bytes, &rc);
   if (rc == MPI_SUCCESS) reduceBlocks(recv, all, bytes, comm->size, count, dtype, op);
   free(all);
-  return mpiResult(rc);
+  return done(comm, stream, rc);
 }
 
 EXPORT ncclResult_t ncclReduce(const void* send, void* recv, size_t count, int dtype, int op, int root,
@@ -351,7 +462,7 @@ EXPORT ncclResult_t ncclReduce(const void* send, void* recv, size_t count, int d
   char* all = gatherAll(comm, send, bytes, &rc);
   if (rc == MPI_SUCCESS && comm->rank == root) reduceBlocks(recv, all, bytes, comm->size, count, dtype, op);
   free(all);
-  return mpiResult(rc);
+  return done(comm, stream, rc);
 }
 
 EXPORT ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, int dtype, int root, ncclComm_t comm,
@@ -361,7 +472,7 @@ EXPORT ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, in
   int r = begin(comm, stream, comm && comm->rank == root ? send : NULL, bytes, recv, bytes, dtype);
   if (r >= 0) return r;
   if (comm->rank == root && send != recv) memmove(recv, send, bytes);
-  return mpiResult(MPI_Bcast(recv, (int)bytes, MPI_BYTE, root, comm->mpi));
+  return done(comm, stream, MPI_Bcast(recv, (int)bytes, MPI_BYTE, root, comm->mpi));
 }
 
 EXPORT ncclResult_t ncclAllGather(const void* send, void* recv, size_t count, int dtype, ncclComm_t comm,
@@ -373,7 +484,7 @@ EXPORT ncclResult_t ncclAllGather(const void* send, void* recv, size_t count, in
   char* all = gatherAll(comm, send, bytes, &rc); /* through a copy: send may lie inside recv */
   if (rc == MPI_SUCCESS) memcpy(recv, all, bytes * comm->size);
   free(all);
-  return mpiResult(rc);
+  return done(comm, stream, rc);
 }
 
 EXPORT ncclResult_t ncclReduceScatter(const void* send, void* recv, size_t count, int dtype, int op,
@@ -387,7 +498,7 @@ EXPORT ncclResult_t ncclReduceScatter(const void* send, void* recv, size_t count
     reduceBlocks(recv, all + comm->rank * bytes, bytes * comm->size, comm->size, count, dtype, op);
   }
   free(all);
-  return mpiResult(rc);
+  return done(comm, stream, rc);
 }
 
 static ncclResult_t p2p(void* buf, size_t count, int dtype, int peer, ncclComm_t comm, cudaStream_t stream, int isSend) {
@@ -403,7 +514,7 @@ static ncclResult_t p2p(void* buf, size_t count, int dtype, int peer, ncclComm_t
     track(req);
     return ncclSuccess;
   }
-  return mpiResult(MPI_Wait(&req, MPI_STATUS_IGNORE));
+  return done(comm, stream, MPI_Wait(&req, MPI_STATUS_IGNORE));
 }
 
 EXPORT ncclResult_t ncclSend(const void* send, size_t count, int dtype, int peer, ncclComm_t comm, cudaStream_t stream) {

@@ -33,7 +33,7 @@ test('an old NCCL: 2.9.0 is decoded from 20900, bf16 and avg are refused with th
   const s = gpu.status();
   assert.is(s.nccl.versionCode, 20900);
   assert.is(s.nccl.version, '2.9.0');
-  assert.equal(s.nccl.features, { bfloat16: false, avg: false, fp8: false, sendRecv: true });
+  assert.equal(s.nccl.features, { bfloat16: false, avg: false, fp8: false, sendRecv: true, nonblocking: true });
   const c = gpu.nccl(world);
   const bf = new gpu.DeviceBuffer('bfloat16', 4).zero();
   const e = throws(() => c.allreduce(bf), 'ERR_NCCL_VERSION');

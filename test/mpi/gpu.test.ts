@@ -6,9 +6,10 @@
 // @timeout 300
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildFakes } from '../fakes/build.js';
+import { buildFakes, withEnv } from '../fakes/build.js';
+import { throwsCode as throws } from '../thrown.js';
 import { close, decode, encode, expected } from '../gpu/values.js';
-import { ANY_SOURCE, MpiError, PROC_NULL, gpu, world } from '../../lib/index.js';
+import { ANY_SOURCE, MpiError, PROC_NULL, gpu, world, type Status } from '../../lib/index.js';
 import type { DeviceDtype, NcclOpName } from '../../lib/gpu/index.js';
 
 // Before the first GPU call, which is when the libraries are loaded.
@@ -33,25 +34,6 @@ async function rejects(p: Promise<unknown>, check: (e: any) => boolean, what: st
   assert.unreachable(`${what}: resolved`);
 }
 
-function throws(fn: () => unknown, code: string, what = code): any {
-  try {
-    fn();
-  } catch (e) {
-    assert.is((e as { code?: string }).code, code, `${what}: ${(e as Error).message}`);
-    return e;
-  }
-  assert.unreachable(`${what}: did not throw`);
-}
-
-function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
-  for (const [k, v] of Object.entries(vars)) process.env[k] = v;
-  try {
-    return fn();
-  } finally {
-    for (const k of Object.keys(vars)) delete process.env[k];
-  }
-}
-
 let shared: gpu.NcclComm | undefined;
 const comm = () => (shared ??= gpu.nccl(world));
 
@@ -67,7 +49,7 @@ test('the fakes load from the explicit paths, with their versions', () => {
   assert.ok(s.nccl.available, s.nccl.reason);
   assert.is(s.nccl.path, fakes.nccl);
   assert.is(s.nccl.version, '2.21.5');
-  assert.equal(s.nccl.features, { bfloat16: true, avg: true, fp8: false, sendRecv: true });
+  assert.equal(s.nccl.features, { bfloat16: true, avg: true, fp8: false, sendRecv: true, nonblocking: true });
   assert.ok(gpu.available());
   assert.is(gpu.deviceCount(), 1);
   assert.is(gpu.device(), 0);
@@ -476,6 +458,74 @@ test('device buffers over MPI, staged in pipelined chunks: Promise and blocking 
     assert.is((nul.toArray() as Int8Array)[0], prev);
     throws(() => gpu.send(world, nul, size, 0), 'ERR_RANK');
     throws(() => gpu.send(world, nul, 0, -5), 'ERR_TAG');
+  } finally {
+    gpu.configureStaging({ chunkBytes: 4 << 20 });
+  }
+});
+
+test('Comm point-to-point takes DeviceBuffer in every direction: device/host to device/host, Promise and blocking', async () => {
+  gpu.configureStaging({ chunkBytes: 1000 });
+  // Blocking forms in pairs: a device isend is driven by the event loop (or its own wait()), which a
+  // blocking receive on the same thread holds up.
+  const pair = rank % 2 === 0 ? rank + 1 : rank - 1;
+  try {
+    // 3 elements: below a staging header's 32 bytes (sent as they are); 8: exactly 32; 5000: 20 chunks.
+    for (const n of [3, 8, 5000]) {
+      const mine = (r: number) => Int32Array.from({ length: n }, (_, i) => r * 100_000 + i);
+      const dev = DeviceBuffer.from(mine(rank));
+      // device -> host array, Promise forms (typed: no casts)
+      const host = new Int32Array(n + 2);
+      const sent: gpu.GpuRequest<Status> = world.isend(dev, next, 20);
+      const [st] = await Promise.all([world.irecv(host, prev, 20), sent]);
+      assert.equal([st.source, st.tag, st.count, st.byteCount], [prev, 20, n, 4 * n], `device -> host irecv, ${n}`);
+      assert.equal(Array.from(host.subarray(0, n)), Array.from(mine(prev)));
+      // device -> a fresh host array of the message's size
+      const [got] = await Promise.all([world.irecv('int32', prev, 22), world.isend(dev, next, 22)]);
+      assert.equal(Array.from(got.data), Array.from(mine(prev)), `device -> irecv('int32'), ${n}`);
+      assert.is(got.status.count, n);
+      // host array -> device
+      const into = new DeviceBuffer('int32', n);
+      const [st5] = await Promise.all([world.irecv(into, prev, 24), world.isend(mine(rank + 7), next, 24)]);
+      assert.is(st5.count, n);
+      assert.equal(Array.from(into.toArray() as Int32Array), Array.from(mine(prev + 7)), `host -> device irecv, ${n}`);
+      // a staged message into a host array too short: MPI's truncation error, and the chunks are drained
+      if (n === 5000) {
+        const s8 = world.isend(dev, next, 27);
+        const e = await rejects(world.irecv(new Int32Array(10), prev, 27), (x) => x instanceof MpiError, 'truncated');
+        assert.is(e.code, 'ERR_TRUNCATE');
+        await s8;
+      }
+      if (pair < size) {
+        // blocking: device -> host array, device -> recv('int32'), host array -> device, device -> device
+        const first = rank % 2 === 0;
+        const host2 = new Int32Array(n);
+        for (const turn of first ? [0, 1] : [1, 0]) {
+          if (turn === 0) {
+            world.send(dev, pair, 21);
+            world.send(dev, pair, 23);
+            world.send(mine(rank + 9), pair, 25);
+            world.send(dev, pair, 26);
+          } else {
+            assert.is(world.recv(host2, ANY_SOURCE, 21).source, pair);
+            assert.equal(Array.from(host2), Array.from(mine(pair)), `device -> host recv, ${n}`);
+            const got2 = world.recv('int32', pair, 23);
+            assert.equal([got2.data.length, got2.data[n - 1]], [n, pair * 100_000 + n - 1], `device -> recv('int32'), ${n}`);
+            assert.is(world.recv(into, pair, 25).byteCount, 4 * n);
+            assert.equal(Array.from(into.toArray() as Int32Array), Array.from(mine(pair + 9)), `host -> device recv, ${n}`);
+            into.fill(0);
+            world.recv(into, pair, 26);
+            assert.equal(Array.from(into.toArray() as Int32Array), Array.from(mine(pair)), `device -> device recv, ${n}`);
+          }
+        }
+      }
+      dev.dispose();
+      into.dispose();
+    }
+    // A host message of exactly 32 bytes that is not a header arrives as it is.
+    const plain = Int32Array.from({ length: 8 }, (_, i) => i + rank);
+    const back = new Int32Array(8);
+    await Promise.all([world.irecv(back, prev, 28), world.isend(plain, next, 28)]);
+    assert.equal(Array.from(back), Array.from({ length: 8 }, (_, i) => i + prev));
   } finally {
     gpu.configureStaging({ chunkBytes: 4 << 20 });
   }

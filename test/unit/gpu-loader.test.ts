@@ -15,7 +15,8 @@ import { tsxImport } from '../../lib/cli/launcher.js';
 import { gpu } from '../../lib/index.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/gpu-status.ts', import.meta.url));
-const UNAVAILABLE = ['ERR_CUDART_NOT_FOUND', 'ERR_CUDART_SYMBOLS', 'ERR_NO_DRIVER', 'ERR_DRIVER_TOO_OLD', 'ERR_NO_DEVICE', 'ERR_CUDA_INIT'];
+const UNAVAILABLE = ['ERR_CUDART_NOT_FOUND', 'ERR_CUDART_SYMBOLS', 'ERR_NO_DRIVER', 'ERR_DRIVER_TOO_OLD', 'ERR_DRIVER_MISMATCH',
+  'ERR_NO_DEVICE', 'ERR_CUDA_INIT'];
 
 interface Outcome {
   available: boolean;
@@ -107,6 +108,41 @@ test('driver missing, driver too old, no device: each reported as such (fake run
   const zero = run({ MPI4NODE_CUDART: cudart, FAKE_CUDA_DEVICES: '0' });
   assert.is(zero.status.code, 'ERR_NO_DEVICE');
   assert.match(zero.status.reason, /there is no CUDA device/);
+});
+
+test('a runtime the driver cannot run does not end the search: the next candidate is tried', () => {
+  const { cudart, cudart12 } = buildFakes();
+  const both = `${cudart}${path.delimiter}${cudart12}`;
+  const o = run({ MPI4NODE_CUDART: both, FAKE_CUDA_DRIVER: 'old' });
+  assert.is(o.available, true, o.status.reason);
+  assert.is(o.status.cuda.path, cudart12);
+  assert.is(o.status.cuda.runtimeVersion, '12.0');
+  assert.is(o.status.cuda.driverVersion, '12.4');
+  assert.equal(o.status.cuda.tried.map((t) => t.path), [cudart, cudart12]);
+  assert.match(o.status.cuda.tried[0]!.error, /CUDA runtime 13\.0 .* the NVIDIA driver supports CUDA only up to 12\.4/);
+  assert.is(o.status.cuda.tried[1]!.error, '');
+  assert.equal(o.buffer, { ok: true });
+  // None usable: the first failure is the answer, every one is listed.
+  const none = run({ MPI4NODE_CUDART: `${cudart}${path.delimiter}/nonexistent/libcudart.so.12`, FAKE_CUDA_DRIVER: 'old' });
+  assert.is(none.status.code, 'ERR_DRIVER_TOO_OLD');
+  assert.is(none.status.cuda.path, cudart);
+  assert.equal(none.status.cuda.tried.map((t) => t.path), [cudart, '/nonexistent/libcudart.so.12']);
+  assert.is(none.status.cuda.tried[0]!.error, '', 'the runtime status() describes');
+  assert.match(none.status.cuda.tried[1]!.error, /cannot open shared object file/);
+});
+
+test('a stub driver and a refused driver/runtime combination are named', () => {
+  const { cudart, cudart12 } = buildFakes();
+  const stub = run({ MPI4NODE_CUDART: cudart, FAKE_CUDA_INIT_ERROR: '34' });
+  assert.is(stub.status.code, 'ERR_NO_DRIVER');
+  assert.match(stub.status.reason, /the libcuda\.so\.1 found is the toolkit's stub; cudaGetDeviceCount: cudaErrorStubLibrary/);
+  for (const code of ['803', '804']) {
+    const o = run({ MPI4NODE_CUDART: `${cudart}${path.delimiter}${cudart12}`, FAKE_CUDA_INIT_ERROR: code });
+    assert.is(o.status.code, 'ERR_DRIVER_MISMATCH');
+    assert.match(o.status.reason, code === '803' ? /refuses this runtime: cudaErrorSystemDriverMismatch/ : /cudaErrorCompatNotSupportedOnDevice/);
+    assert.equal(o.status.cuda.tried.map((t) => t.path), [cudart, cudart12], 'the search went on');
+    assert.is(o.buffer.code, 'ERR_DRIVER_MISMATCH');
+  }
 });
 
 test('a usable GPU without NCCL: buffers work, NCCL calls say NCCL is missing', () => {
