@@ -69,6 +69,17 @@ void Engine::TakeMatched(int slot, double* out) {
   FreeSlot(slot);
 }
 
+// The position in `slots` of the first matched receive, taken into out[position], or -1.
+int Engine::TakeFirstMatched(const int32_t* slots, int n, double* out) {
+  for (int k = 0; k < n; ++k) {
+    if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kMatched) {
+      TakeMatched(slots[k], out + k * kStatusFields);
+      return k;
+    }
+  }
+  return -1;
+}
+
 // The byte count of a status. Asking MPI (MPI_Get_elements_x with MPI_BYTE) costs ~60 instructions per
 // receive, a good part of what the addon adds to a small blocking receive; Open MPI and MPICH keep the
 // count in fields their mpi.h documents, in bytes, for every completed receive and every probe, so those
@@ -557,12 +568,7 @@ void Engine::WaitAll(const int32_t* slots, int n, double* out) {
 int Engine::WaitAny(const int32_t* slots, int n, double* out) {
   for (;;) {
     TestBatches(slots, n, false);
-    for (int k = 0; k < n; ++k) {
-      if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kMatched) {
-        TakeMatched(slots[k], out + k * kStatusFields);
-        return k;
-      }
-    }
+    if (const int k = TakeFirstMatched(slots, n, out); k >= 0) return k;
     const bool unposted = AnyUnposted(slots, n) || AnyBatch(slots, n);
     if (unposted) Advance();
     Gather(slots, n);
@@ -594,12 +600,7 @@ int Engine::WaitAny(const int32_t* slots, int n, double* out) {
 int Engine::TestAny(const int32_t* slots, int n, double* out) {
   if (AnyUnposted(slots, n)) Advance();
   TestBatches(slots, n, false);
-  for (int k = 0; k < n; ++k) {
-    if (Valid(slots[k]) && slots_[slots[k]].kind == SlotKind::kMatched) {
-      TakeMatched(slots[k], out + k * kStatusFields);
-      return k;
-    }
-  }
+  if (const int k = TakeFirstMatched(slots, n, out); k >= 0) return k;
   const bool unposted = AnyUnposted(slots, n) || AnyBatch(slots, n);
   Gather(slots, n);
   if (gathered_.empty()) return unposted ? -2 : -1;

@@ -187,6 +187,7 @@ class Engine final : Poller::Source {
   void RemoveRequestAt(uint32_t i);
   void EraseUnposted(size_t i);
   void TakeMatched(int slot, double* out);  // copies the record out and frees the slot
+  int TakeFirstMatched(const int32_t* slots, int n, double* out);
 
   static bool Overlap(const Envelope& a, const Envelope& b) {
     return a.comm == b.comm && (a.source == b.source || a.source == MPI_ANY_SOURCE || b.source == MPI_ANY_SOURCE) &&
