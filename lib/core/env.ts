@@ -5,7 +5,7 @@ import { C, native } from '../addon/binding.js';
 import { invalidParameterError } from './checks.js';
 import { codedError, LaunchError } from './errors.js';
 import { wtime as mpiWtime } from '../addon/fastpath.js';
-import { finalizeAtExit, watchKeepAlive } from './exit.js';
+import { finalizeAtExit, releaseAll, watchKeepAlive } from './exit.js';
 
 export type ThreadLevel = 'single' | 'funneled' | 'serialized' | 'multiple';
 
@@ -107,6 +107,7 @@ export function finalized(): boolean {
 export function finalize(): void {
   const n = native.pending();
   if (n > 0) throw codedError(TypeError, 'ERR_MPI_PENDING', `cannot finalize: ${n} request(s) still pending; wait or cancel them first`);
+  releaseAll();
   native.finalize();
 }
 

@@ -27,6 +27,35 @@ const EXIT_GRACE_MS = envSeconds('MPI4NODE_EXIT_GRACE_MS', 1000);
 /** After how long with only MPI keeping the process alive it says so (MPI4NODE_IDLE_WARNING_S, default 30; 0: never). */
 const IDLE_WARNING_S = envSeconds('MPI4NODE_IDLE_WARNING_S', 30);
 
+// MPI objects that must be released before MPI_Finalize (windows, files): finalizing with one still open
+// is erroneous, and MPICH's UCX layer aborts the process on the window memory it still has registered.
+// Both are made collectively, so every rank holds the same ones in the same order and releases them in
+// that order at exit (their release is collective too).
+interface Releasable {
+  /** Releases the MPI object (collective), whatever state it is in. */
+  _releaseAtExit(): void;
+}
+const open = new Set<Releasable>();
+
+/** `o` holds an MPI object to release before MPI_Finalize, unless `released(o)` says it was. */
+export function heldUntilFinalize(o: Releasable): void {
+  open.add(o);
+}
+export function released(o: Releasable): void {
+  open.delete(o);
+}
+/** Releases every object still held, in the order they were made. */
+export function releaseAll(): void {
+  for (const o of [...open]) {
+    open.delete(o);
+    try {
+      o._releaseAtExit();
+    } catch {
+      // already unusable: MPI_Finalize is still the better end
+    }
+  }
+}
+
 function who(): string {
   try {
     return `rank ${native.commRank(C.WORLD)}`;
@@ -74,6 +103,7 @@ export function finalizeAtExit(code: number): void {
   }
   const elsewhere = native.pending() - left.length; // requests of worker threads
   if (left.length === 0 && elsewhere <= 0) {
+    releaseAll();
     native.finalize();
     return;
   }

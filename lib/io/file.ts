@@ -23,6 +23,7 @@ import { checkComm, Comm } from '../comm/comm.js';
 import { barrier } from '../coll/impl.js';
 import { dtypeInfo, dtypeOf, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { codedError } from '../core/errors.js';
+import { heldUntilFinalize, released } from '../core/exit.js';
 import { Info, withInfo, type InfoLike } from '../core/info.js';
 import { Request } from '../core/request.js';
 
@@ -95,6 +96,7 @@ export class File {
     this.#comm = comm;
     this.#path = p;
     this.#mode = mode;
+    heldUntilFinalize(this);
   }
 
   /**
@@ -153,6 +155,15 @@ export class File {
     if (this.#inflight.length > 0) {
       throw codedError(Error, 'ERR_FILE_PENDING', `close: ${this.#inflight.length} nonblocking access(es) of ${this.#path} still pending; await them first`);
     }
+    const h = this.#h;
+    this.#h = -1;
+    released(this);
+    native.fileClose(h);
+  }
+
+  /** @internal At exit or finalize with the file still open: closed, whatever was pending. */
+  _releaseAtExit(): void {
+    if (this.#h < 0) return;
     const h = this.#h;
     this.#h = -1;
     native.fileClose(h);

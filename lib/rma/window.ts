@@ -36,6 +36,7 @@ import { asView, checkRank, invalidParameterError, isTypedArray, sameDtype, tooS
 import { dtypeInfo, dtypeOf, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { ensureInit } from '../core/env.js';
 import { codedError, MpiError } from '../core/errors.js';
+import { heldUntilFinalize, released } from '../core/exit.js';
 import { pin } from '../core/pin.js';
 import { Request } from '../core/request.js';
 import { Comm, PROC_NULL, type ArrayOf } from '../comm/comm.js';
@@ -215,6 +216,7 @@ export class Window<T extends TypedArray = TypedArray> {
     progress: boolean | undefined) {
     this.comm = comm;
     this.#h = handle;
+    heldUntilFinalize(this);
     this.memory = memory;
     this.#dtype = dtype;
     if (external !== undefined) this.#external.push(external);
@@ -545,11 +547,27 @@ export class Window<T extends TypedArray = TypedArray> {
   free(): void {
     const h = this.#handle();
     if (this.#passiveAny()) throw epochError('free', 'a passive-target epoch is open (unlock first)');
+    this.#freeNow(h);
+  }
+
+  #freeNow(h: number): void {
+    released(this);
     native.winFree(h, this.#external);
     this.#h = -1;
     this.#held.clear();
     this.#shared.clear();
     if (this.#progress) stopProgress();
+  }
+
+  /** @internal At exit or finalize with the window not freed: epochs are closed as MPI_Win_free needs. */
+  _releaseAtExit(): void {
+    if (this.#h < 0) return;
+    const h = this.#h;
+    if (this.#passiveAny()) {
+      for (const target of this.#locks.keys()) native.winUnlock(h, target);
+      if (this.#lockAll) native.winUnlockAll(h);
+    }
+    this.#freeNow(h);
   }
 }
 

@@ -56,6 +56,13 @@ test('unref(): a receive and a serve() loop still waiting do not keep ranks aliv
   assert.is((r.stdout.match(/exit 0/g) ?? []).length, 2, r.stdout);
 });
 
+test('windows and files still open at the end are released before MPI_Finalize (MPICH aborted on a window)', () => {
+  const r = job('open');
+  assert.is(r.error, undefined, `the job hung (${r.seconds.toFixed(1)} s)`);
+  assert.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.is((r.stdout.match(/exit 0/g) ?? []).length, 2, r.stdout);
+});
+
 // A singleton (no launcher) is enough: it is the process's own event loop that matters.
 function alone(mode: string, waitFor: RegExp | undefined, ms: number) {
   return new Promise<{ stderr: string; stdout: string; code: number | null; matched: boolean }>((resolve) => {
