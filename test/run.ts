@@ -194,7 +194,7 @@ function commandFor(run: Run): { command: string; args: string[]; env: NodeJS.Pr
 }
 
 /** How the intermittent MPICH/UCX segfault shows: UCX's handler, MPICH's launcher, or a bench job's exit status. */
-const MPICH_CRASH = /Caught signal 11 \(Segmentation fault|EXIT STRING: Segmentation fault|EXIT CODE: 11$|killed by SIGSEGV|ranks\): exit 11$/m;
+const MPICH_CRASH = /Caught signal 11 \(Segmentation fault|EXIT STRING: Segmentation fault|killed by SIGSEGV|ranks\): exit 11$/m;
 
 function execute(run: Run, verbose: boolean): Promise<Result> {
   const started = performance.now();
