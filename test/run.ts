@@ -193,9 +193,6 @@ function commandFor(run: Run): { command: string; args: string[]; env: NodeJS.Pr
   return mpirunCommand({ np: run.np!, script: run.file, nodeArgs: ['--expose-gc'], tagOutput: true });
 }
 
-/** How the intermittent MPICH/UCX segfault shows: UCX's handler, MPICH's launcher, or a bench job's exit status. */
-const MPICH_CRASH = /Caught signal 11 \(Segmentation fault|EXIT STRING: Segmentation fault|killed by SIGSEGV|ranks\): exit 11$/m;
-
 function execute(run: Run, verbose: boolean): Promise<Result> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -369,7 +366,6 @@ async function main(): Promise<number> {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
-  let retried = 0;
   const interrupt = (signal: NodeJS.Signals) => {
     if (current) killSession(current);
     console.log(`interrupted by ${signal}`);
@@ -400,16 +396,7 @@ async function main(): Promise<number> {
         console.log(`skip  ${label}  ${run.skipReason}`);
         continue;
       }
-      let r = await execute(run, opts.verbose);
-      if (r.failed > 0 && target.name === 'mpich' && MPICH_CRASH.test(stripAnsi(r.output))) {
-        // MPICH 4.0.2 with UCX segfaults now and then (about 1 suite run in 50-100 here, inside V8 or at
-        // start-up; not reproducible on demand; see README, Troubleshooting). One rerun, said out loud; a
-        // failure that is not that crash, or that crashes again, stays a failure.
-        const where = stripAnsi(r.output).split('\n').find((l) => MPICH_CRASH.test(l))?.trim();
-        console.log(`crash ${label}  (${where}): run again once`);
-        retried++;
-        r = await execute(run, opts.verbose);
-      }
+      const r = await execute(run, opts.verbose);
       passed += r.passed;
       failed += r.failed;
       skipped += r.skipped;
@@ -420,7 +407,6 @@ async function main(): Promise<number> {
     }
   }
 
-  if (retried) console.log(`${retried} MPICH suite run(s) crashed with a segfault and were run again (lines "crash" above)`);
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   return failed > 0 || passed === 0 ? 1 : 0;
 }
