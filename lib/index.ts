@@ -26,12 +26,13 @@ import './coll/objects.js';
 export {
   Channel, readRaw, COPY_BELOW, type ChannelOptions, type ChannelStats, type Envelope, type RecvOptions,
 } from './channel/channel.js';
-export { Server, type Handler, type RequestOptions, type ServeOptions } from './channel/rpc.js';
+export { Server, type Handler, type RequestOptions, type ServeOptions, type ServeEnvelope } from './channel/rpc.js';
 export { GraphComm, AdjacencyError, type Adjacency } from './topo/graph.js';
 export type { Tensor, TensorInit } from './wire/payload.js';
+export { KeyRing, jobKeys, type AuthKey, type AuthReason } from './wire/auth.js';
 export {
   MessageError, ProtocolVersionError, SchemaMismatchError, PayloadMismatchError, ChannelMismatchError,
-  CorruptMessageError, ChecksumError, TimeoutError, PermissionError, RemoteError, ErrorCode,
+  CorruptMessageError, ChecksumError, TimeoutError, PermissionError, RemoteError, AuthenticationError, AbortError, ErrorCode,
   type CorruptReason, type RemoteErrorInfo,
 } from './wire/errors.js';
 export {

@@ -13,7 +13,7 @@
 // of this very channel are checked straight on the bytes (lib/wire/expect.ts); anything else goes
 // through the full decoder, which names the error.
 import { native, statusRecord } from '../addon/binding.js';
-import { asView, checkRank, describe, invalidParameterError, type BufferLike } from '../core/checks.js';
+import { asView, checkRank, checkSignal, describe, invalidParameterError, type BufferLike } from '../core/checks.js';
 import { ANY_SOURCE, Comm } from '../comm/comm.js';
 import { dtypeInfo, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { codedError } from '../core/errors.js';
@@ -28,7 +28,8 @@ import {
   type SchemaVersion, checkSchema, decodeMessage,
 } from '../wire/codec.js';
 import { Expectation } from '../wire/expect.js';
-import { MessageError, PayloadMismatchError, PermissionError, SchemaMismatchError } from '../wire/errors.js';
+import { type AuthKey, KeyRing, jobKeys, verify } from '../wire/auth.js';
+import { AbortError, AuthenticationError, MessageError, PayloadMismatchError, PermissionError, SchemaMismatchError } from '../wire/errors.js';
 import { type EncodedPayload, asTensor, decodePayload, encodePayload } from '../wire/payload.js';
 
 export { COPY_BELOW } from './outbox.js';
@@ -36,8 +37,8 @@ export { COPY_BELOW } from './outbox.js';
 export const TAG_BASE = 4096;
 const TAG_STRIDE = 4;
 
-/** The tag lanes of one channel: offsets from its base tag. */
-export const Lane = { Data: 0, Request: 1, Reply: 2 } as const;
+/** The tag lanes of one channel: offsets from its base tag (Cancel: a requester gave up, lib/channel/rpc.ts). */
+export const Lane = { Data: 0, Request: 1, Reply: 2, Cancel: 3 } as const;
 export type Lane = (typeof Lane)[keyof typeof Lane];
 
 export interface ChannelOptions {
@@ -49,6 +50,12 @@ export interface ChannelOptions {
   shape?: readonly number[] | undefined;
   /** Send a CRC-32C of every payload (receivers always verify one that is present). */
   checksum?: boolean | undefined;
+  /**
+   * Sign every message with HMAC-SHA256 and accept only messages signed with a key held here, each
+   * sequence number once per sender and lane: `true` takes the job's keys from MPI4NODE_AUTH_KEY or
+   * MPI4NODE_AUTH_KEY_FILE; an array of `{ id, key }` gives them (the first signs). docs/security.md.
+   */
+  auth?: boolean | readonly AuthKey[] | KeyRing | undefined;
   /** @internal Test hook: speak another wire protocol version, to exercise the version check. */
   _protocol?: ProtocolVersion | undefined;
 }
@@ -59,6 +66,11 @@ export interface RecvOptions {
    * valid until you reuse the buffer. A message larger than it goes to fresh memory as usual.
    */
   buffer?: BufferLike | undefined;
+  /**
+   * irecv only: abort the receive. The Promise rejects with AbortError if MPI cancelled the receive; a
+   * message already matched is delivered as usual (never lost).
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** A received message: its value, who sent it, and the checked header (seq, versions, correlation id). */
@@ -79,6 +91,8 @@ export interface ChannelStats {
   lateReplies: number;
   /** Requests answered by serve() handlers on this channel. */
   served: number;
+  /** Requests whose requester gave up (timeout or abort) while the handler ran: its signal was aborted. */
+  cancelled: number;
 }
 
 /** @internal Which edges a channel may use (agent graphs, lib/topo/graph.ts). */
@@ -88,6 +102,9 @@ export interface EdgePolicy {
 
 // Open channels by communicator and tag, so two names on the same tags are refused.
 const openTags = new Map<string, { name: string; count: number }>();
+// Sequence numbers by communicator and tag: sent (per destination) and the last authenticated one
+// received (per lane and source). Kept after close, so a reopened channel never repeats one.
+const sequences = new Map<string, { sent: number[]; seen: Map<number, number> }>();
 
 let tagSlots = -1;
 function slotCount(): number {
@@ -101,7 +118,7 @@ export class Channel {
   readonly dtype: Dtype | undefined;
   readonly shape: readonly number[] | undefined;
   readonly checksum: boolean;
-  readonly stats: ChannelStats = { sent: 0, received: 0, errors: 0, requests: 0, timeouts: 0, lateReplies: 0, served: 0 };
+  readonly stats: ChannelStats = { sent: 0, received: 0, errors: 0, requests: 0, timeouts: 0, lateReplies: 0, served: 0, cancelled: 0 };
   readonly #comm: Comm;
   readonly #tpl: ChannelHeaderTemplate;
   readonly #expect: DecodeOptions;
@@ -112,6 +129,8 @@ export class Channel {
   readonly #key: string;
   readonly #quick: Expectation;
   readonly #out: Outbox;
+  readonly #ring: KeyRing | undefined;
+  readonly #seen: Map<number, number>;
   #closed = false;
   #requester: Requester | undefined;
   readonly #servers = new Set<Server>();
@@ -122,7 +141,11 @@ export class Channel {
       throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'channel options', 'an object with a version', options);
     }
     const version = parseVersion(options.version);
-    this.#tpl = new ChannelHeaderTemplate(name, version, options._protocol ?? PROTOCOL);
+    const auth = options.auth;
+    this.#ring = auth === undefined || auth === false ? undefined : auth === true ? jobKeys() : auth instanceof KeyRing ? auth
+      : Array.isArray(auth) ? new KeyRing(auth)
+        : (() => { throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'channel auth', 'true or an array of { id, key }', auth); })();
+    this.#tpl = new ChannelHeaderTemplate(name, version, options._protocol ?? PROTOCOL, this.#ring !== undefined);
     this.name = name;
     this.version = this.#tpl.schema;
     this.checksum = options.checksum === true;
@@ -144,7 +167,6 @@ export class Channel {
     }
     this.#expect = { channel: name, schemaMajor: version.major, protocol: this.#tpl.protocol };
     this.#quick = new Expectation(this.#tpl);
-    this.#out = new Outbox(this.#tpl, this.checksum);
     // Error replies are read whatever the server's schema (its complaint may be about ours).
     this.#expectReply = { channel: name, protocol: this.#tpl.protocol };
 
@@ -152,6 +174,10 @@ export class Channel {
     const slot = this.#tpl.channelHash % slotCount();
     this.#tag = TAG_BASE + TAG_STRIDE * slot;
     this.#key = `${handle}:${slot}`;
+    let seqs = sequences.get(this.#key);
+    if (seqs === undefined) sequences.set(this.#key, (seqs = { sent: [], seen: new Map() }));
+    this.#seen = seqs.seen;
+    this.#out = new Outbox(this.#tpl, this.checksum, seqs.sent, this.#ring, comm.rank);
     const taken = openTags.get(this.#key);
     if (taken !== undefined && taken.name !== name) {
       throw codedError(Error, 'ERR_CHANNEL_COLLISION',
@@ -208,8 +234,21 @@ export class Channel {
   irecv<T = unknown>(source: number = ANY_SOURCE, options?: RecvOptions): Promise<Envelope<T>> {
     const s = this._checkSource(source, 'recv');
     const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
+    const signal = checkSignal(options?.signal, 'irecv: signal');
+    const aborted = () => new AbortError(`irecv on channel '${this.name}' was aborted`, { operation: 'irecv', channel: this.name, cause: signal!.reason });
+    if (signal?.aborted) return Promise.reject(aborted());
     if (into !== undefined) pin(into); // the message may land in it any time until the Promise settles
-    return this._listen(s, Lane.Data, into).then((r) => this._deliver(r.data, r.status.source, Lane.Data) as Envelope<T>);
+    const r = this._listen(s, Lane.Data, into);
+    const onAbort = () => r.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return r.then((got) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (got.status.cancelled) throw aborted();
+      return this._deliver(got.data, got.status.source, Lane.Data) as Envelope<T>;
+    }, (e: Error) => {
+      signal?.removeEventListener('abort', onAbort);
+      throw e;
+    });
   }
 
   // ---- request/reply (lib/channel/rpc.ts) ----
@@ -321,16 +360,17 @@ export class Channel {
 
   /** @internal Checks and decodes received bytes. Failures are typed errors carrying sender and bytes. */
   _deliver(raw: Uint8Array, source: number, lane: Lane): Envelope {
+    if (this.#ring !== undefined) this.#authenticate(raw, source, lane);
     const q = this.#quick.tensor(raw);
     if (q !== undefined && (this.#edges === undefined || this.#edges.canSend(source, this.#comm.rank)) &&
       (this.#dtypeInfo === undefined || (q.dtype === this.#dtypeInfo && (this.shape === undefined || shapeFits(this.shape, q.shape))))) {
       this.stats.received++;
       const ctor = q.dtype.array as unknown as new (b: ArrayBufferLike, o: number, n: number) => TypedArray;
       const data = new ctor(raw.buffer, raw.byteOffset + q.payloadOffset, q.payloadLength / q.dtype.size);
-      return new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane === Lane.Reply ? this.#expectReply : this.#expect);
+      return new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
     }
     try {
-      const msg = decodeMessage(raw, lane === Lane.Reply ? this.#expectReply : this.#expect);
+      const msg = decodeMessage(raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
       const header = msg.header;
       if (lane === Lane.Reply && header.kind !== 'error' && !checkSchema(this.version, header.schema)) {
         throw new SchemaMismatchError(this.version.major, header.schema, raw, { header });
@@ -339,12 +379,29 @@ export class Channel {
         throw Object.assign(new PermissionError(`a message from rank ${source}, which has no edge to rank ${this.#comm.rank} on channel '${this.name}'`,
           { operation: 'recv', channel: this.name, peer: source }), { raw, header, sender: source });
       }
-      if (this.#dtypeInfo !== undefined && !(lane === Lane.Reply && header.kind === 'error')) this.#checkDeclared(header, raw);
+      if (this.#dtypeInfo !== undefined && lane !== Lane.Cancel && !(lane === Lane.Reply && header.kind === 'error')) this.#checkDeclared(header, raw);
       const message = decodePayload(msg, raw);
       this.stats.received++;
       return { message, source, header };
     } catch (e) {
       if (e instanceof MessageError) e.sender = source;
+      this.stats.errors++;
+      throw e;
+    }
+  }
+
+  // Before anything else is read: the MAC, then the sequence number (only an authentic one is recorded).
+  #authenticate(raw: Uint8Array, source: number, lane: Lane): void {
+    try {
+      const seq = verify(this.#ring!, raw, source, this.#comm.rank, this.name);
+      const at = lane * 0x100000000 + source;
+      const last = this.#seen.get(at) ?? 0;
+      if (seq <= last) {
+        throw new AuthenticationError('replay', `sequence number ${seq} from rank ${source} on channel '${this.name}' ` +
+          `was already seen (last ${last})`, raw, { sender: source });
+      }
+      this.#seen.set(at, seq);
+    } catch (e) {
       this.stats.errors++;
       throw e;
     }

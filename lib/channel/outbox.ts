@@ -16,6 +16,7 @@ import { pinAll } from '../core/pin.js';
 import { Request } from '../core/request.js';
 import { type ChannelHeaderTemplate, OFFSET } from '../wire/codec.js';
 import { crc32c } from '../wire/crc32c.js';
+import { type KeyRing, sign } from '../wire/auth.js';
 import type { EncodedPayload } from '../wire/payload.js';
 
 /** Messages of at most this many bytes, header included, are copied into one buffer; larger payloads never are. */
@@ -24,7 +25,10 @@ export const COPY_BELOW = 4032;
 export class Outbox {
   readonly #tpl: ChannelHeaderTemplate;
   readonly #checksum: boolean;
-  readonly #seq: number[] = [];
+  // Per destination; shared by every channel object of the name, so a receiver sees one rising sequence.
+  readonly #seq: number[];
+  readonly #ring: KeyRing | undefined;
+  readonly #me: number;
   // The padded header of the last payload signature sent (everything but seq, correlation id, checksum).
   #hdr: Uint8Array | undefined;
   #hdrKind: string | undefined;
@@ -35,9 +39,12 @@ export class Outbox {
   #scratch = new Uint8Array(0);
   #scratchHdr: Uint8Array | undefined;
 
-  constructor(tpl: ChannelHeaderTemplate, checksum: boolean) {
+  constructor(tpl: ChannelHeaderTemplate, checksum: boolean, seq: number[], ring?: KeyRing, me = 0) {
     this.#tpl = tpl;
     this.#checksum = checksum;
+    this.#seq = seq;
+    this.#ring = ring;
+    this.#me = me;
   }
 
   /**
@@ -74,6 +81,7 @@ export class Outbox {
         buf.set(part, at);
         at += part.byteLength;
       }
+      if (this.#ring !== undefined) sign(this.#ring, buf.subarray(0, hdr.byteLength), [buf.subarray(hdr.byteLength)], this.#me, dest);
       if (!blocking) return Request._send(native.send(buf, dest, tag, comm, false, true)!, buf, dest, tag).then(ignore);
       const k = fastSlot(buf);
       if (k < 0) {
@@ -86,6 +94,7 @@ export class Outbox {
     }
     const header = hdr.slice();
     stampIds(header, seq, correlationId, checksum);
+    if (this.#ring !== undefined) sign(this.#ring, header, p.parts, this.#me, dest);
     const parts = [header, ...p.parts];
     if (blocking) {
       native.sendParts(parts, dest, tag, comm, false, false);

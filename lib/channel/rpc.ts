@@ -5,19 +5,25 @@
 // (unique in the requesting process); the reply echoes it and is matched by (id, sender), never by
 // arrival order.
 // A reply whose request timed out finds no entry: it is dropped and counted (stats.lateReplies), so it
-// can neither crash anything nor resolve a later request. Everything is Promise-driven: no call here
+// can neither crash anything nor resolve a later request. A request that times out or is aborted also
+// sends a cancel notice (the channel's fourth lane, correlation id of the request, empty payload): the
+// serving process aborts that handler's signal (stats.cancelled there); a handler that then throws
+// sends no reply. Everything is Promise-driven: no call here
 // blocks the event loop.
 import { ANY_SOURCE } from '../comm/comm.js';
 import { Lane, type Channel, type Envelope } from './channel.js';
-import { invalidParameterError } from '../core/checks.js';
+import { checkSignal, invalidParameterError } from '../core/checks.js';
 import { codedError } from '../core/errors.js';
 import type { Received, Request } from '../core/request.js';
 import { MAGIC_BYTES, OFFSET } from '../wire/codec.js';
-import { type MessageError, RemoteError, type RemoteErrorInfo, TimeoutError } from '../wire/errors.js';
+import { AbortError, type MessageError, RemoteError, type RemoteErrorInfo, TimeoutError } from '../wire/errors.js';
+import type { EncodedPayload } from '../wire/payload.js';
 
 export interface RequestOptions {
   /** Reject with TimeoutError when no reply came within this many milliseconds (default: wait forever). */
   timeoutMs?: number | undefined;
+  /** Abort the request: it rejects with AbortError and the server is told, as on a timeout. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface ServeOptions {
@@ -31,8 +37,22 @@ export interface ServeOptions {
   onError?: ((error: Error) => void) | undefined;
 }
 
+/** What a handler gets besides the message: `signal` aborts when the requester gives up (timeout, abort). */
+export interface ServeEnvelope<T = unknown> extends Envelope<T> {
+  signal: AbortSignal;
+}
+
 /** Computes the reply to a request: a tensor or any structured-clone value, or a Promise of one. */
-export type Handler = (message: any, envelope: Envelope) => unknown;
+export type Handler<T = any> = (message: T, envelope: ServeEnvelope<T>) => unknown;
+
+// The cancel notice: no payload; the correlation id names the request.
+const CANCEL: EncodedPayload = { kind: 'bytes', parts: [], length: 0 };
+// Handlers running in this process, by communicator, tag, requester and correlation id; and cancels that
+// came before their request (another tag: MPI does not order them), bounded.
+const running = new Map<string, AbortController>();
+const cancelledEarly = new Set<string>();
+const EARLY_MAX = 4096;
+const runKey = (ch: Channel, source: number, id: number) => `${ch.comm._handle(true)}:${ch.tag}:${source}:${id}`;
 
 interface Pending {
   owner: Requester;
@@ -83,23 +103,29 @@ export class Requester {
     if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
       throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'timeoutMs', 'a non-negative number', timeoutMs, RangeError);
     }
+    const signal = checkSignal(options?.signal, 'request: signal');
     const payload = ch._encode(message);
+    const aborted = () => new AbortError(`request to rank ${d} on channel '${ch.name}' was aborted`,
+      { operation: 'request', channel: ch.name, peer: d, cause: signal!.reason });
+    if (signal?.aborted) return Promise.reject(aborted());
     const id = nextId++;
+    const onAbort = () => this.#giveUp(id, aborted());
     const promise = new Promise<Envelope>((resolve, reject) => {
       const p: Pending = { owner: this, dest: d, resolve, reject, timer: undefined };
       if (timeoutMs !== undefined && timeoutMs !== Infinity) {
         p.timer = setTimeout(() => {
-          if (this.#take(id) === undefined) return;
-          if (expired.size >= EXPIRED_MAX) expired.delete(expired.keys().next().value!);
-          expired.set(id, ch);
           ch._countTimeout();
-          reject(new TimeoutError(`no reply from rank ${d} on channel '${ch.name}' within ${timeoutMs} ms`, timeoutMs,
+          this.#giveUp(id, new TimeoutError(`no reply from rank ${d} on channel '${ch.name}' within ${timeoutMs} ms`, timeoutMs,
             { operation: 'request', channel: ch.name, peer: d }));
         }, timeoutMs);
       }
       inFlight.set(id, p);
       this.#mine.add(id);
     });
+    if (signal !== undefined) {
+      signal.addEventListener('abort', onAbort, { once: true });
+      void promise.then(() => signal.removeEventListener('abort', onAbort), () => signal.removeEventListener('abort', onAbort));
+    }
     try {
       this.#listen();
       ch.stats.requests++;
@@ -108,6 +134,16 @@ export class Requester {
       this.#take(id)?.reject(e as Error); // an MPI error rejects, as in every Promise form
     }
     return promise;
+  }
+
+  // The request will not be waited for: its reply, if one comes, is late; the server is told to stop.
+  #giveUp(id: number, err: Error): void {
+    const p = this.#take(id);
+    if (p === undefined) return;
+    if (expired.size >= EXPIRED_MAX) expired.delete(expired.keys().next().value!);
+    expired.set(id, this.#ch);
+    this.#ch._transmit(p.dest, Lane.Cancel, CANCEL, id, false)?.catch(() => {}); // best effort: the reply is dropped anyway
+    p.reject(err);
   }
 
   /** Rejects every waiting request and stops listening. */
@@ -190,6 +226,7 @@ export class Server {
   readonly #onClosed: () => void;
   readonly #inflight = new Set<Promise<void>>();
   #listener: Request<Received<Uint8Array>> | undefined;
+  #cancels: Request<Received<Uint8Array>> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -204,6 +241,7 @@ export class Server {
     this.#onError = options?.onError;
     this.#onClosed = onClosed;
     this.#next();
+    this.#nextCancel();
   }
 
   get closed(): boolean {
@@ -218,15 +256,16 @@ export class Server {
     if (this.#closing === undefined) {
       this.#closed = true;
       this.#listener?.cancel();
+      this.#cancels?.cancel();
       this.#closing = this.#drain();
     }
     return this.#closing;
   }
 
   async #drain(): Promise<void> {
-    while (this.#listener !== undefined || this.#inflight.size > 0) {
-      const listening = this.#listener?.then(() => undefined, () => undefined);
-      await Promise.all([listening, ...this.#inflight]);
+    while (this.#listener !== undefined || this.#cancels !== undefined || this.#inflight.size > 0) {
+      const settled = (r: Request<Received<Uint8Array>> | undefined) => r?.then(() => undefined, () => undefined);
+      await Promise.all([settled(this.#listener), settled(this.#cancels), ...this.#inflight]);
     }
     this.#onClosed();
   }
@@ -248,6 +287,38 @@ export class Server {
     );
   }
 
+  // Cancel notices: abort the named handler's signal, or remember the cancel if its request is still to come.
+  #nextCancel(): void {
+    const r = this.#ch._listen(this.#source, Lane.Cancel);
+    this.#cancels = r;
+    r.then(
+      (got) => {
+        this.#cancels = undefined;
+        if (!got.status.cancelled) this.#onCancel(got.data, got.status.source);
+        if (!this.#closed) this.#nextCancel();
+      },
+      (err: Error) => {
+        this.#cancels = undefined;
+        this.#report(err);
+      },
+    );
+  }
+
+  #onCancel(raw: Uint8Array, source: number): void {
+    let id: number;
+    try {
+      id = Number(this.#ch._deliver(raw, source, Lane.Cancel).header.correlationId);
+    } catch (e) {
+      this.#report(e as Error); // a forged or corrupt cancel (e.g. failing authentication) cancels nothing
+      return;
+    }
+    const key = runKey(this.#ch, source, id);
+    const c = running.get(key);
+    if (c !== undefined) return c.abort(new Error(`rank ${source} gave up request ${id}`));
+    if (cancelledEarly.size >= EARLY_MAX) cancelledEarly.delete(cancelledEarly.values().next().value!);
+    cancelledEarly.add(key);
+  }
+
   #track(p: Promise<void>): void {
     this.#inflight.add(p);
     p.finally(() => this.#inflight.delete(p));
@@ -265,15 +336,29 @@ export class Server {
       if (id !== undefined) await this.#reply(source, Number(id), e, true);
       return;
     }
+    const id = Number(env.header.correlationId);
+    const key = runKey(ch, source, id);
+    const control = new AbortController();
+    if (cancelledEarly.delete(key)) control.abort(new Error(`rank ${source} gave up request ${id}`));
+    running.set(key, control);
+    (env as ServeEnvelope).signal = control.signal;
     let result: unknown;
     let failed = false;
     try {
-      result = await this.#handler(env.message, env);
+      result = await this.#handler(env.message, env as ServeEnvelope);
     } catch (e) {
       result = e;
       failed = true;
+    } finally {
+      running.delete(key);
     }
-    await this.#reply(source, Number(env.header.correlationId), result, failed);
+    if (control.signal.aborted) {
+      // Nobody waits for it. A handler that stopped (threw) gets no error reply; one that ignored its
+      // signal and returned a value has it sent, and counted late at the requester.
+      ch.stats.cancelled++;
+      if (failed) return;
+    }
+    await this.#reply(source, id, result, failed);
   }
 
   async #reply(dest: number, id: number, value: unknown, failed: boolean): Promise<void> {

@@ -46,7 +46,7 @@ export type ArgumentErrorCode = (typeof ARGUMENT_ERROR_CODES)[number];
 export const STATE_ERROR_CODES = [
   'ERR_ADDON_LOAD', 'ERR_MPI_LAUNCH', 'ERR_MPI_FINALIZED', 'ERR_MPI_PENDING',
   'ERR_COMM_FREED', 'ERR_COMM_PREDEFINED', 'ERR_CANCEL_COLLECTIVE',
-  'ERR_CHANNEL_CLOSED', 'ERR_CHANNEL_COLLISION',
+  'ERR_CHANNEL_CLOSED', 'ERR_CHANNEL_COLLISION', 'ERR_AUTH_KEY',
   'ERR_BUFFER_BUSY', 'ERR_BUFFER_DISPOSED', 'ERR_REQUEST_ACTIVE', 'ERR_REQUEST_FREED',
 ] as const;
 export type StateErrorCode = (typeof STATE_ERROR_CODES)[number];
@@ -70,6 +70,10 @@ export const ErrorCode = {
   TIMEOUT: 'ETIMEDOUT',
   /** An operation is not allowed (PermissionError), e.g. writing to a read-only channel. */
   PERMISSION: 'EPERM',
+  /** A message failed authentication: unsigned, unknown key, wrong MAC or replayed (AuthenticationError). */
+  AUTHENTICATION: 'EAUTH',
+  /** A request was aborted by its AbortSignal (AbortError). */
+  ABORTED: 'ABORT_ERR',
   /** A request's handler failed on the serving rank (RemoteError). */
   REMOTE: 'EREMOTE',
 } as const;

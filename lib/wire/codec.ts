@@ -94,6 +94,13 @@ export type PayloadKind = keyof typeof PAYLOAD_KIND;
 export const FLAG_KIND_MASK = 0x000f;
 /** flags bit 4: the checksum field holds the payload's CRC32C. */
 export const FLAG_CHECKSUM = 0x0010;
+/**
+ * flags bit 5: the header ends with the authentication extension (protocol 1.1, lib/wire/auth.ts): at
+ * the first multiple of 8 after the name, u32 key id, u32 zero, then the 32-byte HMAC-SHA256.
+ */
+export const FLAG_AUTH = 0x0020;
+/** Bytes of the authentication extension: key id (4), zero (4), HMAC-SHA256 (32). */
+export const AUTH_EXTENSION_LENGTH = 40;
 
 const KIND_BY_CODE: (PayloadKind | undefined)[] = [];
 for (const k of Object.keys(PAYLOAD_KIND) as PayloadKind[]) KIND_BY_CODE[PAYLOAD_KIND[k]] = k;
@@ -282,7 +289,11 @@ export class ChannelHeaderTemplate {
   /** Pre-stamped header images, one per ndim (built lazily): fixed fields, name, zero padding. */
   readonly #images: (Uint8Array | undefined)[] = [];
 
-  constructor(channel: string, schema: SchemaVersion, protocol: ProtocolVersion = PROTOCOL) {
+  /** Headers carry the authentication extension (FLAG_AUTH), its key id and MAC left zero to stamp. */
+  readonly auth: boolean;
+
+  constructor(channel: string, schema: SchemaVersion, protocol: ProtocolVersion = PROTOCOL, auth = false) {
+    this.auth = auth;
     if (typeof channel !== 'string') throw new TypeError('channel name must be a string');
     const name = utf8Encoder.encode(channel);
     if (name.length === 0 || name.length > MAX_CHANNEL_NAME_BYTES) {
@@ -304,7 +315,8 @@ export class ChannelHeaderTemplate {
 
   /** Header length in bytes for a message with `ndim` dimensions (0 for non-tensor kinds), excluding padding. */
   headerLength(ndim: number): number {
-    return FIXED_HEADER_LENGTH + 8 * ndim + this.#name.length;
+    const known = FIXED_HEADER_LENGTH + 8 * ndim + this.#name.length;
+    return this.auth ? align(known, 8) + AUTH_EXTENSION_LENGTH : known;
   }
 
   /** The encoded header's byteLength for `ndim` dimensions = the payload offset (a multiple of HEADER_ALIGN). */
@@ -360,6 +372,7 @@ export class ChannelHeaderTemplate {
       img[OFFSET.ndim] = ndim;
       img[OFFSET.nameLength] = this.#name.length;
       img.set(this.#name, OFFSET.shape + 8 * ndim);
+      if (this.auth) putU16(img, OFFSET.flags, FLAG_AUTH);
       this.#images[ndim] = img;
     }
     return img;
@@ -385,7 +398,7 @@ function stamp(out: Uint8Array, f: MessageFields, ndim: number): void {
   const len = f.payloadLength;
   if (!(Number.isSafeInteger(len) && len >= 0)) throw new RangeError(`payloadLength must be a non-negative safe integer, got ${len}`);
 
-  let flags = kindCode;
+  let flags = kindCode | (getU16(out, OFFSET.flags) & FLAG_AUTH); // the template's image sets FLAG_AUTH
   if (kindCode === PAYLOAD_KIND.tensor) {
     if (f.dtype === undefined) throw new TypeError("a 'tensor' payload needs a dtype");
     const info = dtypeInfo(f.dtype);
