@@ -29,10 +29,11 @@ export {
 export { Server, type Handler, type RequestOptions, type ServeOptions, type ServeEnvelope } from './channel/rpc.js';
 export { GraphComm, AdjacencyError, type Adjacency } from './topo/graph.js';
 export type { Tensor, TensorInit } from './wire/payload.js';
+export type { StandardSchemaV1, SchemaIssue, Validator, ValidatorFunction } from './channel/schema.js';
 export { KeyRing, jobKeys, type AuthKey, type AuthReason } from './wire/auth.js';
 export {
   MessageError, ProtocolVersionError, SchemaMismatchError, PayloadMismatchError, ChannelMismatchError,
-  CorruptMessageError, ChecksumError, TimeoutError, PermissionError, RemoteError, AuthenticationError, AbortError, ErrorCode,
+  CorruptMessageError, ChecksumError, TimeoutError, PermissionError, RemoteError, AuthenticationError, AbortError, SchemaValidationError, ErrorCode,
   type CorruptReason, type RemoteErrorInfo,
 } from './wire/errors.js';
 export {

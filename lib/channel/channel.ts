@@ -3,7 +3,7 @@
 // point-to-point traffic can never match it. See docs/channels.md.
 //
 // Isolation between channels: a channel's tags are derived from its name (CRC-32C into a tag range
-// above TAG_BASE, four tags per name: data, request, reply, spare). Opening two channels whose names
+// above TAG_BASE, four tags per name: data, request, reply, cancel). Opening two channels whose names
 // fall on the same tags in one process is refused, so two channels open at once never consume each
 // other's messages; the name in every header catches a collision between processes that opened
 // different channels (ChannelMismatchError, with the message kept in err.raw).
@@ -29,7 +29,8 @@ import {
 } from '../wire/codec.js';
 import { Expectation } from '../wire/expect.js';
 import { type AuthKey, KeyRing, jobKeys, verify } from '../wire/auth.js';
-import { AbortError, AuthenticationError, MessageError, PayloadMismatchError, PermissionError, SchemaMismatchError } from '../wire/errors.js';
+import { AbortError, AuthenticationError, MessageError, PayloadMismatchError, PermissionError, SchemaMismatchError, SchemaValidationError } from '../wire/errors.js';
+import { type Checked, type Validator, compileValidator, formatIssues } from './schema.js';
 import { type EncodedPayload, asTensor, decodePayload, encodePayload } from '../wire/payload.js';
 
 export { COPY_BELOW } from './outbox.js';
@@ -41,13 +42,21 @@ const TAG_STRIDE = 4;
 export const Lane = { Data: 0, Request: 1, Reply: 2, Cancel: 3 } as const;
 export type Lane = (typeof Lane)[keyof typeof Lane];
 
-export interface ChannelOptions {
+export interface ChannelOptions<T = any> {
   /** The schema version: 2, '2.1' or { major: 2, minor: 1 }. Receivers require the same major. */
   version: number | string | { major: number; minor?: number };
   /** Declares a tensor channel of this dtype: sends are checked, receives verified. */
   dtype?: Dtype | undefined;
   /** Declared tensor shape; -1 is any extent in that dimension. Needs `dtype`. */
   shape?: readonly number[] | undefined;
+  /**
+   * Validates every message and request sent and received (beyond version, dtype and shape): a Standard
+   * Schema (zod, valibot, arktype, ...) or a function. A send that fails throws ERR_CHANNEL_PAYLOAD; a
+   * received message that fails is a SchemaValidationError with the value and the issues.
+   */
+  schema?: Validator<T> | undefined;
+  /** The same for replies of request/reply (by default replies are not validated). */
+  replySchema?: Validator | undefined;
   /** Send a CRC-32C of every payload (receivers always verify one that is present). */
   checksum?: boolean | undefined;
   /**
@@ -112,7 +121,7 @@ function slotCount(): number {
   return tagSlots;
 }
 
-export class Channel {
+export class Channel<T = any> {
   readonly name: string;
   readonly version: SchemaVersion;
   readonly dtype: Dtype | undefined;
@@ -130,17 +139,21 @@ export class Channel {
   readonly #quick: Expectation;
   readonly #out: Outbox;
   readonly #ring: KeyRing | undefined;
+  readonly #validate: ((value: unknown) => Checked) | undefined;
+  readonly #validateReply: ((value: unknown) => Checked) | undefined;
   readonly #seen: Map<number, number>;
   #closed = false;
   #requester: Requester | undefined;
   readonly #servers = new Set<Server>();
 
   /** @internal Opened by comm.channel(name, options) (or graph.channel). */
-  constructor(comm: Comm, name: string, options: ChannelOptions, edges?: EdgePolicy) {
+  constructor(comm: Comm, name: string, options: ChannelOptions<T>, edges?: EdgePolicy) {
     if (options === null || typeof options !== 'object') {
       throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'channel options', 'an object with a version', options);
     }
     const version = parseVersion(options.version);
+    this.#validate = compileValidator(options.schema, 'channel schema');
+    this.#validateReply = compileValidator(options.replySchema, 'channel replySchema');
     const auth = options.auth;
     this.#ring = auth === undefined || auth === false ? undefined : auth === true ? jobKeys() : auth instanceof KeyRing ? auth
       : Array.isArray(auth) ? new KeyRing(auth)
@@ -206,13 +219,13 @@ export class Channel {
    * Sends a message to `dest`: a tensor ({ dtype, shape, data }, or a typed array as 1-D), or any
    * structured-clone value whose typed arrays and ArrayBuffers travel out of band. Blocks like MPI_Send.
    */
-  send(dest: number, message: unknown): void {
+  send(dest: number, message: T): void {
     const d = this._checkDest(dest, 'send');
     this._transmit(d, Lane.Data, this._encode(message), 0, true);
   }
 
   /** Promise form of send: resolves once the message's memory may be reused. Argument errors throw. */
-  isend(dest: number, message: unknown): Promise<void> {
+  isend(dest: number, message: T): Promise<void> {
     const d = this._checkDest(dest, 'send');
     return this._transmit(d, Lane.Data, this._encode(message), 0, false)!;
   }
@@ -220,18 +233,18 @@ export class Channel {
   // ---- receiving ----
 
   /** Receives the next message from `source` (default any), blocking like MPI_Recv; every check runs. */
-  recv<T = unknown>(source: number = ANY_SOURCE, options?: RecvOptions): Envelope<T> {
+  recv<U = T>(source: number = ANY_SOURCE, options?: RecvOptions): Envelope<U> {
     const s = this._checkSource(source, 'recv');
     const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
     const raw = receive(s, this.#tag + Lane.Data, this.#comm._handle(true), into);
-    return this._deliver(raw, statusRecord[STATUS.source]!, Lane.Data) as Envelope<T>;
+    return this._deliver(raw, statusRecord[STATUS.source]!, Lane.Data) as Envelope<U>;
   }
 
   /**
    * Promise form of recv; never blocks the event loop. Argument and permission errors throw, as in
    * every Promise form of this library; a message that fails a check rejects.
    */
-  irecv<T = unknown>(source: number = ANY_SOURCE, options?: RecvOptions): Promise<Envelope<T>> {
+  irecv<U = T>(source: number = ANY_SOURCE, options?: RecvOptions): Promise<Envelope<U>> {
     const s = this._checkSource(source, 'recv');
     const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
     const signal = checkSignal(options?.signal, 'irecv: signal');
@@ -244,7 +257,7 @@ export class Channel {
     return r.then((got) => {
       signal?.removeEventListener('abort', onAbort);
       if (got.status.cancelled) throw aborted();
-      return this._deliver(got.data, got.status.source, Lane.Data) as Envelope<T>;
+      return this._deliver(got.data, got.status.source, Lane.Data) as Envelope<U>;
     }, (e: Error) => {
       signal?.removeEventListener('abort', onAbort);
       throw e;
@@ -259,16 +272,16 @@ export class Channel {
    * counted in stats.lateReplies), and with RemoteError when the handler threw. Argument and permission
    * errors throw before anything is sent.
    */
-  request<T = unknown>(dest: number, message: unknown, options: RequestOptions = {}): Promise<Envelope<T>> {
+  request<R = unknown>(dest: number, message: T, options: RequestOptions = {}): Promise<Envelope<R>> {
     this.#requester ??= new Requester(this);
-    return this.#requester.request(dest, message, options) as Promise<Envelope<T>>;
+    return this.#requester.request(dest, message, options) as Promise<Envelope<R>>;
   }
 
   /**
    * Answers requests with `handler(message, envelope)`'s return value (or its Promise's), until the
    * returned server is closed. A handler that throws sends an error reply the requester rejects with.
    */
-  serve(handler: Handler, options: ServeOptions = {}): Server {
+  serve(handler: Handler<T>, options: ServeOptions = {}): Server {
     this._checkOpen('serve');
     const server = new Server(this, handler, options, () => this.#servers.delete(server));
     this.#servers.add(server);
@@ -325,7 +338,15 @@ export class Channel {
   }
 
   /** @internal The payload of a value, checked against the channel's declared dtype and shape. */
-  _encode(message: unknown, kind: 'object' | 'error' = 'object'): EncodedPayload {
+  _encode(message: unknown, kind: 'object' | 'error' = 'object', reply = false): EncodedPayload {
+    const check = reply ? this.#validateReply : this.#validate;
+    if (check !== undefined && kind === 'object') {
+      const r = check(message);
+      if (!r.ok) {
+        throw Object.assign(codedError(TypeError, 'ERR_CHANNEL_PAYLOAD', `channel '${this.name}': the ${reply ? 'reply' : 'message'} ` +
+          `fails its schema: ${formatIssues(r.issues)}`), { issues: r.issues });
+      }
+    }
     if (this.#dtypeInfo !== undefined && kind === 'object') {
       const t = asTensor(message);
       if (t === undefined) {
@@ -367,7 +388,8 @@ export class Channel {
       this.stats.received++;
       const ctor = q.dtype.array as unknown as new (b: ArrayBufferLike, o: number, n: number) => TypedArray;
       const data = new ctor(raw.buffer, raw.byteOffset + q.payloadOffset, q.payloadLength / q.dtype.size);
-      return new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
+      const env = new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
+      return this.#validated(env, raw, lane);
     }
     try {
       const msg = decodeMessage(raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
@@ -382,12 +404,26 @@ export class Channel {
       if (this.#dtypeInfo !== undefined && lane !== Lane.Cancel && !(lane === Lane.Reply && header.kind === 'error')) this.#checkDeclared(header, raw);
       const message = decodePayload(msg, raw);
       this.stats.received++;
-      return { message, source, header };
+      return this.#validated({ message, source, header }, raw, lane);
     } catch (e) {
       if (e instanceof MessageError) e.sender = source;
-      this.stats.errors++;
+      if (!(e instanceof SchemaValidationError)) this.stats.errors++; // that one counted itself
       throw e;
     }
+  }
+
+  // The channel's validator on a decoded message (its output replaces the value: a schema may transform).
+  #validated(env: Envelope, raw: Uint8Array, lane: Lane): Envelope {
+    const check = lane === Lane.Reply ? this.#validateReply : lane === Lane.Cancel ? undefined : this.#validate;
+    if (check === undefined || (lane === Lane.Reply && env.header.kind === 'error')) return env;
+    const r = check(env.message);
+    if (r.ok) {
+      (env as { message: unknown }).message = r.value;
+      return env;
+    }
+    this.stats.received--; // counted as an error instead
+    this.stats.errors++;
+    throw new SchemaValidationError(r.issues, formatIssues(r.issues), env.message, env.header, raw, { sender: env.source });
   }
 
   // Before anything else is read: the MAC, then the sequence number (only an authentic one is recorded).
@@ -443,7 +479,7 @@ class Delivery implements Envelope {
   readonly #raw: Uint8Array;
   readonly #expect: DecodeOptions;
 
-  constructor(readonly message: unknown, readonly source: number, raw: Uint8Array, expect: DecodeOptions) {
+  constructor(public message: unknown, readonly source: number, raw: Uint8Array, expect: DecodeOptions) {
     this.#raw = raw;
     this.#expect = expect;
   }
@@ -482,10 +518,10 @@ declare module '../comm/comm.js' {
      * Opens a versioned channel on this communicator (local: no other rank is involved). Receivers
      * require the same schema major; `dtype`/`shape` declare a tensor channel. See docs/channels.md.
      */
-    channel(name: string, options: ChannelOptions): Channel;
+    channel<T = any>(name: string, options: ChannelOptions<T>): Channel<T>;
   }
 }
 
-Comm.prototype.channel = function (this: Comm, name: string, options: ChannelOptions): Channel {
+Comm.prototype.channel = function <T>(this: Comm, name: string, options: ChannelOptions<T>): Channel<T> {
   return new Channel(this, name, options);
 };

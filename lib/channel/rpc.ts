@@ -53,6 +53,10 @@ const running = new Map<string, AbortController>();
 const cancelledEarly = new Set<string>();
 const EARLY_MAX = 4096;
 const runKey = (ch: Channel, source: number, id: number) => `${ch.comm._handle(true)}:${ch.tag}:${source}:${id}`;
+// Serve loops by communicator and tag: channel objects of one name with different schema majors share the
+// request tag, so whichever loop takes a request hands it to the loop of the request's major.
+const servers = new Map<string, Set<Server>>();
+const tagKey = (ch: Channel) => `${ch.comm._handle(true)}:${ch.tag}`;
 
 interface Pending {
   owner: Requester;
@@ -239,7 +243,15 @@ export class Server {
     this.#handler = handler;
     this.#source = ch._checkSource(options?.source ?? ANY_SOURCE, 'serve');
     this.#onError = options?.onError;
-    this.#onClosed = onClosed;
+    const key = tagKey(ch);
+    let set = servers.get(key);
+    if (set === undefined) servers.set(key, (set = new Set()));
+    set.add(this);
+    this.#onClosed = () => {
+      set.delete(this);
+      if (set.size === 0) servers.delete(key);
+      onClosed();
+    };
     this.#next();
     this.#nextCancel();
   }
@@ -276,7 +288,10 @@ export class Server {
     r.then(
       (got) => {
         this.#listener = undefined;
-        if (!got.status.cancelled) this.#track(this.#answer(got.data, got.status.source));
+        if (!got.status.cancelled) {
+          const to = this.#route(got.data, got.status.source);
+          to.#track(to.#answer(got.data, got.status.source));
+        }
         if (!this.#closed) this.#next();
       },
       (err: Error) => {
@@ -285,6 +300,17 @@ export class Server {
         this.#closed = true;
       },
     );
+  }
+
+  // The open serve loop of this name for the request's schema major (read unchecked: the loop that
+  // answers runs every check); this one when none other fits.
+  #route(raw: Uint8Array, source: number): Server {
+    const major = raw.byteLength >= OFFSET.schemaMajor + 2 ? raw[OFFSET.schemaMajor]! | (raw[OFFSET.schemaMajor + 1]! << 8) : -1;
+    if (major === this.#ch.version.major) return this;
+    for (const s of servers.get(tagKey(this.#ch)) ?? []) {
+      if (!s.#closed && s.#ch.version.major === major && (s.#source === ANY_SOURCE || s.#source === source)) return s;
+    }
+    return this;
   }
 
   // Cancel notices: abort the named handler's signal, or remember the cancel if its request is still to come.
@@ -366,7 +392,7 @@ export class Server {
     try {
       let payload;
       try {
-        payload = failed ? ch._encode(errorInfo(value), 'error') : ch._encode(value);
+        payload = failed ? ch._encode(errorInfo(value), 'error') : ch._encode(value, 'object', true);
       } catch (e) {
         payload = ch._encode(errorInfo(e), 'error'); // the handler's value does not fit the channel
       }

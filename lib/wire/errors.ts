@@ -239,6 +239,24 @@ export class PayloadMismatchError extends SchemaMismatchError {
   }
 }
 
+/**
+ * A decoded message that its channel's validator (`schema`, `replySchema`) rejected. A
+ * SchemaMismatchError (code 'ESCHEMA'); `value` is the decoded message, `issues` what the validator said.
+ * Always carries `header`.
+ */
+export class SchemaValidationError extends SchemaMismatchError {
+  override name = 'SchemaValidationError';
+  readonly value: unknown;
+  readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }>;
+
+  constructor(issues: SchemaValidationError['issues'], summary: string, value: unknown, header: DecodedHeader, raw: Uint8Array, options?: MessageErrorOptions) {
+    super(header.schema.major, header.schema, raw, { ...options, header });
+    this.message = `message on channel '${header.channel}' fails its schema: ${summary}`;
+    this.value = value;
+    this.issues = issues;
+  }
+}
+
 /** What an error reply carries: the failure as the serving rank saw it. */
 export interface RemoteErrorInfo {
   name: string;
