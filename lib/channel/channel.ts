@@ -57,6 +57,12 @@ export interface ChannelOptions<T = any> {
   schema?: Validator<T> | undefined;
   /** The same for replies of request/reply (by default replies are not validated). */
   replySchema?: Validator | undefined;
+  /**
+   * Flow control: at most about this many messages of this channel object per destination may wait
+   * unreceived there. Every `window`-th message is sent synchronously (completes once the receiver
+   * matched it); isend holds later messages in this process until the one a window back was matched.
+   */
+  window?: number | undefined;
   /** Send a CRC-32C of every payload (receivers always verify one that is present). */
   checksum?: boolean | undefined;
   /**
@@ -142,6 +148,8 @@ export class Channel<T = any> {
   readonly #validate: ((value: unknown) => Checked) | undefined;
   readonly #validateReply: ((value: unknown) => Checked) | undefined;
   readonly #seen: Map<number, number>;
+  readonly #window: number;
+  readonly #flow = new Map<number, Flow>();
   #closed = false;
   #requester: Requester | undefined;
   readonly #servers = new Set<Server>();
@@ -153,6 +161,11 @@ export class Channel<T = any> {
     }
     const version = parseVersion(options.version);
     this.#validate = compileValidator(options.schema, 'channel schema');
+    const w = options.window;
+    if (w !== undefined && !(Number.isSafeInteger(w) && w >= 1)) {
+      throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'channel window', 'a positive integer', w, RangeError);
+    }
+    this.#window = w ?? 0;
     this.#validateReply = compileValidator(options.replySchema, 'channel replySchema');
     const auth = options.auth;
     this.#ring = auth === undefined || auth === false ? undefined : auth === true ? jobKeys() : auth instanceof KeyRing ? auth
@@ -221,13 +234,50 @@ export class Channel<T = any> {
    */
   send(dest: number, message: T): void {
     const d = this._checkDest(dest, 'send');
-    this._transmit(d, Lane.Data, this._encode(message), 0, true);
+    const p = this._encode(message);
+    if (this.#window === 0) {
+      this._transmit(d, Lane.Data, p, 0, true);
+      return;
+    }
+    const f = this.#flowOf(d);
+    if (f.held > 0 || !f.gateSettled(f.n + 1 - this.#window)) {
+      throw codedError(Error, 'ERR_CHANNEL_FLOW', `send: Promise sends to rank ${d} on channel '${this.name}' wait for the ` +
+        'receiver (flow control); await them before a blocking send');
+    }
+    const n = ++f.n;
+    this.#out.send(d, this.#tag + Lane.Data, this.#comm._handle(true), p, 0, true, n % this.#window === 0);
+    this.stats.sent++;
   }
 
   /** Promise form of send: resolves once the message's memory may be reused. Argument errors throw. */
   isend(dest: number, message: T): Promise<void> {
     const d = this._checkDest(dest, 'send');
-    return this._transmit(d, Lane.Data, this._encode(message), 0, false)!;
+    const p = this._encode(message);
+    if (this.#window === 0) return this._transmit(d, Lane.Data, p, 0, false)!;
+    const f = this.#flowOf(d), w = this.#window;
+    const n = ++f.n, sync = n % w === 0;
+    const post = () => {
+      const sent = this.#out.send(d, this.#tag + Lane.Data, this.#comm._handle(true), p, 0, false, sync)!;
+      this.stats.sent++;
+      if (sync) f.track(n, sent);
+      return sent;
+    };
+    // Message n may leave after message n - 1, once every synchronous send up to n - w was matched (read
+    // when n - 1 has left: only then is that send posted and tracked).
+    if (f.held === 0 && f.gate(n - w) === undefined) return post();
+    f.held++;
+    const out = f.tail.then(() => f.gate(n - w)?.then(noop, noop)).then(() => {
+      f.held--;
+      return post();
+    });
+    f.tail = out.then(noop, noop);
+    return out;
+  }
+
+  #flowOf(d: number): Flow {
+    let f = this.#flow.get(d);
+    if (f === undefined) this.#flow.set(d, (f = new Flow(this.#window)));
+    return f;
   }
 
   // ---- receiving ----
@@ -467,6 +517,33 @@ export function readRaw<T = unknown>(raw: Uint8Array, sender = -1): Envelope<T> 
   const major = raw.byteLength >= 8 ? raw[4]! | (raw[5]! << 8) : PROTOCOL.major;
   const msg = decodeMessage(raw, { protocol: { major, minor: 0 }, verifyChecksum: false });
   return { message: decodePayload(msg, raw) as T, source: sender, header: msg.header };
+}
+
+function noop(): void {}
+
+/** Flow control towards one destination: messages numbered, synchronous sends' completions by number. */
+class Flow {
+  n = 0;
+  held = 0;
+  tail: Promise<void> = Promise.resolve();
+  readonly #syncs = new Map<number, Promise<unknown>>();
+
+  constructor(readonly window: number) {}
+
+  /** Completion of the last synchronous send numbered at most `upTo`, if it is still pending. */
+  gate(upTo: number): Promise<unknown> | undefined {
+    return upTo < this.window ? undefined : this.#syncs.get(Math.floor(upTo / this.window) * this.window);
+  }
+
+  gateSettled(upTo: number): boolean {
+    return this.gate(upTo) === undefined;
+  }
+
+  track(n: number, sent: Promise<void>): void {
+    this.#syncs.set(n, sent);
+    const done = () => void this.#syncs.delete(n);
+    sent.then(done, done);
+  }
 }
 
 function bytesOf(v: TypedArray): Uint8Array {

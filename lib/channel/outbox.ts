@@ -51,7 +51,7 @@ export class Outbox {
    * Sends `p` to `dest` with `tag` on `comm` (the channel's private duplicate): blocking (returns once
    * the memory may be reused) or not (a Promise of the same). A bad shape throws before anything moves.
    */
-  send(dest: number, tag: number, comm: number, p: EncodedPayload, correlationId: number, blocking: boolean): Promise<void> | undefined {
+  send(dest: number, tag: number, comm: number, p: EncodedPayload, correlationId: number, blocking: boolean, sync = false): Promise<void> | undefined {
     const hdr = this.#header(p);
     const seq = (this.#seq[dest] ?? 0) + 1;
     this.#seq[dest] = seq;
@@ -82,10 +82,10 @@ export class Outbox {
         at += part.byteLength;
       }
       if (this.#ring !== undefined) sign(this.#ring, buf.subarray(0, hdr.byteLength), [buf.subarray(hdr.byteLength)], this.#me, dest);
-      if (!blocking) return Request._send(native.send(buf, dest, tag, comm, false, true)!, buf, dest, tag).then(ignore);
-      const k = fastSlot(buf);
+      if (!blocking) return Request._send(native.send(buf, dest, tag, comm, sync, true)!, buf, dest, tag).then(ignore);
+      const k = sync ? -1 : fastSlot(buf);
       if (k < 0) {
-        native.send(buf, dest, tag, comm, false, false);
+        native.send(buf, dest, tag, comm, sync, false);
       } else {
         setFastArgs(k, dest, tag, comm, 0);
         sendFast();
@@ -97,13 +97,13 @@ export class Outbox {
     if (this.#ring !== undefined) sign(this.#ring, header, p.parts, this.#me, dest);
     const parts = [header, ...p.parts];
     if (blocking) {
-      native.sendParts(parts, dest, tag, comm, false, false);
+      native.sendParts(parts, dest, tag, comm, sync, false);
       return undefined;
     }
     // The Request holds the header; the closure holds the other parts until the send completes, and the
     // caller's arrays among them stay attached (core/pin.ts).
     pinAll(parts);
-    return Request._send(native.sendParts(parts, dest, tag, comm, false, true)!, header, dest, tag).then(() => void parts);
+    return Request._send(native.sendParts(parts, dest, tag, comm, sync, true)!, header, dest, tag).then(() => void parts);
   }
 
   #header(p: EncodedPayload): Uint8Array {
