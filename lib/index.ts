@@ -28,6 +28,8 @@ export {
 } from './channel/channel.js';
 export { Server, type Handler, type RequestOptions, type ServeOptions, type ServeEnvelope } from './channel/rpc.js';
 export { GraphComm, AdjacencyError, type Adjacency } from './topo/graph.js';
+// Task pools over a communicator's ranks (comm.pool), in the spirit of mpi4py.futures.
+export { Pool, type PoolOptions } from './pool/pool.js';
 export type { Tensor, TensorInit } from './wire/payload.js';
 export type { StandardSchemaV1, SchemaIssue, Validator, ValidatorFunction } from './channel/schema.js';
 export { KeyRing, jobKeys, type AuthKey, type AuthReason } from './wire/auth.js';
