@@ -282,24 +282,30 @@ export class Server {
     this.#onClosed();
   }
 
-  #next(): void {
-    const r = this.#ch._listen(this.#source, Lane.Request);
-    this.#listener = r;
+  // One receive at a time on a lane (requests, or cancel notices), again after each message, until closed.
+  #loop(lane: typeof Lane.Request | typeof Lane.Cancel, onMessage: (raw: Uint8Array, source: number) => void): void {
+    const r = this.#ch._listen(this.#source, lane);
+    const set = (v: Request<Received<Uint8Array>> | undefined) => (lane === Lane.Request ? (this.#listener = v) : (this.#cancels = v));
+    set(r);
     r.then(
       (got) => {
-        this.#listener = undefined;
-        if (!got.status.cancelled) {
-          const to = this.#route(got.data, got.status.source);
-          to.#track(to.#answer(got.data, got.status.source));
-        }
-        if (!this.#closed) this.#next();
+        set(undefined);
+        if (!got.status.cancelled) onMessage(got.data, got.status.source);
+        if (!this.#closed) this.#loop(lane, onMessage);
       },
       (err: Error) => {
-        this.#listener = undefined;
+        set(undefined);
         this.#report(err);
-        this.#closed = true;
+        if (lane === Lane.Request) this.#closed = true;
       },
     );
+  }
+
+  #next(): void {
+    this.#loop(Lane.Request, (raw, source) => {
+      const to = this.#route(raw, source);
+      to.#track(to.#answer(raw, source));
+    });
   }
 
   // The open serve loop of this name for the request's schema major (read unchecked: the loop that
@@ -315,19 +321,7 @@ export class Server {
 
   // Cancel notices: abort the named handler's signal, or remember the cancel if its request is still to come.
   #nextCancel(): void {
-    const r = this.#ch._listen(this.#source, Lane.Cancel);
-    this.#cancels = r;
-    r.then(
-      (got) => {
-        this.#cancels = undefined;
-        if (!got.status.cancelled) this.#onCancel(got.data, got.status.source);
-        if (!this.#closed) this.#nextCancel();
-      },
-      (err: Error) => {
-        this.#cancels = undefined;
-        this.#report(err);
-      },
-    );
+    this.#loop(Lane.Cancel, (raw, source) => this.#onCancel(raw, source));
   }
 
   #onCancel(raw: Uint8Array, source: number): void {

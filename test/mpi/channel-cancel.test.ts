@@ -11,7 +11,7 @@ const next = (rank + 1) % size, prev = (rank - 1 + size) % size;
 const sync = world.dup();
 
 /** Resolves once `signal` aborts, or rejects after `ms` (so a lost cancel fails the test, not the run). */
-function aborted(signal: AbortSignal, ms = 10_000): Promise<void> {
+function aborted(signal: AbortSignal, ms = 30_000): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return resolve();
     const t = setTimeout(() => reject(new Error('the handler was never cancelled')), ms);
@@ -19,7 +19,19 @@ function aborted(signal: AbortSignal, ms = 10_000): Promise<void> {
   });
 }
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+/** A channel whose handler waits for its signal, then stops (throws): `stopped()` counts those. */
+function stoppingServer(name: string) {
+  const ch = world.channel(name, { version: 1 });
+  let stopped = 0;
+  const server = ch.serve(async (_m: number, env) => {
+    await aborted(env.signal);
+    stopped++;
+    env.signal.throwIfAborted();
+  });
+  return { ch, server, stopped: () => stopped };
+}
+
+async function until(cond: () => boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) assert.unreachable('condition not reached in time');
@@ -47,13 +59,7 @@ test('irecv: an aborted signal rejects at once; an abort while waiting cancels t
 });
 
 test('an aborted request rejects with AbortError; the server handler sees its signal abort and, stopping, sends no reply', async () => {
-  const ch = world.channel('c/abort', { version: 1 });
-  let stopped = 0;
-  const server = ch.serve(async (_m: number, env) => {
-    await aborted(env.signal);
-    stopped++;
-    env.signal.throwIfAborted();
-  });
+  const { ch, server, stopped } = stoppingServer('c/abort');
   const ac = new AbortController();
   const p = ch.request(next, 1, { signal: ac.signal });
   await sleep(20);
@@ -62,7 +68,7 @@ test('an aborted request rejects with AbortError; the server handler sees its si
   assert.instance(err, AbortError);
   assert.is(err.peer, next);
   assert.is((err.cause as Error).message, 'user gave up');
-  await until(() => stopped === 1);
+  await until(() => stopped() === 1);
   assert.is(ch.stats.cancelled, 1);
   assert.is(thrown(() => ch.request(next, 1, { signal: {} as never })).code, 'ERR_INVALID_ARG_TYPE');
   assert.instance(await rejects(ch.request(next, 1, { signal: AbortSignal.abort() })), AbortError, 'aborted before: nothing sent');
@@ -74,18 +80,12 @@ test('an aborted request rejects with AbortError; the server handler sees its si
 });
 
 test('an abort right after the request (the cancel may overtake it) still cancels the handler', async () => {
-  const ch = world.channel('c/early', { version: 1 });
-  let stopped = 0;
-  const server = ch.serve(async (_m: number, env) => {
-    await aborted(env.signal);
-    stopped++;
-    throw env.signal.reason;
-  });
+  const { ch, server, stopped } = stoppingServer('c/early');
   const ac = new AbortController();
   const p = ch.request(next, 1, { signal: ac.signal });
   ac.abort();
   assert.instance(await rejects(p), AbortError);
-  await until(() => stopped === 1);
+  await until(() => stopped() === 1);
   await asyncBarrier(sync);
   await server.close();
   assert.is(ch.stats.cancelled, 1);
