@@ -95,7 +95,7 @@ export const FLAG_KIND_MASK = 0x000f;
 /** flags bit 4: the checksum field holds the payload's CRC32C. */
 export const FLAG_CHECKSUM = 0x0010;
 /**
- * flags bit 5: the header ends with the authentication extension (protocol 1.1, lib/wire/auth.ts): at
+ * flags bit 5: the header ends with the authentication extension (lib/wire/auth.ts; older readers skip it): at
  * the first multiple of 8 after the name, u32 key id, u32 zero, then the 32-byte HMAC-SHA256.
  */
 export const FLAG_AUTH = 0x0020;
