@@ -146,7 +146,9 @@ export class Requester {
     if (p === undefined) return;
     if (expired.size >= EXPIRED_MAX) expired.delete(expired.keys().next().value!);
     expired.set(id, this.#ch);
-    this.#ch._transmit(p.dest, Lane.Cancel, CANCEL, id, false)?.catch(() => {}); // best effort: the reply is dropped anyway
+    // To oneself without MPI: a send to oneself that no receive takes (no server) may never complete (MPICH).
+    if (p.dest === this.#ch.comm.rank) cancelHandler(this.#ch, p.dest, id);
+    else this.#ch._transmit(p.dest, Lane.Cancel, CANCEL, id, false)?.catch(() => {}); // best effort: the reply is dropped anyway
     p.reject(err);
   }
 
@@ -332,11 +334,7 @@ export class Server {
       this.#report(e as Error); // a forged or corrupt cancel (e.g. failing authentication) cancels nothing
       return;
     }
-    const key = runKey(this.#ch, source, id);
-    const c = running.get(key);
-    if (c !== undefined) return c.abort(new Error(`rank ${source} gave up request ${id}`));
-    if (cancelledEarly.size >= EARLY_MAX) cancelledEarly.delete(cancelledEarly.values().next().value!);
-    cancelledEarly.add(key);
+    cancelHandler(this.#ch, source, id);
   }
 
   #track(p: Promise<void>): void {
@@ -404,6 +402,15 @@ export class Server {
       // an onError that throws must not stop the loop
     }
   }
+}
+
+/** Aborts the signal of the handler answering `source`'s request `id`, or remembers it for when the request comes. */
+function cancelHandler(ch: Channel, source: number, id: number): void {
+  const key = runKey(ch, source, id);
+  const c = running.get(key);
+  if (c !== undefined) return c.abort(new Error(`rank ${source} gave up request ${id}`));
+  if (cancelledEarly.size >= EARLY_MAX) cancelledEarly.delete(cancelledEarly.values().next().value!);
+  cancelledEarly.add(key);
 }
 
 function errorInfo(e: unknown): RemoteErrorInfo {

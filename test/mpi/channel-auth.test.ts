@@ -131,9 +131,12 @@ test('request/reply on an authenticated channel; a request under a wrong key is 
   assert.instance(await rejects(wrong.request(next, 1, { timeoutMs: 200 })), TimeoutError);
   await asyncBarrier(sync);
   await server.close();
-  assert.is(seen.length, 1);
-  assert.instance(seen[0], AuthenticationError);
-  assert.is((seen[0] as AuthenticationError).reason, 'mac');
+  // The request, and (if it came before the close) its cancel notice after the timeout, signed with the same wrong key.
+  assert.ok(seen.length === 1 || seen.length === 2, `${seen.length} errors`);
+  for (const e of seen) {
+    assert.instance(e, AuthenticationError);
+    assert.is((e as AuthenticationError).reason, 'mac');
+  }
   await ch.close();
   await wrong.close();
 });
