@@ -14,6 +14,7 @@
 // not committed; docs/benchmarks.md shows what docs/bench/ holds). --wait-idle: each benchmark's
 // variants start only once the machine has been idle for 3 s (for shared machines; harness/idle.ts).
 import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { libraryVersion } from '../lib/index.js';
 import { buildNative } from './native/build.mjs';
@@ -42,7 +43,7 @@ interface Options {
 
 function usage(message?: string): never {
   if (message) console.error(`bench: ${message}`);
-  console.error('usage: node --import tsx bench/run.ts [--quick] [--reps N] [--out DIR] [--only latency,channel,bw,allreduce] [--no-memory] [--publish] [--thread-level L] [--wait-idle]');
+  console.error('usage: node --import tsx bench/run.ts [--quick] [--reps N] [--out DIR] [--only latency,channel,bw,allreduce,averager] [--no-memory] [--publish] [--thread-level L] [--wait-idle]');
   process.exit(2);
 }
 
@@ -89,11 +90,17 @@ async function main(): Promise<number> {
 
   const mpiLibrary = libraryVersion().replace(/\0/g, '').trim();
   const notes: string[] = [];
-  const py = await findMpi4pyPython();
+  // mpi4py runs under the addon's mpirun, so it must be built for the same MPI family (Debian's
+  // python3-mpi4py is Open MPI's: under MPICH its column is skipped, not a failure).
+  const family = (lib: string) => (/Open MPI/.test(lib) ? 'Open MPI' : /MPICH/.test(lib) ? 'MPICH' : lib.split(',')[0]);
+  let py = await findMpi4pyPython();
   if (!py) {
     notes.push("mpi4py column skipped: no python3 that imports mpi4py (Debian: apt-get install python3-mpi4py, or set MPI4NODE_PYTHON)");
+  } else if (family(py.mpiLibrary) !== family(mpiLibrary)) {
+    notes.push(`mpi4py column skipped: ${py.python}'s mpi4py uses ${family(py.mpiLibrary)}, the addon ${family(mpiLibrary)} (set MPI4NODE_PYTHON to a python whose mpi4py uses ${family(mpiLibrary)})`);
+    py = null;
   } else if (py.mpiLibrary.split(',')[0] !== mpiLibrary.split(',')[0]) {
-    notes.push(`warning: mpi4py uses ${py.mpiLibrary.split(',')[0]} but the addon uses ${mpiLibrary.split(',')[0]}: the mpi4py column is another MPI`);
+    notes.push(`warning: mpi4py uses ${py.mpiLibrary.split(',')[0]} but the addon uses ${mpiLibrary.split(',')[0]}: the mpi4py column is another version`);
   }
   const m = machine(mpiLibrary, py ? `mpi4py ${py.mpi4py} (Python ${py.version}, ${py.python})` : null);
   // Other work on a 2-core machine distorts every figure, busy-polling ranks above all: say how busy it was.
@@ -174,7 +181,14 @@ async function main(): Promise<number> {
     `${Math.max(load.start, load.end) > 2.5 ? ': other work was running, the figures are noisier than usual' : ''}\n`);
   const waited = waits.reduce((a, w) => a + w.waitedS, 0);
   log(`total ${totalSeconds.toFixed(0)}s${waited > 0 ? ` (${waited.toFixed(0)}s of it waiting for an idle machine)` : ''}${failures.length ? `; ${failures.length} job(s) failed:\n${failures.map((f) => `  ${f}`).join('\n')}` : ''}\n`);
-  return failures.length ? 1 : 0;
+  // The gradient averager (bench/averager.ts, issue 14): its own mpirun per rank count, its own targets.
+  let averagerFailed = false;
+  if (!o.quick && (o.only === null || o.only.includes('averager'))) {
+    log('\ngradient averager (bench/averager.ts):\n');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'averager.ts'), '--ranks', '2,4'], { stdio: 'inherit' });
+    averagerFailed = r.status !== 0;
+  }
+  return failures.length || averagerFailed ? 1 : 0;
 }
 
 function toRec(rep: number, v: Variant, l: Record<string, unknown>): Rec {

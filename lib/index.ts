@@ -20,8 +20,16 @@ export { DTYPES, dtypeInfo, dtypeOf, type Dtype, type TypedArray } from './core/
 export type { BufferLike } from './core/checks.js';
 // Collectives are Comm methods, added by these modules.
 export { IN_PLACE, type InPlace, type Layout, type Fresh } from './coll/methods.js';
-export { createOp, UserOp, type Op, type OpName, type ReduceFunction } from './coll/ops.js';
+export { createOp, reduceLocal, UserOp, type Op, type OpName, type ReduceFunction, type ReduceOptions } from './coll/ops.js';
+export { toHalf, fromHalf, type HalfDtype } from './core/half.js';
 import './coll/objects.js';
+// One-sided communication: comm.window / allocateWindow / allocateSharedWindow, added here.
+export {
+  Window, type WindowOptions, type WindowFlavor, type FenceAssert, type LockAssert, type LockType, type RmaOpName,
+} from './rma/window.js';
+// Training: a bucketed gradient averager (lib/train/).
+export { GradientAverager, type AveragerOptions, type Compression, type GradArray } from './train/averager.js';
+export { ParameterServer, ParameterBlock, sgd, type ServerRound } from './train/patterns.js';
 // Versioned channels (comm.channel), request/reply and agent graphs (comm.graph): Comm methods added here.
 export {
   Channel, readRaw, COPY_BELOW, type ChannelOptions, type ChannelStats, type Envelope, type RecvOptions,
@@ -30,6 +38,12 @@ export { Server, type Handler, type RequestOptions, type ServeOptions, type Serv
 export { GraphComm, AdjacencyError, type Adjacency } from './topo/graph.js';
 // Task pools over a communicator's ranks (comm.pool), in the spirit of mpi4py.futures.
 export { Pool, type PoolOptions } from './pool/pool.js';
+// Process topologies (comm.cart), groups (comm.group, comm.createGroup), info hints and MPI-IO.
+export { TopoComm } from './topo/neighbors.js';
+export { CartComm, dimsCreate, type Shift } from './topo/cart.js';
+export { Group, type GroupComparison, type RankRange } from './comm/group.js';
+export { Info, type InfoLike, type InfoValue } from './core/info.js';
+export { File, type FileMode, type FileView, type Whence } from './io/file.js';
 export type { Tensor, TensorInit } from './wire/payload.js';
 export type { StandardSchemaV1, SchemaIssue, Validator, ValidatorFunction } from './channel/schema.js';
 export { KeyRing, jobKeys, type AuthKey, type AuthReason } from './wire/auth.js';

@@ -2,27 +2,35 @@
 // environment's progress engine and its references to JavaScript objects. MPI itself is process-wide
 // (core/process_state.h). The bindings are methods of this class whose bodies live in files named for
 // the concept they bind, each of which also defines its part of the exports (core/exports.h):
-// mpi/env.cc, mpi/comm.cc, mpi/p2p.cc, mpi/coll.cc, mpi/topo.cc, channel/parts.cc and the hot path,
-// mpi/fast.cc. The GPU bindings are exported as `gpu` by GpuEnv (gpu/env.h).
+// mpi/env.cc, mpi/comm.cc, mpi/p2p.cc, mpi/coll.cc, mpi/half.cc, mpi/win.cc, mpi/topo.cc, mpi/group.cc,
+// mpi/info.cc, mpi/io.cc, channel/parts.cc and the hot path, mpi/fast.cc. The GPU bindings are exported as `gpu` by GpuEnv (gpu/env.h).
 #pragma once
 
 #include <mpi.h>
 #include <napi.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "core/buffers.h"
+#include "core/handles.h"
 #include "core/process_state.h"
 #include "progress/engine.h"
 
 namespace mpi4node {
+
+class Args;
 
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports);
   ~Addon();
 
-  // Throws the JavaScript MpiError for an MPI (or library) error code.
-  [[noreturn]] void ThrowMpi(Napi::Env env, int code);
-  Napi::Value MakeError(Napi::Env env, int code);
+  // Throws the JavaScript MpiError for an MPI (or library) error code; `comm` is the handle of the
+  // communicator the failing call was made on (-1: none), whose error hook sees the error first.
+  [[noreturn]] void ThrowMpi(Napi::Env env, int code, int comm = -1);
+  // The MpiError for `code`, or what the hook of communicator `comm` (comm.onError) made of it.
+  Napi::Value MakeError(Napi::Env env, int code, int comm = -1);
   // MPI_SUCCESS when MPI may be called from this thread now, else a library error code.
   int UsableCode();
   // Throws the MpiError unless MPI may be called from this thread now: one branch once it may.
@@ -33,7 +41,16 @@ class Addon : public Napi::Addon<Addon> {
   void WriteSyncStatus(const MPI_Status& st, int rc) { FillStatus(st, rc, true, false, status_); }
   Engine* engine() { return engine_; }
   double* status() { return status_; }
+  HandleTable<MPI_Info>& infos() { return infos_; }
+  HandleTable<MPI_Group>& groups() { return groups_; }
+  HandleTable<MPI_File>& files() { return files_; }
 
+  // Error hooks (comm.onError): while any communicator has one, each nonblocking operation notes its
+  // communicator by engine slot (slot -1: the one that just completed within its posting call), so
+  // that an error found at completion reaches the hook too. Nothing is noted while none has one.
+  void NoteOwner(int slot, int comm) {
+    if (hooks_ > 0) NoteOwnerSlow(slot, comm);
+  }
  private:
   // Each binding file's part of the exports; the constructor calls them all.
   void DefineEnv(Napi::Env env, Napi::Object exports);
@@ -41,8 +58,13 @@ class Addon : public Napi::Addon<Addon> {
   void DefineP2p(Napi::Env env, Napi::Object exports);
   void DefineColl(Napi::Env env, Napi::Object exports);
   void DefineTopo(Napi::Env env, Napi::Object exports);
+  void DefineGroup(Napi::Env env, Napi::Object exports);
+  void DefineInfo(Napi::Env env, Napi::Object exports);
+  void DefineIo(Napi::Env env, Napi::Object exports);
   void DefineParts(Napi::Env env, Napi::Object exports);
   void DefineFast(Napi::Env env, Napi::Object exports);
+  void DefineHalf(Napi::Env env, Napi::Object exports);
+  void DefineWin(Napi::Env env, Napi::Object exports);
 
   // mpi/env.cc
   Napi::Value Setup(const Napi::CallbackInfo& info);
@@ -60,6 +82,8 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value TagUpperBound(const Napi::CallbackInfo& info);
   Napi::Value Pending(const Napi::CallbackInfo& info);
   Napi::Value ErrorFor(const Napi::CallbackInfo& info);
+  Napi::Value SkipFinalize(const Napi::CallbackInfo& info);
+  Napi::Value KeptAliveByMpiMs(const Napi::CallbackInfo& info);
 
   // mpi/comm.cc
   Napi::Value CommRank(const Napi::CallbackInfo& info);
@@ -69,6 +93,8 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value CommSplitShared(const Napi::CallbackInfo& info);
   Napi::Value CommCompare(const Napi::CallbackInfo& info);
   Napi::Value CommFree(const Napi::CallbackInfo& info);
+  Napi::Value CommSetErrorsFatal(const Napi::CallbackInfo& info);
+  Napi::Value SetErrorHook(const Napi::CallbackInfo& info);
 
   // mpi/p2p.cc: point-to-point, blocking or nonblocking by the last argument, and requests.
   Napi::Value Send(const Napi::CallbackInfo& info);
@@ -83,6 +109,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Test(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value SetRef(const Napi::CallbackInfo& info);
   Napi::Value Progress(const Napi::CallbackInfo& info);
   // Persistent requests (MPI_Send_init & co.), started one at a time or together (MPI_Startall).
   Napi::Value SendInit(const Napi::CallbackInfo& info);
@@ -99,6 +126,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Reduce(const Napi::CallbackInfo& info);
   Napi::Value Allgatherv(const Napi::CallbackInfo& info);
   Napi::Value Alltoallv(const Napi::CallbackInfo& info);
+  Napi::Value ReduceLocal(const Napi::CallbackInfo& info);
   Napi::Value Divide(const Napi::CallbackInfo& info);
   Napi::Value Quirks(const Napi::CallbackInfo& info);
   // Persistent collectives (MPI-4; Open MPI 4's MPIX_ extension): allreduceInit, bcastInit, barrierInit.
@@ -111,10 +139,71 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value RootedV(const Napi::CallbackInfo& info, int which);
   Napi::Value AllToAllLike(const Napi::CallbackInfo& info, int which);
 
+  // mpi/half.cc: float16/bfloat16 to and from float32/float64 arrays.
+  Napi::Value HalfConvert(const Napi::CallbackInfo& info, int toHalf);
+
+  // mpi/win.cc: one-sided communication. Windows are handles into wins_ (this environment's).
+  Napi::Value WinCreate(const Napi::CallbackInfo& info);
+  Napi::Value WinAllocate(const Napi::CallbackInfo& info);
+  Napi::Value WinSharedQuery(const Napi::CallbackInfo& info);
+  Napi::Value WinAttr(const Napi::CallbackInfo& info);
+  Napi::Value WinFree(const Napi::CallbackInfo& info);
+  enum WinSyncKind { kWinFence, kWinLock, kWinUnlock, kWinLockAll, kWinUnlockAll, kWinFlush, kWinFlushAll, kWinSyncMem };
+  Napi::Value WinSync(const Napi::CallbackInfo& info, int which);
+  Napi::Value WinMove(const Napi::CallbackInfo& info, int get);
+  Napi::Value WinAccumulate(const Napi::CallbackInfo& info, int which);
+  Napi::Value WinCompareAndSwap(const Napi::CallbackInfo& info);
+  Napi::Value WinProgress(const Napi::CallbackInfo& info);
+  // The window of handle argument i (MpiError ERR_BAD_HANDLE for a freed or unknown one).
+  MPI_Win WinArg(const Args& a, size_t i);
+  Napi::Value RegisterWin(const Args& a, MPI_Win win);
+  std::vector<MPI_Win> wins_;
+  std::vector<int32_t> freeWins_;
+
   // mpi/topo.cc
   Napi::Value DistGraphCreate(const Napi::CallbackInfo& info);
   Napi::Value DistGraphNeighbors(const Napi::CallbackInfo& info);
   Napi::Value TopoAgree(const Napi::CallbackInfo& info);
+  Napi::Value CartCreate(const Napi::CallbackInfo& info);
+  Napi::Value CartGet(const Napi::CallbackInfo& info);
+  Napi::Value CartRank(const Napi::CallbackInfo& info);
+  Napi::Value CartCoords(const Napi::CallbackInfo& info);
+  Napi::Value CartShift(const Napi::CallbackInfo& info);
+  Napi::Value CartSub(const Napi::CallbackInfo& info);
+  Napi::Value DimsCreate(const Napi::CallbackInfo& info);
+
+  // mpi/group.cc: groups (handles of groups_) and communicators made from them.
+  Napi::Value CommGroup(const Napi::CallbackInfo& info);
+  Napi::Value GroupSize(const Napi::CallbackInfo& info);
+  Napi::Value GroupRank(const Napi::CallbackInfo& info);
+  Napi::Value GroupRanks(const Napi::CallbackInfo& info, int which);  // incl, excl
+  Napi::Value GroupSet(const Napi::CallbackInfo& info, int which);    // union, intersection, difference
+  Napi::Value GroupTranslate(const Napi::CallbackInfo& info);
+  Napi::Value GroupCompare(const Napi::CallbackInfo& info);
+  Napi::Value GroupFree(const Napi::CallbackInfo& info);
+  Napi::Value CommCreateGroup(const Napi::CallbackInfo& info);
+
+  // mpi/info.cc: info objects (handles of infos_).
+  Napi::Value InfoCreate(const Napi::CallbackInfo& info);
+  Napi::Value InfoSet(const Napi::CallbackInfo& info);
+  Napi::Value InfoGet(const Napi::CallbackInfo& info);
+  Napi::Value InfoDelete(const Napi::CallbackInfo& info);
+  Napi::Value InfoKeys(const Napi::CallbackInfo& info);
+  Napi::Value InfoDup(const Napi::CallbackInfo& info);
+  Napi::Value InfoFree(const Napi::CallbackInfo& info);
+
+  // mpi/io.cc: MPI-IO files (handles of files_); every data access, blocking or nonblocking by its
+  // last argument, is one binding told apart by `which`.
+  Napi::Value FileOpen(const Napi::CallbackInfo& info);
+  Napi::Value FileClose(const Napi::CallbackInfo& info);
+  Napi::Value FileDelete(const Napi::CallbackInfo& info);
+  Napi::Value FileSetView(const Napi::CallbackInfo& info);
+  Napi::Value FileAccess(const Napi::CallbackInfo& info, int which);
+  Napi::Value FileSeek(const Napi::CallbackInfo& info);
+  Napi::Value FilePosition(const Napi::CallbackInfo& info);
+  Napi::Value FileSize(const Napi::CallbackInfo& info, int which);  // get, set, preallocate
+  Napi::Value FileSync(const Napi::CallbackInfo& info);
+  Napi::Value FileGetInfo(const Napi::CallbackInfo& info);
 
   // channel/parts.cc
   Napi::Value SendParts(const Napi::CallbackInfo& info);
@@ -131,11 +220,21 @@ class Addon : public Napi::Addon<Addon> {
 
   void CheckUsable(Napi::Env env);
   static void AsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg);
+  void NoteOwnerSlow(int slot, int comm);
+  int OwnerOf(int slot) const;
 
   Engine* engine_ = nullptr;
   napi_async_cleanup_hook_handle cleanupHandle_ = nullptr;
   bool usable_ = false;  // MPI initialised and this thread may call it
   Napi::FunctionReference mpiError_;
+  Napi::FunctionReference onMpiError_;  // lib/comm/errhandler.ts's dispatcher
+  std::vector<uint8_t> hooked_;          // by communicator handle: has an error hook
+  int hooks_ = 0;                        // how many handles have one
+  std::vector<int32_t> owners_;          // by engine slot: the communicator of the operation there
+  int32_t immediateOwner_ = -1;
+  HandleTable<MPI_Info> infos_{MPI_INFO_NULL};
+  HandleTable<MPI_Group> groups_{MPI_GROUP_NULL};
+  HandleTable<MPI_File> files_{MPI_FILE_NULL};
   Napi::Reference<Napi::Float64Array> statusRef_;
   Napi::Reference<Napi::Int32Array> doneSlotsRef_;
   Napi::Reference<Napi::Float64Array> doneStatusRef_;

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { addonAbi } from '../lib/addon/load.js';
 import { detectMpi, mpirunCommand, tsxImport } from '../lib/cli/launcher.js';
+import { killSession } from '../lib/cli/job.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const TEST_DIR = path.join(ROOT, 'test');
@@ -245,26 +246,6 @@ function execute(run: Run, verbose: boolean): Promise<Result> {
       child.once('close', () => clearTimeout(drain));
     });
   });
-}
-
-/** SIGKILL everything in the session led by `sid` (the suite and all its descendants). */
-function killSession(sid: number): void {
-  try {
-    process.kill(-sid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-  if (process.platform !== 'linux') return;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const [, , , session] = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // state ppid pgrp session
-      if (Number(session) === sid) process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // exited while we looked
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

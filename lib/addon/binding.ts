@@ -23,6 +23,15 @@ export function onCompletions(fn: (n: number) => void): void {
   sink = fn;
 }
 
-native.setup({ status: statusRecord, args, clock, doneSlots, doneStatus, onComplete: (n) => sink(n), MpiError });
+let errorSink: (comm: number, error: Error) => unknown = (_, e) => e;
+/** lib/comm/comm.ts registers the dispatcher of communicators' error hooks (comm.onError). */
+export function onMpiErrors(fn: (comm: number, error: Error) => unknown): void {
+  errorSink = fn;
+}
+
+native.setup({
+  status: statusRecord, args, clock, doneSlots, doneStatus, onComplete: (n) => sink(n), MpiError,
+  onMpiError: (comm, error) => errorSink(comm, error),
+});
 
 export const C = native.constants();

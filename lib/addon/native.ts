@@ -15,12 +15,17 @@ export interface NativeConstants {
   IDENT: number; CONGRUENT: number; SIMILAR: number; UNEQUAL: number;
   WORLD: number; SELF: number; WORLD_INTERNAL: number; SELF_INTERNAL: number;
   STATUS_FIELDS: number; IMPLEMENTATION: 'openmpi' | 'mpich' | 'unknown';
+  MAX_INFO_KEY: number; MAX_INFO_VAL: number; ERR_READ_ONLY: number; ERR_ACCESS: number;
+  MODE_RDONLY: number; MODE_WRONLY: number; MODE_RDWR: number; MODE_CREATE: number; MODE_EXCL: number;
+  MODE_APPEND: number; MODE_DELETE_ON_CLOSE: number; MODE_UNIQUE_OPEN: number;
 }
 
 export interface Native {
   setup(o: {
     status: Float64Array; args: Int32Array; clock: Float64Array; doneSlots: Int32Array; doneStatus: Float64Array;
     onComplete: (n: number) => void; MpiError: Function;
+    /** Called with an MPI error of a communicator that has a hook (comm.onError); returns the error to use. */
+    onMpiError: (comm: number, error: Error) => unknown;
   }): void;
   init(requestedThreadLevel: number): number;
   finalize(): void;
@@ -35,15 +40,49 @@ export interface Native {
   constants(): NativeConstants;
   tagUpperBound(): number;
   pending(): number;
-  errorFor(code: number): Error;
+  /** The MpiError for `code`; with the engine slot of the operation that failed (-1: it completed at once), its communicator's hook sees it first. */
+  errorFor(code: number, slot?: number): Error;
+  /** From now on nothing calls MPI_Finalize (exit with operations that cannot complete). */
+  skipFinalize(): void;
+  /** For how long (ms) nothing but this environment's MPI requests has kept its event loop alive (0: something else does). */
+  keptAliveByMpiMs(): number;
 
   commRank(comm: number): number;
   commSize(comm: number): number;
   commDup(comm: number): [number, number];
   commSplit(comm: number, color: number, key: number): [number, number] | null;
-  commSplitShared(comm: number, key: number): [number, number] | null;
+  /** info: an info handle, -1 for none (MPI_INFO_NULL); the same for every `info` below. */
+  commSplitShared(comm: number, key: number, info: number): [number, number] | null;
   commCompare(a: number, b: number): number;
   commFree(comm: number): void;
+  /** MPI_ERRORS_ARE_FATAL (true) or MPI_ERRORS_RETURN (false) on this communicator. */
+  commSetErrorsFatal(comm: number, fatal: boolean): void;
+  /** Whether MPI errors of calls on this handle go through setup's onMpiError first. */
+  setErrorHook(comm: number, on: boolean): void;
+
+  /** Groups (native/mpi/group.cc): handles of a per-environment table. groupRank: UNDEFINED when not a member. */
+  commGroup(comm: number): number;
+  groupSize(group: number): number;
+  groupRank(group: number): number;
+  groupIncl(group: number, ranks: Int32Array): number;
+  groupExcl(group: number, ranks: Int32Array): number;
+  groupUnion(a: number, b: number): number;
+  groupIntersection(a: number, b: number): number;
+  groupDifference(a: number, b: number): number;
+  /** Each rank of `a` in `b` (UNDEFINED where it is not one). */
+  groupTranslate(a: number, ranks: Int32Array, b: number): Int32Array;
+  groupCompare(a: number, b: number): number;
+  groupFree(group: number): void;
+  commCreateGroup(comm: number, group: number, tag: number): [number, number];
+
+  /** Info objects (native/mpi/info.cc). */
+  infoCreate(): number;
+  infoSet(info: number, key: string, value: string): void;
+  infoGet(info: number, key: string): string | undefined;
+  infoDelete(info: number, key: string): boolean;
+  infoKeys(info: number): string[];
+  infoDup(info: number): number;
+  infoFree(info: number): void;
 
   /**
    * Point-to-point (native/mpi/p2p.cc). `nb` picks the nonblocking form, which returns -1 when the
@@ -89,6 +128,8 @@ export interface Native {
   wait(slot: number): void;
   test(slot: number): boolean;
   cancel(slot: number): void;
+  /** Whether the pending request in `slot` keeps the event loop alive. */
+  setRef(slot: number, ref: boolean): void;
   /**
    * One MPI call over the engine slots slots[0..n) (MPI_Waitall & co.): records[pos * STATUS.fields] gets
    * the record of the slot at position pos when it completes. waitAny/testAny return that position, -1
@@ -131,10 +172,46 @@ export interface Native {
   allgatherv(send: Buf | null, recv: Buf, counts: Int32Array, displs: Int32Array, comm: number, nb: boolean): number | undefined;
   alltoallv(send: Buf | null, scounts: Int32Array | null, sdispls: Int32Array | null, recv: Buf, rcounts: Int32Array,
     rdispls: Int32Array, comm: number, nb: boolean): number | undefined;
-  /** buf[i] /= n for a Float32Array or Float64Array (the 'avg' op). */
-  divide(buf: Buf, n: number): void;
-  /** Which of this MPI's own reductions the library replaces because they are wrong (native/mpi/ops.h). */
-  quirks(): { unsignedMinMax: boolean };
+  /** inout = input op inout over count elements (MPI_Reduce_local), with the collectives' ops. */
+  reduceLocal(input: Buf, inout: Buf, count: number, op: CollOp): void;
+  /** buf[i] /= n for a Float32Array or Float64Array, or a Uint16Array of half kind `half` (the 'avg' op). */
+  divide(buf: Buf, n: number, half?: number): void;
+  /** Which of this MPI's own reductions are wrong (native/mpi/ops.h): collectives replace them, accumulates cannot. */
+  quirks(): { unsignedMinMax: boolean; narrowSumSaturates: boolean };
+  /** float32/float64 `src` into float16 (kind 1) or bfloat16 (kind 2) `dst`, rounded to nearest even (native/mpi/half.h). */
+  toHalf(src: Buf, dst: Buf, kind: number): void;
+  /** float16/bfloat16 `src` (a Uint16Array) into a float32/float64 `dst`. */
+  fromHalf(src: Buf, dst: Buf, kind: number): void;
+
+  /**
+   * One-sided communication (native/mpi/win.cc). Windows are handles; `info` alternates keys and values.
+   * Assertions are bits: 1 nocheck, 2 nostore, 4 noput, 8 noprecede, 16 nosucceed. Displacements are in
+   * the target window's units; the origin's element type is the target's. `nb` picks the request-based
+   * form (MPI_Rput & co.), which returns -1 (completed) or an engine slot.
+   */
+  winCreate(buf: Buf, dispUnit: number, comm: number, info: string[] | null): number;
+  winAllocate(bytes: number, dispUnit: number, comm: number, shared: boolean, info: string[] | null): [number, ArrayBuffer];
+  winSharedQuery(win: number, rank: number): [ArrayBuffer, number];
+  /** [flavor (0 create, 1 allocate, 2 dynamic, 3 shared), unified memory model]. */
+  winAttr(win: number): [number, boolean];
+  /** Detaches `buffers` (what was handed out over the window's memory), then MPI_Win_free. */
+  winFree(win: number, buffers: ArrayBuffer[]): void;
+  winFence(win: number, assert: number): void;
+  winLock(win: number, rank: number, exclusive: boolean, assert: number): void;
+  winUnlock(win: number, rank: number): void;
+  winLockAll(win: number, assert: number): void;
+  winUnlockAll(win: number): void;
+  winFlush(win: number, rank: number, local: boolean): void;
+  winFlushAll(win: number, local: boolean): void;
+  winSync(win: number): void;
+  winPut(win: number, buf: Buf, rank: number, disp: number, nb: boolean): number | undefined;
+  winGet(win: number, buf: Buf, rank: number, disp: number, nb: boolean): number | undefined;
+  winAccumulate(win: number, origin: Buf, rank: number, disp: number, op: number, nb: boolean): number | undefined;
+  winGetAccumulate(win: number, origin: Buf | null, result: Buf, rank: number, disp: number, op: number, nb: boolean): number | undefined;
+  winFetchAndOp(win: number, origin: Buf | null, result: Buf, rank: number, disp: number, op: number): void;
+  winCompareAndSwap(win: number, origin: Buf, compare: Buf, result: Buf, rank: number, disp: number): void;
+  /** Lets MPI's progress engine run once, by an MPI_Iprobe on `comm` (MPICH serves passive-target operations only inside MPI calls). */
+  winProgress(comm: number): void;
 
   /** Several buffers as ONE message (an hindexed datatype over their addresses; native/channel/parts.cc). */
   sendParts(parts: Buf[], dest: number, tag: number, comm: number, synchronous: boolean, nb: boolean): number | undefined;
@@ -147,6 +224,50 @@ export interface Native {
     destWeights: Int32Array | null): [number, number];
   distGraphNeighbors(comm: number): [Int32Array, Int32Array, Int32Array, Int32Array, boolean];
   topoAgree(comm: number, value: number): boolean;
+  /** Cartesian topologies (native/mpi/topo.cc). periods and remainDims: 0 or 1 per dimension. */
+  cartCreate(comm: number, dims: Int32Array, periods: Int32Array, reorder: boolean): [number, number] | null;
+  /** [dims, periods, this rank's coordinates] */
+  cartGet(comm: number): [Int32Array, Int32Array, Int32Array];
+  cartRank(comm: number, coords: Int32Array): number;
+  cartCoords(comm: number, rank: number): Int32Array;
+  /** [source, dest] */
+  cartShift(comm: number, direction: number, disp: number): Int32Array;
+  cartSub(comm: number, remainDims: Int32Array): [number, number];
+  /** Fills the zero entries of `dims` in place (MPI_Dims_create). */
+  dimsCreate(nnodes: number, dims: Int32Array): void;
+
+  /**
+   * MPI-IO (native/mpi/io.cc): file handles of a per-environment table. Data accesses take a buffer, an
+   * offset in elements of the view (ignored by the file-pointer forms) and `nb`; the blocking form
+   * leaves the byte count in the status record, the nonblocking one returns -1 (done, status in the
+   * record) or a slot. The ordered forms are blocking only.
+   */
+  fileOpen(comm: number, path: string, amode: number, info: number, truncate: boolean): number;
+  fileClose(file: number): void;
+  fileDelete(path: string, info: number): void;
+  /** etype: an empty typed array of the element type, or null for bytes. */
+  fileSetView(file: number, disp: number, etype: Buf | null, info: number): void;
+  fileReadAt(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWriteAt(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileReadAtAll(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWriteAtAll(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileRead(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWrite(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileReadAll(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWriteAll(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileReadShared(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWriteShared(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileReadOrdered(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  fileWriteOrdered(file: number, buf: Buf, offset: number, nb: boolean): number | undefined;
+  /** whence 0 set, 1 current, 2 end; shared: the shared file pointer (collective). */
+  fileSeek(file: number, offset: number, whence: number, shared: boolean): void;
+  filePosition(file: number, shared: boolean): number;
+  fileGetSize(file: number): number;
+  fileSetSize(file: number, bytes: number): void;
+  filePreallocate(file: number, bytes: number): void;
+  fileSync(file: number): void;
+  /** An info handle of the hints in use (the caller frees it). */
+  fileGetInfo(file: number): number;
 }
 
 // ---- GPU (native/gpu/): CUDA and NCCL loaded at run time, used through lib/gpu/. ----

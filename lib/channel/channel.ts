@@ -424,9 +424,10 @@ export class Channel<T = any> {
   }
 
   /** @internal A receive of the next message on a lane (cancellable), without decoding it. */
-  _listen(source: number, lane: Lane, into?: Uint8Array): Request<Received<Uint8Array>> {
+  _listen(source: number, lane: Lane, into?: Uint8Array, what = `irecv of channel '${this.name}'`): Request<Received<Uint8Array>> {
     const memory = into === undefined ? INBOX : inboxInto(into);
-    return Request._recvNew<Uint8Array>(native.improbe(source, this.#tag + lane, this.#comm._handle(true)), memory);
+    const tag = this.#tag + lane, comm = this.#comm._handle(true);
+    return Request._recvNew<Uint8Array>(native.improbe(source, tag, comm), memory, source, tag, comm)._label(what);
   }
 
   /** @internal Checks and decodes received bytes. Failures are typed errors carrying sender and bytes. */
@@ -514,6 +515,7 @@ export class Channel<T = any> {
  * even parse.
  */
 export function readRaw<T = unknown>(raw: Uint8Array, sender = -1): Envelope<T> {
+  if (!(raw instanceof Uint8Array)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'readRaw: raw', 'a Uint8Array', raw);
   const major = raw.byteLength >= 8 ? raw[4]! | (raw[5]! << 8) : PROTOCOL.major;
   const msg = decodeMessage(raw, { protocol: { major, minor: 0 }, verifyChecksum: false });
   return { message: decodePayload(msg, raw) as T, source: sender, header: msg.header };

@@ -25,6 +25,7 @@ export const COPY_BELOW = 4032;
 export class Outbox {
   readonly #tpl: ChannelHeaderTemplate;
   readonly #checksum: boolean;
+  readonly #what: string;
   // Per destination; shared by every channel object of the name, so a receiver sees one rising sequence.
   readonly #seq: number[];
   readonly #ring: KeyRing | undefined;
@@ -42,6 +43,7 @@ export class Outbox {
   constructor(tpl: ChannelHeaderTemplate, checksum: boolean, seq: number[], ring?: KeyRing, me = 0) {
     this.#tpl = tpl;
     this.#checksum = checksum;
+    this.#what = `send of channel '${tpl.channel}'`;
     this.#seq = seq;
     this.#ring = ring;
     this.#me = me;
@@ -82,7 +84,7 @@ export class Outbox {
         at += part.byteLength;
       }
       if (this.#ring !== undefined) sign(this.#ring, buf.subarray(0, hdr.byteLength), [buf.subarray(hdr.byteLength)], this.#me, dest);
-      if (!blocking) return Request._send(native.send(buf, dest, tag, comm, sync, true)!, buf, dest, tag).then(ignore);
+      if (!blocking) return Request._send(native.send(buf, dest, tag, comm, sync, true)!, buf, dest, tag, comm)._label(this.#what).then(ignore);
       const k = sync ? -1 : fastSlot(buf);
       if (k < 0) {
         native.send(buf, dest, tag, comm, sync, false);
@@ -103,7 +105,8 @@ export class Outbox {
     // The Request holds the header; the closure holds the other parts until the send completes, and the
     // caller's arrays among them stay attached (core/pin.ts).
     pinAll(parts);
-    return Request._send(native.sendParts(parts, dest, tag, comm, sync, true)!, header, dest, tag).then(() => void parts);
+    return Request._send(native.sendParts(parts, dest, tag, comm, sync, true)!, header, dest, tag, comm)._label(this.#what)
+      .then(() => void parts);
   }
 
   #header(p: EncodedPayload): Uint8Array {

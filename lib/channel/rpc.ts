@@ -161,12 +161,14 @@ export class Requester {
 
   #listen(): void {
     if (this.#listener !== undefined) return;
-    const r = this.#ch._listen(ANY_SOURCE, Lane.Reply);
+    const r = this.#ch._listen(ANY_SOURCE, Lane.Reply, undefined, `reply receive of channel '${this.#ch.name}' (request() waiting)`);
     this.#listener = r;
     r.then(
       (got) => {
         if (this.#listener === r) this.#listener = undefined;
-        if (!got.status.cancelled) this.#onReply(got.data, got.status.source);
+        // Cancelled: nothing waits any more (#idle), or the process is exiting (lib/core/exit.ts).
+        if (got.status.cancelled) return;
+        this.#onReply(got.data, got.status.source);
         if (this.#mine.size > 0) this.#listen();
       },
       (err: Error) => {
@@ -235,6 +237,7 @@ export class Server {
   #cancels: Request<Received<Uint8Array>> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
+  #refed = true;
 
   /** @internal Made by channel.serve(). */
   constructor(ch: Channel, handler: Handler, options: ServeOptions, onClosed: () => void) {
@@ -263,6 +266,26 @@ export class Server {
   }
 
   /**
+   * Lets the process exit while this server waits for requests (its receive no longer keeps the event
+   * loop alive, as `unref()` does for a Node server); at exit the waiting receive is cancelled. Replies
+   * in progress still keep it alive. Returns the server.
+   */
+  unref(): this {
+    this.#refed = false;
+    this.#listener?.unref();
+    this.#cancels?.unref();
+    return this;
+  }
+
+  /** Undoes unref(): the server keeps the process alive while it waits (the default). */
+  ref(): this {
+    this.#refed = true;
+    this.#listener?.ref();
+    this.#cancels?.ref();
+    return this;
+  }
+
+  /**
    * Stops serving: the waiting request receive is cancelled (a request already matched is still
    * answered), and the Promise resolves once every reply in progress has been sent.
    */
@@ -286,13 +309,17 @@ export class Server {
 
   // One receive at a time on a lane (requests, or cancel notices), again after each message, until closed.
   #loop(lane: typeof Lane.Request | typeof Lane.Cancel, onMessage: (raw: Uint8Array, source: number) => void): void {
-    const r = this.#ch._listen(this.#source, lane);
+    const what = lane === Lane.Request ? `serve() of channel '${this.#ch.name}'` : `cancel notices of channel '${this.#ch.name}'`;
+    const r = this.#ch._listen(this.#source, lane, undefined, what);
+    if (!this.#refed) r.unref();
     const set = (v: Request<Received<Uint8Array>> | undefined) => (lane === Lane.Request ? (this.#listener = v) : (this.#cancels = v));
     set(r);
     r.then(
       (got) => {
         set(undefined);
-        if (!got.status.cancelled) onMessage(got.data, got.status.source);
+        // Cancelled: by close(), or by the process exiting (lib/core/exit.ts). Either way, no more.
+        if (got.status.cancelled) return;
+        onMessage(got.data, got.status.source);
         if (!this.#closed) this.#loop(lane, onMessage);
       },
       (err: Error) => {

@@ -2,14 +2,15 @@
 // and stays out of the way: the exit status and output are mpirun's own. `check` runs a packaged smoke
 // job the same way; `info` loads the addon and says what it found.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadAddon, loaded, packageRoot, type MpiAbi } from '../addon/load.js';
 import type { Native } from '../addon/native.js';
-import { detectMpi, mpirunCommand } from './launcher.js';
+import { detectMpi, hostCheckCommand, hostsOf, mpirunCommand, type MpirunOptions } from './launcher.js';
+import { superviseJob } from './job.js';
 
 const USAGE = `Usage:
   mpi4node run -n <ranks> [mpirun options...] <script.ts|.js> [script arguments...]
@@ -31,6 +32,11 @@ Options of run:
   -n N, -np N, --np N, -n=N   number of ranks (required)
   --tag                       prefix every output line with its rank
   --node-arg ARG              pass ARG to node (repeatable), e.g. --node-arg=--expose-gc
+  --iface IF                  the network interface (or CIDR) between hosts, e.g. eth0
+  --fail-fast                 Open MPI: end the job ~10 s after a host is lost (it also
+                              ends on a network outage over ~9 s; docs/multihost.md)
+  --no-host-check             on several hosts, do not first check that node and the
+                              script exist at the same paths on every host
   -h, --help                  show this help
 
 mpirun options go BEFORE the script, script arguments AFTER it: the first argument that
@@ -38,7 +44,8 @@ names an existing .ts/.mts/.cts/.js/.mjs/.cjs file is the script.
 
 Examples:
   mpi4node run -n 4 examples/demo.ts
-  mpi4node run -n 8 --host a:4,b:4 train.js --epochs 3
+  mpi4node run -n 8 --host a:4,b:4 --iface eth0 train.js --epochs 3
+  mpi4node run -n 16 --hostfile hosts.txt --fail-fast train.js
   mpi4node run -n 2 --node-arg=--expose-gc bench.ts --size 1M
   mpi4node check -n 2
 
@@ -60,19 +67,25 @@ export interface RunArgs {
   mpirunArgs: string[];
   script: string;
   scriptArgs: string[];
+  iface?: string;
+  failFast?: boolean;
+  hostCheck?: boolean;
 }
 
 /** Splits `run`'s arguments; exported for tests. */
 export function parseRunArgs(argv: string[]): RunArgs {
   let np: number | undefined;
   let tag = false;
+  let iface: string | undefined;
+  let failFast = false;
+  let hostCheck = true;
   const nodeArgs: string[] = [];
   const mpirunArgs: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (isScript(arg)) {
       if (np === undefined) throw new UsageError('missing the number of ranks: use -n <ranks> before the script');
-      return { np, tag, nodeArgs, mpirunArgs, script: arg, scriptArgs: argv.slice(i + 1) };
+      return { np, tag, nodeArgs, mpirunArgs, script: arg, scriptArgs: argv.slice(i + 1), iface, failFast, hostCheck };
     }
     const npFlag = /^(?:-n|-np|--np)(?:=(.*))?$/.exec(arg);
     if (npFlag) {
@@ -83,6 +96,13 @@ export function parseRunArgs(argv: string[]): RunArgs {
       np = Number(value);
     } else if (arg === '--tag') {
       tag = true;
+    } else if (arg === '--fail-fast') {
+      failFast = true;
+    } else if (arg === '--no-host-check') {
+      hostCheck = false;
+    } else if (arg === '--iface' || arg.startsWith('--iface=')) {
+      iface = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      if (!iface) throw new UsageError('--iface needs an interface name or CIDR, e.g. --iface eth0');
     } else if (arg === '--node-arg' || arg.startsWith('--node-arg=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (value === undefined) throw new UsageError('--node-arg needs a value');
@@ -234,36 +254,65 @@ async function info(): Promise<number> {
   return 0;
 }
 
+/**
+ * On several hosts, that node and the script are where the ranks will look for them on every host:
+ * otherwise Open MPI says only 'orted: command not found' or a rank fails to start far from here.
+ */
+function checkHosts(opts: MpirunOptions): void {
+  const hosts = hostsOf(opts.mpirunArgs ?? []);
+  if (hosts === undefined) return;
+  const script = path.resolve(opts.script);
+  const { command, args, env } = hostCheckCommand(opts, hosts, [process.execPath, script]);
+  // MPICH's hydra waits for ever for a host its launcher could not reach: the check is bounded.
+  const limitS = Number(process.env.MPI4NODE_HOST_CHECK_S) > 0 ? Number(process.env.MPI4NODE_HOST_CHECK_S) : 60;
+  const r = spawnSync(command, args, { env, encoding: 'utf8', timeout: limitS * 1000, killSignal: 'SIGKILL' });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  const missing = [...out.matchAll(/^mpi4node-host-missing (\S+) (.*)$/gm)];
+  if (missing.length > 0) {
+    throw new Error(
+      `not on every host: ${missing.map((m) => `${m[1]} lacks ${m[2]}`).join('; ')}. Every rank runs ${process.execPath} ${script}: ` +
+        'install the same Node.js at the same path on every host and put the job on a shared filesystem (or copy it to ' +
+        'the same path), or pass --no-host-check',
+    );
+  }
+  const ok = new Set([...out.matchAll(/^mpi4node-host-ok (\S+)$/gm)].map((m) => m[1]));
+  if (r.status !== 0 || ok.size === 0) {
+    const tail = out.trim().split('\n').slice(-8).join('\n');
+    const why = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT'
+      ? `no answer within ${limitS} s (MPI4NODE_HOST_CHECK_S)${tail ? `: ${tail}` : ''}` : r.error ? r.error.message : tail;
+    throw new Error(`could not start a process on every host (${hosts.join(', ')}) to check them: ${why}\n` +
+      '(passwordless ssh to every host is needed, or a launcher agent: docs/multihost.md; --no-host-check skips this check)');
+  }
+}
+
 function run(args: RunArgs): Promise<number> {
-  const { command, args: argv, env } = mpirunCommand({
+  const opts: MpirunOptions = {
     np: args.np,
     script: args.script,
     scriptArgs: args.scriptArgs,
     mpirunArgs: args.mpirunArgs,
     nodeArgs: args.nodeArgs,
     tagOutput: args.tag,
-  });
+    iface: args.iface,
+    failFast: args.failFast,
+  };
+  const { command, args: argv, env } = mpirunCommand(opts);
+  if (args.hostCheck !== false) checkHosts(opts);
   return new Promise((resolve, reject) => {
-    // mpirun gets its own process group so that a Ctrl-C (delivered by the terminal to the whole
+    // mpirun gets a session of its own so that a Ctrl-C (delivered by the terminal to the whole
     // foreground group) reaches it exactly once, through us: OpenMPI treats a second SIGINT/SIGTERM
     // as "exit now" and leaves its ranks running, since they live in process groups of their own.
+    // lib/cli/job.ts passes every signal on, and makes sure nothing of the job outlives us.
     const child = spawn(command, argv, { stdio: 'inherit', env, detached: true });
-    // Stay alive until mpirun has cleaned up its ranks (about a second), then report its status.
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    const forward = (signal: NodeJS.Signals) => {
-      child.kill(signal);
-    };
-    for (const s of signals) process.on(s, forward);
-    const done = () => {
-      for (const s of signals) process.off(s, forward);
-    };
+    const release = superviseJob(child, (line) => process.stderr.write(`mpi4node: ${line}\n`));
     child.on('error', (err) => {
-      done();
+      release();
       const code = (err as NodeJS.ErrnoException).code;
       reject(code === 'ENOENT' ? new Error(`cannot run '${command}': not found. Install MPI or set MPI4NODE_MPIRUN / MPI_HOME.`) : err);
     });
+    // Stay alive until mpirun has cleaned up its ranks (about a second), then report its status.
     child.on('exit', (code, signal) => {
-      done();
+      release();
       resolve(code ?? 128 + (signal ? ((constants.signals as Record<string, number>)[signal] ?? 1) : 1));
     });
   });

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { addonAbi, type MpiAbi } from '../addon/load.js';
+import { codedError } from '../core/errors.js';
 
 export type MpiFlavour = 'openmpi' | 'mpich' | 'unknown';
 
@@ -37,7 +38,20 @@ export interface MpirunOptions {
    * `scriptArgs` are its arguments; `nodeArgs` are not used.
    */
   program?: string;
+  /**
+   * The network interface (or CIDR) MPI may use between hosts (Open MPI: btl and oob tcp_if_include;
+   * MPICH: -iface). Without it, hosts that share an address on a second interface (docker0) can hang.
+   */
+  iface?: string;
+  /**
+   * Open MPI only: the launcher's TCP keepalive at 5/2/3 s, so a host lost for good ends the job in
+   * about 10 s instead of minutes, at the price of killing it on a network outage over ~9 s.
+   */
+  failFast?: boolean;
 }
+
+/** The keepalive a fail-fast job's Open MPI launcher uses: idle time, interval, probes (seconds). */
+export const FAIL_FAST_KEEPALIVE = [5, 2, 3] as const;
 
 export interface MpirunCommand {
   command: string;
@@ -173,17 +187,30 @@ export function mpirunCommand(opts: MpirunOptions): MpirunCommand {
   const mpi = detectMpi();
   const cpus = os.availableParallelism();
   const args = ['-n', String(np)];
+  // On several hosts the local core count says nothing about the others: their slots are the
+  // hostfile's or --host's business (and the scheduler's).
+  // (Inside a Slurm allocation of several nodes mpirun takes its hosts from the allocation.)
+  const local = hostsOf(opts.mpirunArgs ?? []) === undefined && !(Number(process.env.SLURM_JOB_NUM_NODES) > 1);
+  if (opts.failFast && mpi.flavour !== 'openmpi') {
+    throw codedError(Error, 'ERR_MPI_LAUNCH', `--fail-fast sets Open MPI's launcher keepalive; ${FAMILY_NAME[mpi.flavour]}'s mpirun has no such setting (docs/multihost.md)`);
+  }
 
   if (mpi.flavour === 'openmpi') {
     // OpenMPI refuses to start more ranks than physical cores ("not enough slots"); oversubscribed
     // ranks still work because OpenMPI then yields the CPU while waiting.
-    if (np > Math.min(cpus, physicalCores() ?? cpus)) args.push('--oversubscribe');
+    if (local && np > Math.min(cpus, physicalCores() ?? cpus)) args.push('--oversubscribe');
     if (opts.tagOutput) args.push('--tag-output');
+    if (opts.iface !== undefined) args.push('--mca', 'btl_tcp_if_include', opts.iface, '--mca', 'oob_tcp_if_include', opts.iface);
+    if (opts.failFast) {
+      const [time, intvl, probes] = FAIL_FAST_KEEPALIVE;
+      args.push('--mca', 'oob_tcp_keepalive_time', String(time), '--mca', 'oob_tcp_keepalive_intvl', String(intvl), '--mca', 'oob_tcp_keepalive_probes', String(probes));
+    }
   } else if (mpi.flavour === 'mpich') {
+    if (opts.iface !== undefined) args.push('-iface', opts.iface);
     // MPICH busy-polls in every blocking call, so with more ranks than cores the waiting ranks steal
     // the CPU from the one that would make progress and runs slow down by orders of magnitude or
     // appear to hang. Refuse instead of producing a time-out nobody can explain.
-    if (np > cpus) {
+    if (local && np > cpus) {
       throw new Error(
         `MPICH cannot run ${np} ranks on ${cpus} CPU core(s): it busy-polls while waiting, so oversubscribed ` +
           `ranks starve each other and the job collapses. Use at most ${cpus} ranks, more cores, or OpenMPI.`,
@@ -208,6 +235,58 @@ export function mpirunCommand(opts: MpirunOptions): MpirunCommand {
     env.OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = '1';
   }
   return { command: mpi.mpirun, args, env };
+}
+
+const FAMILY_NAME: Record<MpiFlavour, string> = { openmpi: 'Open MPI', mpich: 'MPICH', unknown: 'this' };
+
+const HOST_LIST = new Set(['--host', '-host', '-H', '-hosts', '--hosts']);
+const HOST_FILE = new Set(['--hostfile', '-hostfile', '--machinefile', '-machinefile', '-f', '--default-hostfile']);
+const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1', os.hostname()]);
+
+/**
+ * The hosts that mpirun options name (--host a:2,b / -hosts a,b / a hostfile, Open MPI's and MPICH's
+ * spellings), each once; undefined when they name none besides this one (a single-host job).
+ */
+export function hostsOf(mpirunArgs: readonly string[]): string[] | undefined {
+  const hosts: string[] = [];
+  for (let i = 0; i < mpirunArgs.length; i++) {
+    const arg = mpirunArgs[i]!;
+    const eq = arg.indexOf('=');
+    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const value = flag !== arg ? arg.slice(eq + 1) : mpirunArgs[i + 1];
+    if (value === undefined) continue;
+    if (HOST_LIST.has(flag)) hosts.push(...value.split(',').map((h) => h.split(':')[0]!.trim()).filter(Boolean));
+    else if (HOST_FILE.has(flag)) hosts.push(...hostfileHosts(value));
+    else continue;
+    if (flag === arg) i++;
+  }
+  const distinct = [...new Set(hosts)];
+  return distinct.some((h) => !LOCAL_NAMES.has(h)) ? distinct : undefined;
+}
+
+// The hosts of a hostfile: Open MPI's 'host slots=N' lines and MPICH's 'host:N', '#' comments.
+function hostfileHosts(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw codedError(Error, 'ERR_MPI_LAUNCH', `cannot read the hostfile ${file}: ${(err as Error).message}`);
+  }
+  return text.split('\n').map((l) => l.replace(/#.*/, '').trim().split(/[\s:]/)[0]!).filter(Boolean);
+}
+
+/**
+ * A command that, started like the job on `hosts` (one process per host), prints one line per host:
+ * 'mpi4node-host-ok NAME' or 'mpi4node-host-missing NAME PATH...' for the files a rank needs there.
+ */
+export function hostCheckCommand(opts: MpirunOptions, hosts: readonly string[], files: readonly string[]): MpirunCommand {
+  const mpi = detectMpi();
+  const tests = files.map((f) => `[ -e '${f.replace(/'/g, `'\\''`)}' ] || m="$m ${f.replace(/[^\w./@+-]/g, '?')}"`).join('; ');
+  const script = `m=; ${tests}; h=$(hostname); if [ -z "$m" ]; then echo "mpi4node-host-ok $h"; else echo "mpi4node-host-missing $h$m"; fi`;
+  const perHost = mpi.flavour === 'mpich' ? ['-ppn', '1'] : ['--map-by', 'ppr:1:node'];
+  const cmd = mpirunCommand({ ...opts, np: hosts.length, tagOutput: false, program: '/bin/sh', script: '-c', scriptArgs: [script] });
+  cmd.args.splice(2, 0, ...perHost);
+  return cmd;
 }
 
 /**

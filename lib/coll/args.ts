@@ -75,8 +75,11 @@ export interface Checked {
 /**
  * Checks a layout against the communicator size and, when `len` is given, a buffer of that length.
  * Blocks outside the buffer are ERR_COUNTS with explicit displacements, ERR_BUFFER_TOO_SMALL without.
+ * A layout MPI writes through (`writes`: a receive layout) must not have overlapping blocks, since MPI
+ * forbids writing any location twice (MPI-4.1 §6.5.2, §6.6, §6.8): ERR_COUNTS. (A scatterv may send one
+ * block to several ranks: reading twice is harmless, and MPI implementations allow it.)
  */
-export function checkLayout(spec: unknown, size: number, what: string, name: string, len?: number): Checked {
+export function checkLayout(spec: unknown, size: number, what: string, name: string, len?: number, writes = false): Checked {
   if (spec === null || typeof spec !== 'object') {
     throw invalidParameterError('ERR_COUNTS', `${what}: ${name}`, 'an array of counts or { counts, displs }', spec);
   }
@@ -104,7 +107,20 @@ export function checkLayout(spec: unknown, size: number, what: string, name: str
     if (given !== undefined) throw codedError(RangeError, 'ERR_COUNTS', `${what}: ${name}: ${where} is outside the buffer (${len} elements)`);
     tooSmall(what, name, extent, len);
   }
+  if (writes && given !== undefined) checkDisjoint(counts, displs, what, name);
   return { counts, displs, extent };
+}
+
+function checkDisjoint(counts: Int32Array, displs: Int32Array, what: string, name: string): void {
+  const order = Array.from(counts.keys()).filter((i) => counts[i]! > 0).sort((a, b) => displs[a]! - displs[b]!);
+  for (let k = 1; k < order.length; k++) {
+    const a = order[k - 1]!, b = order[k]!;
+    if (displs[b]! < displs[a]! + counts[a]!) {
+      throw codedError(RangeError, 'ERR_COUNTS',
+        `${what}: ${name}: the blocks of ranks ${Math.min(a, b)} and ${Math.max(a, b)} overlap ([${displs[a]}, ${displs[a]! + counts[a]!}) and ` +
+        `[${displs[b]}, ${displs[b]! + counts[b]!})); MPI writes no element twice`);
+    }
+  }
 }
 
 function isArrayLike(v: object): v is ArrayLike<number> {

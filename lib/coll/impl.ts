@@ -9,26 +9,26 @@ import {
 } from './args.js';
 import { checkRoot, sameDtype, tooSmall } from '../core/checks.js';
 import type { Comm } from '../comm/comm.js';
-import { dtypeOf, type TypedArray } from '../core/dtypes.js';
+import type { DtypeInfo, TypedArray } from '../core/dtypes.js';
 import { allreduceFast, barrierFast, DECLINED, fastResult, fastSlot, setFastArgs } from '../addon/fastpath.js';
 import { codedError } from '../core/errors.js';
 import type { CollOp } from '../addon/native.js';
-import { AVG, SUM, resolveOp } from './ops.js';
+import { AVG, SUM, elementType, halfKind, resolveOp } from './ops.js';
 import { Prequest } from '../core/prequest.js';
 import { Request } from '../core/request.js';
 
 // Returns the result, or the Request for it. With a divisor (the 'avg' op), `view` (exactly the
-// reduced elements) is divided once the sum is complete.
-function done(nb: boolean, ret: number | undefined, result: unknown, view: TypedArray | undefined, keep: unknown,
-  divisor: number): any {
-  if (nb) return Request._coll(ret!, result, view, keep, divisor);
-  if (divisor > 0) native.divide(view!, divisor);
+// reduced elements; float16/bfloat16 ones when `half` is their kind) is divided once the sum is complete.
+function done(nb: boolean, h: number, ret: number | undefined, result: unknown, view: TypedArray | undefined, keep: unknown,
+  divisor: number, half = 0): any {
+  if (nb) return Request._coll(ret!, h, result, view, keep, divisor, half);
+  if (divisor > 0) native.divide(view!, divisor, half);
   return result;
 }
 
-// The op of a reduction over n elements like `data`: a predefined op's code, AVG, or a user op.
-function opArg(op: unknown, data: TypedArray, what: string, avgOk: boolean, n: number): CollOp {
-  const o = resolveOp(op, dtypeOf(data)!, what);
+// The op of a reduction over n elements of type `d`: a predefined op's code, AVG, or a user op.
+function opArg(op: unknown, d: DtypeInfo, what: string, avgOk: boolean, n: number): CollOp {
+  const o = resolveOp(op, d, what);
   if (o === AVG && !avgOk) {
     throw codedError(TypeError, 'ERR_OP', `${what}: avg is defined for allreduce, reduce, reduceScatter and reduceScatterBlock`);
   }
@@ -38,14 +38,15 @@ function opArg(op: unknown, data: TypedArray, what: string, avgOk: boolean, n: n
   return o;
 }
 
-// 'avg' never reaches MPI: it is a sum, divided by the communicator size once complete (reduced()).
-const mpiOp = (o: CollOp): CollOp => (o === AVG ? SUM : o);
+// 'avg' never reaches MPI: it is a sum (of d's kind), divided by the communicator size once complete
+// (reduced()).
+const mpiOp = (o: CollOp, d: DtypeInfo): CollOp => (o === AVG ? resolveOp('sum', d, 'avg') : o);
 
-// The result of a reduction of n elements into `r` with op `o`; for 'avg', exactly the reduced elements
-// are divided by the communicator size.
-function reduced(nb: boolean, ret: number | undefined, result: unknown, r: TypedArray, n: number, keep: unknown, o: CollOp,
-  size: number): any {
-  return o === AVG ? done(nb, ret, result, exact(r, n), keep, size) : done(nb, ret, result, r, keep, 0);
+// The result of a reduction of n elements of type `d` into `r` with op `o`; for 'avg', exactly the
+// reduced elements are divided by the communicator size.
+function reduced(nb: boolean, h: number, ret: number | undefined, result: unknown, r: TypedArray, n: number, keep: unknown,
+  o: CollOp, size: number, d: DtypeInfo): any {
+  return o === AVG ? done(nb, h, ret, result, exact(r, n), keep, size, halfKind(d)) : done(nb, h, ret, result, r, keep, 0);
 }
 
 // MPI applies a nonblocking collective's op while progressing it, outside any JavaScript call, so a
@@ -88,14 +89,14 @@ const exact = (a: TypedArray, n: number) => (a.length === n ? a : a.subarray(0, 
 export function barrier(_c: Comm, h: number, nb: boolean): any {
   setFastArgs(0, 0, 0, h, nb ? 1 : 0);
   barrierFast();
-  return nb ? Request._coll(fastResult(), undefined, undefined, undefined, 0) : undefined;
+  return nb ? Request._coll(fastResult(), h, undefined, undefined, undefined, 0) : undefined;
 }
 
 export function bcast(c: Comm, h: number, nb: boolean, buf: unknown, root: unknown): any {
   const what = nb ? 'ibcast' : 'bcast';
   const rt = checkRoot(root, c.size, what);
   const v = bufArg(buf, what, 'buf');
-  return done(nb, native.bcast(v, rt, h, nb), v, v, undefined, 0);
+  return done(nb, h, native.bcast(v, rt, h, nb), v, v, undefined, 0);
 }
 
 const enum All { Allreduce, Scan, Exscan }
@@ -103,43 +104,48 @@ const ALL_NAMES = [['allreduce', 'iallreduce'], ['scan', 'iscan'], ['exscan', 'i
 const ALL_USAGE = ['allreduce(IN_PLACE, op, buf)', 'scan(IN_PLACE, op, buf)', 'exscan(IN_PLACE, op, buf)'] as const;
 
 /** allreduce, scan and exscan: same arguments, same shapes. */
-export function reduceAll(kind: All, c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
+export function reduceAll(kind: All, c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown,
+  options?: unknown): any {
   const what = ALL_NAMES[kind][nb ? 1 : 0];
   const { s, r: given, data } = reductionBufs(send, recv, what, ALL_USAGE[kind]);
   const n = data.length;
-  const o = opArg(op, data, what, kind === All.Allreduce, n);
+  const d = elementType(data, options, what);
+  const o = opArg(op, d, what, kind === All.Allreduce, n);
   if (nb && typeof o === 'object') return rejectUserOp(what);
-  const code = mpiOp(o);
+  const code = mpiOp(o, d);
   const r = resultOf(given, data, n, what);
   const ret = kind === All.Allreduce ? native.allreduce(s, r, n, code, h, nb)
     : kind === All.Scan ? native.scan(s, r, n, code, h, nb) : native.exscan(s, r, n, code, h, nb);
-  return reduced(nb, ret, r, r, n, s, o, c.size);
+  return reduced(nb, h, ret, r, r, n, s, o, c.size, d);
 }
+
 // Persistent collectives (MPI-4 MPI_Allreduce_init & co.): checked as the nonblocking forms, then set up
 // once; each start() runs the collective again on the buffers' current contents.
 export function allreduceInit(c: Comm, h: number, send: unknown, op: unknown, recv: unknown): Prequest<TypedArray> {
   const what = 'allreduceInit';
   const { s, r: given, data } = reductionBufs(send, recv, what, 'allreduceInit(IN_PLACE, op, buf)');
   const n = data.length;
-  const o = opArg(op, data, what, true, n);
+  const d = elementType(data, undefined, what);
+  const o = opArg(op, d, what, true, n);
   if (typeof o === 'object') {
     throw codedError(TypeError, 'ERR_OP', `${what}: user-defined ops need the blocking allreduce: MPI applies the op while progressing the request`);
   }
   const r = resultOf(given, data, n, what);
-  const id = native.allreduceInit(s, r, n, mpiOp(o) as number, h);
-  return Prequest._coll(id, r, o === AVG ? exact(r, n) : r, s, o === AVG ? c.size : 0);
+  const id = native.allreduceInit(s, r, n, mpiOp(o, d) as number, h);
+  return Prequest._coll(id, h, r, o === AVG ? exact(r, n) : r, s, o === AVG ? c.size : 0, halfKind(d));
 }
 export function bcastInit(c: Comm, h: number, buf: unknown, root: unknown): Prequest<TypedArray> {
   const rt = checkRoot(root, c.size, 'bcastInit');
   const v = bufArg(buf, 'bcastInit', 'buf');
-  return Prequest._coll(native.bcastInit(v, rt, h), v, v, undefined, 0);
+  return Prequest._coll(native.bcastInit(v, rt, h), h, v, v, undefined, 0);
 }
 export function barrierInit(_c: Comm, h: number): Prequest<undefined> {
-  return Prequest._coll(native.barrierInit(h), undefined, undefined, undefined, 0);
+  return Prequest._coll(native.barrierInit(h), h, undefined, undefined, undefined, 0);
 }
 
-export function allreduce(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
-  return smallAllreduce(h, nb, send, op, recv) ?? reduceAll(All.Allreduce, c, h, nb, send, op, recv);
+export function allreduce(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown, options?: unknown): any {
+  return (options === undefined ? smallAllreduce(h, nb, send, op, recv) : undefined) ??
+    reduceAll(All.Allreduce, c, h, nb, send, op, recv, options);
 }
 
 // The op code of a predefined op (not avg) on arrays like `data`, or -1; one entry remembered, since a
@@ -149,7 +155,7 @@ function predefinedOp(op: string, data: TypedArray): number {
   if (op === lastOp && data.constructor === lastCtor) return lastCode;
   let code = -1;
   try {
-    const o = resolveOp(op, dtypeOf(data)!, 'allreduce');
+    const o = resolveOp(op, elementType(data, undefined, 'allreduce'), 'allreduce');
     if (typeof o === 'number' && o !== AVG) code = o;
   } catch {} // reduceAll reports it
   lastOp = op;
@@ -174,27 +180,29 @@ function smallAllreduce(h: number, nb: boolean, send: unknown, op: unknown, recv
   allreduceFast();
   const slot = fastResult();
   if (slot === DECLINED) return undefined; // s and r share memory
-  return nb ? Request._coll(slot, r, r, s, 0) : r;
+  return nb ? Request._coll(slot, h, r, r, s, 0) : r;
 }
 export const scan = reduceAll.bind(null, All.Scan);
 export const exscan = reduceAll.bind(null, All.Exscan);
 
-export function reduce(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, root: unknown, recv: unknown): any {
+export function reduce(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, root: unknown, recv: unknown,
+  options?: unknown): any {
   const what = nb ? 'ireduce' : 'reduce';
   const rt = checkRoot(root, c.size, what);
   const isRoot = c.rank === rt;
   const { s, r: given, data } = reductionBufs(send, recv, what, 'reduce(IN_PLACE, op, root, buf)');
   const n = data.length;
-  const o = opArg(op, data, what, true, n);
+  const d = elementType(data, options, what);
+  const o = opArg(op, d, what, true, n);
   if (nb && typeof o === 'object') return rejectUserOp(what);
-  const code = mpiOp(o);
+  const code = mpiOp(o, d);
   if (!isRoot) {
     // MPI_IN_PLACE is the root's; elsewhere this rank's contribution (in recv when IN_PLACE) is sent
     // as is, and no receive buffer is touched.
-    return done(nb, native.reduce(data, null, n, code, rt, h, nb), undefined, undefined, data, 0);
+    return done(nb, h, native.reduce(data, null, n, code, rt, h, nb), undefined, undefined, data, 0);
   }
   const r = resultOf(given, data, n, what);
-  return reduced(nb, native.reduce(s, r, n, code, rt, h, nb), r, r, n, s, o, c.size);
+  return reduced(nb, h, native.reduce(s, r, n, code, rt, h, nb), r, r, n, s, o, c.size, d);
 }
 
 const enum Scatter { Block, Counts }
@@ -206,27 +214,30 @@ const SCATTER_USAGE = [
 
 /** reduceScatterBlock and reduceScatter: rank r gets block r of the reduction (equal blocks, or counts[r] elements). */
 function reduceScatterAny(kind: Scatter, c: Comm, h: number, nb: boolean, send: unknown, counts: unknown, op: unknown,
-  recv: unknown): any {
+  recv: unknown, options: unknown): any {
   const what = SCATTER_NAMES[kind][nb ? 1 : 0];
   const size = c.size;
   const { s, r: given, data } = reductionBufs(send, recv, what, SCATTER_USAGE[kind]);
   const cs = kind === Scatter.Counts ? scatterCounts(counts, size, what, s, given) : undefined;
   const n = cs === undefined ? blocks(data.length, size, what, s === null ? 'recv' : 'send') : cs[c.rank]!;
-  const o = opArg(op, data, what, true, n);
+  const d = elementType(data, options, what);
+  const o = opArg(op, d, what, true, n);
   if (nb && typeof o === 'object') return rejectUserOp(what);
-  const code = mpiOp(o);
+  const code = mpiOp(o, d);
   const r = resultOf(given, data, n, what);
   // In place, the result is the first block of the buffer.
   const result = s === null ? r.subarray(0, n) : r;
   const ret = cs === undefined ? native.reduceScatterBlock(s, r, n, code, h, nb)
     : native.reduceScatter(s, r, cs, code, h, nb);
-  return reduced(nb, ret, result, r, n, cs === undefined ? s : nb ? [s, cs] : undefined, o, size);
+  return reduced(nb, h, ret, result, r, n, cs === undefined ? s : nb ? [s, cs] : undefined, o, size, d);
 }
-export function reduceScatterBlock(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown): any {
-  return reduceScatterAny(Scatter.Block, c, h, nb, send, undefined, op, recv);
+export function reduceScatterBlock(c: Comm, h: number, nb: boolean, send: unknown, op: unknown, recv: unknown,
+  options?: unknown): any {
+  return reduceScatterAny(Scatter.Block, c, h, nb, send, undefined, op, recv, options);
 }
-export function reduceScatter(c: Comm, h: number, nb: boolean, send: unknown, counts: unknown, op: unknown, recv: unknown): any {
-  return reduceScatterAny(Scatter.Counts, c, h, nb, send, counts, op, recv);
+export function reduceScatter(c: Comm, h: number, nb: boolean, send: unknown, counts: unknown, op: unknown, recv: unknown,
+  options?: unknown): any {
+  return reduceScatterAny(Scatter.Counts, c, h, nb, send, counts, op, recv, options);
 }
 
 // reduceScatter's counts (MPI-3 int counts), checked against the buffer that holds the data.
@@ -272,7 +283,7 @@ export function gather(c: Comm, h: number, nb: boolean, send: unknown, root: unk
     }
   }
   const ret = native.gather(s, isRoot ? r! : null, n, rt, h, nb);
-  return done(nb, ret, isRoot ? r : undefined, isRoot ? r : undefined, s, 0);
+  return done(nb, h, ret, isRoot ? r : undefined, isRoot ? r : undefined, s, 0);
 }
 
 export function scatter(c: Comm, h: number, nb: boolean, send: unknown, recv: unknown, root: unknown): any {
@@ -306,7 +317,7 @@ export function scatter(c: Comm, h: number, nb: boolean, send: unknown, recv: un
     }
   }
   const ret = native.scatter(isRoot ? s : null, r, n, rt, h, nb);
-  return done(nb, ret, result, result, s, 0);
+  return done(nb, h, ret, result, result, s, 0);
 }
 
 const enum Each { Allgather, Alltoall }
@@ -333,7 +344,7 @@ function eachToAll(kind: Each, c: Comm, h: number, nb: boolean, send: unknown, r
     }
   }
   const ret = kind === Each.Allgather ? native.allgather(s, r, n, h, nb) : native.alltoall(s, r, n, h, nb);
-  return done(nb, ret, r, r, s, 0);
+  return done(nb, h, ret, r, r, s, 0);
 }
 export const allgather = eachToAll.bind(null, Each.Allgather);
 export const alltoall = eachToAll.bind(null, Each.Alltoall);
@@ -343,13 +354,13 @@ export function gatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: 
   let L: Checked | undefined;
   if (s === null) {
     if (r === undefined) needInPlaceRecv(what, 'gatherv(IN_PLACE, layout, root, buf), this rank\'s block in place');
-    L = checkLayout(layout, size, what, 'layout', r.length);
+    L = checkLayout(layout, size, what, 'layout', r.length, true);
     if (!isRoot) s = r.subarray(L.displs[c.rank]!, L.displs[c.rank]! + L.counts[c.rank]!);
   } else {
     intCount(s.length, what, 'send');
     // Only the root needs the layout; a rank that passes one has it checked against its send too.
     if (isRoot || (layout !== undefined && layout !== null)) {
-      L = checkLayout(layout, size, what, 'layout', isRoot ? r?.length : undefined);
+      L = checkLayout(layout, size, what, 'layout', isRoot ? r?.length : undefined, true);
       if (s.length !== L.counts[c.rank]) {
         throw codedError(RangeError, 'ERR_COUNTS', `${what}: send has ${s.length} elements but this rank's count is ${L.counts[c.rank]}`);
       }
@@ -365,7 +376,7 @@ export function gatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: 
     }
   }
   const ret = isRoot ? native.gatherv(s, r!, L!.counts, L!.displs, rt, h, nb) : native.gatherv(s, null, null, null, rt, h, nb);
-  return done(nb, ret, isRoot ? r : undefined, isRoot ? r : undefined, nb ? [s, L] : undefined, 0);
+  return done(nb, h, ret, isRoot ? r : undefined, isRoot ? r : undefined, nb ? [s, L] : undefined, 0);
 }
 
 export function scatterv(c: Comm, h: number, nb: boolean, send: unknown, layout: unknown, recv: unknown, root: unknown): any {
@@ -401,7 +412,7 @@ export function scatterv(c: Comm, h: number, nb: boolean, send: unknown, layout:
     r = exact(result, n);
   }
   const ret = isRoot ? native.scatterv(s, L!.counts, L!.displs, r, rt, h, nb) : native.scatterv(null, null, null, r, rt, h, nb);
-  return done(nb, ret, result, result, nb ? [s, L] : undefined, 0);
+  return done(nb, h, ret, result, result, nb ? [s, L] : undefined, 0);
 }
 
 export function allgatherv(c: Comm, h: number, nb: boolean, send: unknown, layout: unknown, recv: unknown): any {
@@ -409,7 +420,7 @@ export function allgatherv(c: Comm, h: number, nb: boolean, send: unknown, layou
   const size = c.size;
   const s = send === IN_PLACE ? null : bufArg(send, what, 'send');
   let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
-  const L = checkLayout(layout, size, what, 'layout', r?.length);
+  const L = checkLayout(layout, size, what, 'layout', r?.length, true);
   if (s === null) {
     if (r === undefined) needInPlaceRecv(what, 'allgatherv(IN_PLACE, layout, buf), this rank\'s block in place');
   } else {
@@ -424,7 +435,7 @@ export function allgatherv(c: Comm, h: number, nb: boolean, send: unknown, layou
     }
   }
   const ret = native.allgatherv(s, r!, L.counts, L.displs, h, nb);
-  return done(nb, ret, r, r, nb ? [s, L] : undefined, 0);
+  return done(nb, h, ret, r, r, nb ? [s, L] : undefined, 0);
 }
 
 export function alltoallv(c: Comm, h: number, nb: boolean, send: unknown, sendLayout: unknown, recvLayout: unknown, recv: unknown): any {
@@ -432,7 +443,7 @@ export function alltoallv(c: Comm, h: number, nb: boolean, send: unknown, sendLa
   const size = c.size;
   const s = send === IN_PLACE ? null : bufArg(send, what, 'send');
   let r = recv === undefined ? undefined : bufArg(recv, what, 'recv');
-  const RL = checkLayout(recvLayout, size, what, 'recvLayout', r?.length);
+  const RL = checkLayout(recvLayout, size, what, 'recvLayout', r?.length, true);
   let SL: Checked | undefined;
   if (s === null) {
     if (r === undefined) needInPlaceRecv(what, 'alltoallv(IN_PLACE, null, layout, buf)');
@@ -446,5 +457,5 @@ export function alltoallv(c: Comm, h: number, nb: boolean, send: unknown, sendLa
     }
   }
   const ret = native.alltoallv(s, SL?.counts ?? null, SL?.displs ?? null, r!, RL.counts, RL.displs, h, nb);
-  return done(nb, ret, r, r, nb ? [s, SL, RL] : undefined, 0);
+  return done(nb, h, ret, r, r, nb ? [s, SL, RL] : undefined, 0);
 }

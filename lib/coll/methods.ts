@@ -9,6 +9,8 @@
 //   copy) and it is returned. (scatter and scatterv need one: a non-root cannot know the size.)
 // - In place is MPI's spelling: IN_PLACE as the send buffer (the receive buffer for scatter and
 //   scatterv), the data then being in the receive buffer. f(buf, op, buf) is also in place.
+// - Reductions take an optional last argument { dtype }: 'float16' or 'bfloat16' for Uint16Array data
+//   (lib/coll/ops.ts ReduceOptions).
 // - Results are typed arrays: the same object you passed, or a Uint8Array over a DataView's or
 //   ArrayBuffer's memory.
 import type { BufferLike } from '../core/checks.js';
@@ -16,7 +18,7 @@ import * as impl from './impl.js';
 import type { InPlace, Layout } from './args.js';
 import { Comm } from '../comm/comm.js';
 import type { TypedArray } from '../core/dtypes.js';
-import type { Op, OpName } from './ops.js';
+import type { Op, OpName, ReduceOptions } from './ops.js';
 import type { Prequest } from '../core/prequest.js';
 import type { Request } from '../core/request.js';
 
@@ -40,12 +42,12 @@ declare module '../comm/comm.js' {
      * undefined and their `recv` is not touched. `reduce(IN_PLACE, op, root, buf)`: each rank's data is
      * in `buf`, and the root's result replaces it.
      */
-    reduce<T extends TypedArray>(send: T | InPlace, op?: Op<T>, root?: number, recv?: T): T | undefined;
-    ireduce<T extends TypedArray>(send: T | InPlace, op?: Op<T>, root?: number, recv?: T): Request<T | undefined>;
+    reduce<T extends TypedArray>(send: T | InPlace, op?: Op<T>, root?: number, recv?: T, options?: ReduceOptions): T | undefined;
+    ireduce<T extends TypedArray>(send: T | InPlace, op?: Op<T>, root?: number, recv?: T, options?: ReduceOptions): Request<T | undefined>;
 
     /** Combines every rank's `send` with `op`; every rank gets the result (MPI_Allreduce). */
-    allreduce<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): T;
-    iallreduce<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): Request<T>;
+    allreduce<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T, options?: ReduceOptions): T;
+    iallreduce<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T, options?: ReduceOptions): Request<T>;
     /**
      * A persistent allreduce (MPI-4 MPI_Allreduce_init; Open MPI 4's MPIX_ extension): set up once,
      * start() it every iteration. Predefined ops and 'avg'. Collective, like every start().
@@ -57,23 +59,23 @@ declare module '../comm/comm.js' {
     barrierInit(): Prequest<undefined>;
 
     /** Inclusive prefix reduction: rank r gets op over ranks 0..r (MPI_Scan). */
-    scan<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): T;
-    iscan<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): Request<T>;
+    scan<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T, options?: ReduceOptions): T;
+    iscan<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T, options?: ReduceOptions): Request<T>;
 
     /** Exclusive prefix reduction: rank r > 0 gets op over ranks 0..r-1; rank 0's recv is not touched (MPI_Exscan). */
-    exscan<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): T;
-    iexscan<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): Request<T>;
+    exscan<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T, options?: ReduceOptions): T;
+    iexscan<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T, options?: ReduceOptions): Request<T>;
 
     /**
      * Reduces `send` (size equal blocks) and gives rank r block r (MPI_Reduce_scatter_block). In place,
      * the input is `recv` and the result its first block, returned as a view.
      */
-    reduceScatterBlock<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): T;
-    ireduceScatterBlock<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T): Request<T>;
+    reduceScatterBlock<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T, options?: ReduceOptions): T;
+    ireduceScatterBlock<T extends TypedArray>(send: T | InPlace, op?: Op<T>, recv?: T, options?: ReduceOptions): Request<T>;
 
     /** Reduces `send` and gives rank r the block of counts[r] elements after the blocks of lower ranks (MPI_Reduce_scatter). */
-    reduceScatter<T extends TypedArray>(send: T | InPlace, counts: ArrayLike<number>, op?: Op<T>, recv?: T): T;
-    ireduceScatter<T extends TypedArray>(send: T | InPlace, counts: ArrayLike<number>, op?: Op<T>, recv?: T): Request<T>;
+    reduceScatter<T extends TypedArray>(send: T | InPlace, counts: ArrayLike<number>, op?: Op<T>, recv?: T, options?: ReduceOptions): T;
+    ireduceScatter<T extends TypedArray>(send: T | InPlace, counts: ArrayLike<number>, op?: Op<T>, recv?: T, options?: ReduceOptions): Request<T>;
 
     /** The root gets every rank's `send`, in rank order (MPI_Gather); other ranks get undefined. */
     gather<T extends BufferLike>(send: T | InPlace, root?: number, recv?: T): Fresh<T> | undefined;
@@ -115,28 +117,28 @@ P.barrier = function () { return impl.barrier(this, this._handle(), false); };
 P.ibarrier = function () { return impl.barrier(this, this._handle(), true); };
 P.bcast = function (buf, root = 0) { return impl.bcast(this, this._handle(), false, buf, root); };
 P.ibcast = function (buf, root = 0) { return impl.bcast(this, this._handle(), true, buf, root); };
-P.reduce = function (send, op = 'sum', root = 0, recv) { return impl.reduce(this, this._handle(), false, send, op, root, recv); };
-P.ireduce = function (send, op = 'sum', root = 0, recv) { return impl.reduce(this, this._handle(), true, send, op, root, recv); };
-P.allreduce = function (send, op = 'sum', recv) { return impl.allreduce(this, this._handle(), false, send, op, recv); };
-P.iallreduce = function (send, op = 'sum', recv) { return impl.allreduce(this, this._handle(), true, send, op, recv); };
+P.reduce = function (send, op = 'sum', root = 0, recv, o) { return impl.reduce(this, this._handle(), false, send, op, root, recv, o); };
+P.ireduce = function (send, op = 'sum', root = 0, recv, o) { return impl.reduce(this, this._handle(), true, send, op, root, recv, o); };
+P.allreduce = function (send, op = 'sum', recv, o) { return impl.allreduce(this, this._handle(), false, send, op, recv, o); };
+P.iallreduce = function (send, op = 'sum', recv, o) { return impl.allreduce(this, this._handle(), true, send, op, recv, o); };
 P.allreduceInit = function (send, op = 'sum', recv) { return impl.allreduceInit(this, this._handle(), send, op, recv) as any; };
 P.bcastInit = function (buf, root = 0) { return impl.bcastInit(this, this._handle(), buf, root) as any; };
 P.barrierInit = function () { return impl.barrierInit(this, this._handle()); };
-P.scan = function (send, op = 'sum', recv) { return impl.scan(this, this._handle(), false, send, op, recv); };
-P.iscan = function (send, op = 'sum', recv) { return impl.scan(this, this._handle(), true, send, op, recv); };
-P.exscan = function (send, op = 'sum', recv) { return impl.exscan(this, this._handle(), false, send, op, recv); };
-P.iexscan = function (send, op = 'sum', recv) { return impl.exscan(this, this._handle(), true, send, op, recv); };
-P.reduceScatterBlock = function (send, op = 'sum', recv) {
-  return impl.reduceScatterBlock(this, this._handle(), false, send, op, recv);
+P.scan = function (send, op = 'sum', recv, o) { return impl.scan(this, this._handle(), false, send, op, recv, o); };
+P.iscan = function (send, op = 'sum', recv, o) { return impl.scan(this, this._handle(), true, send, op, recv, o); };
+P.exscan = function (send, op = 'sum', recv, o) { return impl.exscan(this, this._handle(), false, send, op, recv, o); };
+P.iexscan = function (send, op = 'sum', recv, o) { return impl.exscan(this, this._handle(), true, send, op, recv, o); };
+P.reduceScatterBlock = function (send, op = 'sum', recv, o) {
+  return impl.reduceScatterBlock(this, this._handle(), false, send, op, recv, o);
 };
-P.ireduceScatterBlock = function (send, op = 'sum', recv) {
-  return impl.reduceScatterBlock(this, this._handle(), true, send, op, recv);
+P.ireduceScatterBlock = function (send, op = 'sum', recv, o) {
+  return impl.reduceScatterBlock(this, this._handle(), true, send, op, recv, o);
 };
-P.reduceScatter = function (send, counts, op = 'sum', recv) {
-  return impl.reduceScatter(this, this._handle(), false, send, counts, op, recv);
+P.reduceScatter = function (send, counts, op = 'sum', recv, o) {
+  return impl.reduceScatter(this, this._handle(), false, send, counts, op, recv, o);
 };
-P.ireduceScatter = function (send, counts, op = 'sum', recv) {
-  return impl.reduceScatter(this, this._handle(), true, send, counts, op, recv);
+P.ireduceScatter = function (send, counts, op = 'sum', recv, o) {
+  return impl.reduceScatter(this, this._handle(), true, send, counts, op, recv, o);
 };
 P.gather = function (send, root = 0, recv) { return impl.gather(this, this._handle(), false, send, root, recv); };
 P.igather = function (send, root = 0, recv) { return impl.gather(this, this._handle(), true, send, root, recv); };

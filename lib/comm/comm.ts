@@ -1,16 +1,18 @@
 // Communicators and point-to-point messaging. Arguments are checked here, before MPI is called, so a
 // bad rank, tag or buffer is a TypeError/RangeError and the communicator stays usable.
-import { C, native, statusRecord } from '../addon/binding.js';
+import { C, native, onMpiErrors, statusRecord } from '../addon/binding.js';
 import { asView, invalidParameterError, rankError, tagError, type BufferLike } from '../core/checks.js';
 import { fastResult, fastSlot, irecvFast, isendFast, recvFast, sendFast, setFastArgs, slotElementSize } from '../addon/fastpath.js';
 import { dtypeInfo, type Dtype, type TypedArray } from '../core/dtypes.js';
 import { ensureInit } from '../core/env.js';
-import { codedError } from '../core/errors.js';
+import { codedError, type MpiError } from '../core/errors.js';
+import { withInfo, type InfoLike } from '../core/info.js';
 import { STATUS } from '../addon/native.js';
 import { pin } from '../core/pin.js';
 import { Prequest } from '../core/prequest.js';
 import { Request, type Received } from '../core/request.js';
 import { Status } from '../core/status.js';
+import { nameComm } from './names.js';
 
 export const ANY_SOURCE = C.ANY_SOURCE;
 export const ANY_TAG = C.ANY_TAG;
@@ -25,11 +27,32 @@ export type ArrayOf<D extends Dtype> = D extends 'int8' ? Int8Array : D extends 
   : D extends 'uint32' ? Uint32Array : D extends 'int64' ? BigInt64Array : D extends 'uint64' ? BigUint64Array
   : D extends 'float32' ? Float32Array : D extends 'float64' ? Float64Array : TypedArray;
 
+// Error hooks (comm.onError), by handle: the user's and the private duplicate's. The addon calls the
+// dispatcher from the binding that got the error code (never from inside MPI, where no JavaScript may
+// run), before the error is thrown or a Request rejects with it; what a hook throws is used instead.
+const errorHooks = new Map<number, (error: MpiError) => void>();
+onMpiErrors((handle, error) => {
+  const hook = errorHooks.get(handle);
+  if (hook === undefined) return error;
+  try {
+    hook(error as MpiError);
+    return error;
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e), { cause: e });
+  }
+});
+
 let tagUb = -1;
 /** @internal MPI_TAG_UB, read once. */
 export function tagUpperBound(): number {
   if (tagUb < 0) tagUb = native.tagUpperBound();
   return tagUb;
+}
+
+/** `v` as a Comm, or the coded error naming the argument `what`. */
+export function checkComm(v: unknown, what: string): Comm {
+  if (!(v instanceof Comm)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', what, 'a Comm', v);
+  return v;
 }
 
 export class Comm {
@@ -42,6 +65,7 @@ export class Comm {
   constructor(handle: number, internal: number) {
     this.#handle = handle;
     this.#internal = internal;
+    nameComm(handle, internal, handle === C.WORLD ? 'world' : handle === C.SELF ? 'self' : `communicator ${handle}`);
   }
 
   /** @internal The handle of this communicator, or of its private duplicate for library traffic. */
@@ -76,22 +100,22 @@ export class Comm {
 
   #dest(dest: number): number {
     const size = this.#size < 0 ? this.#ready() : this.#size;
-    if ((dest >>> 0) === dest && dest < size) return dest;
+    if (typeof dest === 'number' && (dest >>> 0) === dest && dest < size) return dest;
     if (dest === PROC_NULL) return dest;
     throw rankError('dest', dest, size, 'PROC_NULL');
   }
 
   #source(source: number): number {
     const size = this.#size < 0 ? this.#ready() : this.#size;
-    if ((source >>> 0) === source && source < size) return source;
+    if (typeof source === 'number' && (source >>> 0) === source && source < size) return source;
     if (source === ANY_SOURCE || source === PROC_NULL) return source;
     throw rankError('source', source, size, 'ANY_SOURCE or PROC_NULL');
   }
 
   #tag(tag: number, anyOk: boolean): number {
-    if ((tag >>> 0) === tag && tag <= 32767) return tag; // MPI guarantees at least 32767
+    if (typeof tag === 'number' && (tag >>> 0) === tag && tag <= 32767) return tag; // MPI guarantees at least 32767
     if (anyOk && tag === ANY_TAG) return tag;
-    if ((tag >>> 0) === tag && tag <= tagUpperBound()) return tag;
+    if (typeof tag === 'number' && (tag >>> 0) === tag && tag <= tagUpperBound()) return tag;
     throw tagError(tag, tagUpperBound(), anyOk);
   }
 
@@ -121,22 +145,61 @@ export class Comm {
     return r === null ? null : new Comm(r[0], r[1]);
   }
 
-  /** The ranks that share memory with this one (one node), as MPI_Comm_split_type(SHARED). Collective. */
-  splitShared(key: number = this.rank): Comm {
-    const r = native.commSplitShared(this.#h(), key);
+  /**
+   * The ranks that share memory with this one (one node), as MPI_Comm_split_type(SHARED). Collective.
+   * `info`: hints for MPI (an Info or a plain object).
+   */
+  splitShared(key: number = this.rank, info?: InfoLike): Comm {
+    if (!Number.isInteger(key)) throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'key', 'an integer', key);
+    const h = this.#h();
+    const r = withInfo(info, (i) => native.commSplitShared(h, key, i));
     if (r === null) throw new Error('MPI_Comm_split_type returned no communicator');
     return new Comm(r[0], r[1]);
   }
 
   compare(other: Comm): Comparison {
+    checkComm(other, 'compare: other');
     const r = native.commCompare(this.#h(), other.#h());
     return r === C.IDENT ? 'ident' : r === C.CONGRUENT ? 'congruent' : r === C.SIMILAR ? 'similar' : 'unequal';
+  }
+
+  // ---- errors ----
+
+  /**
+   * Calls `hook` with every MpiError of a call on this communicator (blocking, or a Request's) before it
+   * is thrown or the Request rejects with it; what the hook throws is thrown (or rejected) instead.
+   * Argument errors found before MPI is called are not MPI's and do not reach it. `undefined` removes
+   * the hook. MPI's own handler stays MPI_ERRORS_RETURN: the hook runs in the call that got the code.
+   */
+  onError(hook: ((error: MpiError) => void) | undefined): void {
+    if (hook !== undefined && typeof hook !== 'function') {
+      throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'hook', 'a function or undefined', hook);
+    }
+    const h = this.#h();
+    for (const k of [h, this.#internal]) {
+      if (hook === undefined) errorHooks.delete(k);
+      else errorHooks.set(k, hook);
+      native.setErrorHook(k, hook !== undefined);
+    }
+  }
+
+  /**
+   * MPI_ERRORS_ARE_FATAL on this communicator: its next MPI error aborts the whole job, as C MPI does by
+   * default. `setErrorsFatal(false)` goes back to MPI_ERRORS_RETURN, the library's default (errors are
+   * thrown as MpiError).
+   */
+  setErrorsFatal(fatal = true): void {
+    const h = this.#h();
+    native.commSetErrorsFatal(h, fatal);
+    native.commSetErrorsFatal(this.#internal, fatal);
   }
 
   /** Frees this communicator and its private duplicate. World and self cannot be freed. */
   free(): void {
     const h = this.#h();
     if (h === C.WORLD || h === C.SELF) throw codedError(TypeError, 'ERR_COMM_PREDEFINED', 'world and self cannot be freed');
+    errorHooks.delete(h);
+    errorHooks.delete(this.#internal);
     native.commFree(this.#internal);
     native.commFree(h);
     this.#handle = this.#internal = -1;
@@ -172,11 +235,11 @@ export class Comm {
     if (k >= 0) {
       setFastArgs(k, s, t, this.#handle, 0);
       recvFast();
-      return Status.fromRecord(statusRecord, 0, slotElementSize[k]!);
+      return Status._fromRecord(statusRecord, 0, slotElementSize[k]!);
     }
     const v = asView(buf, 'buf');
     native.recv(v, s, t, this.#handle, false);
-    return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
+    return Status._fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
   }
 
   #recvNew(dtype: Dtype, source: number, tag: number): Received<any> {
@@ -185,7 +248,7 @@ export class Comm {
     const message = statusRecord[STATUS.message]!;
     const data = new info.array(Math.ceil(statusRecord[STATUS.bytes]! / info.size));
     if (message >= 0) native.mrecv(message, data, false); // else from PROC_NULL: nothing to receive
-    return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
+    return { data, status: Status._fromRecord(statusRecord, 0, info.size) };
   }
 
   /** Sends and receives in one call (MPI_Sendrecv); safe against the deadlock of send-then-recv rings. */
@@ -193,7 +256,7 @@ export class Comm {
     const r = asView(recvbuf, 'recvbuf');
     native.sendrecv(asView(sendbuf, 'sendbuf'), this.#dest(dest), this.#tag(sendtag, false), r,
       this.#source(source), this.#tag(recvtag, true), this.#handle);
-    return Status.fromRecord(statusRecord, 0, r.BYTES_PER_ELEMENT);
+    return Status._fromRecord(statusRecord, 0, r.BYTES_PER_ELEMENT);
   }
 
   /** Sends `buf` and receives into the same buffer (MPI_Sendrecv_replace). */
@@ -201,19 +264,19 @@ export class Comm {
     const v = asView(buf, 'buf');
     native.sendrecvReplace(v, this.#dest(dest), this.#tag(sendtag, false), this.#source(source),
       this.#tag(recvtag, true), this.#handle);
-    return Status.fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
+    return Status._fromRecord(statusRecord, 0, v.BYTES_PER_ELEMENT);
   }
 
   /** Blocks until a matching message is available and returns its status (MPI_Probe); count is in bytes. */
   probe(source = ANY_SOURCE, tag = ANY_TAG): Status {
     native.probe(this.#source(source), this.#tag(tag, true), this.#handle);
-    return Status.fromRecord(statusRecord, 0, 1);
+    return Status._fromRecord(statusRecord, 0, 1);
   }
 
   /** The status of a matching message if one is available now (MPI_Iprobe), else undefined. */
   iprobe(source = ANY_SOURCE, tag = ANY_TAG): Status | undefined {
     if (!native.iprobe(this.#source(source), this.#tag(tag, true), this.#handle)) return undefined;
-    return Status.fromRecord(statusRecord, 0, 1);
+    return Status._fromRecord(statusRecord, 0, 1);
   }
 
   // ---- nonblocking point-to-point (await the Request, or test/wait it) ----
@@ -223,18 +286,18 @@ export class Comm {
     if (k >= 0) {
       setFastArgs(k, d, t, this.#handle, 0);
       isendFast();
-      return Request._send(fastResult(), buf as TypedArray, d, t);
+      return Request._send(fastResult(), buf as TypedArray, d, t, this.#handle);
     }
     const v = asView(buf, 'buf');
     pin(v);
-    return Request._send(native.send(v, d, t, this.#handle, false, true)!, v, d, t);
+    return Request._send(native.send(v, d, t, this.#handle, false, true)!, v, d, t, this.#handle);
   }
 
   issend(buf: BufferLike, dest: number, tag = 0): Request<Status> {
     const v = asView(buf, 'buf');
     const d = this.#dest(dest), t = this.#tag(tag, false);
     pin(v);
-    return Request._send(native.send(v, d, t, this.#handle, true, true)!, v, d, t);
+    return Request._send(native.send(v, d, t, this.#handle, true, true)!, v, d, t, this.#handle);
   }
 
   // ---- persistent point-to-point (MPI_Send_init & co.: start() them again and again; lib/core/prequest.ts) ----
@@ -242,19 +305,19 @@ export class Comm {
   /** A persistent send of `buf` to `dest` (MPI_Send_init): each start() sends the buffer's current contents. */
   sendInit(buf: BufferLike, dest: number, tag = 0): Prequest<Status> {
     const v = asView(buf, 'buf'), d = this.#dest(dest), t = this.#tag(tag, false);
-    return Prequest._send(native.sendInit(v, d, t, this.#handle, false), v, d, t);
+    return Prequest._send(native.sendInit(v, d, t, this.#handle, false), v, d, t, this.#handle);
   }
 
   /** A persistent synchronous send (MPI_Ssend_init). */
   ssendInit(buf: BufferLike, dest: number, tag = 0): Prequest<Status> {
     const v = asView(buf, 'buf'), d = this.#dest(dest), t = this.#tag(tag, false);
-    return Prequest._send(native.sendInit(v, d, t, this.#handle, true), v, d, t);
+    return Prequest._send(native.sendInit(v, d, t, this.#handle, true), v, d, t, this.#handle);
   }
 
   /** A persistent receive into `buf` (MPI_Recv_init). */
   recvInit(buf: BufferLike, source = ANY_SOURCE, tag = ANY_TAG): Prequest<Status> {
     const v = asView(buf, 'buf'), s = this.#source(source), t = this.#tag(tag, true);
-    return Prequest._recv(native.recvInit(v, s, t, this.#handle), v);
+    return Prequest._recv(native.recvInit(v, s, t, this.#handle), v, s, t, this.#handle);
   }
 
   /** Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size. */
@@ -263,17 +326,18 @@ export class Comm {
   irecv(buf: BufferLike | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> | Request<Received> {
     if (typeof buf === 'string') {
       const info = dtypeInfo(buf);
-      return Request._recvNew(native.improbe(this.#source(source), this.#tag(tag, true), this.#handle), info);
+      const s = this.#source(source), t = this.#tag(tag, true);
+      return Request._recvNew(native.improbe(s, t, this.#handle), info, s, t, this.#handle);
     }
     const s = this.#source(source), t = this.#tag(tag, true), k = fastSlot(buf);
     if (k >= 0) {
       setFastArgs(k, s, t, this.#handle, 0);
       irecvFast();
-      return Request._recv(fastResult(), buf as TypedArray);
+      return Request._recv(fastResult(), buf as TypedArray, s, t, this.#handle);
     }
     const v = asView(buf, 'buf');
     pin(v);
-    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v);
+    return Request._recv(native.recv(v, s, t, this.#handle, true)!, v, s, t, this.#handle);
   }
 }
 

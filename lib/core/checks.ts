@@ -104,7 +104,7 @@ export function tooSmall(what: string, name: string, need: number, have: number,
 
 /** True when `v` is a rank of a communicator of `size` ranks. */
 export function isRank(v: unknown, size: number): v is number {
-  return ((v as number) >>> 0) === v && v < size;
+  return typeof v === 'number' && (v >>> 0) === v && v < size;
 }
 
 /**
@@ -125,7 +125,7 @@ export function checkRank(v: unknown, size: number, what: string): number {
 
 /** True when `v` is a tag: an integer in 0..`ub` (MPI_TAG_UB). */
 export function isTag(v: unknown, ub: number): v is number {
-  return ((v as number) >>> 0) === v && v <= ub;
+  return typeof v === 'number' && (v >>> 0) === v && v <= ub;
 }
 
 /** The error for `v`, which is not a tag in 0..`ub` (nor ANY_TAG where `anyOk`). */

@@ -36,18 +36,29 @@ export const ARGUMENT_ERROR_CODES = [
   'ERR_INVALID_DTYPE', 'ERR_DTYPE_MISMATCH',
   'ERR_INVALID_RANK', 'ERR_RANK', 'ERR_INVALID_TAG', 'ERR_TAG', 'ERR_ROOT', 'ERR_INVALID_COLOR',
   'ERR_COUNTS', 'ERR_OP', 'ERR_SERIALIZE', 'ERR_ADJACENCY', 'ERR_CHANNEL_PAYLOAD',
+  // Groups, process topologies, info objects and files.
+  'ERR_DUPLICATE_RANK', 'ERR_GROUP', 'ERR_DIMS', 'ERR_COORDS', 'ERR_INFO_KEY', 'ERR_INFO_VALUE', 'ERR_INVALID_MODE',
+  'ERR_OFFSET',
   // Device buffers and NCCL communicators (lib/gpu/).
   'ERR_INVALID_LENGTH', 'ERR_LENGTH_MISMATCH', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_DEVICE', 'ERR_WRONG_DEVICE',
   'ERR_INVALID_CHUNK',
+  // One-sided communication (lib/rma/): a target range outside the target's window (MPI's class name).
+  'ERR_RMA_RANGE',
 ] as const;
 export type ArgumentErrorCode = (typeof ARGUMENT_ERROR_CODES)[number];
 
 /** Valid calls refused in the present state of the process, a communicator, channel or device buffer. */
 export const STATE_ERROR_CODES = [
-  'ERR_ADDON_LOAD', 'ERR_MPI_LAUNCH', 'ERR_MPI_FINALIZED', 'ERR_MPI_PENDING',
+  'ERR_ADDON_LOAD', 'ERR_MPI_LAUNCH', 'ERR_MPI_INITIALIZED', 'ERR_MPI_FINALIZED', 'ERR_MPI_PENDING',
   'ERR_COMM_FREED', 'ERR_COMM_PREDEFINED', 'ERR_CANCEL_COLLECTIVE',
+  'ERR_GROUP_FREED', 'ERR_NOT_IN_GROUP', 'ERR_INFO_FREED', 'ERR_FILE_CLOSED', 'ERR_FILE_PENDING',
   'ERR_CHANNEL_CLOSED', 'ERR_CHANNEL_COLLISION', 'ERR_AUTH_KEY', 'ERR_SCHEMA_ASYNC', 'ERR_CHANNEL_FLOW', 'ERR_POOL_FULL',
   'ERR_BUFFER_BUSY', 'ERR_BUFFER_DISPOSED', 'ERR_REQUEST_ACTIVE', 'ERR_REQUEST_FREED',
+  // Windows (lib/rma/): an operation outside its epoch, or an epoch misused (MPI's class name, found before
+  // MPI is called); a freed window; a shared-memory call on a window of another flavor.
+  'ERR_RMA_SYNC', 'ERR_WIN_FREED', 'ERR_RMA_FLAVOR',
+  // An operation the MPI in use is known to get wrong or crash on (MPI's class name).
+  'ERR_UNSUPPORTED_OPERATION',
 ] as const;
 export type StateErrorCode = (typeof STATE_ERROR_CODES)[number];
 

@@ -54,7 +54,8 @@ export const DTYPES: readonly DtypeInfo[] = table;
 export function dtypeInfo(name: string): DtypeInfo {
   const d = byName.get(name);
   if (d === undefined) {
-    throw codedError(TypeError, 'ERR_INVALID_DTYPE', `unknown dtype '${name}'; expected one of ${table.map((t) => t.name).join(', ')}`);
+    const shown = typeof name === 'string' ? `'${name}'` : `(a ${typeof name})`;
+    throw codedError(TypeError, 'ERR_INVALID_DTYPE', `unknown dtype ${shown}; expected one of ${table.map((t) => t.name).join(', ')}`);
   }
   return d;
 }
@@ -65,6 +66,7 @@ export function dtypeByCode(code: number): DtypeInfo | undefined {
 
 /** The dtype of a typed array, or undefined for anything else (DataView, ArrayBuffer, plain objects). */
 export function dtypeOf(view: ArrayBufferView): DtypeInfo | undefined {
+  if (view === null || typeof view !== 'object') return undefined;
   return byCtor.get(view.constructor) ?? protoDtype(view);
 }
 

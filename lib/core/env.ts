@@ -5,7 +5,7 @@ import { C, native } from '../addon/binding.js';
 import { invalidParameterError } from './checks.js';
 import { codedError, LaunchError } from './errors.js';
 import { wtime as mpiWtime } from '../addon/fastpath.js';
-import { pendingRequests } from './request.js';
+import { finalizeAtExit, watchKeepAlive } from './exit.js';
 
 export type ThreadLevel = 'single' | 'funneled' | 'serialized' | 'multiple';
 
@@ -31,31 +31,68 @@ export interface InitOptions {
 
 let abortOnError = process.env.MPI4NODE_ABORT_ON_ERROR !== '0';
 let hooked = false;
+// What initialised MPI in this environment and at which level it asked, for the error of a later init()
+// that asks for more.
+let initialisedBy = '';
+let requested: ThreadLevel | undefined;
 
-/** Initialises MPI (idempotent); returns the thread level provided. */
+/**
+ * Initialises MPI (idempotent); returns the thread level provided. Asking for a higher level than MPI
+ * was initialised with (by an earlier init(), or implicitly by the first MPI call) throws
+ * ERR_MPI_INITIALIZED: MPI's thread level is fixed once it is initialised.
+ */
 export function init(options: InitOptions = {}): ThreadLevel {
-  if (native.finalized()) throw codedError(TypeError, 'ERR_MPI_FINALIZED', 'MPI was already finalized; it cannot be initialized again');
-  if (options.abortOnError !== undefined) abortOnError = options.abortOnError;
-  if (!native.initialized()) {
-    const level = options.threadLevel ?? 'single';
-    const requested = LEVELS[level];
-    if (requested === undefined) {
-      throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'threadLevel', `one of ${Object.keys(LEVELS).join(', ')}`, level);
-    }
-    native.init(requested);
-    process.on('exit', finalizeAtExit);
-    setAbortOnError(abortOnError);
-    checkLauncher();
-  } else {
-    native.init(LEVELS.single); // binds this environment (e.g. a worker) to the running MPI
-    setAbortOnError(abortOnError);
+  if (options === null || typeof options !== 'object') {
+    throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'init: options', 'an object', options);
   }
+  const level = options.threadLevel;
+  if (level !== undefined && !Object.hasOwn(LEVELS, level)) {
+    throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'threadLevel', `one of ${Object.keys(LEVELS).join(', ')}`, level);
+  }
+  if (options.abortOnError !== undefined && typeof options.abortOnError !== 'boolean') {
+    throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'abortOnError', 'a boolean', options.abortOnError);
+  }
+  if (native.finalized()) throw codedError(TypeError, 'ERR_MPI_FINALIZED', 'MPI was already finalized; it cannot be initialized again');
+  const first = !native.initialized();
+  if (first) {
+    requested = level ?? 'single';
+    initialisedBy ||= `by init(${level === undefined ? '' : `{ threadLevel: '${level}' }`}) at ${callerFrame()}`;
+    checkSrun();
+    native.init(LEVELS[requested]);
+    process.on('exit', finalizeAtExit);
+  } else {
+    // Another environment of this process (the main thread, for a worker) initialised MPI.
+    const have = requested ?? threadLevel();
+    if (level !== undefined && LEVELS[level] > LEVELS[have]) {
+      throw codedError(Error, 'ERR_MPI_INITIALIZED',
+        `init({ threadLevel: '${level}' }): MPI is already initialised at thread level '${have}' ` +
+          `(${initialisedBy || 'by the main thread'}), and its thread level cannot change: call ` +
+          `init({ threadLevel: '${level}' }) before anything else uses MPI`);
+    }
+    native.init(LEVELS.single); // binds this environment (e.g. a worker) to the running MPI
+  }
+  if (options.abortOnError !== undefined) abortOnError = options.abortOnError;
+  setAbortOnError(abortOnError);
+  watchKeepAlive();
+  if (first) checkLauncher();
   return threadLevel();
 }
 
 /** Called by every entry point that needs MPI: initialises it on first use. */
 export function ensureInit(): void {
-  if (!native.initialized() || native.finalized()) init();
+  if (!native.initialized() || native.finalized()) {
+    if (!native.initialized()) initialisedBy = `implicitly, by the first MPI call, at ${callerFrame()}`;
+    init();
+  }
+}
+
+// Where the user's code called into the library: the first stack frame outside it.
+function callerFrame(): string {
+  const frames = (new Error().stack ?? '').split('\n').slice(1).map((l) => l.trim().replace(/^at /, ''));
+  const here = frames[0]?.replace(/^.*?\(/, '') ?? '';
+  const own = /^(.*[\\/](?:lib|dist)[\\/])/.exec(here)?.[1];
+  const user = frames.find((f) => (own === undefined || !f.includes(own)) && !/\(?node:/.test(f));
+  return user ?? 'an unknown place';
 }
 
 export function initialized(): boolean {
@@ -130,21 +167,6 @@ function onFatal(err: unknown, origin: string): void {
   native.abort(1);
 }
 
-function finalizeAtExit(code: number): void {
-  if (!native.initialized() || native.finalized()) return;
-  // A failing process must not finalize: MPI_Finalize synchronises with ranks that may be waiting on
-  // this one, so it would hang instead of letting the launcher see the non-zero exit and end the job.
-  if (code !== 0) return;
-  // Receives cannot complete once we exit; cancel them so MPI_Finalize does not wait on them.
-  for (const r of pendingRequests()) {
-    try {
-      r.cancel();
-      r.wait();
-    } catch {}
-  }
-  if (native.pending() === 0) native.finalize();
-}
-
 // A launcher that is not this MPI's starts N singletons: each sees a world of 1 while the environment
 // says N. Running on would silently run N copies of a 1-rank job.
 const LAUNCH_VARS: [string, string][] = [
@@ -154,8 +176,33 @@ const LAUNCH_VARS: [string, string][] = [
   ['SLURM_STEP_NUM_TASKS', "Slurm's srun"],
 ];
 
+// srun wires tasks to MPI through a plugin (--mpi=pmix for Open MPI, pmi2 for MPICH); without one, Open
+// MPI's MPI_Init aborts saying it "was not built with SLURM's PMI support" and MPICH runs N singletons.
+const WIRED_VARS = ['PMIX_RANK', 'PMI_RANK', 'PMI_FD', 'OMPI_COMM_WORLD_SIZE', 'MPI_LOCALNRANKS'];
+
+function srunTasks(): number {
+  const n = Number(process.env.SLURM_STEP_NUM_TASKS);
+  return Number.isInteger(n) && n > 1 ? n : 0;
+}
+
+function srunAdvice(n: number): string {
+  const plugin = C.IMPLEMENTATION === 'mpich' ? 'pmi2' : 'pmix';
+  return `srun started this process as one of ${n} tasks (SLURM_STEP_NUM_TASKS=${n}) without an MPI plugin ` +
+    `the addon's MPI (${C.IMPLEMENTATION === 'mpich' ? 'MPICH' : C.IMPLEMENTATION === 'openmpi' ? 'Open MPI' : 'unknown'}) ` +
+    `understands, so it would see a world of 1 rank: run srun --mpi=${plugin} (srun --mpi=list shows the ` +
+    `plugins; MpiDefault=${plugin} in slurm.conf makes it the default)`;
+}
+
+function checkSrun(): void {
+  const n = srunTasks();
+  if (n > 0 && !WIRED_VARS.some((v) => process.env[v] !== undefined)) throw new LaunchError(srunAdvice(n));
+}
+
 function checkLauncher(): void {
   if (native.commSize(C.WORLD) !== 1) return;
+  if (srunTasks() > 0 && process.env.OMPI_COMM_WORLD_SIZE === undefined && process.env.MPI_LOCALNRANKS === undefined) {
+    throw new LaunchError(srunAdvice(srunTasks()));
+  }
   for (const [name, who] of LAUNCH_VARS) {
     const n = Number(process.env[name]);
     if (Number.isInteger(n) && n > 1) {

@@ -19,6 +19,8 @@ export class Prequest<T = Status> {
   readonly #buffer: TypedArray | undefined;
   readonly #peer: number;
   readonly #tag: number;
+  /** The communicator handle (named in messages about operations in flight). */
+  readonly #comm: number;
   /** Coll: what an activation resolves to, the array divided on completion ('avg'), the divisor. */
   readonly #result: unknown;
   readonly #keep: unknown;
@@ -26,9 +28,10 @@ export class Prequest<T = Status> {
   #current: Request<any> | undefined;
 
   /** @internal Made by comm.sendInit/recvInit and the collectives' *Init methods. */
-  constructor(id: number, kind: PKind, buffer: TypedArray | undefined, peer: number, tag: number, result: unknown,
-    keep: unknown, divisor: number) {
+  constructor(id: number, kind: PKind, buffer: TypedArray | undefined, peer: number, tag: number, comm: number,
+    result: unknown, keep: unknown, divisor: number) {
     this.#id = id;
+    this.#comm = comm;
     this.#kind = kind;
     this.#buffer = buffer;
     this.#peer = peer;
@@ -66,9 +69,10 @@ export class Prequest<T = Status> {
   /** Starts one activation (MPI_Start); the Request resolves as the matching nonblocking call's would. */
   start(): Request<T> {
     const slot = native.start(this.#startable('start'));
-    const r: Request<any> = this.#kind === PKind.Send ? Request._send(slot, this.#buffer!, this.#peer, this.#tag)
-      : this.#kind === PKind.Recv ? Request._recv(slot, this.#buffer!)
-      : Request._coll(slot, this.#result, this.#buffer, this.#keep, this.#divisor);
+    const c = this.#comm;
+    const r: Request<any> = this.#kind === PKind.Send ? Request._send(slot, this.#buffer!, this.#peer, this.#tag, c)
+      : this.#kind === PKind.Recv ? Request._recv(slot, this.#buffer!, this.#peer, this.#tag, c)
+      : Request._coll(slot, c, this.#result, this.#buffer, this.#keep, this.#divisor, this.#tag);
     this.#current = r;
     return r as Request<T>;
   }
@@ -100,22 +104,26 @@ export class Prequest<T = Status> {
         if (ps[j] === p) throw codedError(Error, 'ERR_REQUEST_ACTIVE', `startAll: prequests[${i}] is also prequests[${j}]`);
       }
     }
-    const batch = Request._coll<void>(native.startAll(ids, ps.length), undefined, undefined, ps, 0);
+    const batch = Request._coll<void>(native.startAll(ids, ps.length), ps[0]!.#comm, undefined, undefined, ps, 0)
+      ._label(`startAll of ${ps.length} persistent request(s)`);
     for (const p of ps) p.#current = batch;
     return batch;
   }
 
   /** @internal */
-  static _send(id: number, buf: TypedArray, dest: number, tag: number): Prequest<Status> {
-    return new Prequest(id, PKind.Send, buf, dest, tag, undefined, undefined, 0);
+  static _send(id: number, buf: TypedArray, dest: number, tag: number, comm: number): Prequest<Status> {
+    return new Prequest(id, PKind.Send, buf, dest, tag, comm, undefined, undefined, 0);
   }
   /** @internal */
-  static _recv(id: number, buf: TypedArray): Prequest<Status> {
-    return new Prequest(id, PKind.Recv, buf, 0, 0, undefined, undefined, 0);
+  static _recv(id: number, buf: TypedArray, source: number, tag: number, comm: number): Prequest<Status> {
+    return new Prequest(id, PKind.Recv, buf, source, tag, comm, undefined, undefined, 0);
   }
-  /** @internal A persistent collective resolving to `result`; `view` is divided by `divisor` when > 0. */
-  static _coll<R>(id: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number): Prequest<R> {
-    return new Prequest<R>(id, PKind.Coll, view, 0, 0, result, keep, divisor);
+  /**
+   * @internal A persistent collective resolving to `result`; `view` is divided by `divisor` when > 0 (its
+   * elements float16/bfloat16 when `half` is their kind, kept where a point-to-point request keeps its tag).
+   */
+  static _coll<R>(id: number, comm: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number, half = 0): Prequest<R> {
+    return new Prequest<R>(id, PKind.Coll, view, 0, half, comm, result, keep, divisor);
   }
 }
 

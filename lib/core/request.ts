@@ -1,7 +1,7 @@
 // Nonblocking operations. A Request is thenable (await it), and also has MPI's own test/wait/cancel.
 // It holds its buffer and sits in the `pending` table until the engine reports completion, so neither
 // the request nor the memory MPI is reading or writing can be garbage-collected while in flight.
-import { DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from '../addon/binding.js';
+import { C, DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from '../addon/binding.js';
 import type { DtypeInfo, TypedArray } from './dtypes.js';
 import { invalidParameterError } from './checks.js';
 import { codedError } from './errors.js';
@@ -9,6 +9,7 @@ import { pin, pinAll } from './pin.js';
 import { STATUS } from '../addon/native.js';
 import { capturedReject, capturedResolve, rejectHandled, Settling, settlesLikePromise } from './settle.js';
 import { Status } from './status.js';
+import { commName } from '../comm/names.js';
 
 /** Result of a receive of unknown size: a fresh array of the message's length, and its status. */
 export interface Received<T extends TypedArray = TypedArray> {
@@ -16,13 +17,20 @@ export interface Received<T extends TypedArray = TypedArray> {
   status: Status;
 }
 
-const enum Kind { Send, Recv, RecvNew, Coll }
+const enum Kind { Send, Recv, RecvNew, Coll, Io }
 // Settled states, plus a bit for "reported": once a completion call (wait, a true test, waitAny & co.)
 // has returned a request's outcome it is inactive, as in MPI (MPI-4.1 §3.7.3), and the calls that pick
 // among requests skip it.
 const enum State { Pending = 0, Fulfilled = 1, Rejected = 2, Settled = 3, Reported = 4 }
 
 const pending: (Request<any> | undefined)[] = [];
+// What a request is, where the kind, peer and tag do not say it all (a channel's traffic): set by the
+// few callers that name one, read only to describe operations in flight.
+const labels = new WeakMap<Request<any>, string>();
+// Requests that were told not to keep the event loop alive (unref()); `anyUnref` spares the hot path
+// the lookup until one is.
+const unrefd = new WeakSet<Request<any>>();
+let anyUnref = false;
 const batch: (Request<any> | undefined)[] = new Array(DONE_CAPACITY);
 
 // iwaitAll's groups still waiting.
@@ -90,14 +98,17 @@ export class Request<T = Status> extends Settling<T> {
   #reject: (e: Error) => void;
   #buffer: TypedArray | undefined;
   readonly #kind: Kind;
-  /** Send: the destination; Coll: the divisor applied on completion ('avg'), or 0. */
+  /** Send: the destination; Recv, RecvNew: the source asked for; Coll: the divisor applied on completion ('avg'), or 0. */
   readonly #peer: number;
+  /** Send, Recv, RecvNew: the tag (asked for); Coll: the half kind of the elements the divisor applies to (lib/coll/ops.ts halfKind). */
   readonly #tag: number;
+  /** The communicator handle. */
+  readonly #comm: number;
   /** RecvNew: the dtype to allocate; Coll: memory MPI uses besides #buffer, held until completion. */
   #extra: unknown;
 
   /** @internal Requests are made by Comm methods (isend, irecv, ...) through the static factories. */
-  constructor(kind: Kind, buffer: TypedArray | undefined, peer: number, tag: number, extra: unknown) {
+  constructor(kind: Kind, buffer: TypedArray | undefined, peer: number, tag: number, comm: number, extra: unknown) {
     super();
     this.#resolve = capturedResolve();
     this.#reject = capturedReject();
@@ -105,6 +116,7 @@ export class Request<T = Status> extends Settling<T> {
     this.#buffer = buffer;
     this.#peer = peer;
     this.#tag = tag;
+    this.#comm = comm;
     this.#extra = extra;
   }
 
@@ -125,6 +137,7 @@ export class Request<T = Status> extends Settling<T> {
   #track(slot: number): void {
     this.#slot = slot;
     pending[slot] = this;
+    if (anyUnref && unrefd.has(this)) native.setRef(slot, false);
   }
 
   // Posted: tracked by the engine, or (slot -1) already complete with its status in the record.
@@ -143,21 +156,25 @@ export class Request<T = Status> extends Settling<T> {
 
   /** @internal Called with the status record of a completion. */
   _settle(rec: Float64Array, off: number): void {
+    const slot = this.#slot;
     this.#slot = -1;
     const err = rec[off + STATUS.error]!;
-    if (err !== 0) return this.#fail(native.errorFor(err));
+    // The slot it had (-1: done within its posting call) finds its communicator's error hook.
+    if (err !== 0) return this.#fail(native.errorFor(err, slot));
     switch (this.#kind) {
       case Kind.Send: {
         const b = this.#buffer!;
         return this.#fulfill(new Status(this.#peer, this.#tag, b.byteLength, rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T);
       }
       case Kind.Recv:
-        return this.#fulfill(Status.fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
+        return this.#fulfill(Status._fromRecord(rec, off, this.#buffer!.BYTES_PER_ELEMENT) as T);
+      case Kind.Io: // a file access: the elements it moved
+        return this.#fulfill(Math.floor(rec[off + STATUS.bytes]! / this.#buffer!.BYTES_PER_ELEMENT) as T);
       case Kind.Coll:
         this.#extra = undefined;
         if (this.#peer > 0) {
           try {
-            native.divide(this.#buffer!, this.#peer);
+            native.divide(this.#buffer!, this.#peer, this.#tag);
           } catch (e) {
             return this.#fail(e as Error);
           }
@@ -186,12 +203,12 @@ export class Request<T = Status> extends Settling<T> {
   #matched(rec: Float64Array, off: number): Received | undefined {
     const info = this.#extra as DtypeInfo;
     if (this.#buffer !== undefined) {
-      return { data: this.#buffer, status: Status.fromRecord(rec, off, info.size) };
+      return { data: this.#buffer, status: Status._fromRecord(rec, off, info.size) };
     }
     if (rec[off + STATUS.message]! < 0) { // cancelled, or from PROC_NULL: no message to receive
       const data = new info.array(0);
       this.#buffer = data;
-      return { data, status: Status.fromRecord(rec, off, info.size) };
+      return { data, status: Status._fromRecord(rec, off, info.size) };
     }
     const bytes = rec[off + STATUS.bytes]!;
     const data = new info.array(Math.ceil(bytes / info.size));
@@ -203,7 +220,7 @@ export class Request<T = Status> extends Settling<T> {
     }
     const err = statusRecord[STATUS.error]!;
     if (err !== 0) throw native.errorFor(err);
-    return { data, status: Status.fromRecord(statusRecord, 0, info.size) };
+    return { data, status: Status._fromRecord(statusRecord, 0, info.size) };
   }
 
   #fail(e: Error): void {
@@ -249,12 +266,63 @@ export class Request<T = Status> extends Settling<T> {
   }
 
   /**
-   * @internal A collective just posted (slot from the addon): it resolves to `result`. `view` is the
-   * array MPI writes, divided by `divisor` on completion when that is > 0 (the 'avg' op); `keep` is the
-   * other memory MPI uses until then.
+   * Lets the process exit while this request is still pending, as `unref()` does for a Node timer or
+   * socket: it no longer keeps the event loop alive. If the process exits before it completes, a receive
+   * is cancelled then (a send is given a moment to complete: see README, "Exit"). Returns the request.
    */
-  static _coll<R>(slot: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number): Request<R> {
-    const r = new Request<R>(Kind.Coll, view, divisor, 0, keep);
+  unref(): this {
+    anyUnref = true;
+    unrefd.add(this);
+    if (this.#state === State.Pending && this.#slot >= 0) native.setRef(this.#slot, false);
+    return this;
+  }
+
+  /** Undoes unref(): the pending request keeps the event loop alive again (the default). */
+  ref(): this {
+    unrefd.delete(this);
+    if (this.#state === State.Pending && this.#slot >= 0) native.setRef(this.#slot, true);
+    return this;
+  }
+
+  /** @internal Whether this request keeps the event loop alive (not unref()'d). */
+  get _refed(): boolean {
+    return !(anyUnref && unrefd.has(this));
+  }
+
+  /** @internal Whether this is a send. */
+  get _sending(): boolean {
+    return this.#kind === Kind.Send;
+  }
+
+  /** @internal What this request is, for messages about operations in flight. */
+  _describe(): string {
+    // A labelled request is the library's own traffic for something the label names (a channel): its
+    // tag and private communicator mean nothing to the reader.
+    const label = labels.get(this);
+    const on = `on ${commName(this.#comm, label !== undefined)}`;
+    if (this.#kind === Kind.Coll) return `${label ?? 'a nonblocking collective'} ${on}`;
+    const tag = label !== undefined ? '' : this.#tag === C.ANY_TAG ? ', any tag' : `, tag ${this.#tag}`;
+    if (this.#kind === Kind.Send) {
+      const bytes = label === undefined ? ` of ${this.#buffer!.byteLength} bytes` : '';
+      return `${label ?? 'isend'}${bytes} to rank ${this.#peer}${tag}, ${on}`;
+    }
+    const from = this.#peer === C.ANY_SOURCE ? 'any source' : `rank ${this.#peer}`;
+    return `${label ?? 'irecv'} from ${from}${tag}, ${on}`;
+  }
+
+  /** @internal Names what this request is in messages about operations in flight. */
+  _label(what: string): this {
+    labels.set(this, what);
+    return this;
+  }
+
+  /**
+   * @internal A collective just posted (slot from the addon): it resolves to `result`. `view` is the
+   * array MPI writes, divided by `divisor` on completion when that is > 0 (the 'avg' op; float16/bfloat16
+   * elements when `half` is their kind); `keep` is the other memory MPI uses until then.
+   */
+  static _coll<R>(slot: number, comm: number, result: R, view: TypedArray | undefined, keep: unknown, divisor: number, half = 0): Request<R> {
+    const r = new Request<R>(Kind.Coll, view, divisor, half, comm, keep);
     r.#result = result;
     if (view !== undefined) pin(view);
     pinAll(keep);
@@ -262,21 +330,26 @@ export class Request<T = Status> extends Settling<T> {
   }
   /** @internal A request that failed before anything was posted. */
   static _rejected<R>(error: Error): Request<R> {
-    const r = new Request<R>(Kind.Coll, undefined, 0, 0, undefined);
+    const r = new Request<R>(Kind.Coll, undefined, 0, 0, -1, undefined);
     r.#fail(error);
     return r;
   }
   /** @internal */
-  static _send(slot: number, buf: TypedArray, dest: number, tag: number): Request<Status> {
-    return new Request<Status>(Kind.Send, buf, dest, tag, undefined).#posted(slot);
+  static _send(slot: number, buf: TypedArray, dest: number, tag: number, comm: number): Request<Status> {
+    return new Request<Status>(Kind.Send, buf, dest, tag, comm, undefined).#posted(slot);
   }
   /** @internal */
-  static _recv(slot: number, buf: TypedArray): Request<Status> {
-    return new Request<Status>(Kind.Recv, buf, 0, 0, undefined).#posted(slot);
+  static _recv(slot: number, buf: TypedArray, source: number, tag: number, comm: number): Request<Status> {
+    return new Request<Status>(Kind.Recv, buf, source, tag, comm, undefined).#posted(slot);
+  }
+  /** @internal A file access just posted (lib/io/file.ts): resolves to the elements moved. */
+  static _io(slot: number, buf: TypedArray, comm: number): Request<number> {
+    pin(buf);
+    return new Request<number>(Kind.Io, buf, 0, 0, comm, undefined).#posted(slot);
   }
   /** @internal */
-  static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo): Request<Received<A>> {
-    return new Request<Received<A>>(Kind.RecvNew, undefined, 0, 0, dtype).#posted(slot);
+  static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo, source: number, tag: number, comm: number): Request<Received<A>> {
+    return new Request<Received<A>>(Kind.RecvNew, undefined, source, tag, comm, dtype).#posted(slot);
   }
   // ---- several requests at once: one native call over the engine slots of the pending ones ----
 
@@ -389,8 +462,10 @@ export class Request<T = Status> extends Settling<T> {
     return p;
   }
 
-  // Whether group `g` is complete (then settled): its requests are looked at from the first one not
-  // yet done, so each is passed over once however many sweeps it takes.
+  /**
+   * @internal Whether group `g` is complete (then settled): its requests are looked at from the first
+   * one not yet done, so each is passed over once however many sweeps it takes.
+   */
   static _groupDone(g: Group): boolean {
     const rs = g.requests as Request<any>[];
     while (g.next < rs.length && rs[g.next]!.#state !== State.Pending) g.next++;

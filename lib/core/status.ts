@@ -27,7 +27,7 @@ export class Status {
     return Math.floor(this.byteCount / dtypeInfo(dtype).size);
   }
 
-  static fromRecord(rec: Float64Array, off: number, elementSize: number): Status {
+  static _fromRecord(rec: Float64Array, off: number, elementSize: number): Status {
     return new Status(
       rec[off + STATUS.source]!,
       rec[off + STATUS.tag]!,

@@ -17,6 +17,7 @@ export interface StagingOptions {
 
 /** Sets how device messages are staged where MPI is not CUDA-aware, and how Promise copies are cut. */
 export function configureStaging(options: StagingOptions): void {
+  if (options === null || typeof options !== 'object') throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'configureStaging: options', 'an object', options);
   if (options.chunkBytes !== undefined) {
     const c = options.chunkBytes;
     if (!Number.isInteger(c) || c < 1 || c > MAX_CHUNK) {

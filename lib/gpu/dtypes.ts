@@ -3,6 +3,7 @@
 // array type for any of them): the bytes are the device's bytes.
 import type { TypedArray, TypedArrayConstructor } from '../core/dtypes.js';
 import { codedError } from '../core/errors.js';
+import { invalidParameterError } from '../core/checks.js';
 
 export type DeviceDtype =
   | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
@@ -48,7 +49,8 @@ export const DEVICE_DTYPES: readonly DeviceDtypeInfo[] = table;
 export function deviceDtype(name: string): DeviceDtypeInfo {
   const d = byName.get(name as DeviceDtype);
   if (d === undefined) {
-    throw codedError(TypeError, 'ERR_INVALID_DTYPE', `unknown device dtype '${name}'; expected one of ${table.map((t) => t.name).join(', ')}`);
+    const shown = typeof name === 'string' ? `'${name}'` : `(a ${typeof name})`;
+    throw codedError(TypeError, 'ERR_INVALID_DTYPE', `unknown device dtype ${shown}; expected one of ${table.map((t) => t.name).join(', ')}`);
   }
   return d;
 }
@@ -73,6 +75,7 @@ export const AVG_SINCE: Version = [2, 10, 3];
  * on (2.8.4 is 2804, 2.9.0 is 20900, 2.21.5 is 21505).
  */
 export function decodeNcclVersion(code: number): Version {
+  if (!Number.isSafeInteger(code) || code < 0) throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'decodeNcclVersion: code', 'a non-negative integer', code, RangeError);
   if (code >= 10000) return [Math.floor(code / 10000), Math.floor((code % 10000) / 100), code % 100];
   return [Math.floor(code / 1000), Math.floor((code % 1000) / 100), code % 100];
 }

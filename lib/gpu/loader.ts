@@ -9,6 +9,7 @@ import path from 'node:path';
 import { native } from '../addon/binding.js';
 import type { NativeGpuStatus } from '../addon/native.js';
 import type { GpuUnavailableCode } from '../core/codes.js';
+import { invalidParameterError } from '../core/checks.js';
 import { AVG_SINCE, atLeast, cudaVersionText, decodeNcclVersion, versionText, type Version } from './dtypes.js';
 import { GpuUnavailableError } from './errors.js';
 
@@ -46,8 +47,13 @@ export interface GpuStatus {
   };
 }
 
+function checkEnv(env: unknown, what: string): void {
+  if (env === null || typeof env !== 'object') throw invalidParameterError('ERR_INVALID_ARG_TYPE', `${what}: env`, 'an object (like process.env)', env);
+}
+
 /** Python site-packages folders that may hold NVIDIA's wheels, existing ones only. */
 export function sitePackages(env: NodeJS.ProcessEnv = process.env): string[] {
+  checkEnv(env, 'sitePackages');
   const prefixes = new Set<string>();
   for (const p of [env.VIRTUAL_ENV, env.CONDA_PREFIX]) if (p) prefixes.add(p);
   const direct = new Set<string>();
@@ -100,6 +106,7 @@ function cudaHome(env: NodeJS.ProcessEnv): string {
 
 /** Candidate paths for the CUDA runtime, in search order. Bare names go through the system's path. */
 export function cudartCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  checkEnv(env, 'cudartCandidates');
   if (env.MPI4NODE_CUDART) return [explicit(env.MPI4NODE_CUDART)];
   const out: string[] = [];
   for (const sp of sitePackages(env)) {
@@ -114,6 +121,7 @@ export function cudartCandidates(env: NodeJS.ProcessEnv = process.env): string[]
 
 /** Candidate paths for NCCL, in search order. */
 export function ncclCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  checkEnv(env, 'ncclCandidates');
   if (env.MPI4NODE_NCCL) return [explicit(env.MPI4NODE_NCCL)];
   const out: string[] = [];
   for (const sp of sitePackages(env)) out.push(path.join(sp, 'nvidia', 'nccl', 'lib', 'libnccl.so.2'));

@@ -9,8 +9,8 @@
 // TypeScript signatures cannot name DeviceBuffer from outside comm.ts, so the same four calls are also
 // exported typed, as gpu.send(comm, buf, dest, tag) and so on.
 import { native } from '../addon/binding.js';
-import { ANY_SOURCE, ANY_TAG, Comm, PROC_NULL, tagUpperBound } from '../comm/comm.js';
-import { isRank, isTag, rankError, tagError } from '../core/checks.js';
+import { ANY_SOURCE, ANY_TAG, checkComm, Comm, PROC_NULL, tagUpperBound } from '../comm/comm.js';
+import { invalidParameterError, isRank, isTag, rankError, tagError } from '../core/checks.js';
 import { ensureInit } from '../core/env.js';
 import { stagingChunk } from './config.js';
 import { Status } from '../core/status.js';
@@ -89,20 +89,24 @@ onFirstBuffer(install);
 
 /** comm.send(buf, dest, tag) for a DeviceBuffer, typed: blocks until the buffer may be reused. */
 export function send(comm: Comm, buf: DeviceBuffer, dest: number, tag = 0): void {
+  checkComm(comm, 'gpu.send: comm');
   (comm.send as unknown as (b: DeviceBuffer, d: number, t: number) => void).call(comm, buf, dest, tag);
 }
 
 /** comm.recv(buf, source, tag) for a DeviceBuffer, typed: blocks until received. */
 export function recv(comm: Comm, buf: DeviceBuffer, source: number = ANY_SOURCE, tag: number = ANY_TAG): Status {
+  checkComm(comm, 'gpu.recv: comm');
   return (comm.recv as unknown as (b: DeviceBuffer, s: number, t: number) => Status).call(comm, buf, source, tag);
 }
 
 /** comm.isend(buf, dest, tag) for a DeviceBuffer, typed. */
 export function isend(comm: Comm, buf: DeviceBuffer, dest: number, tag = 0): GpuRequest<Status> {
+  checkComm(comm, 'gpu.isend: comm');
   return (comm.isend as unknown as (b: DeviceBuffer, d: number, t: number) => GpuRequest<Status>).call(comm, buf, dest, tag);
 }
 
 /** comm.irecv(buf, source, tag) for a DeviceBuffer, typed. */
 export function irecv(comm: Comm, buf: DeviceBuffer, source: number = ANY_SOURCE, tag: number = ANY_TAG): GpuRequest<Status> {
+  checkComm(comm, 'gpu.irecv: comm');
   return (comm.irecv as unknown as (b: DeviceBuffer, s: number, t: number) => GpuRequest<Status>).call(comm, buf, source, tag);
 }

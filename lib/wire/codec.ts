@@ -8,6 +8,7 @@
 // message is one buffer; decodeMessage checks everything and returns the payload as a view into it;
 // payloadView() turns that into a typed array view without copying.
 
+import { codedError } from '../core/errors.js';
 import { type Dtype, type DtypeInfo, type TypedArray, dtypeByCode, dtypeInfo, dtypeOf } from '../core/dtypes.js';
 import { crc32c, crc32cRange } from './crc32c.js';
 import {
@@ -240,15 +241,15 @@ function putU32(b: Uint8Array, off: number, v: number): void {
 
 function putU64(b: Uint8Array, off: number, v: bigint | number, what: string): void {
   if (typeof v === 'number') {
-    if (!(Number.isSafeInteger(v) && v >= 0)) throw new RangeError(`${what} must be a non-negative safe integer or a bigint, got ${v}`);
+    if (!(Number.isSafeInteger(v) && v >= 0)) throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `${what} must be a non-negative safe integer or a bigint, got ${v}`);
     putU32(b, off, v >>> 0);
     putU32(b, off + 4, Math.floor(v / TWO32));
   } else if (typeof v === 'bigint') {
-    if (v < 0n || v > MAX_U64) throw new RangeError(`${what} must fit in uint64, got ${v}`);
+    if (v < 0n || v > MAX_U64) throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `${what} must fit in uint64, got ${v}`);
     putU32(b, off, Number(v & 0xffffffffn));
     putU32(b, off + 4, Number(v >> 32n));
   } else {
-    throw new TypeError(`${what} must be a number or a bigint, got ${typeof v}`);
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `${what} must be a number or a bigint, got ${typeof v}`);
   }
 }
 
@@ -294,19 +295,19 @@ export class ChannelHeaderTemplate {
 
   constructor(channel: string, schema: SchemaVersion, protocol: ProtocolVersion = PROTOCOL, auth = false) {
     this.auth = auth;
-    if (typeof channel !== 'string') throw new TypeError('channel name must be a string');
+    if (typeof channel !== 'string') throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'channel name must be a string');
     const name = utf8Encoder.encode(channel);
     if (name.length === 0 || name.length > MAX_CHANNEL_NAME_BYTES) {
-      throw new RangeError(`channel name must be 1..${MAX_CHANNEL_NAME_BYTES} UTF-8 bytes, got ${name.length}`);
+      throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `channel name must be 1..${MAX_CHANNEL_NAME_BYTES} UTF-8 bytes, got ${name.length}`);
     }
-    if (utf8Decoder.decode(name) !== channel) throw new TypeError('channel name is not well-formed Unicode (lone surrogate)');
+    if (utf8Decoder.decode(name) !== channel) throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'channel name is not well-formed Unicode (lone surrogate)');
     if (schema === null || typeof schema !== 'object' || !validU16(schema.major) || !validU16(schema.minor)) {
-      throw new RangeError('schema version must be { major, minor } with uint16 integers');
+      throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', 'schema version must be { major, minor } with uint16 integers');
     }
     this.channel = channel;
     this.schema = Object.freeze({ major: schema.major, minor: schema.minor });
     if (protocol === null || typeof protocol !== 'object' || !validU16(protocol.major) || !validU16(protocol.minor)) {
-      throw new RangeError('protocol version must be { major, minor } with uint16 integers');
+      throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', 'protocol version must be { major, minor } with uint16 integers');
     }
     this.protocol = Object.freeze({ major: protocol.major, minor: protocol.minor });
     this.#name = name;
@@ -345,9 +346,9 @@ export class ChannelHeaderTemplate {
   encodeInto(target: Uint8Array, fields: MessageFields): Uint8Array {
     const ndim = ndimOf(fields);
     const image = this.#image(ndim);
-    if (!(target instanceof Uint8Array)) throw new TypeError('target must be a Uint8Array');
+    if (!(target instanceof Uint8Array)) throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'target must be a Uint8Array');
     if (target.byteLength < image.byteLength) {
-      throw new RangeError(`target has ${target.byteLength} bytes, the header needs ${image.byteLength}`);
+      throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `target has ${target.byteLength} bytes, the header needs ${image.byteLength}`);
     }
     const out = target.byteLength === image.byteLength ? target : target.subarray(0, image.byteLength);
     out.set(image);
@@ -380,57 +381,57 @@ export class ChannelHeaderTemplate {
 }
 
 function ndimOf(f: MessageFields): number {
-  if (f === null || typeof f !== 'object') throw new TypeError('message fields must be an object');
+  if (f === null || typeof f !== 'object') throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'message fields must be an object');
   if (f.kind !== 'tensor') return 0;
   const shape = f.shape;
   if (shape === undefined) return 1;
-  if (!Array.isArray(shape)) throw new TypeError('shape must be an array of non-negative integers');
-  if (shape.length > MAX_NDIM) throw new RangeError(`ndim ${shape.length} exceeds MAX_NDIM (${MAX_NDIM})`);
+  if (!Array.isArray(shape)) throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'shape must be an array of non-negative integers');
+  if (shape.length > MAX_NDIM) throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `ndim ${shape.length} exceeds MAX_NDIM (${MAX_NDIM})`);
   return shape.length;
 }
 
 /** Write the per-message fields into a header image copy; validates them (TypeError/RangeError). */
 function stamp(out: Uint8Array, f: MessageFields, ndim: number): void {
   if (!Object.hasOwn(PAYLOAD_KIND, f.kind)) {
-    throw new TypeError(`unknown payload kind '${String(f.kind)}'; expected ${Object.keys(PAYLOAD_KIND).join(', ')}`);
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `unknown payload kind '${String(f.kind)}'; expected ${Object.keys(PAYLOAD_KIND).join(', ')}`);
   }
   const kindCode: number = PAYLOAD_KIND[f.kind];
   const len = f.payloadLength;
-  if (!(Number.isSafeInteger(len) && len >= 0)) throw new RangeError(`payloadLength must be a non-negative safe integer, got ${len}`);
+  if (!(Number.isSafeInteger(len) && len >= 0)) throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `payloadLength must be a non-negative safe integer, got ${len}`);
 
   let flags = kindCode | (getU16(out, OFFSET.flags) & FLAG_AUTH); // the template's image sets FLAG_AUTH
   if (kindCode === PAYLOAD_KIND.tensor) {
-    if (f.dtype === undefined) throw new TypeError("a 'tensor' payload needs a dtype");
+    if (f.dtype === undefined) throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', "a 'tensor' payload needs a dtype");
     const info = dtypeInfo(f.dtype);
     out[OFFSET.dtype] = info.code;
     const shape = f.shape;
     if (shape === undefined) {
-      if (len % info.size !== 0) throw new RangeError(`payloadLength ${len} is not a multiple of the ${info.name} size ${info.size}`);
+      if (len % info.size !== 0) throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `payloadLength ${len} is not a multiple of the ${info.name} size ${info.size}`);
       putU64(out, OFFSET.shape, len / info.size, 'shape[0]');
     } else {
       let elems = 1;
       for (let i = 0; i < ndim; i++) {
         const d = shape[i];
         if (!(typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
-          throw new RangeError(`shape[${i}] must be a non-negative safe integer, got ${String(d)}`);
+          throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `shape[${i}] must be a non-negative safe integer, got ${String(d)}`);
         }
         elems *= d;
         putU64(out, OFFSET.shape + 8 * i, d, 'shape');
       }
       if (elems * info.size !== len) {
-        throw new RangeError(`shape [${shape.join(', ')}] of ${info.name} needs ${elems * info.size} bytes, payloadLength is ${len}`);
+        throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `shape [${shape.join(', ')}] of ${info.name} needs ${elems * info.size} bytes, payloadLength is ${len}`);
       }
     }
   } else {
-    if (f.dtype !== undefined) throw new TypeError(`a '${f.kind}' payload has no dtype`);
-    if (f.shape !== undefined) throw new TypeError(`a '${f.kind}' payload has no shape`);
+    if (f.dtype !== undefined) throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `a '${f.kind}' payload has no dtype`);
+    if (f.shape !== undefined) throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `a '${f.kind}' payload has no shape`);
     out[OFFSET.dtype] = 0;
   }
 
   const checksum = f.checksum;
   if (checksum !== undefined) {
     if (!(Number.isInteger(checksum) && checksum >= 0 && checksum <= 0xffffffff)) {
-      throw new RangeError(`checksum must be a uint32 (crc32c of the payload), got ${checksum}`);
+      throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `checksum must be a uint32 (crc32c of the payload), got ${checksum}`);
     }
     flags |= FLAG_CHECKSUM;
     putU32(out, OFFSET.checksum, checksum);
@@ -462,6 +463,7 @@ export function channelTemplate(channel: string, schema: SchemaVersion): Channel
  * is not copied: send header and payload back to back as one message.
  */
 export function encodeHeader(h: HeaderInit): Uint8Array {
+  if (h === null || typeof h !== 'object') throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'header fields must be an object');
   return channelTemplate(h.channel, h.schema).encode(h);
 }
 
@@ -481,12 +483,13 @@ function bytesOf(v: ArrayBufferView): Uint8Array {
  * A 'tensor' without a dtype takes the payload's typed array type (float16/bfloat16 must be named).
  */
 export function encodeMessage(init: MessageInit, payload: ArrayBufferView): Uint8Array {
-  if (!ArrayBuffer.isView(payload)) throw new TypeError('payload must be a typed array, DataView or Buffer');
+  if (init === null || typeof init !== 'object') throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'message fields must be an object');
+  if (!ArrayBuffer.isView(payload)) throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'payload must be a typed array, DataView or Buffer');
   const bytes = bytesOf(payload);
   let dtype = init.dtype;
   if (init.kind === 'tensor' && dtype === undefined) {
     const d = dtypeOf(payload);
-    if (d === undefined) throw new TypeError("a 'tensor' payload needs a dtype (the payload is not a typed array)");
+    if (d === undefined) throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', "a 'tensor' payload needs a dtype (the payload is not a typed array)");
     dtype = d.name;
   }
   const header = encodeHeader({
@@ -627,7 +630,7 @@ function parseHeader(bytes: Uint8Array): DecodedHeader {
  * The returned payload is a view into `bytes` (same ArrayBuffer), not a copy.
  */
 export function decodeMessage(bytes: Uint8Array, expect?: DecodeOptions): DecodedMessage {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError('decodeMessage needs a Uint8Array');
+  if (!(bytes instanceof Uint8Array)) throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'decodeMessage needs a Uint8Array');
   const n = bytes.byteLength;
   if (n < 8) throw corrupt('truncated', `${n} bytes, not even a magic and a version`, bytes);
   if (bytes[0] !== 0x4d || bytes[1] !== 0x34 || bytes[2] !== 0x4e || bytes[3] !== 0x57) {
@@ -715,6 +718,9 @@ type ViewCtor = new (buffer: ArrayBufferLike, byteOffset: number, length: number
  * relative to the message start): then the payload is copied into a fresh, aligned buffer.
  */
 export function payloadView(msg: DecodedMessage): TypedArray {
+  if (msg === null || typeof msg !== 'object' || !(msg.payload instanceof Uint8Array) || msg.header === null || typeof msg.header !== 'object') {
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'payloadView needs a DecodedMessage (from decodeMessage)');
+  }
   const { header, payload } = msg;
   if (header.kind !== 'tensor' || header.dtype === undefined) return payload;
   const info: DtypeInfo = dtypeInfo(header.dtype);

@@ -13,7 +13,9 @@
 // them as one message from their own memory or, for small messages, copies them next to the header.
 
 import { Deserializer, Serializer } from 'node:v8';
-import { isTypedArray } from '../core/checks.js';
+import { asView, isTypedArray } from '../core/checks.js';
+import { isErrorCode } from '../core/codes.js';
+import { codedError } from '../core/errors.js';
 import { type Dtype, type DtypeInfo, type TypedArray, dtypeByCode, dtypeInfo, dtypeOf } from '../core/dtypes.js';
 import { type DecodedHeader, type DecodedMessage, HEADER_ALIGN, type PayloadKind, payloadView } from './codec.js';
 import { CorruptMessageError } from './errors.js';
@@ -69,14 +71,14 @@ export function asTensor(m: unknown): { dtype: DtypeInfo; shape: readonly number
   if (dtype !== undefined) {
     info = dtypeInfo(dtype);
     if (info.array !== own.array) {
-      throw new TypeError(`tensor dtype '${dtype}' is held in ${info.array.name}, but data is a ${data.constructor.name}`);
+      throw codedError(TypeError, 'ERR_CHANNEL_PAYLOAD', `tensor dtype '${dtype}' is held in ${info.array.name}, but data is a ${data.constructor.name}`);
     }
   }
   if (shape !== undefined) {
     let n = 1;
     for (const d of shape) n *= d;
     if (!(n === data.length || (shape.includes(0) && data.length === 0))) {
-      throw new RangeError(`tensor shape [${shape.join(', ')}] holds ${n} elements, data has ${data.length}`);
+      throw codedError(RangeError, 'ERR_CHANNEL_PAYLOAD', `tensor shape [${shape.join(', ')}] holds ${n} elements, data has ${data.length}`);
     }
   }
   return { dtype: info, shape, data };
@@ -87,7 +89,7 @@ export function encodePayload(value: unknown, kind: 'object' | 'error' = 'object
   if (kind === 'object') {
     const t = asTensor(value);
     if (t !== undefined) {
-      const bytes = bytesOf(t.data);
+      const bytes = bytesOf(asView(t.data, 'the message'));
       return { kind: 'tensor', dtype: t.dtype.name, shape: t.shape, parts: [bytes], length: bytes.byteLength };
     }
   }
@@ -117,6 +119,7 @@ class OutOfBandSerializer extends Serializer {
 
   _writeHostObject(obj: object): void {
     if (!ArrayBuffer.isView(obj)) throw new TypeError(`${obj.constructor?.name ?? 'object'} cannot be cloned`);
+    if (!(obj instanceof DataView)) asView(obj, 'an array in the message'); // a detached one: ERR_DETACHED_BUFFER
     const kind = obj instanceof DataView ? VIEW_DATAVIEW : Buffer.isBuffer(obj) ? VIEW_BUFFER : dtypeOf(obj)!.code;
     const at = this.place(bytesOf(obj));
     this.writeUint32(kind);
@@ -146,7 +149,12 @@ function encodeObject(value: unknown, kind: 'object' | 'error'): EncodedPayload 
     setU64(pv, 16 + 16 * i, ab.byteLength);
   });
   s.writeHeader();
-  s.writeValue(value);
+  try {
+    s.writeValue(value);
+  } catch (e) {
+    if (isErrorCode((e as { code?: unknown })?.code)) throw e;
+    throw codedError(Error, 'ERR_SERIALIZE', `the message cannot be serialized: ${(e as Error)?.message ?? String(e)}`, e);
+  }
   const clone = s.releaseBuffer();
   pv.setUint32(0, clone.byteLength, true);
   pv.setUint32(4, buffers.length, true);

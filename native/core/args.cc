@@ -41,7 +41,32 @@ Ints Args::IntArray(size_t i) const {
   return out;
 }
 
-void Args::Throw(int code) const { addon_->ThrowMpi(env(), code); }
+MPI_Info Args::Info(size_t i) const {
+  const int h = Int(i);
+  if (h == -1) return MPI_INFO_NULL;
+  MPI_Info v = addon_->infos().Get(h);
+  if (v == MPI_INFO_NULL) Throw(kErrBadHandle);
+  return v;
+}
+
+MPI_Group Args::Group(size_t i) const {
+  MPI_Group v = addon_->groups().Get(Int(i));
+  if (v == MPI_GROUP_NULL) Throw(kErrBadHandle);
+  return v;
+}
+
+MPI_File Args::File(size_t i) const {
+  MPI_File v = addon_->files().Get(Int(i));
+  if (v == MPI_FILE_NULL) Throw(kErrBadHandle);
+  return v;
+}
+
+std::string Args::String(size_t i) const {
+  if (!info_[i].IsString()) ThrowType("a string");
+  return info_[i].As<Napi::String>().Utf8Value();
+}
+
+void Args::Throw(int code) const { addon_->ThrowMpi(env(), code, comm_); }
 
 void Args::ThrowType(const char* expected) const {
   throw Napi::TypeError::New(env(), std::string("internal: expected ") + expected);
@@ -51,14 +76,19 @@ Napi::Value Args::Done(int rc, bool nb, MPI_Request req) const {
   Check(rc);
   if (!nb) return env().Undefined();
   // Collective requests and sends report only their error: their status has no source or count.
-  return Napi::Number::New(env(), addon_->engine()->Track(req, false, addon_->status()));
+  return Slot(addon_->engine()->Track(req, false, addon_->status()));
 }
 
 Napi::Value Args::DoneRecv(int rc, bool nb, MPI_Request req, const MPI_Status& st) const {
   Check(rc);
-  if (nb) return Napi::Number::New(env(), addon_->engine()->Track(req, true, addon_->status()));
+  if (nb) return Slot(addon_->engine()->Track(req, true, addon_->status()));
   addon_->WriteSyncStatus(st, rc);
   return env().Undefined();
+}
+
+Napi::Value Args::Slot(int slot) const {
+  addon_->NoteOwner(slot, comm_);
+  return Napi::Number::New(env(), slot);
 }
 
 }  // namespace mpi4node

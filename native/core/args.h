@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 
 #include "core/buffers.h"
 #include "core/errors.h"
@@ -64,14 +65,23 @@ class Args {
   // NaN, a fraction) is a RangeError, never silently another size.
   size_t Size(size_t i) const;
   Ints IntArray(size_t i) const;
-  // A communicator handle; a freed or unknown one throws the MpiError ERR_BAD_HANDLE.
+  // A communicator handle; a freed or unknown one throws the MpiError ERR_BAD_HANDLE. The first one
+  // read is the call's communicator: its error hook (comm.onError) gets the call's MPI errors.
   MPI_Comm Comm(size_t i) const {
     int32_t h = -1;
     napi_get_value_int32(env_, info_[i], &h);
     MPI_Comm c = ProcessState::Get().Comm(h);
     if (c == MPI_COMM_NULL) Throw(kErrBadHandle);
+    if (comm_ < 0) comm_ = h;
     return c;
   }
+  // Handles of the Addon's tables (core/handles.h); a freed or unknown one throws ERR_BAD_HANDLE.
+  // Info also takes -1: MPI_INFO_NULL (no hints).
+  MPI_Info Info(size_t i) const;
+  MPI_Group Group(size_t i) const;
+  MPI_File File(size_t i) const;
+  // A string argument (a path, an info key or value).
+  std::string String(size_t i) const;
   // JavaScript truthiness: an omitted flag is false.
   bool Flag(size_t i) const { return info_[i].ToBoolean(); }
 
@@ -90,6 +100,9 @@ class Args {
   Napi::Value Done(int rc, bool nb = false, MPI_Request req = MPI_REQUEST_NULL) const;
   // The same for a receive, whose status (`st` of the blocking form) goes to the shared record.
   Napi::Value DoneRecv(int rc, bool nb, MPI_Request req, const MPI_Status& st) const;
+  // An engine slot (or -1) that a binding got without Done: noted as the call's communicator's, so an
+  // error found at completion reaches that communicator's hook.
+  Napi::Value Slot(int slot) const;
 
  private:
   bool Absent(size_t i) const {
@@ -102,6 +115,7 @@ class Args {
   Addon* addon_;
   const Napi::CallbackInfo& info_;
   napi_env env_;
+  mutable int comm_ = -1;  // the handle of the first communicator read
 };
 
 }  // namespace mpi4node

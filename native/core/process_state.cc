@@ -23,7 +23,7 @@ bool ProcessState::Release() {
     std::lock_guard<std::mutex> lock(mu_);
     if (--refs_ > 0) return false;
   }
-  if (initialized() && !finalized() && pending.load() == 0) Finalize();
+  if (initialized() && !finalized() && !finalizeSkipped() && pending.load() == 0) Finalize();
   return true;
 }
 

@@ -37,6 +37,10 @@ class ProcessState {
   // allowed to call MPI when the provided level is below MPI_THREAD_MULTIPLE.
   int Init(int requested);
   int Finalize();
+  // Exit goes on without MPI_Finalize (operations that cannot complete are still in flight, and
+  // MPI_Finalize would wait for them): nothing finalises MPI from now on.
+  void SkipFinalize() { skipFinalize_.store(true, std::memory_order_release); }
+  bool finalizeSkipped() const { return skipFinalize_.load(std::memory_order_acquire); }
   bool initialized() const { return initialized_.load(std::memory_order_acquire); }
   bool finalized() const { return finalized_.load(std::memory_order_acquire); }
   int provided() const { return provided_; }
@@ -60,6 +64,7 @@ class ProcessState {
   int refs_ = 0;
   std::atomic<bool> initialized_{false};
   std::atomic<bool> finalized_{false};
+  std::atomic<bool> skipFinalize_{false};
   int provided_ = MPI_THREAD_SINGLE;
   std::thread::id owner_;
   int nextComm_ = kFirstUserHandle;

@@ -17,6 +17,7 @@
 #include "core/args.h"
 #include "core/exports.h"
 #include "core/buffers.h"
+#include "mpi/half.h"
 #include "mpi/ops.h"
 
 namespace mpi4node {
@@ -285,6 +286,19 @@ Napi::Value Addon::Alltoallv(const Napi::CallbackInfo& info) {
   return a.Done(rc, nb, req);
 }
 
+// reduceLocal(in, inout, count, op): inout = in op inout, on this rank alone (MPI_Reduce_local), with the
+// ops the collectives use (the library's own included), so they can be checked without a partner.
+Napi::Value Addon::ReduceLocal(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  const BufView in = a.Buf(0), inout = a.Buf(1);
+  Reduction red(a, 3, a.Size(2), in, 0, false);
+  int rc = red.rc();
+  if (rc == MPI_SUCCESS) rc = MPI_Reduce_local(in.data, inout.data, red.count(), red.type(), red.op());
+  red.Rethrow(a.env());
+  return a.Done(rc);
+}
+
+
 // Persistent collectives: MPI-4's MPI_Allreduce_init & co., or in Open MPI 4.x the same calls as the
 // MPIX_ pcollreq extension (mpi-ext.h). The request joins the engine's persistent table (start/startAll).
 #if MPI_VERSION >= 4
@@ -328,21 +342,29 @@ Napi::Value Addon::CollInit(const Napi::CallbackInfo& info, int which) {
 #endif
 }
 
-// quirks() -> { unsignedMinMax }: which of this MPI's own reductions the library replaces (mpi/ops.h).
+// quirks() -> { unsignedMinMax, narrowSumSaturates }: which of this MPI's own reductions are wrong
+// (mpi/ops.h): collectives use the library's own ops instead, one-sided accumulates cannot.
 Napi::Value Addon::Quirks(const Napi::CallbackInfo& info) {
   Args a(this, info);
   Napi::Object o = Napi::Object::New(a.env());
   o.Set("unsignedMinMax", UnsignedMinMaxReplaced());
+  o.Set("narrowSumSaturates", NarrowSumSaturates());
   return o;
 }
 
-// divide(buf, n): buf[i] /= n over a Float32Array or Float64Array; 'avg' is a sum then this. Float
-// division here and in JavaScript (Math.fround(x / n)) round alike.
+// divide(buf, n, half): buf[i] /= n over a Float32Array or Float64Array, or a Uint16Array of the
+// HalfKind `half` (in float32, rounded once); 'avg' is a sum then this. Float division here and in
+// JavaScript (Math.fround(x / n)) round alike.
 Napi::Value Addon::Divide(const Napi::CallbackInfo& info) {
   Args a(this, info, Args::kNoMpi);
   const BufView b = a.Buf(0);
   const double n = a[1].As<Napi::Number>().DoubleValue();
-  if (b.type == MPI_FLOAT) {
+  const int half = info.Length() > 2 && !info[2].IsUndefined() ? a.Int(2) : kNotHalf;
+  if (half != kNotHalf && b.type == MPI_UINT16_T) {
+    uint16_t* p = static_cast<uint16_t*>(b.data);
+    const float d = static_cast<float>(n);
+    for (size_t i = 0; i < b.count; ++i) p[i] = FloatToHalf(half, HalfToFloat(half, p[i]) / d);
+  } else if (b.type == MPI_FLOAT) {
     float* p = static_cast<float*>(b.data);
     const float d = static_cast<float>(n);
     for (size_t i = 0; i < b.count; ++i) p[i] /= d;
@@ -374,6 +396,7 @@ void Addon::DefineColl(Napi::Env env, Napi::Object exports) {
       {"scatterv", Method<&Addon::RootedV, kScatter>},
       {"allgatherv", Method<&Addon::Allgatherv>},
       {"alltoallv", Method<&Addon::Alltoallv>},
+      {"reduceLocal", Method<&Addon::ReduceLocal>},
       {"divide", Method<&Addon::Divide>},
       {"quirks", Method<&Addon::Quirks>},
       {"allreduceInit", Method<&Addon::CollInit, kAllreduceInit>},

@@ -70,10 +70,11 @@ Napi::Value Addon::CommSplit(const Napi::CallbackInfo& info) {
   return RegisterComm(a, out);
 }
 
+// commSplitShared(comm, key, info): info -1 is MPI_INFO_NULL.
 Napi::Value Addon::CommSplitShared(const Napi::CallbackInfo& info) {
   Args a(this, info);
   MPI_Comm out;
-  a.Check(MPI_Comm_split_type(a.Comm(0), MPI_COMM_TYPE_SHARED, a.Int(1), MPI_INFO_NULL, &out));
+  a.Check(MPI_Comm_split_type(a.Comm(0), MPI_COMM_TYPE_SHARED, a.Int(1), a.Info(2), &out));
   return RegisterComm(a, out);
 }
 
@@ -89,8 +90,40 @@ Napi::Value Addon::CommFree(const Napi::CallbackInfo& info) {
   const int h = a.Int(0);
   if (h < kFirstUserHandle) a.Throw(MPI_ERR_COMM);
   MPI_Comm c = a.Comm(0);
+  if (h < static_cast<int>(hooked_.size()) && hooked_[h]) {
+    hooked_[h] = 0;
+    --hooks_;
+  }
   ProcessState::Get().RemoveComm(h);
   a.Check(MPI_Comm_free(&c));
+  return a.env().Undefined();
+}
+
+// commSetErrorsFatal(comm, fatal): MPI_ERRORS_ARE_FATAL (the job aborts on this communicator's next
+// MPI error) or back to MPI_ERRORS_RETURN, the library's default.
+Napi::Value Addon::CommSetErrorsFatal(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  MPI_Comm c = a.Comm(0);
+  return a.Done(MPI_Comm_set_errhandler(c, a.Flag(1) ? MPI_ERRORS_ARE_FATAL : MPI_ERRORS_RETURN));
+}
+
+// setErrorHook(comm, on): whether the MPI errors of calls on handle `comm` go through the dispatcher
+// (lib/comm/errhandler.ts) first. No MPI call: MPI's own error handler stays MPI_ERRORS_RETURN, since a
+// C handler would run inside MPI, where no JavaScript may run.
+Napi::Value Addon::SetErrorHook(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  a.Comm(0);
+  const int h = a.Int(0);
+  const bool on = a.Flag(1);
+  if (h >= static_cast<int>(hooked_.size())) hooked_.resize(h + 1, 0);
+  if (on == (hooked_[h] != 0)) return a.env().Undefined();
+  hooked_[h] = on;
+  if (on && hooks_++ == 0) {
+    // Operations posted while no hook existed noted nothing: forget what older ones noted.
+    owners_.assign(owners_.size(), -1);
+    immediateOwner_ = -1;
+  }
+  if (!on) --hooks_;
   return a.env().Undefined();
 }
 
@@ -103,6 +136,8 @@ void Addon::DefineComm(Napi::Env env, Napi::Object exports) {
       {"commSplitShared", Method<&Addon::CommSplitShared>},
       {"commCompare", Method<&Addon::CommCompare>},
       {"commFree", Method<&Addon::CommFree>},
+      {"commSetErrorsFatal", Method<&Addon::CommSetErrorsFatal>},
+      {"setErrorHook", Method<&Addon::SetErrorHook>},
   };
   DefineExports(env, exports, this, table);
 }

@@ -33,6 +33,7 @@ Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
   clock_ = clock.Data();
   fastBufRefs_ = Napi::Persistent(Napi::Object::New(info.Env()));
   mpiError_ = Napi::Persistent(o.Get("MpiError").As<Napi::Function>());
+  if (o.Get("onMpiError").IsFunction()) onMpiError_ = Napi::Persistent(o.Get("onMpiError").As<Napi::Function>());
   engine_->SetSink(o.Get("onComplete").As<Napi::Function>(), doneSlots.Data(), doneStatus.Data(),
                    static_cast<int>(doneSlots.ElementLength()));
   return info.Env().Undefined();
@@ -119,6 +120,18 @@ Napi::Value Addon::Constants(const Napi::CallbackInfo& info) {
   o.Set("SIMILAR", static_cast<int>(MPI_SIMILAR));
   o.Set("UNEQUAL", static_cast<int>(MPI_UNEQUAL));
   o.Set("MAX_PROCESSOR_NAME", static_cast<int>(MPI_MAX_PROCESSOR_NAME));
+  o.Set("MAX_INFO_KEY", static_cast<int>(MPI_MAX_INFO_KEY));
+  o.Set("MAX_INFO_VAL", static_cast<int>(MPI_MAX_INFO_VAL));
+  o.Set("ERR_READ_ONLY", static_cast<int>(MPI_ERR_READ_ONLY));
+  o.Set("ERR_ACCESS", static_cast<int>(MPI_ERR_ACCESS));
+  o.Set("MODE_RDONLY", static_cast<int>(MPI_MODE_RDONLY));
+  o.Set("MODE_WRONLY", static_cast<int>(MPI_MODE_WRONLY));
+  o.Set("MODE_RDWR", static_cast<int>(MPI_MODE_RDWR));
+  o.Set("MODE_CREATE", static_cast<int>(MPI_MODE_CREATE));
+  o.Set("MODE_EXCL", static_cast<int>(MPI_MODE_EXCL));
+  o.Set("MODE_APPEND", static_cast<int>(MPI_MODE_APPEND));
+  o.Set("MODE_DELETE_ON_CLOSE", static_cast<int>(MPI_MODE_DELETE_ON_CLOSE));
+  o.Set("MODE_UNIQUE_OPEN", static_cast<int>(MPI_MODE_UNIQUE_OPEN));
   o.Set("WORLD", kWorldHandle);
   o.Set("SELF", kSelfHandle);
   o.Set("WORLD_INTERNAL", kWorldInternalHandle);
@@ -146,8 +159,23 @@ Napi::Value Addon::Pending(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(ProcessState::Get().pending.load()));
 }
 
+// errorFor(code[, slot]): the MpiError of a completion; `slot` is the engine slot the operation had (-1:
+// it completed within its posting call), which finds its communicator's error hook.
 Napi::Value Addon::ErrorFor(const Napi::CallbackInfo& info) {
-  return MakeError(info.Env(), Args(this, info, Args::kNoMpi).Int(0));
+  Args a(this, info, Args::kNoMpi);
+  return MakeError(info.Env(), a.Int(0), info[1].IsNumber() ? OwnerOf(a.Int(1)) : -1);
+}
+
+// The process exits without MPI_Finalize (lib/core/exit.ts says when and why).
+Napi::Value Addon::SkipFinalize(const Napi::CallbackInfo& info) {
+  ProcessState::Get().SkipFinalize();
+  return info.Env().Undefined();
+}
+
+// For how long (ms) nothing but this environment's MPI requests has kept its event loop alive; 0 when
+// something else does now.
+Napi::Value Addon::KeptAliveByMpiMs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), engine_ == nullptr ? 0 : engine_->AloneNs() / 1e6);
 }
 
 void Addon::DefineEnv(Napi::Env env, Napi::Object exports) {
@@ -167,6 +195,8 @@ void Addon::DefineEnv(Napi::Env env, Napi::Object exports) {
       {"tagUpperBound", Method<&Addon::TagUpperBound>},
       {"pending", Method<&Addon::Pending>},
       {"errorFor", Method<&Addon::ErrorFor>},
+      {"skipFinalize", Method<&Addon::SkipFinalize>},
+      {"keptAliveByMpiMs", Method<&Addon::KeptAliveByMpiMs>},
   };
   DefineExports(env, exports, this, table);
 }

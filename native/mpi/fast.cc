@@ -29,9 +29,10 @@ Addon* Self(napi_env env, napi_callback_info info) {
   return static_cast<Addon*>(data);
 }
 
-napi_value ThrowCode(napi_env env, Addon* self, int code) {
+// `comm`: the handle of the call's communicator, whose error hook sees the error first (-1: none).
+napi_value ThrowCode(napi_env env, Addon* self, int code, int comm = -1) {
   try {
-    napi_throw(env, self->MakeError(Napi::Env(env), code));
+    napi_throw(env, self->MakeError(Napi::Env(env), code, comm));
   } catch (const Napi::Error& e) {
     napi_throw(env, e.Value());
   }
@@ -84,7 +85,7 @@ static napi_value SendFast(napi_env env, napi_callback_info info) {
   const int count = static_cast<int>(b.count);
   rc = a[Addon::kFlags] ? MPI_Ssend(b.data, count, b.type, a[Addon::kPeer], a[Addon::kTagArg], comm)
                         : MPI_Send(b.data, count, b.type, a[Addon::kPeer], a[Addon::kTagArg], comm);
-  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
+  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
   return nullptr;
 }
 
@@ -93,7 +94,7 @@ static napi_value RecvFast(napi_env env, napi_callback_info info) {
   self->engine()->DriveAhead({a[Addon::kPeer], a[Addon::kTagArg], comm});  // one test while nothing is unposted
   MPI_Status st;
   rc = MPI_Recv(b.data, static_cast<int>(b.count), b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &st);
-  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
+  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
   self->WriteSyncStatus(st, rc);
   return nullptr;
 }
@@ -104,8 +105,9 @@ static napi_value IsendFast(napi_env env, napi_callback_info info) {
   const int count = static_cast<int>(b.count);
   rc = a[Addon::kFlags] ? MPI_Issend(b.data, count, b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &req)
                         : MPI_Isend(b.data, count, b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &req);
-  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
+  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
   self->args_[Addon::kResult] = self->engine()->Track(req, false, self->status());
+  self->NoteOwner(self->args_[Addon::kResult], a[Addon::kCommArg]);
   return nullptr;
 }
 
@@ -115,14 +117,16 @@ static napi_value IrecvFast(napi_env env, napi_callback_info info) {
   if (self->engine()->HasUnposted() || a[Addon::kPeer] == MPI_PROC_NULL) {
     const int slot = self->engine()->PostRecv(b.data, b.count, b.type, {a[Addon::kPeer], a[Addon::kTagArg], comm},
                                               self->status(), &rc);
-    if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
+    if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
     self->args_[Addon::kResult] = slot;
+    self->NoteOwner(slot, a[Addon::kCommArg]);
     return nullptr;
   }
   MPI_Request req;
   rc = MPI_Irecv(b.data, static_cast<int>(b.count), b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &req);
-  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
+  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
   self->args_[Addon::kResult] = self->engine()->Track(req, true, self->status());
+  self->NoteOwner(self->args_[Addon::kResult], a[Addon::kCommArg]);
   return nullptr;
 }
 
@@ -156,12 +160,13 @@ static napi_value AllreduceFast(napi_env env, napi_callback_info info) {
   if ((a[Addon::kFlags] >> 8) & 1) {
     MPI_Request req;
     rc = MPI_Iallreduce(sb, b.data, count, b.type, op, comm, &req);
-    if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
+    if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
     self->args_[Addon::kResult] = self->engine()->Track(req, false, self->status());
+    self->NoteOwner(self->args_[Addon::kResult], a[Addon::kCommArg]);
     return nullptr;
   }
   rc = MPI_Allreduce(sb, b.data, count, b.type, op, comm);
-  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
+  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
   return nullptr;
 }
 
@@ -173,12 +178,13 @@ static napi_value BarrierFast(napi_env env, napi_callback_info info) {
   if (a[Addon::kFlags] != 0) {
     MPI_Request req;
     rc = MPI_Ibarrier(comm, &req);
-    if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
+    if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
     self->args_[Addon::kResult] = self->engine()->Track(req, false, self->status());
+    self->NoteOwner(self->args_[Addon::kResult], a[Addon::kCommArg]);
     return nullptr;
   }
   rc = MPI_Barrier(comm);
-  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
+  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
   return nullptr;
 }
 

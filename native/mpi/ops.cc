@@ -4,6 +4,8 @@
 #include <cstring>
 #include <vector>
 
+#include "mpi/half.h"
+
 namespace mpi4node {
 
 namespace {
@@ -57,6 +59,8 @@ void ReduceOver(MPI_Op op, void* in, void* inout, int len, MPI_Datatype dt) {
   }
 }
 
+}  // namespace
+
 MPI_Op PredefinedOp(int code) {
   switch (code) {
     case kSum: return MPI_SUM;
@@ -69,9 +73,13 @@ MPI_Op PredefinedOp(int code) {
     case kBand: return MPI_BAND;
     case kBor: return MPI_BOR;
     case kBxor: return MPI_BXOR;
+    case kReplace: return MPI_REPLACE;
+    case kNoOp: return MPI_NO_OP;
     default: return MPI_OP_NULL;
   }
 }
+
+namespace {
 
 template <int K>
 void BigOpFn(void* in, void* inout, int* len, MPI_Datatype* dt) {
@@ -146,12 +154,53 @@ bool AskUnsignedPickBroken() {
   return b8 != 3 || b64 != 3;
 }
 
+// min and max of two values widened from halves: a NaN wins, and -0 counts as below +0, so the result
+// does not depend on the order MPI combines ranks in.
+template <int kOp>
+float Combine(float a, float b) {
+  switch (kOp) {
+    case kSum: return a + b;
+    case kProd: return a * b;
+    default: {
+      if (a != a) return a;
+      if (b != b) return b;
+      if (a == b) return (kOp == kMin) == ((FloatBits(a) & 0x80000000u) != 0) ? a : b;
+      return (kOp == kMin) == (a < b) ? a : b;
+    }
+  }
+}
+
+// sum, prod, min or max of float16/bfloat16 elements (MPI_UINT16_T, predefined or CountedType).
+template <int kKind, int kOp>
+void HalfFn(void* in, void* inout, int* len, MPI_Datatype* dt) {
+  MPI_Count bytes = 0;
+  MPI_Type_size_x(*dt, &bytes);
+  if (bytes <= 0 || *len <= 0) return;
+  const size_t n = static_cast<size_t>(bytes) * static_cast<size_t>(*len) / 2;
+  const uint16_t* a = static_cast<const uint16_t*>(in);
+  uint16_t* b = static_cast<uint16_t*>(inout);
+  for (size_t i = 0; i < n; ++i) {
+    if (kKind == kBfloat16) b[i] = FloatToBf16(Combine<kOp>(Bf16ToFloat(a[i]), Bf16ToFloat(b[i])));
+    else b[i] = FloatToF16(Combine<kOp>(F16ToFloat(a[i]), F16ToFloat(b[i])));
+  }
+}
+
+// Whether MPI_SUM saturates int8 in a whole vector (Open MPI 4.1's op/avx; see ops.h).
+bool AskNarrowSumSaturates() {
+  int8_t a[64], b[64];
+  for (int i = 0; i < 64; ++i) a[i] = b[i] = 100;
+  MPI_Reduce_local(a, b, 64, MPI_INT8_T, MPI_SUM);
+  return b[0] == 127;
+}
+
 struct OpTable {
   MPI_Op big[kOpCount];
   MPI_Op js[2];  // [non-commutative, commutative]
   MPI_Op wrapSum;
   MPI_Op unsignedPick[2] = {MPI_OP_NULL, MPI_OP_NULL};  // [max, min], when the MPI's are wrong
   bool unsignedPickBroken = AskUnsignedPickBroken();
+  bool narrowSumSaturates = AskNarrowSumSaturates();
+  MPI_Op half[3][4] = {};  // [kind][sum, prod, min, max]
 
   OpTable() {
     static MPI_User_function* const fns[kOpCount] = {
@@ -169,6 +218,15 @@ struct OpTable {
       MPI_Op_create(UnsignedPickFn<false>, 1, &unsignedPick[0]);
       MPI_Op_create(UnsignedPickFn<true>, 1, &unsignedPick[1]);
     }
+    static MPI_User_function* const halves[2][4] = {
+        {HalfFn<kFloat16, kSum>, HalfFn<kFloat16, kProd>, HalfFn<kFloat16, kMin>, HalfFn<kFloat16, kMax>},
+        {HalfFn<kBfloat16, kSum>, HalfFn<kBfloat16, kProd>, HalfFn<kBfloat16, kMin>, HalfFn<kBfloat16, kMax>},
+    };
+    for (int k = 0; k < 2; ++k) {
+      for (int o = 0; o < 4; ++o) {
+        if (MPI_Op_create(halves[k][o], 1, &half[k + 1][o]) != MPI_SUCCESS) half[k + 1][o] = MPI_OP_NULL;
+      }
+    }
   }
 };
 
@@ -180,8 +238,13 @@ const OpTable& Ops() {
 
 }  // namespace
 
-MPI_Op OpFor(int code, MPI_Datatype base, bool derived) {
+MPI_Op OpFor(int op, MPI_Datatype base, bool derived) {
+  const int code = op & ((1 << kHalfShift) - 1), half = op >> kHalfShift;
   if (code < 0 || code >= kOpCount) return MPI_OP_NULL;
+  if (half != kNotHalf) {
+    if ((half != kFloat16 && half != kBfloat16) || base != MPI_UINT16_T || code > kMax) return MPI_OP_NULL;
+    return Ops().half[half][code];
+  }
   if (code == kSum && IsNarrowInt(base)) return Ops().wrapSum;
   if ((code == kMin || code == kMax) && Ops().unsignedPickBroken && IsUnsigned(base)) {
     return Ops().unsignedPick[code == kMin ? 1 : 0];
@@ -190,6 +253,8 @@ MPI_Op OpFor(int code, MPI_Datatype base, bool derived) {
 }
 
 bool UnsignedMinMaxReplaced() { return Ops().unsignedPickBroken; }
+
+bool NarrowSumSaturates() { return Ops().narrowSumSaturates; }
 
 MPI_Op JsOp(bool commutative) { return Ops().js[commutative ? 1 : 0]; }
 

@@ -10,6 +10,9 @@
 //   (open-mpi/ompi#8045, closed as "wontfix").
 // - MIN and MAX of unsigned integers use ops of the library's where the MPI gets them wrong (MPICH 4.0.2
 //   compares them as signed); found out by asking the MPI once, see ops.cc.
+// - float16 and bfloat16 have no MPI type: they travel as MPI_UINT16_T and sum/prod/min/max are ops of
+//   the library's (mpi/half.h says how they round). min and max are deterministic where a C
+//   comparison is not: a NaN on any rank wins, and -0 is below +0.
 // - A user-defined op calls a JavaScript function. MPI passes an op's C function no user data, so the
 //   function is found through a thread-local record that JsOpScope sets around one blocking MPI call:
 //   MPI applies the op only inside that call, on this thread, while the caller's JavaScript frame is
@@ -23,13 +26,23 @@
 
 namespace mpi4node {
 
-// Must match lib/coll/ops.ts.
-enum OpCode : int { kSum, kProd, kMin, kMax, kLand, kLor, kLxor, kBand, kBor, kBxor, kOpCount };
+// Must match lib/coll/ops.ts. An op argument is `code | half << 8`, half a HalfKind (mpi/half.h) saying
+// how MPI_UINT16_T elements are read. kReplace and kNoOp exist for one-sided accumulates only.
+enum OpCode : int { kSum, kProd, kMin, kMax, kLand, kLor, kLxor, kBand, kBor, kBxor, kOpCount, kReplace = 11, kNoOp };
+constexpr int kHalfShift = 8;
 
-// The op MPI is given for `code` over elements of the predefined type `base`; `derived` when they travel
-// as CountedType elements (counts above INT_MAX). Library ops are made on first use (MPI must be
-// initialised). MPI_OP_NULL for a code out of range.
-MPI_Op OpFor(int code, MPI_Datatype base, bool derived);
+// The op MPI is given for op argument `op` (code and half kind) over elements of the predefined type
+// `base`; `derived` when they travel as CountedType elements (counts above INT_MAX). Library ops are
+// made on first use (MPI must be initialised). MPI_OP_NULL for a code out of range, or a half kind on
+// anything but MPI_UINT16_T.
+MPI_Op OpFor(int op, MPI_Datatype base, bool derived);
+// MPI's own predefined op for `code` (kReplace and kNoOp included), for the one-sided accumulates,
+// which take nothing else. MPI_OP_NULL for a code out of range.
+MPI_Op PredefinedOp(int code);
+// True when this MPI's MPI_SUM saturates 8- and 16-bit integers in whole vectors (Open MPI 4.1's op/avx,
+// open-mpi/ompi#8045): collectives use the library's wrapping sum, but one-sided accumulates can only
+// take MPI's ops, so lib/rma refuses those sums. Asked of the MPI once, with MPI_Reduce_local.
+bool NarrowSumSaturates();
 // True when this MPI's MIN/MAX are wrong on unsigned integers (MPICH 4.0.2) and OpFor gives the
 // library's own instead.
 bool UnsignedMinMaxReplaced();

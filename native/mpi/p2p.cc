@@ -35,7 +35,7 @@ Napi::Value Addon::Recv(const Napi::CallbackInfo& info) {
     int rc;
     const int slot = engine_->PostRecv(b.data, b.count, b.type, e, status_, &rc);
     a.Check(rc);
-    return Napi::Number::New(a.env(), slot);
+    return a.Slot(slot);
   }
   engine_->DriveAhead(e);
   CountedType ct(b.count, b.type);
@@ -118,7 +118,7 @@ Napi::Value Addon::Mprobe(const Napi::CallbackInfo& info) {
 Napi::Value Addon::Improbe(const Napi::CallbackInfo& info) {
   Args a(this, info);
   const Envelope e{a.Int(0), a.Int(1), a.Comm(2)};
-  return Napi::Number::New(a.env(), engine_->PostProbe(e, status_));
+  return a.Slot(engine_->PostProbe(e, status_));
 }
 
 // mrecv(message, buf, nb): receives a matched message.
@@ -159,6 +159,12 @@ Napi::Value Addon::Test(const Napi::CallbackInfo& info) {
 Napi::Value Addon::Cancel(const Napi::CallbackInfo& info) {
   Args a(this, info);
   return a.Done(engine_->Cancel(a.Int(0)));
+}
+
+// setRef(slot, ref): whether the request keeps the event loop alive.
+Napi::Value Addon::SetRef(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  return a.Done(engine_->SetRef(a.Int(0), a.Flag(1)));
 }
 
 // progress(): after a burst of posts, a short spin (engine.h); returns how many completions it wrote
@@ -267,6 +273,7 @@ void Addon::DefineP2p(Napi::Env env, Napi::Object exports) {
       {"wait", Method<&Addon::Wait>},
       {"test", Method<&Addon::Test>},
       {"cancel", Method<&Addon::Cancel>},
+      {"setRef", Method<&Addon::SetRef>},
       {"progress", Method<&Addon::Progress>},
       {"sendInit", Method<&Addon::SendInit>},
       {"recvInit", Method<&Addon::RecvInit>},

@@ -1,7 +1,9 @@
-// Distributed graph topology (agent graphs, lib/topo/graph.ts): creation from each rank's own in- and
-// out-neighbours, the neighbour lists, and the one-integer agreement check that lets every rank reject
-// a matrix the others do not share before any of them enters MPI's graph call. The neighbour
-// collectives are with the other collectives (mpi/coll.cc).
+// Process topologies: the distributed graph of agent graphs (lib/topo/graph.ts), from each rank's own
+// in- and out-neighbours, and cartesian grids (lib/topo/cart.ts); the one-integer agreement check that
+// lets every rank reject a matrix or grid the others do not share before any of them enters MPI's
+// constructor. The neighbour collectives, the same for both, are with the other collectives
+// (mpi/coll.cc). lib/ checks coordinates, ranks and directions first: Open MPI 4.1.4 checks no rank in
+// MPI_Cart_coords.
 #include <vector>
 
 #include "addon.h"
@@ -74,11 +76,96 @@ Napi::Value Addon::TopoAgree(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(a.env(), max[0] == v && max[1] == static_cast<uint32_t>(~v));
 }
 
+// cartCreate(comm, dims, periods, reorder) -> [handle, internal], or null on ranks past the grid's size
+// (lib/ asks for grids of exactly the communicator's size).
+Napi::Value Addon::CartCreate(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  MPI_Comm parent = a.Comm(0);
+  const Ints dims = a.IntArray(1), periods = a.IntArray(2);
+  if (dims.count != periods.count || dims.count == 0) throw Napi::TypeError::New(a.env(), "internal: dims and periods differ");
+  MPI_Comm cart;
+  a.Check(MPI_Cart_create(parent, dims.count, dims.data, periods.data, a.Flag(3), &cart));
+  if (cart != MPI_COMM_NULL) MPI_Comm_set_errhandler(cart, MPI_ERRORS_RETURN);
+  return RegisterComm(a, cart);
+}
+
+// cartGet(comm) -> [dims, periods, coords] of this rank.
+Napi::Value Addon::CartGet(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  MPI_Comm comm = a.Comm(0);
+  int n = 0;
+  a.Check(MPI_Cartdim_get(comm, &n));
+  std::vector<int> dims(n + 1), periods(n + 1), coords(n + 1);
+  a.Check(MPI_Cart_get(comm, n, dims.data(), periods.data(), coords.data()));
+  dims.resize(n), periods.resize(n), coords.resize(n);
+  Napi::Env env = a.env();
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, CopyInts(env, dims));
+  out.Set(1u, CopyInts(env, periods));
+  out.Set(2u, CopyInts(env, coords));
+  return out;
+}
+
+// cartRank(comm, coords) -> rank
+Napi::Value Addon::CartRank(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  MPI_Comm comm = a.Comm(0);
+  const Ints coords = a.IntArray(1);
+  int r = 0;
+  a.Check(MPI_Cart_rank(comm, coords.data, &r));
+  return Napi::Number::New(a.env(), r);
+}
+
+// cartCoords(comm, rank) -> Int32Array
+Napi::Value Addon::CartCoords(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  MPI_Comm comm = a.Comm(0);
+  int n = 0;
+  a.Check(MPI_Cartdim_get(comm, &n));
+  std::vector<int> coords(n + 1);
+  a.Check(MPI_Cart_coords(comm, a.Int(1), n, coords.data()));
+  coords.resize(n);
+  return CopyInts(a.env(), coords);
+}
+
+// cartShift(comm, direction, disp) -> [source, dest]; PROC_NULL off a non-periodic edge.
+Napi::Value Addon::CartShift(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  int source = 0, dest = 0;
+  a.Check(MPI_Cart_shift(a.Comm(0), a.Int(1), a.Int(2), &source, &dest));
+  return CopyInts(a.env(), {source, dest});
+}
+
+// cartSub(comm, remainDims) -> [handle, internal]: the sub-grid holding this rank. Collective.
+Napi::Value Addon::CartSub(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  MPI_Comm comm = a.Comm(0);
+  const Ints remain = a.IntArray(1);
+  MPI_Comm sub;
+  a.Check(MPI_Cart_sub(comm, remain.data, &sub));
+  if (sub != MPI_COMM_NULL) MPI_Comm_set_errhandler(sub, MPI_ERRORS_RETURN);
+  return RegisterComm(a, sub);
+}
+
+// dimsCreate(nnodes, dims): MPI_Dims_create, filling the zero entries of `dims` in place.
+Napi::Value Addon::DimsCreate(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  const Ints dims = a.IntArray(1);
+  return a.Done(MPI_Dims_create(a.Int(0), dims.count, NonNull(dims)));
+}
+
 void Addon::DefineTopo(Napi::Env env, Napi::Object exports) {
   static const Export table[] = {
       {"distGraphCreate", Method<&Addon::DistGraphCreate>},
       {"distGraphNeighbors", Method<&Addon::DistGraphNeighbors>},
       {"topoAgree", Method<&Addon::TopoAgree>},
+      {"cartCreate", Method<&Addon::CartCreate>},
+      {"cartGet", Method<&Addon::CartGet>},
+      {"cartRank", Method<&Addon::CartRank>},
+      {"cartCoords", Method<&Addon::CartCoords>},
+      {"cartShift", Method<&Addon::CartShift>},
+      {"cartSub", Method<&Addon::CartSub>},
+      {"dimsCreate", Method<&Addon::DimsCreate>},
   };
   DefineExports(env, exports, this, table);
 }

@@ -22,7 +22,8 @@ void Engine::SetSink(Napi::Function onComplete, int32_t* doneSlots, double* done
 
 int Engine::NewSlot(SlotKind kind, bool isRecv, uint32_t index) {
   const int slot = TakeIndex(slots_, freeSlots_);
-  slots_[slot] = {kind, isRecv, false, index, -1};
+  slots_[slot] = {kind, isRecv, false, false, index, -1};
+  if (refd_++ == 0) poller_.SetRef(true);
   ProcessState::Get().pending.fetch_add(1, std::memory_order_relaxed);
   return slot;
 }
@@ -32,8 +33,12 @@ void Engine::EndActivation(int slot, int rc) {
 }
 
 void Engine::FreeSlot(int slot) {
-  if (slots_[slot].persist >= 0) persist_[slots_[slot].persist].active = false;
-  slots_[slot].kind = SlotKind::kFree;
+  SlotInfo& s = slots_[slot];
+  if (s.persist >= 0) persist_[s.persist].active = false;
+  // Only an unreferenced slot left: let the loop end. (With nothing left the poller stops anyway.)
+  if (s.unref) --unrefd_;
+  else if (--refd_ == 0 && unrefd_ > 0) poller_.SetRef(false);
+  s.kind = SlotKind::kFree;
   freeSlots_.push_back(slot);
   ProcessState::Get().pending.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -445,6 +450,17 @@ int Engine::Cancel(int slot) {
     poller_.Arm();
   }
   return MPI_SUCCESS;  // a matched receive has its message: too late to cancel, as in MPI
+}
+
+int Engine::SetRef(int slot, bool ref) {
+  if (!Valid(slot)) return MPI_ERR_REQUEST;
+  SlotInfo& s = slots_[slot];
+  if (s.unref == !ref) return MPI_SUCCESS;
+  s.unref = !ref;
+  refd_ += ref ? 1 : -1;
+  unrefd_ += ref ? -1 : 1;
+  poller_.SetRef(refd_ > 0);
+  return MPI_SUCCESS;
 }
 
 // ---- several slots at once ----

@@ -110,6 +110,10 @@ class Engine final : Poller::Source {
   int Wait(int slot, double* status);                // blocking; returns MPI_SUCCESS or error code
   int Test(int slot, bool* done, double* status);    // never blocks
   int Cancel(int slot);
+  // Whether a pending slot keeps the event loop alive (all do, until told otherwise).
+  int SetRef(int slot, bool ref);
+  // For how long (ns) nothing but the engine's pending requests has kept the event loop alive (Poller).
+  uint64_t AloneNs() const { return poller_.AloneNs(); }
 
   // Several slots at once (MPI_Waitall & co.); `out` gets one status record per slot, at the slot's
   // position. A slot that is not pending gets the error MPI_ERR_REQUEST in its record.
@@ -139,6 +143,7 @@ class Engine final : Poller::Source {
     SlotKind kind = SlotKind::kFree;
     bool isRecv = false;
     bool cancelAsked = false;
+    bool unref = false;  // does not keep the event loop alive
     uint32_t index = 0;    // position in reqs_, unposted_, matched_ or batches_
     int32_t persist = -1;  // the persistent request this slot is an activation of
   };
@@ -237,6 +242,10 @@ class Engine final : Poller::Source {
   std::vector<Persistent> persist_;
   std::vector<int32_t> freePersist_;
   std::vector<Batch> batches_;
+
+  // Pending slots that keep the loop alive; the poller's handles are unreferenced while none does.
+  int64_t refd_ = 0;
+  int64_t unrefd_ = 0;
 
   int32_t* doneSlots_ = nullptr;
   double* doneStatus_ = nullptr;

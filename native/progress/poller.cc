@@ -11,6 +11,7 @@ Poller::Poller(napi_env env, uv_loop_t* loop, Source* source) : env_(env), sourc
 
 void Poller::Arm() {
   lastProgress_ = uv_hrtime();
+  aloneSince_ = 0;
   if (mode_ == Mode::kFast || closing_ || onComplete_.IsEmpty()) return;
   if (mode_ == Mode::kSlow) uv_timer_stop(&timer_);
   uv_idle_start(&idle_, OnIdle);
@@ -18,9 +19,28 @@ void Poller::Arm() {
 }
 
 void Poller::Disarm() {
+  aloneSince_ = 0;
   if (mode_ == Mode::kFast) uv_idle_stop(&idle_);
   if (mode_ == Mode::kSlow) uv_timer_stop(&timer_);
   mode_ = Mode::kOff;
+}
+
+void Poller::ApplyRef(bool ref) {
+  ref_ = ref;
+  if (closing_) return;
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&idle_), reinterpret_cast<uv_handle_t*>(&timer_)}) {
+    if (ref) uv_ref(h);
+    else uv_unref(h);
+  }
+}
+
+bool Poller::OthersKeepLoopAlive() {
+  if (closing_) return true;
+  const bool was = ref_;
+  ApplyRef(false);
+  const bool alive = uv_loop_alive(idle_.loop) != 0;
+  ApplyRef(was);
+  return alive;
 }
 
 void Poller::Poll(uint64_t spinNs) {
@@ -73,7 +93,16 @@ void Poller::Deliver(int n) {
 }
 
 void Poller::OnIdle(uv_idle_t* h) { static_cast<Poller*>(h->data)->Poll(kSpinNs); }
-void Poller::OnTimer(uv_timer_t* h) { static_cast<Poller*>(h->data)->Poll(0); }
+void Poller::OnTimer(uv_timer_t* h) {
+  Poller* self = static_cast<Poller*>(h->data);
+  self->Poll(0);
+  if (self->mode_ != Mode::kSlow || !self->ref_) return;
+  const uint64_t now = uv_hrtime();
+  if (now - self->lastAliveCheck_ < kAliveCheckNs) return;
+  self->lastAliveCheck_ = now;
+  if (self->OthersKeepLoopAlive()) self->aloneSince_ = 0;
+  else if (self->aloneSince_ == 0) self->aloneSince_ = now;
+}
 
 void Poller::Close(void (*closed)(void*), void* arg) {
   Disarm();

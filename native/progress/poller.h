@@ -42,6 +42,7 @@ class Poller {
   static constexpr uint64_t kSpinNs = 30'000;
   static constexpr uint64_t kBackoffNs = 2'000'000;
   static constexpr uint64_t kSlowPollMs = 1;
+  static constexpr uint64_t kAliveCheckNs = 100'000'000;
 
   Poller(napi_env env, uv_loop_t* loop, Source* source);
   Poller(const Poller&) = delete;
@@ -53,11 +54,22 @@ class Poller {
   // Work was posted or has progressed: poll fast, again.
   void Arm();
   void Disarm();
+  // Whether the uv handles keep the loop alive while they poll. Unreferenced, the process may exit
+  // with work still pending (what each pending operation is is the source's business).
+  void SetRef(bool ref) {
+    if (ref != ref_) ApplyRef(ref);
+  }
+  // For how long (ns) nothing but this poller has kept the event loop alive while it waited with work
+  // pending, as seen from its slow timer (a JavaScript timer's own uv handle is stopped while its
+  // callback runs, so JavaScript cannot see this itself); 0 when something else does.
+  uint64_t AloneNs() const { return aloneSince_ == 0 ? 0 : uv_hrtime() - aloneSince_; }
   // Stops for good: drops the callback and closes the uv handles; `closed(arg)` runs once they are
   // closed (where the owner of this poller may delete it).
   void Close(void (*closed)(void*), void* arg);
 
  private:
+  void ApplyRef(bool ref);
+  bool OthersKeepLoopAlive();
   void Poll(uint64_t spinNs);
   void Deliver(int n);
   static void OnIdle(uv_idle_t* h);
@@ -70,6 +82,9 @@ class Poller {
   uv_timer_t timer_;
   enum class Mode { kOff, kFast, kSlow } mode_ = Mode::kOff;
   uint64_t lastProgress_ = 0;
+  bool ref_ = true;
+  uint64_t aloneSince_ = 0;
+  uint64_t lastAliveCheck_ = 0;
   int closing_ = 0;  // handles still to close
   void (*closed_)(void*) = nullptr;
   void* closedArg_ = nullptr;

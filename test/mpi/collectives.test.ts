@@ -361,6 +361,12 @@ test('counts / displacements of the wrong length or out of bounds: ERR_COUNTS', 
   // the root's send is too short for the layout; the others' receive buffers for their counts
   rejects('scatterv', [new Int32Array(0), ones, new Int32Array(0), 0], RangeError, 'ERR_BUFFER_TOO_SMALL');
   if (size > 1) {
+    // Receive layouts whose blocks overlap: MPI would write an element twice.
+    const overlap = { counts: range(size, () => 2), displs: range(size, (r) => r) };
+    rejects('allgatherv', [new Int32Array(2), overlap, new Int32Array(size + 1)], RangeError, 'ERR_COUNTS');
+    rejects('allgatherv', [IN_PLACE, overlap, new Int32Array(size + 1)], RangeError, 'ERR_COUNTS');
+    rejects('gatherv', [new Int32Array(2), overlap, 0, new Int32Array(size + 1)], RangeError, 'ERR_COUNTS');
+    rejects('alltoallv', [new Int32Array(2 * size), range(size, () => 2), overlap, new Int32Array(size + 1)], RangeError, 'ERR_COUNTS');
     rejects('alltoall', [new Int32Array(size + 1)], RangeError, 'ERR_COUNTS'); // not a multiple of size
     rejects('reduceScatterBlock', [new Int32Array(size + 1)], RangeError, 'ERR_COUNTS');
   }

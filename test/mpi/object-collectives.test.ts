@@ -85,6 +85,36 @@ test('object collectives never match the user\'s own wildcard receives', async (
   c.free();
 });
 
+test('Promise forms: the same values as the blocking ones; several started at once keep their order', async () => {
+  for (let root = 0; root < size; root++) {
+    const got = await world.ibcastObject(rank === root ? valueOf(root) : null, root);
+    assert.equal(got, valueOf(root));
+    const g = await world.igatherObject(valueOf(rank), root);
+    if (rank === root) assert.equal(g, range(size, valueOf));
+    else assert.is(g, undefined);
+    const s = await world.iscatterObject(rank === root ? range(size, (r) => ({ to: r, from: root })) : null, root);
+    assert.equal(s, { to: rank, from: root });
+  }
+  const [a, b, c] = await Promise.all([world.iallgatherObject(rank), world.ibcastObject(rank === 0 ? 'x' : null), world.iallgatherObject(-rank)]);
+  assert.equal(a, range(size));
+  assert.is(b, 'x');
+  assert.equal(c, range(size, (r) => -r));
+});
+
+test('Promise forms leave the event loop running: timers fire while a late root is awaited', async () => {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const late = rank === 0 ? new Promise((r) => setTimeout(r, 200)) : Promise.resolve();
+  await late;
+  const got = await world.iallgatherObject({ r: rank });
+  clearInterval(timer);
+  assert.equal(got, range(size, (r) => ({ r })));
+  if (rank !== 0) assert.ok(ticks > 3, `only ${ticks} timer ticks while waiting`);
+  const e = await world.ibcastObject(() => 1).then(() => undefined, (x) => x);
+  assert.is(e.code, 'ERR_SERIALIZE');
+  assert.is(await world.ibcastObject(7), 7, 'usable afterwards');
+});
+
 test('bad root: ERR_ROOT', () => {
   for (const m of ['bcastObject', 'gatherObject', 'scatterObject'] as const) {
     const e = thrown(() => (world as any)[m](null, size));

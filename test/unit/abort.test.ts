@@ -33,6 +33,14 @@ test('unhandled rejection on one rank aborts the job', () => {
   assert.match(r.stderr, /rank 1 rejected on purpose/);
 });
 
+test('MPI_ERRORS_ARE_FATAL on request (world.setErrorsFatal()): an MPI error on one rank aborts the job in MPI', () => {
+  const r = runJob('fatal', { MPI4NODE_ABORT_ON_ERROR: '0' });
+  assert.is(r.error, undefined, 'the job hung');
+  assert.ok(r.status !== 0 && r.status !== null, `exit status ${r.status}`);
+  assert.not.match(r.stdout, /survived/);
+  assert.not.match(r.stderr, /aborting the job/, 'MPI aborted it, not the library');
+});
+
 test('opt-out (MPI4NODE_ABORT_ON_ERROR=0) leaves it to Node and the launcher', () => {
   const r = runJob('throw', { MPI4NODE_ABORT_ON_ERROR: '0' });
   assert.is(r.error, undefined, 'the job hung');

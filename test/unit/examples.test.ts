@@ -11,8 +11,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = fileURLToPath(new URL('../../bin/mpi4node.js', import.meta.url));
 const np = addonAbi() === 'mpich' ? 2 : 4;
 
-function run(example: string) {
-  const r = spawnSync(process.execPath, [cli, 'run', '-n', String(np), `examples/${example}`], {
+function run(example: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, 'run', '-n', String(np), `examples/${example}`, ...args], {
     cwd: root, encoding: 'utf8', timeout: 120_000,
   });
   assert.is(r.status, 0, `exit ${r.status} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`.slice(-4000));
@@ -36,6 +36,25 @@ test(`agents at ${np} ranks: the verifier catches every injected mistake`, () =>
   assert.ok(caught, out);
   assert.is(caught![1], caught![2]);
   assert.ok(Number(caught![3]) > 0, out);
+});
+
+test(`checkpoint at ${np} ranks: every shard written to one file collectively and read back intact`, () => {
+  const out = run('checkpoint.ts');
+  const words = Array.from({ length: np }, (_, r) => 1000 + 337 * r).reduce((a, b) => a + b, 0);
+  assert.match(out, `checkpoint: ${np} ranks wrote ${words} float32 parameters`);
+  assert.match(out, `read back intact on ${np} of ${np} ranks`);
+});
+
+test(`heat at ${np} ranks: the stencil on a cartesian grid equals the serial run bitwise`, () => {
+  const out = run('heat.ts');
+  assert.match(out, /heat: 61x47 plate, 500 steps on a \d+x\d+ grid of ranks/);
+  assert.match(out, 'max |parallel - serial| = 0 (bitwise equal to the serial run)');
+});
+
+test(`train at ${np} ranks: TF.js data-parallel, weights bitwise equal after every step, loss = one-process run`, () => {
+  const out = run('train.ts', '--check');
+  assert.match(out, new RegExp(`${np} ranks, 20 steps: loss [0-9.]+ -> [0-9.]+ \\(weights bitwise equal on every rank after every step; loss curve = one-process full batch within 1e-4\\)`));
+  assert.match(out, /model\.fit, 5 epochs through distributedOptimizer\(\): loss [0-9.]+, weights bitwise equal on every rank/);
 });
 
 test.run();

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { addonAbi } from '../../lib/addon/load.js';
 import { native } from '../../lib/addon/binding.js';
 import { detectMpi, mpirunCommand } from '../../lib/cli/launcher.js';
-import { ANY_TAG, PROC_NULL, world } from '../../lib/index.js';
+import { ANY_TAG, File, PROC_NULL, world } from '../../lib/index.js';
+import { thrown } from '../thrown.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = path.join(root, 'test', '.tmp', 'quirks', addonAbi() ?? 'default');
@@ -49,6 +50,33 @@ test('freeing a persistent receive that failed: Open MPI aborts in C, so the lib
   console.log(`${detectMpi().flavour}: freeing a failed persistent receive in C ${aborted ? 'aborts' : 'works'}`);
   // The engine's workaround is compiled for Open MPI only: it must be exactly where C aborts.
   assert.is(aborted, addonAbi() === 'openmpi', `${r.stdout}${r.stderr}`.slice(-2000));
+});
+
+test('groups, grids and files: what each MPI does in C, and the library\'s one answer on both', () => {
+  // Duplicate ranks in MPI_Group_incl are erroneous; the library refuses them whatever MPI does.
+  console.log(`group_incl_duplicate_class=${c.group_incl_duplicate_class} cart_coords_bad_rank_class=${c.cart_coords_bad_rank_class}`);
+  const g = world.group();
+  assert.is(thrown(() => g.incl([0, 0])).code, 'ERR_DUPLICATE_RANK');
+  g.free();
+  const cart = world.cart([world.size]);
+  assert.is(thrown(() => cart.coords(world.size + 4)).code, 'ERR_RANK');
+  cart.free();
+  // MPI_File_set_size on a read-only file: ERR_READ_ONLY from MPICH only; the library says it on both.
+  assert.is(c.file_set_size_read_only_is_read_only, addonAbi() === 'mpich' ? '1' : '0');
+  // Open MPI's preallocate: ERR_ACCESS after extending a write-only file, and 2n for a file of exactly n.
+  const ompi = addonAbi() === 'openmpi';
+  assert.is(c.file_preallocate_write_only_class_is_access, ompi ? '1' : '0');
+  assert.is(c.file_preallocate_4096_of_4096, ompi ? '8192' : '4096');
+  const file = path.join(dir, `prealloc-${process.pid}.bin`);
+  const f = File.open(world, file, 'w+');
+  f.setSize(4096);
+  f.preallocate(4096);
+  assert.is(f.getSize(), 4096);
+  f.close();
+  const ro = File.open(world, file, 'r');
+  assert.is(thrown(() => ro.setSize(0)).code, 'ERR_READ_ONLY');
+  ro.close();
+  File.delete(file);
 });
 
 test.run();
