@@ -273,7 +273,6 @@ export class Server {
   unref(): this {
     this.#refed = false;
     this.#listener?.unref();
-    this.#cancels?.unref();
     return this;
   }
 
@@ -281,7 +280,6 @@ export class Server {
   ref(): this {
     this.#refed = true;
     this.#listener?.ref();
-    this.#cancels?.ref();
     return this;
   }
 
@@ -311,7 +309,8 @@ export class Server {
   #loop(lane: typeof Lane.Request | typeof Lane.Cancel, onMessage: (raw: Uint8Array, source: number) => void): void {
     const what = lane === Lane.Request ? `serve() of channel '${this.#ch.name}'` : `cancel notices of channel '${this.#ch.name}'`;
     const r = this.#ch._listen(this.#source, lane, undefined, what);
-    if (!this.#refed) r.unref();
+    // Cancel notices never keep the process alive on their own: the request receive does, until closed.
+    if (!this.#refed || lane === Lane.Cancel) r.unref();
     const set = (v: Request<Received<Uint8Array>> | undefined) => (lane === Lane.Request ? (this.#listener = v) : (this.#cancels = v));
     set(r);
     r.then(
