@@ -4,7 +4,7 @@
 // is the specifier, the export's name and the arguments (structured clone), never code. Built on
 // request/reply of one channel (lib/channel/rpc.ts): a failing task rejects with RemoteError carrying
 // the worker's error, stack included.
-import { Comm } from '../comm/comm.js';
+import { checkComm, Comm } from '../comm/comm.js';
 import type { Channel } from '../channel/channel.js';
 import type { Server } from '../channel/rpc.js';
 import { invalidParameterError } from '../core/checks.js';
@@ -37,6 +37,8 @@ export class Pool {
 
   /** @internal Opened by comm.pool(options) on every rank (collective in spirit: every rank serves). */
   constructor(comm: Comm, options: PoolOptions = {}) {
+    checkComm(comm, 'pool: comm');
+    if (options === null || typeof options !== 'object') throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'pool options', 'an object', options);
     const int = (v: unknown, name: string, dflt: number, min: number) => {
       if (v === undefined) return dflt;
       if (!(Number.isSafeInteger(v) && (v as number) >= min)) throw invalidParameterError('ERR_INVALID_ARG_VALUE', name, `an integer >= ${min}`, v, RangeError);

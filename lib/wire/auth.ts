@@ -8,6 +8,7 @@
 // `id:hex[,id:hex...]`; the first key signs, every key listed is accepted (rotation).
 import { createHmac, type Hmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { invalidParameterError } from '../core/checks.js';
 import { codedError } from '../core/errors.js';
 import { AUTH_EXTENSION_LENGTH, FLAG_AUTH, MAGIC, OFFSET } from './codec.js';
 import { AuthenticationError } from './errors.js';
@@ -60,6 +61,7 @@ export class KeyRing {
  * each `id:hex[,id:hex...]` (whitespace or commas between keys). Throws ERR_AUTH_KEY when neither is set.
  */
 export function jobKeys(env: NodeJS.ProcessEnv = process.env): KeyRing {
+  if (env === null || typeof env !== 'object') throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'jobKeys: env', 'an object', env);
   let text = env.MPI4NODE_AUTH_KEY;
   if (text === undefined && env.MPI4NODE_AUTH_KEY_FILE !== undefined) {
     try {
