@@ -14,6 +14,8 @@
 //   channel-into channel.recv(peer, { buffer }): the same into a preallocated buffer, as raw does
 //   channel-send channel.send, received as plain bytes of known size: the cost of the sending side alone
 //   channel-promise  await channel.isend / await channel.irecv
+//   channel-crc  channel send/recv with { checksum: true }: CRC-32C of the payload, both sides
+//   channel-auth channel send/recv with { auth }: HMAC-SHA256 of the message, both sides
 // --transport adds how one channel message leaves at each size, for the copy threshold (COPY_BELOW):
 //   parts        header + payload from their own memory, one hindexed datatype per message
 //   copy         header + payload copied into one buffer, one plain send
@@ -36,6 +38,8 @@ if (world.size !== 2) {
 }
 const rank = world.rank, peer = 1 - rank;
 const ch = world.channel('bench/channel', { version: 1 });
+const crc = world.channel('bench/crc', { version: 1, checksum: true });
+const authed = world.channel('bench/auth', { version: 1, auth: [{ id: 1, key: '5a'.repeat(32) }] });
 const internal = world._handle(true);
 const HEADER = 128; // a 1-D tensor's header on this channel, padded to the payload offset
 
@@ -90,6 +94,8 @@ const variants: Record<string, Round> = {
     return pingPong(n, () => ch.send(peer, s), () => ch.recv(peer, { buffer }));
   },
   'channel-promise': (n, s) => pingPongAsync(n, () => ch.isend(peer, s), () => ch.irecv(peer)),
+  'channel-crc': (n, s) => pingPong(n, () => crc.send(peer, s), () => crc.recv(peer)),
+  'channel-auth': (n, s) => pingPong(n, () => authed.send(peer, s), () => authed.recv(peer)),
 };
 
 if (flag('--transport')) {
@@ -140,3 +146,5 @@ for (const size of sizes) {
   }
 }
 await ch.close();
+await crc.close();
+await authed.close();

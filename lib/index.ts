@@ -34,8 +34,10 @@ export { ParameterServer, ParameterBlock, sgd, type ServerRound } from './train/
 export {
   Channel, readRaw, COPY_BELOW, type ChannelOptions, type ChannelStats, type Envelope, type RecvOptions,
 } from './channel/channel.js';
-export { Server, type Handler, type RequestOptions, type ServeOptions } from './channel/rpc.js';
+export { Server, type Handler, type RequestOptions, type ServeOptions, type ServeEnvelope } from './channel/rpc.js';
 export { GraphComm, AdjacencyError, type Adjacency } from './topo/graph.js';
+// Task pools over a communicator's ranks (comm.pool), in the spirit of mpi4py.futures.
+export { Pool, type PoolOptions } from './pool/pool.js';
 // Process topologies (comm.cart), groups (comm.group, comm.createGroup), info hints and MPI-IO.
 export { TopoComm } from './topo/neighbors.js';
 export { CartComm, dimsCreate, type Shift } from './topo/cart.js';
@@ -43,9 +45,11 @@ export { Group, type GroupComparison, type RankRange } from './comm/group.js';
 export { Info, type InfoLike, type InfoValue } from './core/info.js';
 export { File, type FileMode, type FileView, type Whence } from './io/file.js';
 export type { Tensor, TensorInit } from './wire/payload.js';
+export type { StandardSchemaV1, SchemaIssue, Validator, ValidatorFunction } from './channel/schema.js';
+export { KeyRing, jobKeys, type AuthKey, type AuthReason } from './wire/auth.js';
 export {
   MessageError, ProtocolVersionError, SchemaMismatchError, PayloadMismatchError, ChannelMismatchError,
-  CorruptMessageError, ChecksumError, TimeoutError, PermissionError, RemoteError, ErrorCode,
+  CorruptMessageError, ChecksumError, TimeoutError, PermissionError, RemoteError, AuthenticationError, AbortError, SchemaValidationError, ErrorCode,
   type CorruptReason, type RemoteErrorInfo,
 } from './wire/errors.js';
 export {

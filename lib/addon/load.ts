@@ -294,8 +294,21 @@ function describe(c: AddonCandidate): string {
   return abi ? `${c.path} (${c.kind}, ${ABI_NAME[abi]})` : `${c.path} (${c.kind})`;
 }
 
+/**
+ * UCX (MPICH's ch4:ucx, Open MPI's pml ucx) tests its memory hooks when its library loads by moving the
+ * program break up a page and back down, ignoring whether the way up worked. In Node the heap often
+ * ends right below a V8 mapping: the way up fails, the way down unmaps the last page of malloc's heap,
+ * and the process dies later on whatever lived there ("Caught signal 11" inside V8; UCX 1.13.1 under
+ * MPICH 4.0.2, 1 run in ~20). Without memory events UCX never moves the break; it only loses its
+ * registration cache, which shared memory does not use. A value the user set is kept.
+ */
+export function defaultUcxEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  env.UCX_MEM_EVENTS ??= 'no';
+}
+
 /** Loads the addon from the package at `root` (tests point it elsewhere to see the failure report). */
 export function loadAddon(root = packageRoot, env: NodeJS.ProcessEnv = process.env): Native {
+  defaultUcxEnvironment(); // before any MPI library loads: UCX reads it in its library constructor
   const tried: { path: string; error: string }[] = [];
   const lines: string[] = [];
   const note = (c: AddonCandidate, error: string) => {

@@ -3,7 +3,7 @@
 // point-to-point traffic can never match it. See docs/channels.md.
 //
 // Isolation between channels: a channel's tags are derived from its name (CRC-32C into a tag range
-// above TAG_BASE, four tags per name: data, request, reply, spare). Opening two channels whose names
+// above TAG_BASE, four tags per name: data, request, reply, cancel). Opening two channels whose names
 // fall on the same tags in one process is refused, so two channels open at once never consume each
 // other's messages; the name in every header catches a collision between processes that opened
 // different channels (ChannelMismatchError, with the message kept in err.raw).
@@ -13,7 +13,7 @@
 // of this very channel are checked straight on the bytes (lib/wire/expect.ts); anything else goes
 // through the full decoder, which names the error.
 import { native, statusRecord } from '../addon/binding.js';
-import { asView, checkRank, describe, invalidParameterError, type BufferLike } from '../core/checks.js';
+import { asView, checkRank, checkSignal, describe, invalidParameterError, type BufferLike } from '../core/checks.js';
 import { ANY_SOURCE, Comm } from '../comm/comm.js';
 import { dtypeInfo, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { codedError } from '../core/errors.js';
@@ -28,7 +28,9 @@ import {
   type SchemaVersion, checkSchema, decodeMessage,
 } from '../wire/codec.js';
 import { Expectation } from '../wire/expect.js';
-import { MessageError, PayloadMismatchError, PermissionError, SchemaMismatchError } from '../wire/errors.js';
+import { type AuthKey, KeyRing, jobKeys, verify } from '../wire/auth.js';
+import { AbortError, AuthenticationError, MessageError, PayloadMismatchError, PermissionError, SchemaMismatchError, SchemaValidationError } from '../wire/errors.js';
+import { type Checked, type Validator, compileValidator, formatIssues } from './schema.js';
 import { type EncodedPayload, asTensor, decodePayload, encodePayload } from '../wire/payload.js';
 
 export { COPY_BELOW } from './outbox.js';
@@ -36,19 +38,39 @@ export { COPY_BELOW } from './outbox.js';
 export const TAG_BASE = 4096;
 const TAG_STRIDE = 4;
 
-/** The tag lanes of one channel: offsets from its base tag. */
-export const Lane = { Data: 0, Request: 1, Reply: 2 } as const;
+/** The tag lanes of one channel: offsets from its base tag (Cancel: a requester gave up, lib/channel/rpc.ts). */
+export const Lane = { Data: 0, Request: 1, Reply: 2, Cancel: 3 } as const;
 export type Lane = (typeof Lane)[keyof typeof Lane];
 
-export interface ChannelOptions {
+export interface ChannelOptions<T = any> {
   /** The schema version: 2, '2.1' or { major: 2, minor: 1 }. Receivers require the same major. */
   version: number | string | { major: number; minor?: number };
   /** Declares a tensor channel of this dtype: sends are checked, receives verified. */
   dtype?: Dtype | undefined;
   /** Declared tensor shape; -1 is any extent in that dimension. Needs `dtype`. */
   shape?: readonly number[] | undefined;
+  /**
+   * Validates every message and request sent and received (beyond version, dtype and shape): a Standard
+   * Schema (zod, valibot, arktype, ...) or a function. A send that fails throws ERR_CHANNEL_PAYLOAD; a
+   * received message that fails is a SchemaValidationError with the value and the issues.
+   */
+  schema?: Validator<T> | undefined;
+  /** The same for replies of request/reply (by default replies are not validated). */
+  replySchema?: Validator | undefined;
+  /**
+   * Flow control: at most about this many messages of this channel object per destination may wait
+   * unreceived there. Every `window`-th message is sent synchronously (completes once the receiver
+   * matched it); isend holds later messages in this process until the one a window back was matched.
+   */
+  window?: number | undefined;
   /** Send a CRC-32C of every payload (receivers always verify one that is present). */
   checksum?: boolean | undefined;
+  /**
+   * Sign every message with HMAC-SHA256 and accept only messages signed with a key held here, each
+   * sequence number once per sender and lane: `true` takes the job's keys from MPI4NODE_AUTH_KEY or
+   * MPI4NODE_AUTH_KEY_FILE; an array of `{ id, key }` gives them (the first signs). docs/security.md.
+   */
+  auth?: boolean | readonly AuthKey[] | KeyRing | undefined;
   /** @internal Test hook: speak another wire protocol version, to exercise the version check. */
   _protocol?: ProtocolVersion | undefined;
 }
@@ -59,6 +81,11 @@ export interface RecvOptions {
    * valid until you reuse the buffer. A message larger than it goes to fresh memory as usual.
    */
   buffer?: BufferLike | undefined;
+  /**
+   * irecv only: abort the receive. The Promise rejects with AbortError if MPI cancelled the receive; a
+   * message already matched is delivered as usual (never lost).
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** A received message: its value, who sent it, and the checked header (seq, versions, correlation id). */
@@ -79,6 +106,8 @@ export interface ChannelStats {
   lateReplies: number;
   /** Requests answered by serve() handlers on this channel. */
   served: number;
+  /** Requests whose requester gave up (timeout or abort) while the handler ran: its signal was aborted. */
+  cancelled: number;
 }
 
 /** @internal Which edges a channel may use (agent graphs, lib/topo/graph.ts). */
@@ -88,6 +117,9 @@ export interface EdgePolicy {
 
 // Open channels by communicator and tag, so two names on the same tags are refused.
 const openTags = new Map<string, { name: string; count: number }>();
+// Sequence numbers by communicator and tag: sent (per destination) and the last authenticated one
+// received (per lane and source). Kept after close, so a reopened channel never repeats one.
+const sequences = new Map<string, { sent: number[]; seen: Map<number, number> }>();
 
 let tagSlots = -1;
 function slotCount(): number {
@@ -95,13 +127,13 @@ function slotCount(): number {
   return tagSlots;
 }
 
-export class Channel {
+export class Channel<T = any> {
   readonly name: string;
   readonly version: SchemaVersion;
   readonly dtype: Dtype | undefined;
   readonly shape: readonly number[] | undefined;
   readonly checksum: boolean;
-  readonly stats: ChannelStats = { sent: 0, received: 0, errors: 0, requests: 0, timeouts: 0, lateReplies: 0, served: 0 };
+  readonly stats: ChannelStats = { sent: 0, received: 0, errors: 0, requests: 0, timeouts: 0, lateReplies: 0, served: 0, cancelled: 0 };
   readonly #comm: Comm;
   readonly #tpl: ChannelHeaderTemplate;
   readonly #expect: DecodeOptions;
@@ -112,17 +144,34 @@ export class Channel {
   readonly #key: string;
   readonly #quick: Expectation;
   readonly #out: Outbox;
+  readonly #ring: KeyRing | undefined;
+  readonly #validate: ((value: unknown) => Checked) | undefined;
+  readonly #validateReply: ((value: unknown) => Checked) | undefined;
+  readonly #seen: Map<number, number>;
+  readonly #window: number;
+  readonly #flow = new Map<number, Flow>();
   #closed = false;
   #requester: Requester | undefined;
   readonly #servers = new Set<Server>();
 
   /** @internal Opened by comm.channel(name, options) (or graph.channel). */
-  constructor(comm: Comm, name: string, options: ChannelOptions, edges?: EdgePolicy) {
+  constructor(comm: Comm, name: string, options: ChannelOptions<T>, edges?: EdgePolicy) {
     if (options === null || typeof options !== 'object') {
       throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'channel options', 'an object with a version', options);
     }
     const version = parseVersion(options.version);
-    this.#tpl = new ChannelHeaderTemplate(name, version, options._protocol ?? PROTOCOL);
+    this.#validate = compileValidator(options.schema, 'channel schema');
+    const w = options.window;
+    if (w !== undefined && !(Number.isSafeInteger(w) && w >= 1)) {
+      throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'channel window', 'a positive integer', w, RangeError);
+    }
+    this.#window = w ?? 0;
+    this.#validateReply = compileValidator(options.replySchema, 'channel replySchema');
+    const auth = options.auth;
+    this.#ring = auth === undefined || auth === false ? undefined : auth === true ? jobKeys() : auth instanceof KeyRing ? auth
+      : Array.isArray(auth) ? new KeyRing(auth)
+        : (() => { throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'channel auth', 'true or an array of { id, key }', auth); })();
+    this.#tpl = new ChannelHeaderTemplate(name, version, options._protocol ?? PROTOCOL, this.#ring !== undefined);
     this.name = name;
     this.version = this.#tpl.schema;
     this.checksum = options.checksum === true;
@@ -144,7 +193,6 @@ export class Channel {
     }
     this.#expect = { channel: name, schemaMajor: version.major, protocol: this.#tpl.protocol };
     this.#quick = new Expectation(this.#tpl);
-    this.#out = new Outbox(this.#tpl, this.checksum);
     // Error replies are read whatever the server's schema (its complaint may be about ours).
     this.#expectReply = { channel: name, protocol: this.#tpl.protocol };
 
@@ -152,6 +200,10 @@ export class Channel {
     const slot = this.#tpl.channelHash % slotCount();
     this.#tag = TAG_BASE + TAG_STRIDE * slot;
     this.#key = `${handle}:${slot}`;
+    let seqs = sequences.get(this.#key);
+    if (seqs === undefined) sequences.set(this.#key, (seqs = { sent: [], seen: new Map() }));
+    this.#seen = seqs.seen;
+    this.#out = new Outbox(this.#tpl, this.checksum, seqs.sent, this.#ring, comm.rank);
     const taken = openTags.get(this.#key);
     if (taken !== undefined && taken.name !== name) {
       throw codedError(Error, 'ERR_CHANNEL_COLLISION',
@@ -180,36 +232,86 @@ export class Channel {
    * Sends a message to `dest`: a tensor ({ dtype, shape, data }, or a typed array as 1-D), or any
    * structured-clone value whose typed arrays and ArrayBuffers travel out of band. Blocks like MPI_Send.
    */
-  send(dest: number, message: unknown): void {
+  send(dest: number, message: T): void {
     const d = this._checkDest(dest, 'send');
-    this._transmit(d, Lane.Data, this._encode(message), 0, true);
+    const p = this._encode(message);
+    if (this.#window === 0) {
+      this._transmit(d, Lane.Data, p, 0, true);
+      return;
+    }
+    const f = this.#flowOf(d);
+    if (f.held > 0 || !f.gateSettled(f.n + 1 - this.#window)) {
+      throw codedError(Error, 'ERR_CHANNEL_FLOW', `send: Promise sends to rank ${d} on channel '${this.name}' wait for the ` +
+        'receiver (flow control); await them before a blocking send');
+    }
+    const n = ++f.n;
+    this.#out.send(d, this.#tag + Lane.Data, this.#comm._handle(true), p, 0, true, n % this.#window === 0);
+    this.stats.sent++;
   }
 
   /** Promise form of send: resolves once the message's memory may be reused. Argument errors throw. */
-  isend(dest: number, message: unknown): Promise<void> {
+  isend(dest: number, message: T): Promise<void> {
     const d = this._checkDest(dest, 'send');
-    return this._transmit(d, Lane.Data, this._encode(message), 0, false)!;
+    const p = this._encode(message);
+    if (this.#window === 0) return this._transmit(d, Lane.Data, p, 0, false)!;
+    const f = this.#flowOf(d), w = this.#window;
+    const n = ++f.n, sync = n % w === 0;
+    const post = () => {
+      const sent = this.#out.send(d, this.#tag + Lane.Data, this.#comm._handle(true), p, 0, false, sync)!;
+      this.stats.sent++;
+      if (sync) f.track(n, sent);
+      return sent;
+    };
+    // Message n may leave after message n - 1, once every synchronous send up to n - w was matched (read
+    // when n - 1 has left: only then is that send posted and tracked).
+    if (f.held === 0 && f.gate(n - w) === undefined) return post();
+    f.held++;
+    const out = f.tail.then(() => f.gate(n - w)?.then(noop, noop)).then(() => {
+      f.held--;
+      return post();
+    });
+    f.tail = out.then(noop, noop);
+    return out;
+  }
+
+  #flowOf(d: number): Flow {
+    let f = this.#flow.get(d);
+    if (f === undefined) this.#flow.set(d, (f = new Flow(this.#window)));
+    return f;
   }
 
   // ---- receiving ----
 
   /** Receives the next message from `source` (default any), blocking like MPI_Recv; every check runs. */
-  recv<T = unknown>(source: number = ANY_SOURCE, options?: RecvOptions): Envelope<T> {
+  recv<U = T>(source: number = ANY_SOURCE, options?: RecvOptions): Envelope<U> {
     const s = this._checkSource(source, 'recv');
     const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
     const raw = receive(s, this.#tag + Lane.Data, this.#comm._handle(true), into);
-    return this._deliver(raw, statusRecord[STATUS.source]!, Lane.Data) as Envelope<T>;
+    return this._deliver(raw, statusRecord[STATUS.source]!, Lane.Data) as Envelope<U>;
   }
 
   /**
    * Promise form of recv; never blocks the event loop. Argument and permission errors throw, as in
    * every Promise form of this library; a message that fails a check rejects.
    */
-  irecv<T = unknown>(source: number = ANY_SOURCE, options?: RecvOptions): Promise<Envelope<T>> {
+  irecv<U = T>(source: number = ANY_SOURCE, options?: RecvOptions): Promise<Envelope<U>> {
     const s = this._checkSource(source, 'recv');
     const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
+    const signal = checkSignal(options?.signal, 'irecv: signal');
+    const aborted = () => new AbortError(`irecv on channel '${this.name}' was aborted`, { operation: 'irecv', channel: this.name, cause: signal!.reason });
+    if (signal?.aborted) return Promise.reject(aborted());
     if (into !== undefined) pin(into); // the message may land in it any time until the Promise settles
-    return this._listen(s, Lane.Data, into).then((r) => this._deliver(r.data, r.status.source, Lane.Data) as Envelope<T>);
+    const r = this._listen(s, Lane.Data, into);
+    const onAbort = () => r.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return r.then((got) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (got.status.cancelled) throw aborted();
+      return this._deliver(got.data, got.status.source, Lane.Data) as Envelope<U>;
+    }, (e: Error) => {
+      signal?.removeEventListener('abort', onAbort);
+      throw e;
+    });
   }
 
   // ---- request/reply (lib/channel/rpc.ts) ----
@@ -220,16 +322,16 @@ export class Channel {
    * counted in stats.lateReplies), and with RemoteError when the handler threw. Argument and permission
    * errors throw before anything is sent.
    */
-  request<T = unknown>(dest: number, message: unknown, options: RequestOptions = {}): Promise<Envelope<T>> {
+  request<R = unknown>(dest: number, message: T, options: RequestOptions = {}): Promise<Envelope<R>> {
     this.#requester ??= new Requester(this);
-    return this.#requester.request(dest, message, options) as Promise<Envelope<T>>;
+    return this.#requester.request(dest, message, options) as Promise<Envelope<R>>;
   }
 
   /**
    * Answers requests with `handler(message, envelope)`'s return value (or its Promise's), until the
    * returned server is closed. A handler that throws sends an error reply the requester rejects with.
    */
-  serve(handler: Handler, options: ServeOptions = {}): Server {
+  serve(handler: Handler<T>, options: ServeOptions = {}): Server {
     this._checkOpen('serve');
     const server = new Server(this, handler, options, () => this.#servers.delete(server));
     this.#servers.add(server);
@@ -286,7 +388,15 @@ export class Channel {
   }
 
   /** @internal The payload of a value, checked against the channel's declared dtype and shape. */
-  _encode(message: unknown, kind: 'object' | 'error' = 'object'): EncodedPayload {
+  _encode(message: unknown, kind: 'object' | 'error' = 'object', reply = false): EncodedPayload {
+    const check = reply ? this.#validateReply : this.#validate;
+    if (check !== undefined && kind === 'object') {
+      const r = check(message);
+      if (!r.ok) {
+        throw Object.assign(codedError(TypeError, 'ERR_CHANNEL_PAYLOAD', `channel '${this.name}': the ${reply ? 'reply' : 'message'} ` +
+          `fails its schema: ${formatIssues(r.issues)}`), { issues: r.issues });
+      }
+    }
     if (this.#dtypeInfo !== undefined && kind === 'object') {
       const t = asTensor(message);
       if (t === undefined) {
@@ -322,16 +432,18 @@ export class Channel {
 
   /** @internal Checks and decodes received bytes. Failures are typed errors carrying sender and bytes. */
   _deliver(raw: Uint8Array, source: number, lane: Lane): Envelope {
+    if (this.#ring !== undefined) this.#authenticate(raw, source, lane);
     const q = this.#quick.tensor(raw);
     if (q !== undefined && (this.#edges === undefined || this.#edges.canSend(source, this.#comm.rank)) &&
       (this.#dtypeInfo === undefined || (q.dtype === this.#dtypeInfo && (this.shape === undefined || shapeFits(this.shape, q.shape))))) {
       this.stats.received++;
       const ctor = q.dtype.array as unknown as new (b: ArrayBufferLike, o: number, n: number) => TypedArray;
       const data = new ctor(raw.buffer, raw.byteOffset + q.payloadOffset, q.payloadLength / q.dtype.size);
-      return new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane === Lane.Reply ? this.#expectReply : this.#expect);
+      const env = new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
+      return this.#validated(env, raw, lane);
     }
     try {
-      const msg = decodeMessage(raw, lane === Lane.Reply ? this.#expectReply : this.#expect);
+      const msg = decodeMessage(raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
       const header = msg.header;
       if (lane === Lane.Reply && header.kind !== 'error' && !checkSchema(this.version, header.schema)) {
         throw new SchemaMismatchError(this.version.major, header.schema, raw, { header });
@@ -340,12 +452,43 @@ export class Channel {
         throw Object.assign(new PermissionError(`a message from rank ${source}, which has no edge to rank ${this.#comm.rank} on channel '${this.name}'`,
           { operation: 'recv', channel: this.name, peer: source }), { raw, header, sender: source });
       }
-      if (this.#dtypeInfo !== undefined && !(lane === Lane.Reply && header.kind === 'error')) this.#checkDeclared(header, raw);
+      if (this.#dtypeInfo !== undefined && lane !== Lane.Cancel && !(lane === Lane.Reply && header.kind === 'error')) this.#checkDeclared(header, raw);
       const message = decodePayload(msg, raw);
       this.stats.received++;
-      return { message, source, header };
+      return this.#validated({ message, source, header }, raw, lane);
     } catch (e) {
       if (e instanceof MessageError) e.sender = source;
+      if (!(e instanceof SchemaValidationError)) this.stats.errors++; // that one counted itself
+      throw e;
+    }
+  }
+
+  // The channel's validator on a decoded message (its output replaces the value: a schema may transform).
+  #validated(env: Envelope, raw: Uint8Array, lane: Lane): Envelope {
+    const check = lane === Lane.Reply ? this.#validateReply : lane === Lane.Cancel ? undefined : this.#validate;
+    if (check === undefined || (lane === Lane.Reply && env.header.kind === 'error')) return env;
+    const r = check(env.message);
+    if (r.ok) {
+      (env as { message: unknown }).message = r.value;
+      return env;
+    }
+    this.stats.received--; // counted as an error instead
+    this.stats.errors++;
+    throw new SchemaValidationError(r.issues, formatIssues(r.issues), env.message, env.header, raw, { sender: env.source });
+  }
+
+  // Before anything else is read: the MAC, then the sequence number (only an authentic one is recorded).
+  #authenticate(raw: Uint8Array, source: number, lane: Lane): void {
+    try {
+      const seq = verify(this.#ring!, raw, source, this.#comm.rank, this.name);
+      const at = lane * 0x100000000 + source;
+      const last = this.#seen.get(at) ?? 0;
+      if (seq <= last) {
+        throw new AuthenticationError('replay', `sequence number ${seq} from rank ${source} on channel '${this.name}' ` +
+          `was already seen (last ${last})`, raw, { sender: source });
+      }
+      this.#seen.set(at, seq);
+    } catch (e) {
       this.stats.errors++;
       throw e;
     }
@@ -378,6 +521,33 @@ export function readRaw<T = unknown>(raw: Uint8Array, sender = -1): Envelope<T> 
   return { message: decodePayload(msg, raw) as T, source: sender, header: msg.header };
 }
 
+function noop(): void {}
+
+/** Flow control towards one destination: messages numbered, synchronous sends' completions by number. */
+class Flow {
+  n = 0;
+  held = 0;
+  tail: Promise<void> = Promise.resolve();
+  readonly #syncs = new Map<number, Promise<unknown>>();
+
+  constructor(readonly window: number) {}
+
+  /** Completion of the last synchronous send numbered at most `upTo`, if it is still pending. */
+  gate(upTo: number): Promise<unknown> | undefined {
+    return upTo < this.window ? undefined : this.#syncs.get(Math.floor(upTo / this.window) * this.window);
+  }
+
+  gateSettled(upTo: number): boolean {
+    return this.gate(upTo) === undefined;
+  }
+
+  track(n: number, sent: Promise<void>): void {
+    this.#syncs.set(n, sent);
+    const done = () => void this.#syncs.delete(n);
+    sent.then(done, done);
+  }
+}
+
 function bytesOf(v: TypedArray): Uint8Array {
   return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
@@ -388,7 +558,7 @@ class Delivery implements Envelope {
   readonly #raw: Uint8Array;
   readonly #expect: DecodeOptions;
 
-  constructor(readonly message: unknown, readonly source: number, raw: Uint8Array, expect: DecodeOptions) {
+  constructor(public message: unknown, readonly source: number, raw: Uint8Array, expect: DecodeOptions) {
     this.#raw = raw;
     this.#expect = expect;
   }
@@ -427,10 +597,10 @@ declare module '../comm/comm.js' {
      * Opens a versioned channel on this communicator (local: no other rank is involved). Receivers
      * require the same schema major; `dtype`/`shape` declare a tensor channel. See docs/channels.md.
      */
-    channel(name: string, options: ChannelOptions): Channel;
+    channel<T = any>(name: string, options: ChannelOptions<T>): Channel<T>;
   }
 }
 
-Comm.prototype.channel = function (this: Comm, name: string, options: ChannelOptions): Channel {
+Comm.prototype.channel = function <T>(this: Comm, name: string, options: ChannelOptions<T>): Channel<T> {
   return new Channel(this, name, options);
 };

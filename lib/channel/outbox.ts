@@ -16,6 +16,7 @@ import { pinAll } from '../core/pin.js';
 import { Request } from '../core/request.js';
 import { type ChannelHeaderTemplate, OFFSET } from '../wire/codec.js';
 import { crc32c } from '../wire/crc32c.js';
+import { type KeyRing, sign } from '../wire/auth.js';
 import type { EncodedPayload } from '../wire/payload.js';
 
 /** Messages of at most this many bytes, header included, are copied into one buffer; larger payloads never are. */
@@ -25,7 +26,10 @@ export class Outbox {
   readonly #tpl: ChannelHeaderTemplate;
   readonly #checksum: boolean;
   readonly #what: string;
-  readonly #seq: number[] = [];
+  // Per destination; shared by every channel object of the name, so a receiver sees one rising sequence.
+  readonly #seq: number[];
+  readonly #ring: KeyRing | undefined;
+  readonly #me: number;
   // The padded header of the last payload signature sent (everything but seq, correlation id, checksum).
   #hdr: Uint8Array | undefined;
   #hdrKind: string | undefined;
@@ -36,17 +40,20 @@ export class Outbox {
   #scratch = new Uint8Array(0);
   #scratchHdr: Uint8Array | undefined;
 
-  constructor(tpl: ChannelHeaderTemplate, checksum: boolean) {
+  constructor(tpl: ChannelHeaderTemplate, checksum: boolean, seq: number[], ring?: KeyRing, me = 0) {
     this.#tpl = tpl;
     this.#checksum = checksum;
     this.#what = `send of channel '${tpl.channel}'`;
+    this.#seq = seq;
+    this.#ring = ring;
+    this.#me = me;
   }
 
   /**
    * Sends `p` to `dest` with `tag` on `comm` (the channel's private duplicate): blocking (returns once
    * the memory may be reused) or not (a Promise of the same). A bad shape throws before anything moves.
    */
-  send(dest: number, tag: number, comm: number, p: EncodedPayload, correlationId: number, blocking: boolean): Promise<void> | undefined {
+  send(dest: number, tag: number, comm: number, p: EncodedPayload, correlationId: number, blocking: boolean, sync = false): Promise<void> | undefined {
     const hdr = this.#header(p);
     const seq = (this.#seq[dest] ?? 0) + 1;
     this.#seq[dest] = seq;
@@ -76,10 +83,11 @@ export class Outbox {
         buf.set(part, at);
         at += part.byteLength;
       }
-      if (!blocking) return Request._send(native.send(buf, dest, tag, comm, false, true)!, buf, dest, tag, comm)._label(this.#what).then(ignore);
-      const k = fastSlot(buf);
+      if (this.#ring !== undefined) sign(this.#ring, buf.subarray(0, hdr.byteLength), [buf.subarray(hdr.byteLength)], this.#me, dest);
+      if (!blocking) return Request._send(native.send(buf, dest, tag, comm, sync, true)!, buf, dest, tag, comm)._label(this.#what).then(ignore);
+      const k = sync ? -1 : fastSlot(buf);
       if (k < 0) {
-        native.send(buf, dest, tag, comm, false, false);
+        native.send(buf, dest, tag, comm, sync, false);
       } else {
         setFastArgs(k, dest, tag, comm, 0);
         sendFast();
@@ -88,15 +96,16 @@ export class Outbox {
     }
     const header = hdr.slice();
     stampIds(header, seq, correlationId, checksum);
+    if (this.#ring !== undefined) sign(this.#ring, header, p.parts, this.#me, dest);
     const parts = [header, ...p.parts];
     if (blocking) {
-      native.sendParts(parts, dest, tag, comm, false, false);
+      native.sendParts(parts, dest, tag, comm, sync, false);
       return undefined;
     }
     // The Request holds the header; the closure holds the other parts until the send completes, and the
     // caller's arrays among them stay attached (core/pin.ts).
     pinAll(parts);
-    return Request._send(native.sendParts(parts, dest, tag, comm, false, true)!, header, dest, tag, comm)._label(this.#what)
+    return Request._send(native.sendParts(parts, dest, tag, comm, sync, true)!, header, dest, tag, comm)._label(this.#what)
       .then(() => void parts);
   }
 

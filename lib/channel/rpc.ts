@@ -5,19 +5,25 @@
 // (unique in the requesting process); the reply echoes it and is matched by (id, sender), never by
 // arrival order.
 // A reply whose request timed out finds no entry: it is dropped and counted (stats.lateReplies), so it
-// can neither crash anything nor resolve a later request. Everything is Promise-driven: no call here
+// can neither crash anything nor resolve a later request. A request that times out or is aborted also
+// sends a cancel notice (the channel's fourth lane, correlation id of the request, empty payload): the
+// serving process aborts that handler's signal (stats.cancelled there); a handler that then throws
+// sends no reply. Everything is Promise-driven: no call here
 // blocks the event loop.
 import { ANY_SOURCE } from '../comm/comm.js';
 import { Lane, type Channel, type Envelope } from './channel.js';
-import { invalidParameterError } from '../core/checks.js';
+import { checkSignal, invalidParameterError } from '../core/checks.js';
 import { codedError } from '../core/errors.js';
 import type { Received, Request } from '../core/request.js';
 import { MAGIC_BYTES, OFFSET } from '../wire/codec.js';
-import { type MessageError, RemoteError, type RemoteErrorInfo, TimeoutError } from '../wire/errors.js';
+import { AbortError, type MessageError, RemoteError, type RemoteErrorInfo, TimeoutError } from '../wire/errors.js';
+import type { EncodedPayload } from '../wire/payload.js';
 
 export interface RequestOptions {
   /** Reject with TimeoutError when no reply came within this many milliseconds (default: wait forever). */
   timeoutMs?: number | undefined;
+  /** Abort the request: it rejects with AbortError and the server is told, as on a timeout. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface ServeOptions {
@@ -31,8 +37,26 @@ export interface ServeOptions {
   onError?: ((error: Error) => void) | undefined;
 }
 
+/** What a handler gets besides the message: `signal` aborts when the requester gives up (timeout, abort). */
+export interface ServeEnvelope<T = unknown> extends Envelope<T> {
+  signal: AbortSignal;
+}
+
 /** Computes the reply to a request: a tensor or any structured-clone value, or a Promise of one. */
-export type Handler = (message: any, envelope: Envelope) => unknown;
+export type Handler<T = any> = (message: T, envelope: ServeEnvelope<T>) => unknown;
+
+// The cancel notice: no payload; the correlation id names the request.
+const CANCEL: EncodedPayload = { kind: 'bytes', parts: [], length: 0 };
+// Handlers running in this process, by communicator, tag, requester and correlation id; and cancels that
+// came before their request (another tag: MPI does not order them), bounded.
+const running = new Map<string, AbortController>();
+const cancelledEarly = new Set<string>();
+const EARLY_MAX = 4096;
+const runKey = (ch: Channel, source: number, id: number) => `${ch.comm._handle(true)}:${ch.tag}:${source}:${id}`;
+// Serve loops by communicator and tag: channel objects of one name with different schema majors share the
+// request tag, so whichever loop takes a request hands it to the loop of the request's major.
+const servers = new Map<string, Set<Server>>();
+const tagKey = (ch: Channel) => `${ch.comm._handle(true)}:${ch.tag}`;
 
 interface Pending {
   owner: Requester;
@@ -83,23 +107,29 @@ export class Requester {
     if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
       throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'timeoutMs', 'a non-negative number', timeoutMs, RangeError);
     }
+    const signal = checkSignal(options?.signal, 'request: signal');
     const payload = ch._encode(message);
+    const aborted = () => new AbortError(`request to rank ${d} on channel '${ch.name}' was aborted`,
+      { operation: 'request', channel: ch.name, peer: d, cause: signal!.reason });
+    if (signal?.aborted) return Promise.reject(aborted());
     const id = nextId++;
+    const onAbort = () => this.#giveUp(id, aborted());
     const promise = new Promise<Envelope>((resolve, reject) => {
       const p: Pending = { owner: this, dest: d, resolve, reject, timer: undefined };
       if (timeoutMs !== undefined && timeoutMs !== Infinity) {
         p.timer = setTimeout(() => {
-          if (this.#take(id) === undefined) return;
-          if (expired.size >= EXPIRED_MAX) expired.delete(expired.keys().next().value!);
-          expired.set(id, ch);
           ch._countTimeout();
-          reject(new TimeoutError(`no reply from rank ${d} on channel '${ch.name}' within ${timeoutMs} ms`, timeoutMs,
+          this.#giveUp(id, new TimeoutError(`no reply from rank ${d} on channel '${ch.name}' within ${timeoutMs} ms`, timeoutMs,
             { operation: 'request', channel: ch.name, peer: d }));
         }, timeoutMs);
       }
       inFlight.set(id, p);
       this.#mine.add(id);
     });
+    if (signal !== undefined) {
+      signal.addEventListener('abort', onAbort, { once: true });
+      void promise.then(() => signal.removeEventListener('abort', onAbort), () => signal.removeEventListener('abort', onAbort));
+    }
     try {
       this.#listen();
       ch.stats.requests++;
@@ -108,6 +138,18 @@ export class Requester {
       this.#take(id)?.reject(e as Error); // an MPI error rejects, as in every Promise form
     }
     return promise;
+  }
+
+  // The request will not be waited for: its reply, if one comes, is late; the server is told to stop.
+  #giveUp(id: number, err: Error): void {
+    const p = this.#take(id);
+    if (p === undefined) return;
+    if (expired.size >= EXPIRED_MAX) expired.delete(expired.keys().next().value!);
+    expired.set(id, this.#ch);
+    // To oneself without MPI: a send to oneself that no receive takes (no server) may never complete (MPICH).
+    if (p.dest === this.#ch.comm.rank) cancelHandler(this.#ch, p.dest, id);
+    else this.#ch._transmit(p.dest, Lane.Cancel, CANCEL, id, false)?.catch(() => {}); // best effort: the reply is dropped anyway
+    p.reject(err);
   }
 
   /** Rejects every waiting request and stops listening. */
@@ -192,6 +234,7 @@ export class Server {
   readonly #onClosed: () => void;
   readonly #inflight = new Set<Promise<void>>();
   #listener: Request<Received<Uint8Array>> | undefined;
+  #cancels: Request<Received<Uint8Array>> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
   #refed = true;
@@ -205,8 +248,17 @@ export class Server {
     this.#handler = handler;
     this.#source = ch._checkSource(options?.source ?? ANY_SOURCE, 'serve');
     this.#onError = options?.onError;
-    this.#onClosed = onClosed;
+    const key = tagKey(ch);
+    let set = servers.get(key);
+    if (set === undefined) servers.set(key, (set = new Set()));
+    set.add(this);
+    this.#onClosed = () => {
+      set.delete(this);
+      if (set.size === 0) servers.delete(key);
+      onClosed();
+    };
     this.#next();
+    this.#nextCancel();
   }
 
   get closed(): boolean {
@@ -239,37 +291,76 @@ export class Server {
     if (this.#closing === undefined) {
       this.#closed = true;
       this.#listener?.cancel();
+      this.#cancels?.cancel();
       this.#closing = this.#drain();
     }
     return this.#closing;
   }
 
   async #drain(): Promise<void> {
-    while (this.#listener !== undefined || this.#inflight.size > 0) {
-      const listening = this.#listener?.then(() => undefined, () => undefined);
-      await Promise.all([listening, ...this.#inflight]);
+    while (this.#listener !== undefined || this.#cancels !== undefined || this.#inflight.size > 0) {
+      const settled = (r: Request<Received<Uint8Array>> | undefined) => r?.then(() => undefined, () => undefined);
+      await Promise.all([settled(this.#listener), settled(this.#cancels), ...this.#inflight]);
     }
     this.#onClosed();
   }
 
-  #next(): void {
-    const r = this.#ch._listen(this.#source, Lane.Request, undefined, `serve() of channel '${this.#ch.name}'`);
-    if (!this.#refed) r.unref();
-    this.#listener = r;
+  // One receive at a time on a lane (requests, or cancel notices), again after each message, until closed.
+  #loop(lane: typeof Lane.Request | typeof Lane.Cancel, onMessage: (raw: Uint8Array, source: number) => void): void {
+    const what = lane === Lane.Request ? `serve() of channel '${this.#ch.name}'` : `cancel notices of channel '${this.#ch.name}'`;
+    const r = this.#ch._listen(this.#source, lane, undefined, what);
+    // Cancel notices never keep the process alive on their own: the request receive does, until closed.
+    if (!this.#refed || lane === Lane.Cancel) r.unref();
+    const set = (v: Request<Received<Uint8Array>> | undefined) => (lane === Lane.Request ? (this.#listener = v) : (this.#cancels = v));
+    set(r);
     r.then(
       (got) => {
-        this.#listener = undefined;
+        set(undefined);
         // Cancelled: by close(), or by the process exiting (lib/core/exit.ts). Either way, no more.
         if (got.status.cancelled) return;
-        this.#track(this.#answer(got.data, got.status.source));
-        if (!this.#closed) this.#next();
+        onMessage(got.data, got.status.source);
+        if (!this.#closed) this.#loop(lane, onMessage);
       },
       (err: Error) => {
-        this.#listener = undefined;
+        set(undefined);
         this.#report(err);
-        this.#closed = true;
+        if (lane === Lane.Request) this.#closed = true;
       },
     );
+  }
+
+  #next(): void {
+    this.#loop(Lane.Request, (raw, source) => {
+      const to = this.#route(raw, source);
+      to.#track(to.#answer(raw, source));
+    });
+  }
+
+  // The open serve loop of this name for the request's schema major (read unchecked: the loop that
+  // answers runs every check); this one when none other fits.
+  #route(raw: Uint8Array, source: number): Server {
+    const major = raw.byteLength >= OFFSET.schemaMajor + 2 ? raw[OFFSET.schemaMajor]! | (raw[OFFSET.schemaMajor + 1]! << 8) : -1;
+    if (major === this.#ch.version.major) return this;
+    for (const s of servers.get(tagKey(this.#ch)) ?? []) {
+      if (!s.#closed && s.#ch.version.major === major && (s.#source === ANY_SOURCE || s.#source === source)) return s;
+    }
+    return this;
+  }
+
+  // Cancel notices: abort the named handler's signal, or remember the cancel if its request is still to come.
+  #nextCancel(): void {
+    this.#loop(Lane.Cancel, (raw, source) => this.#onCancel(raw, source));
+  }
+
+  #onCancel(raw: Uint8Array, source: number): void {
+    let id: number;
+    try {
+      id = Number(this.#ch._deliver(raw, source, Lane.Cancel).header.correlationId);
+    } catch (e) {
+      this.#report(e as Error); // a forged or corrupt cancel (e.g. failing authentication) cancels nothing
+      return;
+    }
+    cancelHandler(this.#ch, source, id);
   }
 
   #track(p: Promise<void>): void {
@@ -289,15 +380,29 @@ export class Server {
       if (id !== undefined) await this.#reply(source, Number(id), e, true);
       return;
     }
+    const id = Number(env.header.correlationId);
+    const key = runKey(ch, source, id);
+    const control = new AbortController();
+    if (cancelledEarly.delete(key)) control.abort(new Error(`rank ${source} gave up request ${id}`));
+    running.set(key, control);
+    (env as ServeEnvelope).signal = control.signal;
     let result: unknown;
     let failed = false;
     try {
-      result = await this.#handler(env.message, env);
+      result = await this.#handler(env.message, env as ServeEnvelope);
     } catch (e) {
       result = e;
       failed = true;
+    } finally {
+      running.delete(key);
     }
-    await this.#reply(source, Number(env.header.correlationId), result, failed);
+    if (control.signal.aborted) {
+      // Nobody waits for it. A handler that stopped (threw) gets no error reply; one that ignored its
+      // signal and returned a value has it sent, and counted late at the requester.
+      ch.stats.cancelled++;
+      if (failed) return;
+    }
+    await this.#reply(source, id, result, failed);
   }
 
   async #reply(dest: number, id: number, value: unknown, failed: boolean): Promise<void> {
@@ -305,7 +410,7 @@ export class Server {
     try {
       let payload;
       try {
-        payload = failed ? ch._encode(errorInfo(value), 'error') : ch._encode(value);
+        payload = failed ? ch._encode(errorInfo(value), 'error') : ch._encode(value, 'object', true);
       } catch (e) {
         payload = ch._encode(errorInfo(e), 'error'); // the handler's value does not fit the channel
       }
@@ -323,6 +428,15 @@ export class Server {
       // an onError that throws must not stop the loop
     }
   }
+}
+
+/** Aborts the signal of the handler answering `source`'s request `id`, or remembers it for when the request comes. */
+function cancelHandler(ch: Channel, source: number, id: number): void {
+  const key = runKey(ch, source, id);
+  const c = running.get(key);
+  if (c !== undefined) return c.abort(new Error(`rank ${source} gave up request ${id}`));
+  if (cancelledEarly.size >= EARLY_MAX) cancelledEarly.delete(cancelledEarly.values().next().value!);
+  cancelledEarly.add(key);
 }
 
 function errorInfo(e: unknown): RemoteErrorInfo {

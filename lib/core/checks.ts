@@ -45,6 +45,12 @@ export function invalidParameterError<C extends ArgumentErrorCode>(
   return codedError(Kind, code, `${name} must be ${expected}, got ${describe(actual)}`);
 }
 
+/** An optional AbortSignal option, checked like every argument. */
+export function checkSignal(signal: unknown, name = 'signal'): AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  throw invalidParameterError('ERR_INVALID_ARG_TYPE', name, 'an AbortSignal', signal);
+}
+
 // ---- buffers ----
 
 function isDetached(ab: ArrayBufferLike): boolean {

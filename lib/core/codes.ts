@@ -52,7 +52,7 @@ export const STATE_ERROR_CODES = [
   'ERR_ADDON_LOAD', 'ERR_MPI_LAUNCH', 'ERR_MPI_INITIALIZED', 'ERR_MPI_FINALIZED', 'ERR_MPI_PENDING',
   'ERR_COMM_FREED', 'ERR_COMM_PREDEFINED', 'ERR_CANCEL_COLLECTIVE',
   'ERR_GROUP_FREED', 'ERR_NOT_IN_GROUP', 'ERR_INFO_FREED', 'ERR_FILE_CLOSED', 'ERR_FILE_PENDING',
-  'ERR_CHANNEL_CLOSED', 'ERR_CHANNEL_COLLISION',
+  'ERR_CHANNEL_CLOSED', 'ERR_CHANNEL_COLLISION', 'ERR_AUTH_KEY', 'ERR_SCHEMA_ASYNC', 'ERR_CHANNEL_FLOW', 'ERR_POOL_FULL',
   'ERR_BUFFER_BUSY', 'ERR_BUFFER_DISPOSED', 'ERR_REQUEST_ACTIVE', 'ERR_REQUEST_FREED',
   // Windows (lib/rma/): an operation outside its epoch, or an epoch misused (MPI's class name, found before
   // MPI is called); a freed window; a shared-memory call on a window of another flavor.
@@ -81,6 +81,10 @@ export const ErrorCode = {
   TIMEOUT: 'ETIMEDOUT',
   /** An operation is not allowed (PermissionError), e.g. writing to a read-only channel. */
   PERMISSION: 'EPERM',
+  /** A message failed authentication: unsigned, unknown key, wrong MAC or replayed (AuthenticationError). */
+  AUTHENTICATION: 'EAUTH',
+  /** A request was aborted by its AbortSignal (AbortError). */
+  ABORTED: 'ABORT_ERR',
   /** A request's handler failed on the serving rank (RemoteError). */
   REMOTE: 'EREMOTE',
 } as const;

@@ -95,6 +95,13 @@ export type PayloadKind = keyof typeof PAYLOAD_KIND;
 export const FLAG_KIND_MASK = 0x000f;
 /** flags bit 4: the checksum field holds the payload's CRC32C. */
 export const FLAG_CHECKSUM = 0x0010;
+/**
+ * flags bit 5: the header ends with the authentication extension (lib/wire/auth.ts; older readers skip it): at
+ * the first multiple of 8 after the name, u32 key id, u32 zero, then the 32-byte HMAC-SHA256.
+ */
+export const FLAG_AUTH = 0x0020;
+/** Bytes of the authentication extension: key id (4), zero (4), HMAC-SHA256 (32). */
+export const AUTH_EXTENSION_LENGTH = 40;
 
 const KIND_BY_CODE: (PayloadKind | undefined)[] = [];
 for (const k of Object.keys(PAYLOAD_KIND) as PayloadKind[]) KIND_BY_CODE[PAYLOAD_KIND[k]] = k;
@@ -283,7 +290,11 @@ export class ChannelHeaderTemplate {
   /** Pre-stamped header images, one per ndim (built lazily): fixed fields, name, zero padding. */
   readonly #images: (Uint8Array | undefined)[] = [];
 
-  constructor(channel: string, schema: SchemaVersion, protocol: ProtocolVersion = PROTOCOL) {
+  /** Headers carry the authentication extension (FLAG_AUTH), its key id and MAC left zero to stamp. */
+  readonly auth: boolean;
+
+  constructor(channel: string, schema: SchemaVersion, protocol: ProtocolVersion = PROTOCOL, auth = false) {
+    this.auth = auth;
     if (typeof channel !== 'string') throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'channel name must be a string');
     const name = utf8Encoder.encode(channel);
     if (name.length === 0 || name.length > MAX_CHANNEL_NAME_BYTES) {
@@ -305,7 +316,8 @@ export class ChannelHeaderTemplate {
 
   /** Header length in bytes for a message with `ndim` dimensions (0 for non-tensor kinds), excluding padding. */
   headerLength(ndim: number): number {
-    return FIXED_HEADER_LENGTH + 8 * ndim + this.#name.length;
+    const known = FIXED_HEADER_LENGTH + 8 * ndim + this.#name.length;
+    return this.auth ? align(known, 8) + AUTH_EXTENSION_LENGTH : known;
   }
 
   /** The encoded header's byteLength for `ndim` dimensions = the payload offset (a multiple of HEADER_ALIGN). */
@@ -361,6 +373,7 @@ export class ChannelHeaderTemplate {
       img[OFFSET.ndim] = ndim;
       img[OFFSET.nameLength] = this.#name.length;
       img.set(this.#name, OFFSET.shape + 8 * ndim);
+      if (this.auth) putU16(img, OFFSET.flags, FLAG_AUTH);
       this.#images[ndim] = img;
     }
     return img;
@@ -386,7 +399,7 @@ function stamp(out: Uint8Array, f: MessageFields, ndim: number): void {
   const len = f.payloadLength;
   if (!(Number.isSafeInteger(len) && len >= 0)) throw codedError(RangeError, 'ERR_INVALID_ARG_VALUE', `payloadLength must be a non-negative safe integer, got ${len}`);
 
-  let flags = kindCode;
+  let flags = kindCode | (getU16(out, OFFSET.flags) & FLAG_AUTH); // the template's image sets FLAG_AUTH
   if (kindCode === PAYLOAD_KIND.tensor) {
     if (f.dtype === undefined) throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', "a 'tensor' payload needs a dtype");
     const info = dtypeInfo(f.dtype);

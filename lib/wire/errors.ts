@@ -128,6 +128,22 @@ export class CorruptMessageError extends MessageError {
   }
 }
 
+/**
+ * A message that failed authentication on a channel with `auth` (lib/wire/auth.ts): `reason` is
+ * 'unsigned' (no MAC), 'key' (a key id this process does not hold), 'mac' (tampered, or another key
+ * under the same id) or 'replay' (a sequence number already seen from that sender on that lane).
+ * `raw` and `sender` (the MPI source, the claimed sender) are kept; readRaw(err.raw) still reads it.
+ */
+export class AuthenticationError extends MessageError {
+  override name = 'AuthenticationError';
+  readonly reason: 'unsigned' | 'key' | 'mac' | 'replay';
+
+  constructor(reason: AuthenticationError['reason'], message: string, raw: Uint8Array, options?: MessageErrorOptions) {
+    super(`authentication failed (${reason}): ${message}`, ErrorCode.AUTHENTICATION, raw, options);
+    this.reason = reason;
+  }
+}
+
 /** The payload's CRC32C is not the one in the header. Always carries `header`. */
 export class ChecksumError extends CorruptMessageError {
   override name = 'ChecksumError';
@@ -184,6 +200,15 @@ export class TimeoutError extends OperationError {
   }
 }
 
+/**
+ * An operation was stopped by its AbortSignal; `cause` is the signal's reason. code 'ABORT_ERR' (Node's
+ * own AbortError has the same name and code).
+ */
+export class AbortError extends OperationError {
+  override name = 'AbortError';
+  readonly code = ErrorCode.ABORTED;
+}
+
 /** An operation is not permitted (e.g. sending on a receive-only channel endpoint). code 'EPERM'. */
 export class PermissionError extends OperationError {
   override name = 'PermissionError';
@@ -211,6 +236,24 @@ export class PayloadMismatchError extends SchemaMismatchError {
     this.field = field;
     this.expected = expected;
     this.actual = actual;
+  }
+}
+
+/**
+ * A decoded message that its channel's validator (`schema`, `replySchema`) rejected. A
+ * SchemaMismatchError (code 'ESCHEMA'); `value` is the decoded message, `issues` what the validator said.
+ * Always carries `header`.
+ */
+export class SchemaValidationError extends SchemaMismatchError {
+  override name = 'SchemaValidationError';
+  readonly value: unknown;
+  readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }>;
+
+  constructor(issues: SchemaValidationError['issues'], summary: string, value: unknown, header: DecodedHeader, raw: Uint8Array, options?: MessageErrorOptions) {
+    super(header.schema.major, header.schema, raw, { ...options, header });
+    this.message = `message on channel '${header.channel}' fails its schema: ${summary}`;
+    this.value = value;
+    this.issues = issues;
   }
 }
 

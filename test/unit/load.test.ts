@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AddonLoadError } from '../../lib/core/errors.js';
 import {
-  addonAbi, addonCandidateList, launcherFamily, loadAddon, mpiAbiOf, packageRoot, prebuildOrder, prebuildPath,
+  addonAbi, addonCandidateList, defaultUcxEnvironment, launcherFamily, loadAddon, mpiAbiOf, packageRoot, prebuildOrder, prebuildPath,
 } from '../../lib/addon/load.js';
 
 test('a failed load lists every path tried with its error, and how to fix it', () => {
@@ -129,6 +129,17 @@ test('the real package loads', () => {
   const n = loadAddon();
   assert.type(n.wtimeFast, 'function');
   assert.match(n.libraryVersion(), /MPI/);
+  // UCX's memory events stay off (they move the program break under Node's heap), unless the user chose.
+  assert.is(process.env.UCX_MEM_EVENTS, 'no');
+});
+
+test('UCX memory events: off by default, a value the user set is kept', () => {
+  const unset: NodeJS.ProcessEnv = {};
+  defaultUcxEnvironment(unset);
+  assert.is(unset.UCX_MEM_EVENTS, 'no');
+  const chosen: NodeJS.ProcessEnv = { UCX_MEM_EVENTS: 'yes' };
+  defaultUcxEnvironment(chosen);
+  assert.is(chosen.UCX_MEM_EVENTS, 'yes');
 });
 
 test.run();
