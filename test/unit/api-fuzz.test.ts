@@ -153,6 +153,11 @@ test('every export, method and constructor rejects bad input with a coded error 
           check(t.name, shown, e);
           return;
         }
+        // A pool that was made serves on every rank until shut down: shut it, or the process never ends.
+        if (r instanceof api.Pool) {
+          await r.shutdown();
+          return;
+        }
         if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
           // A Promise form: it may reject (coded) or stay pending (a receive from nobody: cancelled at exit).
           const p = Promise.resolve(r).then(() => undefined, (e) => check(t.name, shown, e));
