@@ -45,7 +45,7 @@ export { Group, type GroupComparison, type RankRange } from './comm/group.js';
 export { Info, type InfoLike, type InfoValue } from './core/info.js';
 export { File, type FileMode, type FileView, type Whence } from './io/file.js';
 export type { Tensor, TensorInit } from './wire/payload.js';
-export type { StandardSchemaV1, SchemaIssue, Validator, ValidatorFunction } from './channel/schema.js';
+export type { StandardSchemaV1, StandardResult, SchemaIssue, Validator, ValidatorFunction } from './channel/schema.js';
 export { KeyRing, jobKeys, type AuthKey, type AuthReason } from './wire/auth.js';
 export {
   MessageError, ProtocolVersionError, SchemaMismatchError, PayloadMismatchError, ChannelMismatchError,

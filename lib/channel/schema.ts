@@ -12,7 +12,8 @@ export interface SchemaIssue {
   readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
 }
 
-type StandardResult<O> = { readonly value: O; readonly issues?: undefined } | { readonly issues: ReadonlyArray<SchemaIssue> };
+/** What a Standard Schema validator returns: the value, or the issues found. */
+export type StandardResult<O> = { readonly value: O; readonly issues?: undefined } | { readonly issues: ReadonlyArray<SchemaIssue> };
 
 /** The Standard Schema v1 interface, as far as a channel uses it. */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
