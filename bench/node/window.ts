@@ -4,6 +4,7 @@
 // + iwaitAll (one Promise for the window) and Promise ack; persistent: 64 persistent requests made once
 // per size, startAll(...).wait() (MPI_Startall + MPI_Waitall) and blocking ack.
 import { iwaitAll, startAll, waitAll, world, type Prequest, type Request, type Status } from '../../lib/index.js';
+import { buffer, itersFor, settle, settleIters, sync, type BenchSpec, type Options } from './common.js';
 import type { Mode } from './common.js';
 
 export const WINDOW = 64;
@@ -39,4 +40,29 @@ export function windowOf(mode: Mode, sender: boolean, peer: number, s: Uint8Arra
     return now() - t0;
   };
   return { run, close: () => persistent.forEach((p) => p.free()) };
+}
+
+/**
+ * The windowed benchmarks' shared loop (osu_bw, osu_mbw_mr): buffers, a settling warm-up, then per size a
+ * fresh window of `o.mode` timed by `time(window, iters, warmup)`, whose result goes to `report`.
+ */
+export async function eachSize(o: Options, spec: BenchSpec, sender: boolean, peer: number, now: () => number,
+  time: (w: { run: Window }, iters: number, warmup: number) => Promise<number>,
+  report: (size: number, iters: number, warmup: number, elapsed: number) => void): Promise<void> {
+  const max = Math.max(4, ...o.sizes);
+  const sbuf = buffer(max), rbuf = buffer(max);
+  const ackS = sbuf.subarray(0, 4), ackR = rbuf.subarray(0, 4);
+  const windowFor = (s: Uint8Array, r: Uint8Array) => windowOf(o.mode, sender, peer, s, r, ackS, ackR, now);
+  const first = Math.min(...o.sizes);
+  const warm = windowFor(sbuf.subarray(0, first), rbuf.subarray(0, first));
+  await settle(world, () => warm.run(1, settleIters(spec, o)));
+  warm.close();
+  for (const size of o.sizes) {
+    const { iters, warmup } = itersFor(spec, o, size);
+    const w = windowFor(sbuf.subarray(0, size).fill(97), rbuf.subarray(0, size).fill(98));
+    sync(world);
+    const elapsed = await time(w, iters, warmup);
+    w.close();
+    report(size, iters, warmup, elapsed);
+  }
 }
