@@ -81,6 +81,11 @@ function spin(): void {
   const n = native.progress();
   if (n > 0) completed(n);
 }
+function queueSpin(): void {
+  if (spinQueued) return;
+  spinQueued = true;
+  queueMicrotask(spin);
+}
 
 /**
  * A nonblocking operation in flight: a real Promise (await it, Promise.all it) with MPI's test, wait and
@@ -155,10 +160,7 @@ export class Request<T = Status> extends Settling<T> {
       this._settle(statusRecord, 0);
     } else {
       this.#track(slot);
-      if (!spinQueued) {
-        spinQueued = true;
-        queueMicrotask(spin);
-      }
+      queueSpin();
     }
     return this;
   }
@@ -268,8 +270,9 @@ export class Request<T = Status> extends Settling<T> {
     const data = new info.array(Math.ceil(bytes / info.size));
     this.#buffer = data;
     const slot = native.mrecv(rec[off + STATUS.message]!, data, true)!;
-    if (slot >= 0) {
+    if (slot >= 0) { // a large message still on its way (rendezvous)
       this.#track(slot);
+      queueSpin();
       return undefined;
     }
     const err = statusRecord[STATUS.error]!;

@@ -79,9 +79,9 @@ Napi::Value Args::Done(int rc, bool nb, MPI_Request req) const {
   return Slot(addon_->engine()->Track(req, false, addon_->status()));
 }
 
-Napi::Value Args::DoneRecv(int rc, bool nb, MPI_Request req, const MPI_Status& st) const {
+Napi::Value Args::DoneRecv(int rc, bool nb, MPI_Request req, const MPI_Status& st, bool arrived) const {
   Check(rc);
-  if (nb) return Slot(addon_->engine()->Track(req, true, addon_->status()));
+  if (nb) return Slot(addon_->engine()->Track(req, true, addon_->status(), arrived));
   addon_->WriteSyncStatus(st, rc);
   return env().Undefined();
 }

@@ -99,7 +99,7 @@ class Args {
   // lib/core/request.ts waits on.
   Napi::Value Done(int rc, bool nb = false, MPI_Request req = MPI_REQUEST_NULL) const;
   // The same for a receive, whose status (`st` of the blocking form) goes to the shared record.
-  Napi::Value DoneRecv(int rc, bool nb, MPI_Request req, const MPI_Status& st) const;
+  Napi::Value DoneRecv(int rc, bool nb, MPI_Request req, const MPI_Status& st, bool arrived = false) const;
   // An engine slot (or -1) that a binding got without Done: noted as the call's communicator's, so an
   // error found at completion reaches that communicator's hook.
   Napi::Value Slot(int slot) const;

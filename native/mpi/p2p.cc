@@ -135,7 +135,7 @@ Napi::Value Addon::Mrecv(const Napi::CallbackInfo& info) {
   if (rc == MPI_SUCCESS) {
     rc = nb ? MPI_Imrecv(b.data, ct.count(), ct.type(), &msg, &req) : MPI_Mrecv(b.data, ct.count(), ct.type(), &msg, &st);
   }
-  return a.DoneRecv(rc, nb, req, st);
+  return a.DoneRecv(rc, nb, req, st, true);
 }
 
 // ---- requests (engine slots) ----

@@ -136,13 +136,13 @@ void Engine::FillBadSlot(double* out) {
   out[kMessage] = -1;
 }
 
-int Engine::Track(MPI_Request req, bool isRecv, double* status) {
-  if (!isRecv) {  // an eager send is complete at once (see engine.h)
+int Engine::Track(MPI_Request req, bool isRecv, double* status, bool arrived) {
+  if (!isRecv || arrived) {  // an eager send, or a matched eager message, is complete at once (see engine.h)
     MPI_Status st;
     int flag = 0;
     const int rc = MPI_Test(&req, &flag, &st);
     if (rc != MPI_SUCCESS || flag) {
-      FillStatus(st, rc, false, false, status);
+      FillStatus(st, rc, isRecv, false, status);
       return -1;
     }
   }

@@ -76,9 +76,9 @@ class Engine final : Poller::Source {
   void SetSink(Napi::Function onComplete, int32_t* doneSlots, double* doneStatus, int capacity);
 
   // Takes a request just posted (a send, a collective, a receive posted in MPI). Returns -1 when it
-  // completed already (a send's one test at post; status written), else the slot that identifies it
-  // until completion.
-  int Track(MPI_Request req, bool isRecv, double* status);
+  // completed already (status written), else the slot that identifies it until completion. A send is
+  // tested once at post, and so is a receive whose message has `arrived` (MPI_Imrecv of a matched message).
+  int Track(MPI_Request req, bool isRecv, double* status, bool arrived = false);
   // After a burst of posts: sweeps for up to spinNs while requests are pending and nothing has
   // completed; returns how many completions it wrote to the sink (reported by the caller, not the poller).
   int Progress(uint64_t spinNs);
