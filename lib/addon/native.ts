@@ -102,6 +102,8 @@ export interface Native {
   registerBuffer(slot: number, buf: Buf): void;
   sendFast(): void;
   recvFast(): void;
+  /** Slab: [inbox slab slot, source, tag, comm, offset, room]; kResult: bytes received at offset, or DECLINED (message matched, status as mprobe). */
+  recvMessageFast(): void;
   /** These two leave the engine slot (or -1: already complete) in the slab, read by fastResult(). */
   isendFast(): void;
   irecvFast(): void;

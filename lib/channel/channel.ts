@@ -31,7 +31,7 @@ import { Expectation } from '../wire/expect.js';
 import { type AuthKey, KeyRing, jobKeys, verify } from '../wire/auth.js';
 import { AbortError, AuthenticationError, MessageError, PayloadMismatchError, PermissionError, SchemaMismatchError, SchemaValidationError } from '../wire/errors.js';
 import { type Checked, type Validator, compileValidator, formatIssues } from './schema.js';
-import { type EncodedPayload, asTensor, decodePayload, encodePayload } from '../wire/payload.js';
+import { type EncodedPayload, asTensor, decodePayload, encodePayload, encodeTensor } from '../wire/payload.js';
 
 export { COPY_BELOW } from './outbox.js';
 /** Channel tags on the private duplicate start here; tags below are left to other library traffic. */
@@ -405,10 +405,13 @@ export class Channel<T = any> {
       if (t.dtype !== this.#dtypeInfo) {
         throw codedError(TypeError, 'ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries ${this.dtype} tensors; got ${t.dtype.name}`);
       }
-      const shape = t.shape ?? [t.data.length];
-      if (this.shape !== undefined && !shapeFits(this.shape, shape)) {
-        throw codedError(RangeError, 'ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries shape ${fmtShape(this.shape)}; got ${fmtShape(shape)}`);
+      if (this.shape !== undefined) {
+        const shape = t.shape ?? [t.data.length];
+        if (!shapeFits(this.shape, shape)) {
+          throw codedError(RangeError, 'ERR_CHANNEL_PAYLOAD', `channel '${this.name}' carries shape ${fmtShape(this.shape)}; got ${fmtShape(shape)}`);
+        }
       }
+      return encodeTensor(t);
     }
     return encodePayload(message, kind);
   }

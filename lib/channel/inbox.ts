@@ -4,7 +4,9 @@
 // - Messages up to SLAB_MAX bytes take consecutive 64-byte aligned regions of a shared 64 KiB slab, as
 //   Node's Buffer pool does: a region is never reused, and a slab is freed once nothing in it is referenced.
 // - Larger ones get a block of the native receive pool (native/channel/recv_pool.h), recycled once collected.
-import { native } from '../addon/binding.js';
+import { native, statusRecord } from '../addon/binding.js';
+import { DECLINED, fastResult, fastSlot, recvMessageFast, setFastArgs, setFastResult } from '../addon/fastpath.js';
+import { STATUS } from '../addon/native.js';
 import { dtypeInfo, type DtypeInfo, type TypedArrayConstructor } from '../core/dtypes.js';
 
 const SLAB_SIZE = 64 * 1024;
@@ -37,8 +39,22 @@ export function receive(source: number, tag: number, comm: number, into?: Uint8A
     return typeof got === 'number' ? into.subarray(0, got) : plain(got);
   }
   room();
-  const got = native.recvMessage(source, tag, comm, slab, used, SLAB_MAX);
-  return typeof got === 'number' ? takeSlab(got) : plain(got);
+  // The slab is a registered fast buffer (it is never transferable, as a view's transfer would take every
+  // other message in it too): the receive is a raw call, the message's length comes back in the slab.
+  const k = fastSlot(slab);
+  if (k < 0) {
+    const got = native.recvMessage(source, tag, comm, slab, used, SLAB_MAX);
+    return typeof got === 'number' ? takeSlab(got) : plain(got);
+  }
+  setFastArgs(k, source, tag, comm, used);
+  setFastResult(SLAB_MAX);
+  recvMessageFast();
+  const got = fastResult();
+  if (got !== DECLINED) return takeSlab(got);
+  // Larger than a slab region: matched already (status as mprobe leaves it), received into its own block.
+  const b = plain(native.allocBuffer(statusRecord[STATUS.bytes]!));
+  native.mrecv(statusRecord[STATUS.message]!, b, false);
+  return b;
 }
 
 /** Fresh memory for a message of `bytes` bytes: a slab region or a pooled block. */

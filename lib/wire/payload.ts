@@ -88,12 +88,15 @@ export function asTensor(m: unknown): { dtype: DtypeInfo; shape: readonly number
 export function encodePayload(value: unknown, kind: 'object' | 'error' = 'object'): EncodedPayload {
   if (kind === 'object') {
     const t = asTensor(value);
-    if (t !== undefined) {
-      const bytes = bytesOf(asView(t.data, 'the message'));
-      return { kind: 'tensor', dtype: t.dtype.name, shape: t.shape, parts: [bytes], length: bytes.byteLength };
-    }
+    if (t !== undefined) return encodeTensor(t);
   }
   return encodeObject(value, kind);
+}
+
+/** The payload of a tensor asTensor() returned. */
+export function encodeTensor(t: { dtype: DtypeInfo; shape: readonly number[] | undefined; data: TypedArray }): EncodedPayload {
+  const bytes = bytesOf(asView(t.data, 'the message'));
+  return { kind: 'tensor', dtype: t.dtype.name, shape: t.shape, parts: [bytes], length: bytes.byteLength };
 }
 
 class OutOfBandSerializer extends Serializer {

@@ -99,6 +99,41 @@ static napi_value RecvFast(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// recvMessageFast(): a channel's blocking receive of unknown size into its inbox slab (lib/channel/inbox.ts),
+// the slab registered like any fast buffer. The slab holds [slab slot, source, tag, comm, offset] and, on
+// entry, kResult = the room at `offset`. The message is matched (MPI_Mprobe) and received at slab[offset]
+// when it fits: kResult = its bytes. A larger one stays matched in the engine (status record as mprobe
+// leaves it, kMessage its id) and kResult = kDeclined: lib/ receives it into memory of its size.
+// Against recvMessage's node-addon-api call with six arguments this saves the typed-array lookup, the
+// conversions and a returned number per message.
+static napi_value RecvMessageFast(napi_env env, napi_callback_info info) {
+  FAST_PROLOGUE;
+  const Envelope e{a[Addon::kPeer], a[Addon::kTagArg], comm};
+  const size_t offset = static_cast<size_t>(a[Addon::kFlags]), room = static_cast<size_t>(a[Addon::kResult]);
+  if (a[Addon::kFlags] < 0 || a[Addon::kResult] < 0 || offset + room > b.count * b.elemSize) {
+    napi_throw_error(env, nullptr, "internal: bad arguments for recvMessageFast");
+    return nullptr;
+  }
+  self->engine()->DriveAhead(e);
+  MPI_Message msg;
+  MPI_Status st;
+  rc = MPI_Mprobe(e.source, e.tag, e.comm, &msg, &st);
+  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
+  int bytes = 0;
+  MPI_Get_count(&st, MPI_BYTE, &bytes);
+  if (bytes == MPI_UNDEFINED || static_cast<size_t>(bytes) > room) {
+    self->WriteSyncStatus(st, MPI_SUCCESS);
+    self->status()[kMessage] = self->engine()->PutMessage(msg);
+    self->args_[Addon::kResult] = Addon::kDeclined;
+    return nullptr;
+  }
+  rc = MPI_Mrecv(static_cast<char*>(b.data) + offset, bytes, MPI_BYTE, &msg, &st);
+  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
+  self->WriteSyncStatus(st, rc);
+  self->args_[Addon::kResult] = bytes;
+  return nullptr;
+}
+
 static napi_value IsendFast(napi_env env, napi_callback_info info) {
   FAST_PROLOGUE;
   MPI_Request req;
@@ -204,6 +239,7 @@ void Addon::DefineFast(Napi::Env env, Napi::Object exports) {
       {"registerBuffer", Method<&Addon::RegisterBuffer>},
       {"sendFast", SendFast},
       {"recvFast", RecvFast},
+      {"recvMessageFast", RecvMessageFast},
       {"isendFast", IsendFast},
       {"irecvFast", IrecvFast},
       {"allreduceFast", AllreduceFast},
