@@ -64,6 +64,7 @@ if (problem !== undefined) {
     test.skip('5 ms delay and 1% loss (needs /dev/net/tun and cc)', () => {});
   } else {
     test(`5 ms delay and 1% loss between ${N} hosts: the same results, slower`, () => {
+      const t0 = performance.now();
       const lossy = createCluster(3, { delayMs: 5, loss: 0.01, seed: 16 });
       try {
         const [a, b] = lossy.hosts;
@@ -76,6 +77,7 @@ if (problem !== undefined) {
         assert.equal(multi.results, oneHostResults());
       } finally {
         lossy.teardown();
+        console.log(`  (the impaired network's test took ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       }
     });
   }
