@@ -16,9 +16,11 @@ export const HANG_MS = 120_000;
 export const N = mpi.flavour === 'mpich' ? 2 : 3;
 
 
-// How mpirun reaches a test host: Open MPI's rsh agent, hydra's launcher-exec.
+// How mpirun reaches a test host: Open MPI's rsh agent, hydra's launcher-exec. MPICH's UCX sees that the
+// test hosts are one machine and would use shared memory between them (76 frames on the switch for the
+// compute job's 1 MiB ring): UCX_TLS=tcp sends its messages over the hosts' network, as between machines.
 export function launchArgs(c: Cluster, hosts: string[]): { args: string[]; env: Record<string, string> } {
-  if (mpi.flavour === 'mpich') return { args: ['-launcher', 'ssh', '-launcher-exec', c.agent, '-hosts', hosts.join(',')], env: {} };
+  if (mpi.flavour === 'mpich') return { args: ['-launcher', 'ssh', '-launcher-exec', c.agent, '-hosts', hosts.join(',')], env: { UCX_TLS: 'tcp' } };
   return { args: ['--host', hosts.join(',')], env: { OMPI_MCA_plm_rsh_agent: c.agent } };
 }
 
