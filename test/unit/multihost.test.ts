@@ -25,14 +25,14 @@ function oneHostResults(): string[] {
 }
 
 /** The compute job across the first N hosts of `c`: its results, and how long `mpi4node run` took. */
-function computeAcross(c: Cluster): { results: string[]; seconds: number } {
+function computeAcross(c: Cluster): { results: string[]; seconds: number; communicationMs: number } {
   const { cmd, env } = cliOnHost(c, [], ['compute']);
   const t0 = performance.now();
   const multi = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, env, encoding: 'utf8', timeout: HANG_MS });
   const seconds = (performance.now() - t0) / 1000;
   assert.is(multi.status, 0, `${multi.stdout}${multi.stderr}`);
   assert.is(results(multi.stdout).length, N, multi.stdout);
-  return { results: results(multi.stdout), seconds };
+  return { results: results(multi.stdout), seconds, communicationMs: Number(/^communication (\d+) ms$/m.exec(multi.stdout)?.[1]) };
 }
 
 // A check of the impaired network itself, not of mpi4node: the round trip of a TCP connection attempt
@@ -54,7 +54,7 @@ if (problem !== undefined) {
 
   test(`a job across ${N} hosts computes what it computes on one host`, () => {
     const multi = computeAcross(cluster!);
-    console.log(`  (${mpi.flavour}: the job across ${N} hosts took ${multi.seconds.toFixed(1)} s)`);
+    console.log(`  (${mpi.flavour}: the job across ${N} hosts took ${multi.seconds.toFixed(1)} s, its communication ${multi.communicationMs} ms)`);
     assert.equal(multi.results, oneHostResults());
   });
 
@@ -72,7 +72,7 @@ if (problem !== undefined) {
         assert.ok(Number(rtt.stdout) >= 10, `the switch delays each way by 5 ms: round trip ${rtt.stdout}${rtt.stderr}`);
         const multi = computeAcross(lossy);
         const st = lossy.switchStats!();
-        console.log(`  (${mpi.flavour}: round trip ${rtt.stdout.trim()} ms; the job took ${multi.seconds.toFixed(1)} s; switch ${JSON.stringify(st)})`);
+        console.log(`  (${mpi.flavour}: round trip ${rtt.stdout.trim()} ms; the job took ${multi.seconds.toFixed(1)} s, its communication ${multi.communicationMs} ms; switch ${JSON.stringify(st)})`);
         assert.ok(st.dropped > 0 && st.forwarded > 0 && st.min_held_us >= 5000, JSON.stringify(st));
         assert.equal(multi.results, oneHostResults());
       } finally {
