@@ -33,7 +33,7 @@ Options of run:
   --tag                       prefix every output line with its rank
   --node-arg ARG              pass ARG to node (repeatable), e.g. --node-arg=--expose-gc
   --iface IF                  the network interface (or CIDR) between hosts, e.g. eth0
-  --fail-fast                 Open MPI: end the job ~10 s after a host is lost (it also
+  --fail-fast                 Open MPI: end the job ~14 s after a host is lost (it also
                               ends on a network outage over ~9 s; docs/multihost.md)
   --no-host-check             on several hosts, do not first check that node and the
                               script exist at the same paths on every host

@@ -44,14 +44,19 @@ export interface MpirunOptions {
    */
   iface?: string;
   /**
-   * Open MPI only: the launcher's TCP keepalive at 5/2/3 s, so a host lost for good ends the job in
-   * about 10 s instead of minutes, at the price of killing it on a network outage over ~9 s.
+   * Open MPI only: the launcher's TCP keepalive at 1/1/10 s, so a host lost for good ends the job in
+   * about 14 s instead of minutes, at the price of killing it on a network outage over ~9 s.
    */
   failFast?: boolean;
 }
 
-/** The keepalive a fail-fast job's Open MPI launcher uses: idle time, interval, probes (seconds). */
-export const FAIL_FAST_KEEPALIVE = [5, 2, 3] as const;
+/**
+ * The keepalive a fail-fast job's Open MPI launcher uses: idle time, interval, probes (seconds). A probe
+ * every second: an outage ends the job only when it outlasts 10 probes (~9-10 s) wherever it begins;
+ * 5/2/3 ended as soon but also ended a 7 s outage that began 3.5 s after the last traffic
+ * (docs/multihost.md).
+ */
+export const FAIL_FAST_KEEPALIVE = [1, 1, 10] as const;
 
 export interface MpirunCommand {
   command: string;

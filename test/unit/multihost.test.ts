@@ -4,71 +4,44 @@
 // @timeout 400
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { detectMpi, mpirunCommand, tsxImport } from '../../lib/cli/launcher.js';
-import { killSession } from '../../lib/cli/job.js';
-import { createCluster, netnsProblem, type Cluster } from '../multihost/hosts.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const job = fileURLToPath(new URL('../multihost/job.ts', import.meta.url));
-const cliTs = fileURLToPath(new URL('../../lib/cli/cli.ts', import.meta.url));
-const mpi = detectMpi();
-// A bound on a hang (no timing is asserted): the measured times are printed, docs/multihost.md has them.
-const HANG_MS = 120_000;
-// MPICH busy-polls: its ranks, all on this machine's cores in the end, are never more than the cores.
-const N = mpi.flavour === 'mpich' ? 2 : 3;
+import { mpirunCommand, tsxImport } from '../../lib/cli/launcher.js';
+import { createCluster, impairmentProblem, netnsProblem, type Cluster } from '../multihost/hosts.js';
+import { cliOnHost, cliTs, HANG_MS, job, launchArgs, mpi, N, ready, results, root, start } from '../multihost/launch.js';
 
 const problem = netnsProblem();
 let cluster: Cluster | undefined;
 
-// How mpirun reaches a test host: Open MPI's rsh agent, hydra's launcher-exec.
-function launchArgs(c: Cluster, hosts: string[]): { args: string[]; env: Record<string, string> } {
-  if (mpi.flavour === 'mpich') return { args: ['-launcher', 'ssh', '-launcher-exec', c.agent, '-hosts', hosts.join(',')], env: {} };
-  return { args: ['--host', hosts.join(',')], env: { OMPI_MCA_plm_rsh_agent: c.agent } };
+let oneHost: string[] | undefined;
+/** The compute job's results on this machine alone (mpirun without hosts). */
+function oneHostResults(): string[] {
+  if (oneHost) return oneHost;
+  const local = mpirunCommand({ np: N, script: job, scriptArgs: ['compute'] });
+  const one = spawnSync(local.command, local.args, { cwd: root, env: local.env, encoding: 'utf8', timeout: HANG_MS });
+  assert.is(one.status, 0, `${one.stdout}${one.stderr}`);
+  return (oneHost = results(one.stdout));
 }
 
-/** `mpi4node run` on the first test host; its argv before the script. */
-function cliOnHost(c: Cluster, runArgs: string[], scriptArgs: string[], hosts = c.hosts.slice(0, N).map((h) => h.addr)): { cmd: string[]; env: NodeJS.ProcessEnv } {
-  const l = launchArgs(c, hosts);
-  const cmd = [...c.on(c.hosts[0]!), process.execPath, '--import', tsxImport(), cliTs, 'run', '-n', String(hosts.length), ...l.args, '--iface', 'eth0', ...runArgs, job, ...scriptArgs];
-  return { cmd, env: { ...process.env, ...l.env, MPI4NODE_IDLE_WARNING_S: '0' } };
-}
-
-function results(out: string): string[] {
-  return [...out.matchAll(/^result (.*)$/gm)].map((m) => m[1]!).sort();
-}
-
-interface Started {
-  child: ChildProcess;
-  out: () => string;
-  exit: Promise<{ code: number | null; signal: string | null; at: number }>;
-}
-
-function start(cmd: string[], env: NodeJS.ProcessEnv): Started {
-  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (d) => (text += d));
-  child.stderr!.on('data', (d) => (text += d));
-  const exit = new Promise<{ code: number | null; signal: string | null; at: number }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() }));
-  });
-  const guard = setTimeout(() => child.pid && killSession(child.pid), HANG_MS);
-  void exit.then(() => clearTimeout(guard));
-  return { child, out: () => text, exit };
-}
-
-async function ready(s: Started, n: number): Promise<Map<string, number>> {
+/** The compute job across the first N hosts of `c`: its results, and how long `mpi4node run` took. */
+function computeAcross(c: Cluster): { results: string[]; seconds: number; communicationMs: number } {
+  const { cmd, env } = cliOnHost(c, [], ['compute']);
   const t0 = performance.now();
-  for (;;) {
-    const seen = [...s.out().matchAll(/^ready rank \d+ pid (\d+) host (\S+)$/gm)];
-    if (seen.length === n) return new Map(seen.map((m) => [m[2]!, Number(m[1])]));
-    if (s.child.exitCode !== null || performance.now() - t0 > HANG_MS) throw new Error(`the job did not start:\n${s.out()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const multi = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, env, encoding: 'utf8', timeout: HANG_MS });
+  const seconds = (performance.now() - t0) / 1000;
+  assert.is(multi.status, 0, `${multi.stdout}${multi.stderr}`);
+  assert.is(results(multi.stdout).length, N, multi.stdout);
+  return { results: results(multi.stdout), seconds, communicationMs: Number(/^communication (\d+) ms$/m.exec(multi.stdout)?.[1]) };
 }
+
+// A check of the impaired network itself, not of mpi4node: the round trip of a TCP connection attempt
+// that is refused (SYN, RST) from the first host to the second, the fastest of 20.
+const RTT_PROBE = `const net = require('node:net'); (async () => { let best = Infinity;
+  for (let i = 0; i < 20; i++) { const t0 = performance.now();
+    await new Promise((done) => net.connect(9, process.argv[1]).on('error', done).on('connect', done));
+    best = Math.min(best, performance.now() - t0); }
+  console.log(best.toFixed(1)); })();`;
 
 if (problem !== undefined) {
   console.log(`skipped: needs root and netns (${problem})`);
@@ -80,16 +53,34 @@ if (problem !== undefined) {
   test.after(() => cluster?.teardown());
 
   test(`a job across ${N} hosts computes what it computes on one host`, () => {
-    const c = cluster!;
-    const { cmd, env } = cliOnHost(c, [], ['compute']);
-    const multi = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, env, encoding: 'utf8', timeout: HANG_MS });
-    assert.is(multi.status, 0, `${multi.stdout}${multi.stderr}`);
-    const local = mpirunCommand({ np: N, script: job, scriptArgs: ['compute'] });
-    const one = spawnSync(local.command, local.args, { cwd: root, env: local.env, encoding: 'utf8', timeout: HANG_MS });
-    assert.is(one.status, 0, `${one.stdout}${one.stderr}`);
-    assert.is(results(multi.stdout).length, N, multi.stdout);
-    assert.equal(results(multi.stdout), results(one.stdout));
+    const multi = computeAcross(cluster!);
+    console.log(`  (${mpi.flavour}: the job across ${N} hosts took ${multi.seconds.toFixed(1)} s, its communication ${multi.communicationMs} ms)`);
+    assert.equal(multi.results, oneHostResults());
   });
+
+  const impairment = impairmentProblem();
+  if (impairment !== undefined) {
+    console.log(`skipped: 5 ms delay and 1% loss (${impairment})`);
+    test.skip('5 ms delay and 1% loss (needs /dev/net/tun and cc)', () => {});
+  } else {
+    test(`5 ms delay and 1% loss between ${N} hosts: the same results, slower`, () => {
+      const t0 = performance.now();
+      const lossy = createCluster(3, { delayMs: 5, loss: 0.01, seed: 16 });
+      try {
+        const [a, b] = lossy.hosts;
+        const rtt = spawnSync(lossy.on(a!)[0]!, [...lossy.on(a!).slice(1), process.execPath, '-e', RTT_PROBE, b!.addr], { encoding: 'utf8', timeout: HANG_MS });
+        assert.ok(Number(rtt.stdout) >= 10, `the switch delays each way by 5 ms: round trip ${rtt.stdout}${rtt.stderr}`);
+        const multi = computeAcross(lossy);
+        const st = lossy.switchStats!();
+        console.log(`  (${mpi.flavour}: round trip ${rtt.stdout.trim()} ms; the job took ${multi.seconds.toFixed(1)} s, its communication ${multi.communicationMs} ms; switch ${JSON.stringify(st)})`);
+        assert.ok(st.dropped > 0 && st.forwarded > 0 && st.min_held_us >= 5000, JSON.stringify(st));
+        assert.equal(multi.results, oneHostResults());
+      } finally {
+        lossy.teardown();
+        console.log(`  (the impaired network's test took ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+    });
+  }
 
   test('a host the launcher cannot reach is named before the job starts', () => {
     const c = cluster!;
