@@ -78,11 +78,16 @@ export class Comm {
   #internal: number;
   #rank = -1;
   #size = -1;
+  /** The ranks point-to-point calls name: this group's size, or an intercommunicator's remote size. */
+  #peers = -1;
+  readonly #inter: boolean;
+  #disconnected = false;
 
-  /** @internal Made by world/self, dup and split. */
-  constructor(handle: number, internal: number) {
+  /** @internal Made by world/self, dup and split; `inter` for an Intercomm (lib/comm/intercomm.ts). */
+  constructor(handle: number, internal: number, inter = false) {
     this.#handle = handle;
     this.#internal = internal;
+    this.#inter = inter;
     nameComm(handle, internal, handle === C.WORLD ? 'world' : handle === C.SELF ? 'self' : `communicator ${handle}`);
   }
 
@@ -94,11 +99,29 @@ export class Comm {
 
   // World and self exist before MPI is initialised; rank and size are read on first use.
   #ready(): number {
-    if (this.#handle < 0) throw codedError(TypeError, 'ERR_COMM_FREED', 'this communicator was freed');
+    if (this.#handle < 0) {
+      throw this.#disconnected ? codedError(Error, 'ERR_COMM_DISCONNECTED', 'this intercommunicator was disconnected')
+        : codedError(TypeError, 'ERR_COMM_FREED', 'this communicator was freed');
+    }
     ensureInit();
     this.#rank = native.commRank(this.#handle);
     this.#size = native.commSize(this.#handle);
+    this.#peers = this.#inter ? native.commRemoteSize(this.#handle) : this.#size;
     return this.#size;
+  }
+
+  /**
+   * @internal How many ranks a point-to-point call (or a channel) may name: the size, or for an
+   * intercommunicator the remote group's size.
+   */
+  _peers(): number {
+    if (this.#size < 0) this.#ready();
+    return this.#peers;
+  }
+
+  /** Whether this is an intercommunicator (two groups; ranks name the remote group's processes). */
+  get isInter(): boolean {
+    return this.#inter;
   }
 
   get rank(): number {
@@ -117,14 +140,16 @@ export class Comm {
   // ---- argument checks: the in-range tests stay here, inline (the hot path); lib/core/checks.ts makes the errors ----
 
   #dest(dest: number): number {
-    const size = this.#size < 0 ? this.#ready() : this.#size;
+    if (this.#size < 0) this.#ready();
+    const size = this.#peers;
     if (typeof dest === 'number' && (dest >>> 0) === dest && dest < size) return dest;
     if (dest === PROC_NULL) return dest;
     throw rankError('dest', dest, size, 'PROC_NULL');
   }
 
   #source(source: number): number {
-    const size = this.#size < 0 ? this.#ready() : this.#size;
+    if (this.#size < 0) this.#ready();
+    const size = this.#peers;
     if (typeof source === 'number' && (source >>> 0) === source && source < size) return source;
     if (source === ANY_SOURCE || source === PROC_NULL) return source;
     throw rankError('source', source, size, 'ANY_SOURCE or PROC_NULL');
@@ -214,14 +239,20 @@ export class Comm {
 
   /** Frees this communicator and its private duplicate. World and self cannot be freed. */
   free(): void {
+    this._release(false);
+  }
+
+  /** @internal free(), or with `disconnect` MPI_Comm_disconnect (Intercomm.disconnect). */
+  _release(disconnect: boolean): void {
     const h = this.#h();
     if (h === C.WORLD || h === C.SELF) throw codedError(TypeError, 'ERR_COMM_PREDEFINED', 'world and self cannot be freed');
     errorHooks.delete(h);
     errorHooks.delete(this.#internal);
-    native.commFree(this.#internal);
-    native.commFree(h);
+    native.commFree(this.#internal, disconnect);
+    native.commFree(h, disconnect);
     this.#handle = this.#internal = -1;
-    this.#size = this.#rank = -1;
+    this.#size = this.#rank = this.#peers = -1;
+    this.#disconnected = disconnect;
   }
 
   // ---- blocking point-to-point ----
