@@ -1,5 +1,5 @@
 // mpi4node: MPI for Node.js. See README.md for the API tour.
-export { Comm, world, self, ANY_SOURCE, ANY_TAG, PROC_NULL, type Comparison, type ArrayOf } from './comm/comm.js';
+export { Comm, world, self, ANY_SOURCE, ANY_TAG, PROC_NULL, type Comparison, type ArrayOf, type IrecvOptions } from './comm/comm.js';
 // Dynamic processes and intercommunicators (comm.spawn, spawnNode, accept, connect: Comm methods added here).
 export { Intercomm, ROOT, parent, openPort, closePort, type SpawnOptions, type PortOptions } from './comm/intercomm.js';
 import { _refuseOneGroupMethods } from './comm/intercomm.js';

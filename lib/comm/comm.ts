@@ -1,7 +1,8 @@
 // Communicators and point-to-point messaging. Arguments are checked here, before MPI is called, so a
 // bad rank, tag or buffer is a TypeError/RangeError and the communicator stays usable.
 import { C, native, onMpiErrors, statusRecord } from '../addon/binding.js';
-import { asView, invalidParameterError, rankError, tagError, type BufferLike } from '../core/checks.js';
+import { asView, checkSignal, invalidParameterError, rankError, tagError, type BufferLike } from '../core/checks.js';
+import { AbortError } from '../wire/errors.js';
 import { fastResult, fastSlot, irecvFast, isendFast, recvFast, sendFast, setFastArgs, slotElementSize } from '../addon/fastpath.js';
 import { dtypeInfo, type Dtype, type TypedArray } from '../core/dtypes.js';
 import { ensureInit } from '../core/env.js';
@@ -398,12 +399,15 @@ export class Comm {
 
   /**
    * Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size;
-   * for a DeviceBuffer, a GpuRequest (see recv).
+   * for a DeviceBuffer, a GpuRequest (see recv). `options.signal` cancels the receive (MPI_Cancel): the
+   * Request then rejects with AbortError (code 'ABORT_ERR') and the message, when it comes, is left for
+   * the next receive; if it had already matched, the Request completes with it.
    */
   irecv(buf: DeviceBuffer, source?: number, tag?: number): GpuRequest<Status>;
-  irecv(buf: BufferLike, source?: number, tag?: number): Request<Status>;
-  irecv<D extends Dtype>(dtype: D, source?: number, tag?: number): Request<Received<ArrayOf<D>>>;
-  irecv(buf: BufferLike | DeviceBuffer | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> | Request<Received> | GpuRequest<Status> {
+  irecv(buf: BufferLike, source?: number, tag?: number, options?: IrecvOptions): Request<Status>;
+  irecv<D extends Dtype>(dtype: D, source?: number, tag?: number, options?: IrecvOptions): Request<Received<ArrayOf<D>>>;
+  irecv(buf: BufferLike | DeviceBuffer | Dtype, source = ANY_SOURCE, tag = ANY_TAG, options?: IrecvOptions): Request<Status> | Request<Received> | GpuRequest<Status> {
+    if (options !== undefined) return this.#irecvAbortable(buf, source, tag, options);
     if (typeof buf === 'string') {
       const info = dtypeInfo(buf);
       const s = this.#source(source), t = this.#tag(tag, true);
@@ -420,6 +424,27 @@ export class Comm {
     pin(v);
     return Request._recv(native.recv(v, s, t, this.#handle, true)!, v, s, t, this.#handle, this.#internal);
   }
+
+  // irecv with options: checked, then posted as without them and tied to the signal.
+  #irecvAbortable(buf: BufferLike | DeviceBuffer | Dtype, source: number, tag: number, options: IrecvOptions): Request<any> {
+    if (options === null || typeof options !== 'object') throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'irecv: options', 'an object', options);
+    const signal = checkSignal(options.signal, 'irecv: signal');
+    if (signal !== undefined && device !== undefined && device.is(buf)) {
+      throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'irecv: a DeviceBuffer receive takes no signal (its staged chunks cannot be cancelled one by one)');
+    }
+    const s = this.#source(source), t = this.#tag(tag, true);
+    const aborted = () => new AbortError(`irecv from ${s === ANY_SOURCE ? 'any source' : `rank ${s}`} was aborted`,
+      { operation: 'irecv', peer: s, cause: signal!.reason });
+    if (signal?.aborted) return Request._rejected(aborted());
+    const r = this.irecv(buf as BufferLike, s, t);
+    return signal === undefined ? r : r._abortOn(signal, aborted);
+  }
+}
+
+/** Options of Comm.irecv. */
+export interface IrecvOptions {
+  /** Cancels the receive when aborted (see Comm.irecv). */
+  signal?: AbortSignal | undefined;
 }
 
 /** All processes of the job. MPI is initialised on first use unless init() was called before. */
