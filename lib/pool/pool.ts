@@ -1,8 +1,9 @@
 // A task pool in the spirit of mpi4py.futures' MPIPoolExecutor, over ranks that exist (every rank of the
 // communicator serves tasks, one rank, the root, submits them) or over spawned workers ({ spawn: n }:
-// n processes run lib/pool/worker and only they run tasks; lib/comm/intercomm.ts spawns them). A task is a function exported
-// by a module, named by a specifier every rank can import (an absolute path or file: URL): what travels
-// is the specifier, the export's name and the arguments (structured clone), never code. Built on
+// n processes run lib/pool/worker and only they run tasks; lib/comm/intercomm.ts spawns them). A task is
+// a function exported by a module, named by a specifier every rank can import (an absolute path or
+// file: URL): what travels is the specifier, the export's name and the arguments (structured clone),
+// never code. Built on
 // request/reply of one channel (lib/channel/rpc.ts): a failing task rejects with RemoteError carrying
 // the worker's error, stack included.
 import { checkComm, Comm } from '../comm/comm.js';
@@ -24,6 +25,12 @@ export interface PoolOptions {
    * there only; collective over the communicator, like spawn. Open MPI only (docs/dynamic.md).
    */
   spawn?: number | undefined;
+  /**
+   * Sign and verify every task and result with the job key of the environment (the channel option
+   * `auth: true`, docs/security.md): spawned workers read the same variables, and no key ever travels
+   * on a command line.
+   */
+  auth?: boolean | undefined;
 }
 
 /** @internal How a pool over spawned workers is laid out: its first `parents` ranks run no tasks. */
@@ -62,7 +69,10 @@ export class Pool {
     this.#load = new Array(comm.size).fill(0);
     // The parents of spawned workers never get a task (#pick takes the least loaded rank).
     if (spawned !== undefined) this.#load.fill(Infinity, 0, spawned.parents);
-    this.#ch = comm.channel<Task>('mpi4node/pool', { version: 1 });
+    if (options.auth !== undefined && typeof options.auth !== 'boolean') {
+      throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'pool auth', 'a boolean', options.auth);
+    }
+    this.#ch = comm.channel<Task>('mpi4node/pool', { version: 1, auth: options.auth === true });
     this.#server = this.#ch.serve(async (t) => {
       const mod = (await import(t.module)) as Record<string, unknown>;
       const fn = mod[t.name];
@@ -176,7 +186,10 @@ function spawnPool(comm: Comm, options: PoolOptions): Pool {
   if (!(Number.isSafeInteger(root) && root >= 0 && root < comm.size)) {
     throw invalidParameterError('ERR_ROOT', 'pool root', `a rank below ${comm.size}`, root, RangeError);
   }
-  const inter = comm.spawnNode(WORKER, [String(root)], n!, { root });
+  if (options.auth !== undefined && typeof options.auth !== 'boolean') {
+    throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'pool auth', 'a boolean', options.auth);
+  }
+  const inter = comm.spawnNode(WORKER, [String(root), options.auth === true ? 'auth' : 'plain'], n!, { root });
   const merged = inter.merge(false);
   const { spawn: _, ...rest } = options;
   return new Pool(merged, rest, {
@@ -189,9 +202,9 @@ function spawnPool(comm: Comm, options: PoolOptions): Pool {
 }
 
 /** @internal The worker side of a spawned pool (lib/pool/worker.ts): serves until the root shuts it down. */
-export function _servePool(parent: Intercomm, root: number): Pool {
+export function _servePool(parent: Intercomm, root: number, auth: boolean): Pool {
   const merged = parent.merge(true);
-  return new Pool(merged, { root }, {
+  return new Pool(merged, { root, auth }, {
     parents: parent.remoteSize,
     release: () => {
       merged.free();
