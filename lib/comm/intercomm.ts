@@ -317,20 +317,23 @@ Comm.prototype.spawnNode = function (this: Comm, script: string | URL, args: rea
   return this.spawn(process.execPath, [...nodeArgs, abs, ...args], maxprocs, options);
 };
 
+// accept and connect: the same arguments, the same checks, one MPI call apart.
+function join(comm: Comm, accept: boolean, port: string, options: PortOptions | undefined): Intercomm {
+  const what = accept ? 'accept' : 'connect';
+  const root = rootArg(options, comm, what);
+  const p = portArg(port, comm.rank === root, what);
+  requireDynamic(what);
+  const h = comm._handle();
+  const [u, i] = withInfo(options?.info, (info) => (accept ? native.commAccept : native.commConnect)(p, info, root, h));
+  return new Intercomm(u, i);
+}
+
 Comm.prototype.accept = function (this: Comm, port: string, options?: PortOptions): Intercomm {
-  const root = rootArg(options, this, 'accept');
-  const p = portArg(port, this.rank === root, 'accept');
-  requireDynamic('accept');
-  const [h, i] = withInfo(options?.info, (info) => native.commAccept(p, info, root, this._handle()));
-  return new Intercomm(h, i);
+  return join(this, true, port, options);
 };
 
 Comm.prototype.connect = function (this: Comm, port: string, options?: PortOptions): Intercomm {
-  const root = rootArg(options, this, 'connect');
-  const p = portArg(port, this.rank === root, 'connect');
-  requireDynamic('connect');
-  const [h, i] = withInfo(options?.info, (info) => native.commConnect(p, info, root, this._handle()));
-  return new Intercomm(h, i);
+  return join(this, false, port, options);
 };
 
 function hasKey(info: InfoLike, key: string): boolean {

@@ -123,6 +123,8 @@ test('bad inputs: coded errors before MPI is touched, the communicator still usa
   assert.is(thrown(() => world.spawn('/nonexistent/mpi4node-no-such-command', [], 1)).code, 'ERR_SPAWN_COMMAND');
   assert.is(thrown(() => world.spawn('mpi4node-no-such-command-on-path', [], 1)).code, 'ERR_SPAWN_COMMAND');
   assert.is(thrown(() => world.spawnNode('/nonexistent/child.ts', [], 1)).code, 'ERR_SPAWN_COMMAND');
+  assert.is(thrown(() => world.spawn('/tmp', [], 1)).code, 'ERR_SPAWN_COMMAND', 'a directory');
+  assert.is(thrown(() => world.spawn(CHILD.pathname, [], 1)).code, 'ERR_SPAWN_COMMAND', 'a file without execute permission');
   for (const n of [0, -1, 1.5, NaN, 1e9, '2']) assert.is(thrown(() => world.spawn('node', [], n as number)).code, 'ERR_INVALID_ARG_VALUE');
   assert.is(thrown(() => world.spawn('node', 'x' as never, 1)).code, 'ERR_INVALID_ARG_TYPE');
   assert.is(thrown(() => world.spawn('node', [], 1, { root: size })).code, 'ERR_ROOT');
