@@ -105,6 +105,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value CommAcceptConnect(const Napi::CallbackInfo& info, bool accept);
   Napi::Value IntercommMerge(const Napi::CallbackInfo& info);
   Napi::Value CommRemoteSize(const Napi::CallbackInfo& info);
+  Napi::Value CommRemoteGroup(const Napi::CallbackInfo& info);
 
   // mpi/p2p.cc: point-to-point, blocking or nonblocking by the last argument, and requests.
   Napi::Value Send(const Napi::CallbackInfo& info);

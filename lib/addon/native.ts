@@ -66,6 +66,8 @@ export interface Native {
   intercommMerge(comm: number, high: boolean): [number, number];
   /** The remote group's size; -1 for an intracommunicator. */
   commRemoteSize(comm: number): number;
+  /** MPI_Comm_remote_group: a group handle. */
+  commRemoteGroup(comm: number): number;
   /** MPI_ERRORS_ARE_FATAL (true) or MPI_ERRORS_RETURN (false) on this communicator. */
   commSetErrorsFatal(comm: number, fatal: boolean): void;
   /** Whether MPI errors of calls on this handle go through setup's onMpiError first. */

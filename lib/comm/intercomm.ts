@@ -17,6 +17,7 @@ import { Request as Req } from '../core/request.js';
 import type { TypedArray } from '../core/dtypes.js';
 import { Comm, PROC_NULL } from './comm.js';
 import { nameComm } from './names.js';
+import { Group } from './group.js';
 import { alloc, bufArg, type InPlace } from '../coll/args.js';
 import { sameDtype, tooSmall } from '../core/checks.js';
 import { typeScriptNodeArgs } from '../cli/launcher.js';
@@ -143,6 +144,11 @@ export class Intercomm extends Comm {
     return this._peers();
   }
 
+  /** The remote group (MPI_Comm_remote_group); `group()` is this process's own. Free it when done. */
+  remoteGroup(): Group {
+    return new Group(native.commRemoteGroup(this._handle()));
+  }
+
   /**
    * One intracommunicator of both groups (MPI_Intercomm_merge): the group that passes high=false comes
    * first. Collective over both groups.
@@ -237,7 +243,7 @@ export class Intercomm extends Comm {
 // Intercomm rather than computed wrong; merge() first.
 const OFFERED = new Set(['constructor', 'send', 'ssend', 'recv', 'isend', 'issend', 'irecv', 'probe', 'iprobe', 'sendrecv',
   'sendrecvReplace', 'barrier', 'ibarrier', 'bcast', 'ibcast', 'allreduce', 'iallreduce', 'gather', 'igather', 'onError',
-  'setErrorsFatal', 'free', 'compare', 'channel', 'dup', '_handle', '_peers', '_release', 'sendInit', 'ssendInit', 'recvInit']);
+  'setErrorsFatal', 'free', 'compare', 'channel', 'dup', 'group', '_handle', '_peers', '_release', 'sendInit', 'ssendInit', 'recvInit']);
 export function _refuseOneGroupMethods(): void {
   for (const name of Object.getOwnPropertyNames(Comm.prototype)) {
     if (OFFERED.has(name) || Object.prototype.hasOwnProperty.call(Intercomm.prototype, name)) continue;

@@ -12,6 +12,15 @@
 
 namespace mpi4node {
 
+namespace {
+// MPI_Comm_get_parent's communicator has MPI's default handler, MPI_ERRORS_ARE_FATAL; the others would
+// inherit the library's MPI_ERRORS_RETURN, set here too so that no error of theirs aborts the job.
+Napi::Value Registered(const Args& a, MPI_Comm inter) {
+  if (inter != MPI_COMM_NULL) MPI_Comm_set_errhandler(inter, MPI_ERRORS_RETURN);
+  return RegisterComm(a, inter);
+}
+}  // namespace
+
 // commSpawn(command, argv[], maxprocs, info, root, comm) -> [[user, internal], errcodes[]]. command
 // and argv matter at the root only (MPI ignores them elsewhere).
 Napi::Value Addon::CommSpawn(const Napi::CallbackInfo& info) {
@@ -33,7 +42,7 @@ Napi::Value Addon::CommSpawn(const Napi::CallbackInfo& info) {
   Napi::Array codes = Napi::Array::New(a.env(), maxprocs);
   for (int i = 0; i < maxprocs; ++i) codes.Set(i, errcodes[i]);
   Napi::Array out = Napi::Array::New(a.env(), 2);
-  out.Set(0u, RegisterComm(a, inter));
+  out.Set(0u, Registered(a, inter));
   out.Set(1u, codes);
   return out;
 }
@@ -43,7 +52,7 @@ Napi::Value Addon::CommGetParent(const Napi::CallbackInfo& info) {
   Args a(this, info);
   MPI_Comm parent = MPI_COMM_NULL;
   a.Check(MPI_Comm_get_parent(&parent));
-  return RegisterComm(a, parent);
+  return Registered(a, parent);
 }
 
 // openPort(info) -> the port name.
@@ -70,7 +79,7 @@ Napi::Value Addon::CommAcceptConnect(const Napi::CallbackInfo& info, bool accept
   MPI_Comm inter = MPI_COMM_NULL;
   a.Check(accept ? MPI_Comm_accept(port.c_str(), hints, root, comm, &inter)
                  : MPI_Comm_connect(port.c_str(), hints, root, comm, &inter));
-  return RegisterComm(a, inter);
+  return Registered(a, inter);
 }
 
 // intercommMerge(comm, high) -> [user, internal] of the intracommunicator.
@@ -78,7 +87,7 @@ Napi::Value Addon::IntercommMerge(const Napi::CallbackInfo& info) {
   Args a(this, info);
   MPI_Comm out = MPI_COMM_NULL;
   a.Check(MPI_Intercomm_merge(a.Comm(0), a.Flag(1) ? 1 : 0, &out));
-  return RegisterComm(a, out);
+  return Registered(a, out);
 }
 
 // commRemoteSize(comm): the remote group's size, or -1 for an intracommunicator.
@@ -91,6 +100,14 @@ Napi::Value Addon::CommRemoteSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(a.env(), size);
 }
 
+// commRemoteGroup(comm) -> a group handle (lib/comm/group.ts) of the remote group.
+Napi::Value Addon::CommRemoteGroup(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  MPI_Group g;
+  a.Check(MPI_Comm_remote_group(a.Comm(0), &g));
+  return Napi::Number::New(a.env(), groups_.Add(g));
+}
+
 void Addon::DefineDynamic(Napi::Env env, Napi::Object exports) {
   static const Export table[] = {
       {"commSpawn", Method<&Addon::CommSpawn>},
@@ -101,6 +118,7 @@ void Addon::DefineDynamic(Napi::Env env, Napi::Object exports) {
       {"commConnect", Method<&Addon::CommAcceptConnect, false>},
       {"intercommMerge", Method<&Addon::IntercommMerge>},
       {"commRemoteSize", Method<&Addon::CommRemoteSize>},
+      {"commRemoteGroup", Method<&Addon::CommRemoteGroup>},
   };
   DefineExports(env, exports, this, table);
 }

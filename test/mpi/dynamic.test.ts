@@ -38,6 +38,10 @@ if (!openmpi) {
     assert.is(kids.size, size);
     assert.is(kids.remoteSize, 2);
     assert.is(kids.rank, rank);
+    const [local, remote] = [kids.group(), kids.remoteGroup()];
+    assert.equal([local.size, remote.size], [size, 2]);
+    local.free();
+    remote.free();
 
     // Point-to-point: ranks name the children.
     if (rank === 0) for (let c = 0; c < 2; c++) kids.send(Int32Array.of(c * 10), c, 1);
@@ -75,6 +79,9 @@ if (!openmpi) {
     assert.is(merged.size, size + 2);
     assert.is(merged.rank, rank);
     assert.not.ok(merged.isInter);
+    // What assumes one group is refused on the intercommunicator, not computed wrong.
+    assert.is(thrown(() => kids.allgather(Int32Array.of(1))).code, 'ERR_INTERCOMM');
+    assert.is(thrown(() => kids.split(0)).code, 'ERR_INTERCOMM');
     assert.is(merged.allreduce(Int32Array.of(1))[0], size + 2);
     if (rank === 0) {
       for (let c = 0; c < 2; c++) {
@@ -99,7 +106,7 @@ if (!openmpi) {
 
     // Operations on a disconnected intercommunicator are coded errors.
     for (const f of [() => kids.send(Int32Array.of(1), 0), () => kids.remoteSize, () => kids.barrier(), () => kids.disconnect(),
-      () => kids.merge()]) {
+      () => kids.merge(), () => kids.remoteGroup(), () => kids.irecv(new Int32Array(1), 0)]) {
       assert.is(thrown(f).code, 'ERR_COMM_DISCONNECTED');
     }
   });
