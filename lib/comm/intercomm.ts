@@ -9,7 +9,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { C, native } from '../addon/binding.js';
-import { checkRoot, describe, invalidParameterError, type BufferLike } from '../core/checks.js';
+import { checkRoot, describe, invalidParameterError, sameDtype, tooSmall, type BufferLike } from '../core/checks.js';
 import { ensureInit, libraryVersion } from '../core/env.js';
 import { codedError } from '../core/errors.js';
 import { withInfo, type InfoLike } from '../core/info.js';
@@ -19,7 +19,6 @@ import { Comm, PROC_NULL } from './comm.js';
 import { nameComm } from './names.js';
 import { Group } from './group.js';
 import { alloc, bufArg, type InPlace } from '../coll/args.js';
-import { sameDtype, tooSmall } from '../core/checks.js';
 import { typeScriptNodeArgs } from '../cli/launcher.js';
 
 /** The root argument of an intercommunicator collective, on the root's own process (MPI_ROOT). */
@@ -50,14 +49,14 @@ function requireDynamic(what: string): void {
     const lib = libraryVersion();
     dynamicRefusal = C.IMPLEMENTATION === 'mpich' && /ch4:ucx/.test(lib)
       ? 'MPICH built with the ch4:ucx device (MPICH 4.0.2 here) has no dynamic processes: its ucx netmod answers ' +
-        '"The function is currently not supported with ucx netmod". Use Open MPI, or an MPICH built with ch4:ofi'
+        '"The function is currently not supported with ucx netmod". Use Open MPI'
       : null;
   }
   if (dynamicRefusal !== null) throw codedError(Error, 'ERR_UNSUPPORTED_OPERATION', `${what}: ${dynamicRefusal}`);
 }
 
 /** The file that `command` runs (searched on PATH when it has no slash), or the coded error that it has none. */
-export function resolveCommand(command: string, what = 'spawn'): string {
+function resolveCommand(command: string, what = 'spawn'): string {
   const candidates = command.includes('/') ? [path.resolve(command)]
     : (process.env.PATH ?? '').split(path.delimiter).filter((d) => d !== '').map((d) => path.join(d, command));
   for (const file of candidates) {
@@ -83,8 +82,8 @@ function rootArg(options: { root?: number | undefined } | undefined, comm: Comm,
 
 function checkPort(port: unknown, what: string): string {
   if (typeof port !== 'string') throw invalidParameterError('ERR_INVALID_ARG_TYPE', `${what}: port`, 'a port name from openPort()', port);
-  // Open MPI's names are <job>.<vpid>:<tag>; MPICH's start with 'tag#'. Anything else would reach MPI,
-  // which for Open MPI 4.1 prints a help message and fails only after a time.
+  // Open MPI's names are <job>.<vpid>:<tag>; MPICH's start with 'tag#'. Open MPI 4.1 given anything else
+  // prints a help text ("Underlying runtime environment does not support accept/connect") and fails.
   const ok = port.length > 0 && port.length < C.MAX_PORT_NAME && !port.includes('\0') &&
     (C.IMPLEMENTATION === 'openmpi' ? /^\d+\.\d+:\d+$/.test(port) : C.IMPLEMENTATION === 'mpich' ? /^tag#/.test(port) : true);
   if (!ok) throw codedError(TypeError, 'ERR_PORT', `${what}: ${describe(port)} is not a port name (openPort() makes them)`);
@@ -115,13 +114,12 @@ let parentComm: Intercomm | null | undefined;
  * process was started otherwise. The same object on every call, until it is disconnected.
  */
 export function parent(): Intercomm | null {
-  if (parentComm === undefined || parentComm?.freed) {
-    if (parentComm?.freed) return null;
+  if (parentComm === undefined) {
     ensureInit();
     const r = native.commGetParent();
     parentComm = r === null ? null : new Intercomm(r[0], r[1], 'parent');
   }
-  return parentComm;
+  return parentComm?.freed ? null : parentComm;
 }
 
 const intercommOnly = (what: string) => codedError(TypeError, 'ERR_INTERCOMM',
