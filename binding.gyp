@@ -14,6 +14,7 @@
       "native/gpu/nccl.cc",
       "native/gpu/staging.cc",
       "native/mpi/coll.cc",
+      "native/mpi/dynamic.cc",
       "native/mpi/comm.cc",
       "native/mpi/env.cc",
       "native/mpi/fast.cc",

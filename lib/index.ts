@@ -1,5 +1,8 @@
 // mpi4node: MPI for Node.js. See README.md for the API tour.
-export { Comm, world, self, ANY_SOURCE, ANY_TAG, PROC_NULL, type Comparison, type ArrayOf } from './comm/comm.js';
+export { Comm, world, self, ANY_SOURCE, ANY_TAG, PROC_NULL, type Comparison, type ArrayOf, type IrecvOptions } from './comm/comm.js';
+// Dynamic processes and intercommunicators (comm.spawn, spawnNode, accept, connect: Comm methods added here).
+export { Intercomm, ROOT, parent, openPort, closePort, type SpawnOptions, type PortOptions } from './comm/intercomm.js';
+import { _refuseOneGroupMethods } from './comm/intercomm.js';
 export {
   Request, waitAll, waitAny, waitSome, testAll, testAny, testSome, iwaitAll, type Received,
 } from './core/request.js';
@@ -63,3 +66,6 @@ export type { DtypeInfo, TypedArrayConstructor } from './core/dtypes.js';
 export type { AdjacencyReason } from './topo/adjacency.js';
 export type { PayloadField, MessageErrorOptions, OperationDetails } from './wire/errors.js';
 export type { DecodeOptions, HeaderInit, MessageInit } from './wire/codec.js';
+
+// Last, once every module has added its Comm methods: those that assume one group throw on an Intercomm.
+_refuseOneGroupMethods();

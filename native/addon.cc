@@ -27,6 +27,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   DefineFast(env, exports);
   DefineHalf(env, exports);
   DefineWin(env, exports);
+  DefineDynamic(env, exports);
   GpuEnv::Define(this, env, exports);  // exports.gpu; loads nothing until first used
 }
 

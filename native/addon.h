@@ -65,6 +65,7 @@ class Addon : public Napi::Addon<Addon> {
   void DefineFast(Napi::Env env, Napi::Object exports);
   void DefineHalf(Napi::Env env, Napi::Object exports);
   void DefineWin(Napi::Env env, Napi::Object exports);
+  void DefineDynamic(Napi::Env env, Napi::Object exports);
 
   // mpi/env.cc
   Napi::Value Setup(const Napi::CallbackInfo& info);
@@ -95,6 +96,16 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value CommFree(const Napi::CallbackInfo& info);
   Napi::Value CommSetErrorsFatal(const Napi::CallbackInfo& info);
   Napi::Value SetErrorHook(const Napi::CallbackInfo& info);
+
+  // mpi/dynamic.cc: dynamic processes and intercommunicators.
+  Napi::Value CommSpawn(const Napi::CallbackInfo& info);
+  Napi::Value CommGetParent(const Napi::CallbackInfo& info);
+  Napi::Value OpenPort(const Napi::CallbackInfo& info);
+  Napi::Value ClosePort(const Napi::CallbackInfo& info);
+  Napi::Value CommAcceptConnect(const Napi::CallbackInfo& info, bool accept);
+  Napi::Value IntercommMerge(const Napi::CallbackInfo& info);
+  Napi::Value CommRemoteSize(const Napi::CallbackInfo& info);
+  Napi::Value CommRemoteGroup(const Napi::CallbackInfo& info);
 
   // mpi/p2p.cc: point-to-point, blocking or nonblocking by the last argument, and requests.
   Napi::Value Send(const Napi::CallbackInfo& info);

@@ -3,6 +3,6 @@
 // wait for that module's top-level await, which waits for the pool.)
 import { world } from '../../lib/index.js';
 
-export function verify(claim: { a: number; b: number; c: number }): { ok: boolean; rank: number } {
-  return { ok: claim.a * claim.b === claim.c, rank: world.rank };
+export function verify(claim: { a: number; b: number; c: number }): { ok: boolean; rank: number; pid: number } {
+  return { ok: claim.a * claim.b === claim.c, rank: world.rank, pid: process.pid };
 }

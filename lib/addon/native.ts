@@ -10,7 +10,7 @@ export type Buf = ArrayBufferView; // a typed array by the time it reaches the a
 export type CollOp = number | { fn: Function; commutative: boolean };
 
 export interface NativeConstants {
-  ANY_SOURCE: number; ANY_TAG: number; PROC_NULL: number; UNDEFINED: number;
+  ANY_SOURCE: number; ANY_TAG: number; PROC_NULL: number; UNDEFINED: number; ROOT: number; MAX_PORT_NAME: number;
   THREAD_SINGLE: number; THREAD_FUNNELED: number; THREAD_SERIALIZED: number; THREAD_MULTIPLE: number;
   IDENT: number; CONGRUENT: number; SIMILAR: number; UNEQUAL: number;
   WORLD: number; SELF: number; WORLD_INTERNAL: number; SELF_INTERNAL: number;
@@ -54,7 +54,20 @@ export interface Native {
   /** info: an info handle, -1 for none (MPI_INFO_NULL); the same for every `info` below. */
   commSplitShared(comm: number, key: number, info: number): [number, number] | null;
   commCompare(a: number, b: number): number;
-  commFree(comm: number): void;
+  /** MPI_Comm_free, or with `disconnect` MPI_Comm_disconnect. */
+  commFree(comm: number, disconnect?: boolean): void;
+  /** Dynamic processes (native/mpi/dynamic.cc): new intercommunicators as [user, internal] handles. */
+  commSpawn(command: string, argv: string[], maxprocs: number, info: number, root: number, comm: number): [[number, number], number[]];
+  commGetParent(): [number, number] | null;
+  openPort(info: number): string;
+  closePort(port: string): void;
+  commAccept(port: string, info: number, root: number, comm: number): [number, number];
+  commConnect(port: string, info: number, root: number, comm: number): [number, number];
+  intercommMerge(comm: number, high: boolean): [number, number];
+  /** The remote group's size; -1 for an intracommunicator. */
+  commRemoteSize(comm: number): number;
+  /** MPI_Comm_remote_group: a group handle. */
+  commRemoteGroup(comm: number): number;
   /** MPI_ERRORS_ARE_FATAL (true) or MPI_ERRORS_RETURN (false) on this communicator. */
   commSetErrorsFatal(comm: number, fatal: boolean): void;
   /** Whether MPI errors of calls on this handle go through setup's onMpiError first. */

@@ -368,14 +368,14 @@ export class Channel<T = any> {
   /** @internal A destination rank, checked against the communicator and the graph's edges. */
   _checkDest(dest: number, op: string, replying = false): number {
     if (!replying) this._checkOpen(op);
-    return this.#edge(checkRank(dest, this.#comm.size, 'dest'), op, true);
+    return this.#edge(checkRank(dest, this.#comm._peers(), 'dest'), op, true);
   }
 
   /** @internal A source rank or ANY_SOURCE, checked against the communicator and the graph's edges. */
   _checkSource(source: number, op: string): number {
     this._checkOpen(op);
     if (source === ANY_SOURCE) return source;
-    return this.#edge(checkRank(source, this.#comm.size, 'source'), op, false);
+    return this.#edge(checkRank(source, this.#comm._peers(), 'source'), op, false);
   }
 
   // `peer`, when the graph (if any) has the edge to it (sending) or from it.

@@ -147,7 +147,7 @@ export class Requester {
     if (expired.size >= EXPIRED_MAX) expired.delete(expired.keys().next().value!);
     expired.set(id, this.#ch);
     // To oneself without MPI: a send to oneself that no receive takes (no server) may never complete (MPICH).
-    if (p.dest === this.#ch.comm.rank) cancelHandler(this.#ch, p.dest, id);
+    if (p.dest === this.#ch.comm.rank && !this.#ch.comm.isInter) cancelHandler(this.#ch, p.dest, id);
     else this.#ch._transmit(p.dest, Lane.Cancel, CANCEL, id, false)?.catch(() => {}); // best effort: the reply is dropped anyway
     p.reject(err);
   }

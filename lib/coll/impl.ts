@@ -116,7 +116,7 @@ export function reduceAll(kind: All, c: Comm, h: number, nb: boolean, send: unkn
   const r = resultOf(given, data, n, what);
   const ret = kind === All.Allreduce ? native.allreduce(s, r, n, code, h, nb)
     : kind === All.Scan ? native.scan(s, r, n, code, h, nb) : native.exscan(s, r, n, code, h, nb);
-  return reduced(nb, h, ret, r, r, n, s, o, c.size, d);
+  return reduced(nb, h, ret, r, r, n, s, o, c._peers(), d); // 'avg' of an intercommunicator: over the remote group
 }
 
 // Persistent collectives (MPI-4 MPI_Allreduce_init & co.): checked as the nonblocking forms, then set up

@@ -1,7 +1,8 @@
 // Communicators and point-to-point messaging. Arguments are checked here, before MPI is called, so a
 // bad rank, tag or buffer is a TypeError/RangeError and the communicator stays usable.
 import { C, native, onMpiErrors, statusRecord } from '../addon/binding.js';
-import { asView, invalidParameterError, rankError, tagError, type BufferLike } from '../core/checks.js';
+import { asView, checkSignal, invalidParameterError, rankError, tagError, type BufferLike } from '../core/checks.js';
+import { AbortError } from '../wire/errors.js';
 import { fastResult, fastSlot, irecvFast, isendFast, recvFast, sendFast, setFastArgs, slotElementSize } from '../addon/fastpath.js';
 import { dtypeInfo, type Dtype, type TypedArray } from '../core/dtypes.js';
 import { ensureInit } from '../core/env.js';
@@ -78,11 +79,16 @@ export class Comm {
   #internal: number;
   #rank = -1;
   #size = -1;
+  /** The ranks point-to-point calls name: this group's size, or an intercommunicator's remote size. */
+  #peers = -1;
+  readonly #inter: boolean;
+  #disconnected = false;
 
-  /** @internal Made by world/self, dup and split. */
-  constructor(handle: number, internal: number) {
+  /** @internal Made by world/self, dup and split; `inter` for an Intercomm (lib/comm/intercomm.ts). */
+  constructor(handle: number, internal: number, inter = false) {
     this.#handle = handle;
     this.#internal = internal;
+    this.#inter = inter;
     nameComm(handle, internal, handle === C.WORLD ? 'world' : handle === C.SELF ? 'self' : `communicator ${handle}`);
   }
 
@@ -94,11 +100,29 @@ export class Comm {
 
   // World and self exist before MPI is initialised; rank and size are read on first use.
   #ready(): number {
-    if (this.#handle < 0) throw codedError(TypeError, 'ERR_COMM_FREED', 'this communicator was freed');
+    if (this.#handle < 0) {
+      throw this.#disconnected ? codedError(Error, 'ERR_COMM_DISCONNECTED', 'this intercommunicator was disconnected')
+        : codedError(TypeError, 'ERR_COMM_FREED', 'this communicator was freed');
+    }
     ensureInit();
     this.#rank = native.commRank(this.#handle);
     this.#size = native.commSize(this.#handle);
+    this.#peers = this.#inter ? native.commRemoteSize(this.#handle) : this.#size;
     return this.#size;
+  }
+
+  /**
+   * @internal How many ranks a point-to-point call (or a channel) may name: the size, or for an
+   * intercommunicator the remote group's size.
+   */
+  _peers(): number {
+    if (this.#size < 0) this.#ready();
+    return this.#peers;
+  }
+
+  /** Whether this is an intercommunicator (two groups; ranks name the remote group's processes). */
+  get isInter(): boolean {
+    return this.#inter;
   }
 
   get rank(): number {
@@ -117,14 +141,16 @@ export class Comm {
   // ---- argument checks: the in-range tests stay here, inline (the hot path); lib/core/checks.ts makes the errors ----
 
   #dest(dest: number): number {
-    const size = this.#size < 0 ? this.#ready() : this.#size;
+    if (this.#size < 0) this.#ready();
+    const size = this.#peers;
     if (typeof dest === 'number' && (dest >>> 0) === dest && dest < size) return dest;
     if (dest === PROC_NULL) return dest;
     throw rankError('dest', dest, size, 'PROC_NULL');
   }
 
   #source(source: number): number {
-    const size = this.#size < 0 ? this.#ready() : this.#size;
+    if (this.#size < 0) this.#ready();
+    const size = this.#peers;
     if (typeof source === 'number' && (source >>> 0) === source && source < size) return source;
     if (source === ANY_SOURCE || source === PROC_NULL) return source;
     throw rankError('source', source, size, 'ANY_SOURCE or PROC_NULL');
@@ -214,14 +240,20 @@ export class Comm {
 
   /** Frees this communicator and its private duplicate. World and self cannot be freed. */
   free(): void {
+    this._release(false);
+  }
+
+  /** @internal free(), or with `disconnect` MPI_Comm_disconnect (Intercomm.disconnect). */
+  _release(disconnect: boolean): void {
     const h = this.#h();
     if (h === C.WORLD || h === C.SELF) throw codedError(TypeError, 'ERR_COMM_PREDEFINED', 'world and self cannot be freed');
     errorHooks.delete(h);
     errorHooks.delete(this.#internal);
-    native.commFree(this.#internal);
-    native.commFree(h);
+    native.commFree(this.#internal, disconnect);
+    native.commFree(h, disconnect);
     this.#handle = this.#internal = -1;
-    this.#size = this.#rank = -1;
+    this.#size = this.#rank = this.#peers = -1;
+    this.#disconnected = disconnect;
   }
 
   // ---- blocking point-to-point ----
@@ -367,12 +399,15 @@ export class Comm {
 
   /**
    * Nonblocking receive into `buf`, or, given a dtype name, into a fresh array of the message's size;
-   * for a DeviceBuffer, a GpuRequest (see recv).
+   * for a DeviceBuffer, a GpuRequest (see recv). `options.signal` cancels the receive (MPI_Cancel): the
+   * Request then rejects with AbortError (code 'ABORT_ERR') and the message, when it comes, is left for
+   * the next receive; if it had already matched, the Request completes with it.
    */
   irecv(buf: DeviceBuffer, source?: number, tag?: number): GpuRequest<Status>;
-  irecv(buf: BufferLike, source?: number, tag?: number): Request<Status>;
-  irecv<D extends Dtype>(dtype: D, source?: number, tag?: number): Request<Received<ArrayOf<D>>>;
-  irecv(buf: BufferLike | DeviceBuffer | Dtype, source = ANY_SOURCE, tag = ANY_TAG): Request<Status> | Request<Received> | GpuRequest<Status> {
+  irecv(buf: BufferLike, source?: number, tag?: number, options?: IrecvOptions): Request<Status>;
+  irecv<D extends Dtype>(dtype: D, source?: number, tag?: number, options?: IrecvOptions): Request<Received<ArrayOf<D>>>;
+  irecv(buf: BufferLike | DeviceBuffer | Dtype, source = ANY_SOURCE, tag = ANY_TAG, options?: IrecvOptions): Request<Status> | Request<Received> | GpuRequest<Status> {
+    if (options !== undefined) return this.#irecvAbortable(buf, source, tag, options);
     if (typeof buf === 'string') {
       const info = dtypeInfo(buf);
       const s = this.#source(source), t = this.#tag(tag, true);
@@ -389,6 +424,27 @@ export class Comm {
     pin(v);
     return Request._recv(native.recv(v, s, t, this.#handle, true)!, v, s, t, this.#handle, this.#internal);
   }
+
+  // irecv with options: checked, then posted as without them and tied to the signal.
+  #irecvAbortable(buf: BufferLike | DeviceBuffer | Dtype, source: number, tag: number, options: IrecvOptions): Request<any> {
+    if (options === null || typeof options !== 'object') throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'irecv: options', 'an object', options);
+    const signal = checkSignal(options.signal, 'irecv: signal');
+    if (signal !== undefined && device !== undefined && device.is(buf)) {
+      throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'irecv: a DeviceBuffer receive takes no signal (its staged chunks cannot be cancelled one by one)');
+    }
+    const s = this.#source(source), t = this.#tag(tag, true);
+    const aborted = () => new AbortError(`irecv from ${s === ANY_SOURCE ? 'any source' : `rank ${s}`} was aborted`,
+      { operation: 'irecv', peer: s, cause: signal!.reason });
+    if (signal?.aborted) return Request._rejected(aborted());
+    const r = this.irecv(buf as BufferLike, s, t);
+    return signal === undefined ? r : r._abortOn(signal, aborted);
+  }
+}
+
+/** Options of Comm.irecv. */
+export interface IrecvOptions {
+  /** Cancels the receive when aborted (see Comm.irecv). */
+  signal?: AbortSignal | undefined;
 }
 
 /** All processes of the job. MPI is initialised on first use unless init() was called before. */

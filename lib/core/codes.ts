@@ -44,6 +44,8 @@ export const ARGUMENT_ERROR_CODES = [
   'ERR_INVALID_CHUNK',
   // One-sided communication (lib/rma/): a target range outside the target's window (MPI's class name).
   'ERR_RMA_RANGE',
+  // Dynamic processes (lib/comm/intercomm.ts): a command that cannot be run, a malformed port name.
+  'ERR_SPAWN_COMMAND', 'ERR_PORT',
 ] as const;
 export type ArgumentErrorCode = (typeof ARGUMENT_ERROR_CODES)[number];
 
@@ -59,6 +61,8 @@ export const STATE_ERROR_CODES = [
   'ERR_RMA_SYNC', 'ERR_WIN_FREED', 'ERR_RMA_FLAVOR',
   // An operation the MPI in use is known to get wrong or crash on (MPI's class name).
   'ERR_UNSUPPORTED_OPERATION',
+  // An intercommunicator after disconnect(); an operation mpi4node does not offer on intercommunicators.
+  'ERR_COMM_DISCONNECTED', 'ERR_INTERCOMM',
 ] as const;
 export type StateErrorCode = (typeof STATE_ERROR_CODES)[number];
 

@@ -93,6 +93,9 @@ function queueSpin(): void {
  * native promise (one microtask hop) instead of as a foreign thenable (three hops and two extra
  * promises), which is a measurable share of a Promise round trip (lib/core/settle.ts).
  */
+// Receives given an AbortSignal (Request._abortOn): the error each rejects with once MPI cancelled it.
+const aborting = new WeakMap<object, () => Error>();
+
 export class Request<T = Status> extends Settling<T> {
   // Every field costs a store (with a write barrier) per request, and small windows post millions of
   // requests a second: the fields are shared between kinds rather than one per purpose.
@@ -178,6 +181,7 @@ export class Request<T = Status> extends Settling<T> {
         return this.#fulfill(new Status(this.#peer, this.#tag, b.byteLength, rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T);
       }
       case Kind.Recv:
+        if (rec[off + STATUS.cancelled] !== 0 && aborting.has(this)) return this.#fail(aborting.get(this)!());
         if ((rec[off + STATUS.bytes] === STAGED_HEADER_BYTES && this.#internal >= 0) || this.#extra !== undefined) {
           return this.#staged(rec, off);
         }
@@ -262,6 +266,7 @@ export class Request<T = Status> extends Settling<T> {
     const info = this.#extra as DtypeInfo;
     if (this.#buffer !== undefined) return this.#received(this.#buffer, info, rec, off);
     if (rec[off + STATUS.message]! < 0) { // cancelled, or from PROC_NULL: no message to receive
+      if (rec[off + STATUS.cancelled] !== 0 && aborting.has(this)) throw aborting.get(this)!();
       const data = new info.array(0);
       this.#buffer = data;
       return { data, status: Status._fromRecord(rec, off, info.size) };
@@ -320,6 +325,21 @@ export class Request<T = Status> extends Settling<T> {
   cancel(): void {
     if (this.#kind === Kind.Coll) throw codedError(TypeError, 'ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
     if (this.#state === State.Pending) native.cancel(this.#slot);
+  }
+
+  /**
+   * @internal A receive that `signal` cancels: on abort MPI is asked to cancel it, and if MPI did, the
+   * request rejects with `error()` (a message that arrives later stays for the next receive); if the
+   * message was already matched, the request completes with it. Kept beside the request, not in a
+   * field, so requests without a signal pay nothing (the map is read only for a cancelled receive).
+   */
+  _abortOn(signal: AbortSignal, error: () => Error): this {
+    aborting.set(this, error);
+    // A weak reference, and no then(): the signal does not keep a settled request alive, and a
+    // rejection nobody awaits is still reported as unhandled.
+    const me = new WeakRef(this);
+    signal.addEventListener('abort', () => me.deref()?.cancel(), { once: true });
+    return this;
   }
 
   /**

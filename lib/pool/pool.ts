@@ -1,10 +1,13 @@
-// A task pool in the spirit of mpi4py.futures' MPIPoolExecutor, over ranks that exist (no spawn): every
-// rank of the communicator serves tasks, one rank (the root) submits them. A task is a function exported
-// by a module, named by a specifier every rank can import (an absolute path or file: URL): what travels
-// is the specifier, the export's name and the arguments (structured clone), never code. Built on
+// A task pool in the spirit of mpi4py.futures' MPIPoolExecutor, over ranks that exist (every rank of the
+// communicator serves tasks, one rank, the root, submits them) or over spawned workers ({ spawn: n }:
+// n processes run lib/pool/worker and only they run tasks; lib/comm/intercomm.ts spawns them). A task is
+// a function exported by a module, named by a specifier every rank can import (an absolute path or
+// file: URL): what travels is the specifier, the export's name and the arguments (structured clone),
+// never code. Built on
 // request/reply of one channel (lib/channel/rpc.ts): a failing task rejects with RemoteError carrying
 // the worker's error, stack included.
 import { checkComm, Comm } from '../comm/comm.js';
+import type { Intercomm } from '../comm/intercomm.js';
 import type { Channel } from '../channel/channel.js';
 import type { Server } from '../channel/rpc.js';
 import { invalidParameterError } from '../core/checks.js';
@@ -17,7 +20,21 @@ export interface PoolOptions {
   maxQueue?: number | undefined;
   /** Tasks run at once per worker (default 1). */
   perWorker?: number | undefined;
+  /**
+   * Spawn this many worker processes (MPI_Comm_spawn of Node running lib/pool/worker) and run the tasks
+   * there only; collective over the communicator, like spawn. Open MPI only (docs/dynamic.md).
+   */
+  spawn?: number | undefined;
+  /**
+   * Sign and verify every task and result with the job key of the environment (the channel option
+   * `auth: true`, docs/security.md): spawned workers read the same variables, and no key ever travels
+   * on a command line.
+   */
+  auth?: boolean | undefined;
 }
+
+/** @internal How a pool over spawned workers is laid out: its first `parents` ranks run no tasks. */
+interface Spawned { parents: number; release: () => void }
 
 interface Task { module: string; name: string; args: unknown[] }
 
@@ -36,7 +53,7 @@ export class Pool {
   #closed = false;
 
   /** @internal Opened by comm.pool(options) on every rank (collective in spirit: every rank serves). */
-  constructor(comm: Comm, options: PoolOptions = {}) {
+  constructor(comm: Comm, options: PoolOptions = {}, spawned?: Spawned) {
     checkComm(comm, 'pool: comm');
     if (options === null || typeof options !== 'object') throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'pool options', 'an object', options);
     const int = (v: unknown, name: string, dflt: number, min: number) => {
@@ -50,14 +67,20 @@ export class Pool {
     this.perWorker = int(options.perWorker, 'pool perWorker', 1, 1);
     this.#comm = comm;
     this.#load = new Array(comm.size).fill(0);
-    this.#ch = comm.channel<Task>('mpi4node/pool', { version: 1 });
+    // The parents of spawned workers never get a task (#pick takes the least loaded rank).
+    if (spawned !== undefined) this.#load.fill(Infinity, 0, spawned.parents);
+    if (options.auth !== undefined && typeof options.auth !== 'boolean') {
+      throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'pool auth', 'a boolean', options.auth);
+    }
+    this.#ch = comm.channel<Task>('mpi4node/pool', { version: 1, auth: options.auth === true });
     this.#server = this.#ch.serve(async (t) => {
       const mod = (await import(t.module)) as Record<string, unknown>;
       const fn = mod[t.name];
       if (typeof fn !== 'function') throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', `${t.module} exports no function '${t.name}'`);
       return await (fn as (...a: unknown[]) => unknown)(...t.args);
     }, { source: this.root });
-    this.done = this.#ch.irecv(this.root).then(() => this.#server.close()).then(() => this.#ch.close());
+    this.done = this.#ch.irecv(this.root).then(() => this.#server.close()).then(() => this.#ch.close())
+      .then(() => spawned?.release());
   }
 
   /** True on the rank that submits. */
@@ -143,5 +166,49 @@ declare module '../comm/comm.js' {
 }
 
 Comm.prototype.pool = function (this: Comm, options?: PoolOptions): Pool {
-  return new Pool(this, options);
+  if (options?.spawn === undefined) return new Pool(this, options);
+  return spawnPool(this, options);
 };
+
+// The worker entry next to this module: worker.ts under tsx, worker.js once built (dist/pool/worker.js
+// also for the CommonJS bundle, dist/cjs/index.js, whose import.meta.url is the bundle's).
+const WORKER = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : /\/cjs\/index\.js$/.test(import.meta.url) ? '../pool/worker.js' : './worker.js',
+  import.meta.url);
+
+// Spawns the workers, merges parents (low ranks) and workers into one communicator, and opens the pool
+// there; every parent's `done` frees that communicator and disconnects once the pool is shut down.
+function spawnPool(comm: Comm, options: PoolOptions): Pool {
+  const n = options.spawn;
+  if (!(Number.isSafeInteger(n) && n! >= 1 && n! <= 1024)) {
+    throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'pool spawn', 'an integer from 1 to 1024', n, RangeError);
+  }
+  const root = options.root ?? 0;
+  if (!(Number.isSafeInteger(root) && root >= 0 && root < comm.size)) {
+    throw invalidParameterError('ERR_ROOT', 'pool root', `a rank below ${comm.size}`, root, RangeError);
+  }
+  if (options.auth !== undefined && typeof options.auth !== 'boolean') {
+    throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'pool auth', 'a boolean', options.auth);
+  }
+  const inter = comm.spawnNode(WORKER, [String(root), options.auth === true ? 'auth' : 'plain'], n!, { root });
+  const merged = inter.merge(false);
+  const { spawn: _, ...rest } = options;
+  return new Pool(merged, rest, {
+    parents: comm.size,
+    release: () => {
+      merged.free();
+      inter.disconnect();
+    },
+  });
+}
+
+/** @internal The worker side of a spawned pool (lib/pool/worker.ts): serves until the root shuts it down. */
+export function _servePool(parent: Intercomm, root: number, auth: boolean): Pool {
+  const merged = parent.merge(true);
+  return new Pool(merged, { root, auth }, {
+    parents: parent.remoteSize,
+    release: () => {
+      merged.free();
+      parent.disconnect();
+    },
+  });
+}

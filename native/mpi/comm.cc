@@ -85,6 +85,8 @@ Napi::Value Addon::CommCompare(const Napi::CallbackInfo& info) {
   return Napi::Number::New(a.env(), result);
 }
 
+// commFree(comm, disconnect): MPI_Comm_free, or with `disconnect` MPI_Comm_disconnect (waits for the
+// communicator's pending traffic; what ends a connection to spawned or connected processes).
 Napi::Value Addon::CommFree(const Napi::CallbackInfo& info) {
   Args a(this, info);
   const int h = a.Int(0);
@@ -95,7 +97,7 @@ Napi::Value Addon::CommFree(const Napi::CallbackInfo& info) {
     --hooks_;
   }
   ProcessState::Get().RemoveComm(h);
-  a.Check(MPI_Comm_free(&c));
+  a.Check(a.Flag(1) ? MPI_Comm_disconnect(&c) : MPI_Comm_free(&c));
   return a.env().Undefined();
 }
 

@@ -111,6 +111,8 @@ Napi::Value Addon::Constants(const Napi::CallbackInfo& info) {
   o.Set("ANY_TAG", static_cast<int>(MPI_ANY_TAG));
   o.Set("PROC_NULL", static_cast<int>(MPI_PROC_NULL));
   o.Set("UNDEFINED", static_cast<int>(MPI_UNDEFINED));
+  o.Set("ROOT", static_cast<int>(MPI_ROOT));
+  o.Set("MAX_PORT_NAME", static_cast<int>(MPI_MAX_PORT_NAME));
   o.Set("THREAD_SINGLE", static_cast<int>(MPI_THREAD_SINGLE));
   o.Set("THREAD_FUNNELED", static_cast<int>(MPI_THREAD_FUNNELED));
   o.Set("THREAD_SERIALIZED", static_cast<int>(MPI_THREAD_SERIALIZED));

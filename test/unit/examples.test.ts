@@ -57,4 +57,20 @@ test(`train at ${np} ranks: TF.js data-parallel, weights bitwise equal after eve
   assert.match(out, /model\.fit, 5 epochs through distributedOptimizer\(\): loss [0-9.]+, weights bitwise equal on every rank/);
 });
 
+test('verify-pool with 2 spawned, authenticated verifiers, then a rolling upgrade of spawned provers (Open MPI; MPICH ch4:ucx refuses with a coded error)', () => {
+  const r = spawnSync(process.execPath, [cli, 'run', '-n', '1', 'examples/verify-pool.ts', '--spawn', '2', '--auth'], {
+    cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, MPI4NODE_AUTH_KEY: '1:00112233445566778899aabbccddeeff' },
+  });
+  if (addonAbi() === 'mpich') {
+    assert.is.not(r.status, 0);
+    assert.match(r.stderr, /ERR_UNSUPPORTED_OPERATION[\s\S]*ch4:ucx|ch4:ucx[\s\S]*ERR_UNSUPPORTED_OPERATION/);
+    return;
+  }
+  assert.is(r.status, 0, `exit ${r.status} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`.slice(-4000));
+  assert.match(r.stdout, 'verify-pool: 40 claims, wrong: [4, 13, 22, 31]');
+  assert.match(r.stdout, '2 spawned verifier process(es), none of them this one: true, every message signed');
+  assert.match(r.stdout, 'rolling upgrade: 10 claims answered in 1.0, 10 in 2.0 (ids 10..19), wrong: [5, 12, 19]; ' +
+    'after retiring 1.x a 1.0 request got RemoteError (SchemaMismatchError)');
+});
+
 test.run();
