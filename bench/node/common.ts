@@ -10,7 +10,7 @@
 // rank for whole scheduler slices until compilation settles (measured: with 2 000, the first size's
 // average was 2-10x its steady state). The emitted "warmup" is the count actually run.
 import { readFileSync } from 'node:fs';
-import type { Comm, ThreadLevel } from '../../lib/index.js';
+import { type Comm, type ThreadLevel, wtime } from '../../lib/index.js';
 
 export interface BenchSpec {
   name: string;
@@ -164,6 +164,21 @@ export async function settle(comm: Comm, warm: () => unknown): Promise<void> {
   await warm();
   await new Promise((resolve) => setTimeout(resolve, 300));
   sync(comm);
+}
+
+/**
+ * Seconds that `iters` rounds take after `warmup` untimed ones (`ready` runs between them). Two calls of
+ * one loop, as OSU's skip-then-time loop would be in C: a switch to timing inside a loop the JIT has
+ * already optimised is a call site it never saw, and reaching it deoptimises the loop for the rounds
+ * that are timed (V8's "Insufficient type feedback for call"; osu_mbw_mr at 8 B ran ~5x slower so).
+ */
+export async function timeRounds(rounds: (n: number) => unknown, iters: number, warmup: number, ready?: () => void,
+  now: () => number = wtime): Promise<number> {
+  await rounds(warmup);
+  ready?.();
+  const t0 = now();
+  await rounds(iters);
+  return now() - t0;
 }
 
 /** Untimed iterations for `settle`: the JIT warm-up, or the explicit --warmup. */

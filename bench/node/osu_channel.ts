@@ -4,8 +4,8 @@
 // receive). --mode blocking: channel.send/channel.recv; --mode promise: await isend / await irecv.
 // Compared in bench/run.ts with a raw world.send of the same bytes. Prints nothing and exits 0 when
 // this build of the library has no channels.
-import { init, world, wtime } from '../../lib/index.js';
-import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, settle, settleIters, sync, type BenchSpec } from './common.js';
+import { init, world } from '../../lib/index.js';
+import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, settle, settleIters, sync, timeRounds, type BenchSpec } from './common.js';
 
 const spec: BenchSpec = {
   name: 'osu_channel', dmin: 1, dmax: 4194304, multiple: 1,
@@ -23,25 +23,28 @@ const ch = world.channel('osu', { version: 1, dtype: 'uint8' });
 const sbuf = buffer(Math.max(...o.sizes));
 const pages = pagesOf(world);
 
-function blocking(s: Uint8Array, iters: number, warmup: number): number {
-  let t0 = wtime();
-  for (let i = 0; i < warmup + iters; i++) {
-    if (i === warmup) t0 = wtime();
-    if (rank === 0) {
-      ch.send(peer, s);
-      ch.recv(peer);
-    } else {
-      ch.recv(peer);
-      ch.send(peer, s);
-    }
-  }
-  return wtime() - t0;
+function blocking(s: Uint8Array, iters: number, warmup: number): Promise<number> {
+  return timeRounds((n) => blockingRounds(s, n), iters, warmup);
 }
 
-async function promise(s: Uint8Array, iters: number, warmup: number): Promise<number> {
-  let t0 = wtime();
-  for (let i = 0; i < warmup + iters; i++) {
-    if (i === warmup) t0 = wtime();
+function blockingRounds(s: Uint8Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    if (rank === 0) {
+      ch.send(peer, s);
+      ch.recv(peer);
+    } else {
+      ch.recv(peer);
+      ch.send(peer, s);
+    }
+  }
+}
+
+function promise(s: Uint8Array, iters: number, warmup: number): Promise<number> {
+  return timeRounds((n) => promiseRounds(s, n), iters, warmup);
+}
+
+async function promiseRounds(s: Uint8Array, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
     if (rank === 0) {
       await ch.isend(peer, s);
       await ch.irecv(peer);
@@ -50,7 +53,6 @@ async function promise(s: Uint8Array, iters: number, warmup: number): Promise<nu
       await ch.isend(peer, s);
     }
   }
-  return wtime() - t0;
 }
 
 const run = o.mode === 'blocking' ? blocking : promise;

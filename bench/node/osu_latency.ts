@@ -1,8 +1,8 @@
 // osu_latency method through mpi4node: 2 ranks ping-pong; latency = elapsed / (2 * iters), half a round
 // trip, in microseconds. --mode blocking: world.send/world.recv; --mode promise: await world.isend /
 // await world.irecv, the same order of operations as the C program. See common.ts for the options.
-import { init, world, wtime } from '../../lib/index.js';
-import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, settle, settleIters, sync, type BenchSpec } from './common.js';
+import { init, world } from '../../lib/index.js';
+import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, settle, settleIters, sync, timeRounds, type BenchSpec } from './common.js';
 
 const spec: BenchSpec = {
   name: 'osu_latency', dmin: 0, dmax: 4194304, multiple: 1,
@@ -17,10 +17,12 @@ const sbuf = buffer(max), rbuf = buffer(max);
 const pages = pagesOf(world);
 const thread = o.threadLevel;
 
-function blocking(s: Uint8Array, r: Uint8Array, iters: number, warmup: number): number {
-  let t0 = wtime();
-  for (let i = 0; i < warmup + iters; i++) {
-    if (i === warmup) t0 = wtime();
+function blocking(s: Uint8Array, r: Uint8Array, iters: number, warmup: number): Promise<number> {
+  return timeRounds((n) => blockingRounds(s, r, n), iters, warmup);
+}
+
+function blockingRounds(s: Uint8Array, r: Uint8Array, n: number): void {
+  for (let i = 0; i < n; i++) {
     if (rank === 0) {
       world.send(s, 1, 1);
       world.recv(r, 1, 1);
@@ -29,13 +31,14 @@ function blocking(s: Uint8Array, r: Uint8Array, iters: number, warmup: number): 
       world.send(s, 0, 1);
     }
   }
-  return wtime() - t0;
 }
 
-async function promise(s: Uint8Array, r: Uint8Array, iters: number, warmup: number): Promise<number> {
-  let t0 = wtime();
-  for (let i = 0; i < warmup + iters; i++) {
-    if (i === warmup) t0 = wtime();
+function promise(s: Uint8Array, r: Uint8Array, iters: number, warmup: number): Promise<number> {
+  return timeRounds((n) => promiseRounds(s, r, n), iters, warmup);
+}
+
+async function promiseRounds(s: Uint8Array, r: Uint8Array, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
     if (rank === 0) {
       await world.isend(s, 1, 1);
       await world.irecv(r, 1, 1);
@@ -44,7 +47,6 @@ async function promise(s: Uint8Array, r: Uint8Array, iters: number, warmup: numb
       await world.isend(s, 0, 1);
     }
   }
-  return wtime() - t0;
 }
 
 const run = o.mode === 'blocking' ? blocking : promise;

@@ -4,7 +4,7 @@
 // + iwaitAll (one Promise for the window) and Promise ack; persistent: 64 persistent requests made once
 // per size, startAll(...).wait() (MPI_Startall + MPI_Waitall) and blocking ack.
 import { iwaitAll, startAll, waitAll, world, type Prequest, type Request, type Status } from '../../lib/index.js';
-import { buffer, itersFor, settle, settleIters, sync, type BenchSpec, type Options } from './common.js';
+import { buffer, itersFor, settle, settleIters, sync, timeRounds, type BenchSpec, type Options } from './common.js';
 import type { Mode } from './common.js';
 
 export const WINDOW = 64;
@@ -19,13 +19,8 @@ export function windowOf(mode: Mode, sender: boolean, peer: number, s: Uint8Arra
   if (mode === 'persistent') {
     persistent = Array.from({ length: WINDOW }, () => (sender ? world.sendInit(s, peer, 100) : world.recvInit(r, peer, 100)));
   }
-  const run: Window = async (iters, warmup, ready) => {
-    let t0 = now();
-    for (let i = 0; i < warmup + iters; i++) {
-      if (i === warmup) {
-        ready?.();
-        t0 = now();
-      }
+  const rounds = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
       if (mode === 'persistent') {
         startAll(persistent).wait();
       } else {
@@ -37,8 +32,8 @@ export function windowOf(mode: Mode, sender: boolean, peer: number, s: Uint8Arra
       else if (sender) world.recv(ackR, peer, 101);
       else world.send(ackS, peer, 101);
     }
-    return now() - t0;
   };
+  const run: Window = (iters, warmup, ready) => timeRounds(rounds, iters, warmup, ready, now);
   return { run, close: () => persistent.forEach((p) => p.free()) };
 }
 
