@@ -26,6 +26,8 @@ export class Prequest<T = Status> {
   readonly #keep: unknown;
   readonly #divisor: number;
   #current: Request<any> | undefined;
+  /** The startAll call that last listed this request (finds one listed twice in one pass). */
+  #listed = 0;
 
   /** @internal Made by comm.sendInit/recvInit and the collectives' *Init methods. */
   constructor(id: number, kind: PKind, buffer: TypedArray | undefined, peer: number, tag: number, comm: number,
@@ -90,6 +92,7 @@ export class Prequest<T = Status> {
       throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'prequests', 'a non-empty array of persistent requests', ps);
     }
     if (ids.length < ps.length) ids = new Int32Array(Math.max(ps.length, ids.length * 2));
+    const listing = ++listings;
     for (let i = 0; i < ps.length; i++) {
       const p = ps[i];
       if (!(p instanceof Prequest)) {
@@ -100,9 +103,10 @@ export class Prequest<T = Status> {
           'a batch completes without running the division');
       }
       ids[i] = p.#startable('startAll');
-      for (let j = 0; j < i; j++) {
-        if (ps[j] === p) throw codedError(Error, 'ERR_REQUEST_ACTIVE', `startAll: prequests[${i}] is also prequests[${j}]`);
+      if (p.#listed === listing) {
+        throw codedError(Error, 'ERR_REQUEST_ACTIVE', `startAll: prequests[${i}] is also prequests[${ps.indexOf(p)}]`);
       }
+      p.#listed = listing;
     }
     const batch = Request._coll<void>(native.startAll(ids, ps.length), ps[0]!.#comm, undefined, undefined, ps, 0)
       ._label(`startAll of ${ps.length} persistent request(s)`);
@@ -128,6 +132,8 @@ export class Prequest<T = Status> {
 }
 
 let ids = new Int32Array(64);
+// Numbers startAll calls (Prequest #listed).
+let listings = 0;
 
 /**
  * Starts every persistent request of `ps` at once (MPI_Startall) and returns one Request that resolves

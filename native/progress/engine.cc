@@ -195,14 +195,20 @@ int Engine::StartPersistent(int id, double* status, int* rc) {
 }
 
 int Engine::StartBatch(const int32_t* ids, int n, int* rc) {
-  *rc = MPI_SUCCESS;
-  for (int k = 0; k < n && *rc == MPI_SUCCESS; ++k) {
-    *rc = CheckStartable(ids[k]);
-    for (int j = 0; j < k && *rc == MPI_SUCCESS; ++j) {
-      if (ids[j] == ids[k]) *rc = kErrRequestActive;  // the same request twice in one batch
+  // Each request is marked active once checked, so one listed twice is found active the second time:
+  // one pass, where comparing every pair cost ~8k comparisons for a window of 128.
+  const auto unmark = [&](int upTo) {
+    for (int k = 0; k < upTo; ++k) persist_[ids[k]].active = false;
+  };
+  int marked = 0;
+  for (; marked < n; ++marked) {
+    *rc = CheckStartable(ids[marked]);
+    if (*rc != MPI_SUCCESS) {
+      unmark(marked);
+      return -1;
     }
+    persist_[ids[marked]].active = true;
   }
-  if (*rc != MPI_SUCCESS) return -1;
   for (int k = 0; k < n; ++k) {
     if (persist_[ids[k]].isRecv) DriveAhead(persist_[ids[k]].env);
   }
@@ -212,9 +218,9 @@ int Engine::StartBatch(const int32_t* ids, int n, int* rc) {
   if (*rc != MPI_SUCCESS) {
     RemoveBatchAt(slots_[slot].index);
     FreeSlot(slot);
+    unmark(n);
     return -1;
   }
-  for (int k = 0; k < n; ++k) persist_[ids[k]].active = true;
   poller_.Arm();
   return slot;
 }
