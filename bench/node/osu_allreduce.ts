@@ -21,25 +21,35 @@ const max = Math.max(4, ...o.sizes);
 const sbuf = new Float32Array(buffer(max).buffer), rbuf = new Float32Array(buffer(max).buffer);
 const pages = pagesOf(world);
 
+// Warm-up and timed rounds are two calls of one loop (see timeRounds in common.ts for why).
 function blocking(s: Float32Array, r: Float32Array, iters: number, warmup: number): number {
+  blockingRounds(s, r, warmup);
+  return blockingRounds(s, r, iters);
+}
+
+/** Seconds spent inside the allreduce calls of `n` rounds. */
+function blockingRounds(s: Float32Array, r: Float32Array, n: number): number {
   let total = 0;
-  for (let i = 0; i < warmup + iters; i++) {
+  for (let i = 0; i < n; i++) {
     const t0 = wtime();
     world.allreduce(s, 'sum', r);
-    const t1 = wtime();
-    if (i >= warmup) total += t1 - t0;
+    total += wtime() - t0;
     world.barrier();
   }
   return total;
 }
 
 async function promise(s: Float32Array, r: Float32Array, iters: number, warmup: number): Promise<number> {
+  await promiseRounds(s, r, warmup);
+  return promiseRounds(s, r, iters);
+}
+
+async function promiseRounds(s: Float32Array, r: Float32Array, n: number): Promise<number> {
   let total = 0;
-  for (let i = 0; i < warmup + iters; i++) {
+  for (let i = 0; i < n; i++) {
     const t0 = wtime();
     await world.iallreduce(s, 'sum', r);
-    const t1 = wtime();
-    if (i >= warmup) total += t1 - t0;
+    total += wtime() - t0;
     world.barrier();
   }
   return total;
