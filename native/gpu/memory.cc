@@ -118,6 +118,36 @@ Napi::Value GpuEnv::CopyDevice(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// copyDeviceAsync(dst, dstOffset, src, srcOffset, bytes) -> op id: device -> device on the copy stream,
+// ordered after the last work on both buffers at post time, and recorded as the last work on both, so
+// that later device work (an NCCL collective, another copy) waits for it on the device. The host never
+// waits; the poller completes the op when its event has completed.
+Napi::Value GpuEnv::CopyDeviceAsync(const Napi::CallbackInfo& info) {
+  Args a(addon_, info, Args::kNoMpi);
+  Napi::Env env = a.env();
+  DeviceMem& dst = Mem(env, a.Int(0));
+  DeviceMem& src = Mem(env, a.Int(2));
+  const size_t dOff = a.Size(1), sOff = a.Size(3), bytes = a.Size(4);
+  CheckRange(env, dst, dOff, bytes);
+  CheckRange(env, src, sOff, bytes);
+  GpuErr err;
+  DeviceGuard guard(cuda(), dst.device);
+  cudaStream_t s = CopyStream(dst.device, &err);
+  if (!err.ok()) Throw(env, err);
+  Check(env, After(s, dst));
+  if (&src != &dst) Check(env, After(s, src));
+  if (bytes > 0) {
+    Check(env, cuda().MemcpyAsync(static_cast<char*>(dst.ptr) + dOff, static_cast<char*>(src.ptr) + sOff, bytes,
+                                  cudaMemcpyDeviceToDevice, s));
+  }
+  GpuOp op;
+  op.ev = Record(s, dst.device, &err);
+  if (!err.ok()) Throw(env, err);
+  dst.last = op.ev;
+  src.last = op.ev;
+  return Napi::Number::New(env, AddOp(std::move(op)));
+}
+
 static Napi::Value AsyncCopy(GpuEnv& g, const Args& a, bool toDevice) {
   Napi::Env env = a.env();
   DeviceMem& m = g.Mem(env, a.Int(0));
@@ -179,6 +209,7 @@ void GpuEnv::DefineMemory(Napi::Env env, Napi::Object gpu) {
       {"copyIn", Method<&GpuEnv::CopyIn>},
       {"copyOut", Method<&GpuEnv::CopyOut>},
       {"copyDevice", Method<&GpuEnv::CopyDevice>},
+      {"copyDeviceAsync", Method<&GpuEnv::CopyDeviceAsync>},
       {"copyInAsync", Method<&GpuEnv::CopyInAsync>},
       {"copyOutAsync", Method<&GpuEnv::CopyOutAsync>},
       {"memset", Method<&GpuEnv::Memset>},
