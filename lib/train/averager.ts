@@ -3,7 +3,9 @@
 //
 // - Arrays are registered once, in the same order on every rank (checked at the first average()), and
 //   fused into buckets of at most `bucketBytes` (default 25 MiB, DDP's): one allreduce per bucket
-//   instead of one per tensor, each over a staging buffer the averager owns.
+//   instead of one per tensor, each over a staging buffer the averager owns, except where the bucket's
+//   arrays already lie end to end in one buffer (one array, or views of one Float32Array, as DDP's
+//   gradient_as_bucket_view): that bucket is reduced where it is, with no packing or unpacking.
 // - average() packs bucket 0, starts its nonblocking allreduce-avg, packs bucket 1 while that runs, and
 //   so on; then it waits for the buckets in order and unpacks each into the caller's arrays.
 //   averageSync() runs one blocking allreduce per bucket.
@@ -53,6 +55,8 @@ interface Bucket {
   wide: Float32Array | undefined;
   /** Device buckets of several arrays: each array's place in `flat`. */
   views: DeviceBuffer[] | undefined;
+  /** `flat` is the arrays' own memory (one array, or views laid end to end in one buffer): nothing to pack. */
+  inPlace: boolean;
 }
 
 const DEVICE_DTYPES = new Set(['float32', 'float64', 'float16', 'bfloat16']);
@@ -172,15 +176,19 @@ export class GradientAverager {
       if (first instanceof DeviceBuffer) {
         const flat = cur.length === 1 ? first : new DeviceBuffer(first.dtype, n);
         const views = cur.length === 1 ? undefined : cur.map((a, i) => flat.subarray(offsets[i]!, offsets[i]! + a.length));
-        buckets.push({ arrays: cur, offsets, flat, wide: undefined, views });
+        buckets.push({ arrays: cur, offsets, flat, wide: undefined, views, inPlace: views === undefined });
         cur = [];
         bytes = 0;
         return;
       }
       const half = this.compression !== 'none';
-      const flat = half ? new Uint16Array(n) : new (first.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(n);
+      const Ctor = first.constructor as Float32ArrayConstructor | Float64ArrayConstructor;
+      // Arrays that already lie end to end in one buffer are reduced where they are (no staging copies).
+      const host = cur as GradArray[];
+      const inPlace = !half && host.every((a, i) => i === 0 || (a.buffer === first.buffer && a.byteOffset === host[i - 1]!.byteOffset + host[i - 1]!.byteLength));
+      const flat = inPlace ? new Ctor(first.buffer as ArrayBuffer, first.byteOffset, n) : half ? new Uint16Array(n) : new Ctor(n);
       pin(flat);
-      buckets.push({ arrays: cur, offsets, flat, wide: half ? new Float32Array(n) : undefined, views: undefined });
+      buckets.push({ arrays: cur, offsets, flat, wide: half ? new Float32Array(n) : undefined, views: undefined, inPlace });
       cur = [];
       bytes = 0;
     };
@@ -207,12 +215,14 @@ export class GradientAverager {
   }
 
   #pack(b: Bucket): void {
+    if (b.inPlace) return;
     const wire = this.compression === 'none' ? (b.flat as GradArray) : b.wide!;
     for (let i = 0; i < b.arrays.length; i++) wire.set(b.arrays[i] as GradArray, b.offsets[i]);
     if (wire !== b.flat) toHalf(wire, this.compression as HalfDtype, b.flat as Uint16Array);
   }
 
   #unpack(b: Bucket): void {
+    if (b.inPlace) return;
     let wire = b.flat as GradArray;
     if (this.compression !== 'none') wire = fromHalf(b.flat as Uint16Array, this.compression as HalfDtype, b.wide!);
     for (let i = 0; i < b.arrays.length; i++) {
