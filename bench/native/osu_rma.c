@@ -25,11 +25,7 @@ int main(int argc, char **argv) {
   osu_opts o;
   int rank, nranks;
   int thread = osu_setup(&argc, &argv, &bench, &o, &rank, &nranks);
-  if (nranks != 2) {
-    if (rank == 0) fprintf(stderr, "%s: needs exactly 2 ranks, got %d\n", bench.name, nranks);
-    MPI_Finalize();
-    return 2;
-  }
+  osu_need_ranks(&bench, rank, nranks, 2);
   size_t max = (size_t)osu_max_size(&o);
   if (max < 16) max = 16;
   osu_buf buf;

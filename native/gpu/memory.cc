@@ -101,21 +101,33 @@ Napi::Value GpuEnv::CopyOut(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The arguments of a device -> device copy: (dst, dstOffset, src, srcOffset, bytes), ranges checked.
+struct DeviceCopy {
+  DeviceMem& dst;
+  DeviceMem& src;
+  char* to;
+  const char* from;
+  size_t bytes;
+  cudaError_t Enqueue(CudaApi& cuda, cudaStream_t s) const {
+    return cuda.MemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, s);
+  }
+};
+static DeviceCopy DeviceCopyArgs(GpuEnv& g, const Args& a) {
+  DeviceMem& dst = g.Mem(a.env(), a.Int(0));
+  DeviceMem& src = g.Mem(a.env(), a.Int(2));
+  const size_t dOff = a.Size(1), sOff = a.Size(3), bytes = a.Size(4);
+  CheckRange(a.env(), dst, dOff, bytes);
+  CheckRange(a.env(), src, sOff, bytes);
+  return {dst, src, static_cast<char*>(dst.ptr) + dOff, static_cast<const char*>(src.ptr) + sOff, bytes};
+}
+
 // copyDevice(dst, dstOffset, src, srcOffset, bytes): device -> device, blocking.
 Napi::Value GpuEnv::CopyDevice(const Napi::CallbackInfo& info) {
   Args a(addon_, info, Args::kNoMpi);
-  Napi::Env env = a.env();
-  DeviceMem& dst = Mem(env, a.Int(0));
-  DeviceMem& src = Mem(env, a.Int(2));
-  const size_t dOff = a.Size(1), sOff = a.Size(3), bytes = a.Size(4);
-  CheckRange(env, dst, dOff, bytes);
-  CheckRange(env, src, sOff, bytes);
-  if (bytes == 0) return env.Undefined();
-  Blocking(*this, env, dst, &src, [&](cudaStream_t s) {
-    return cuda().MemcpyAsync(static_cast<char*>(dst.ptr) + dOff, static_cast<char*>(src.ptr) + sOff, bytes,
-                              cudaMemcpyDeviceToDevice, s);
-  });
-  return env.Undefined();
+  const DeviceCopy c = DeviceCopyArgs(*this, a);
+  if (c.bytes == 0) return a.env().Undefined();
+  Blocking(*this, a.env(), c.dst, &c.src, [&](cudaStream_t s) { return c.Enqueue(cuda(), s); });
+  return a.env().Undefined();
 }
 
 // copyDeviceAsync(dst, dstOffset, src, srcOffset, bytes) -> op id: device -> device on the copy stream,
@@ -125,26 +137,19 @@ Napi::Value GpuEnv::CopyDevice(const Napi::CallbackInfo& info) {
 Napi::Value GpuEnv::CopyDeviceAsync(const Napi::CallbackInfo& info) {
   Args a(addon_, info, Args::kNoMpi);
   Napi::Env env = a.env();
-  DeviceMem& dst = Mem(env, a.Int(0));
-  DeviceMem& src = Mem(env, a.Int(2));
-  const size_t dOff = a.Size(1), sOff = a.Size(3), bytes = a.Size(4);
-  CheckRange(env, dst, dOff, bytes);
-  CheckRange(env, src, sOff, bytes);
+  const DeviceCopy c = DeviceCopyArgs(*this, a);
   GpuErr err;
-  DeviceGuard guard(cuda(), dst.device);
-  cudaStream_t s = CopyStream(dst.device, &err);
+  DeviceGuard guard(cuda(), c.dst.device);
+  cudaStream_t s = CopyStream(c.dst.device, &err);
   if (!err.ok()) Throw(env, err);
-  Check(env, After(s, dst));
-  if (&src != &dst) Check(env, After(s, src));
-  if (bytes > 0) {
-    Check(env, cuda().MemcpyAsync(static_cast<char*>(dst.ptr) + dOff, static_cast<char*>(src.ptr) + sOff, bytes,
-                                  cudaMemcpyDeviceToDevice, s));
-  }
+  Check(env, After(s, c.dst));
+  if (&c.src != &c.dst) Check(env, After(s, c.src));
+  if (c.bytes > 0) Check(env, c.Enqueue(cuda(), s));
   GpuOp op;
-  op.ev = Record(s, dst.device, &err);
+  op.ev = Record(s, c.dst.device, &err);
   if (!err.ok()) Throw(env, err);
-  dst.last = op.ev;
-  src.last = op.ev;
+  c.dst.last = op.ev;
+  c.src.last = op.ev;
   return Napi::Number::New(env, AddOp(std::move(op)));
 }
 
