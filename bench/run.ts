@@ -43,7 +43,7 @@ interface Options {
 
 function usage(message?: string): never {
   if (message) console.error(`bench: ${message}`);
-  console.error('usage: node --import tsx bench/run.ts [--quick] [--reps N] [--out DIR] [--only latency,channel,bw,allreduce,averager] [--no-memory] [--publish] [--thread-level L] [--wait-idle]');
+  console.error('usage: node --import tsx bench/run.ts [--quick] [--reps N] [--out DIR] [--only latency,channel,bw,allreduce,message,rma,averager] [--no-memory] [--publish] [--thread-level L] [--wait-idle]');
   process.exit(2);
 }
 

@@ -31,7 +31,7 @@ export {
   Window, type WindowOptions, type WindowFlavor, type FenceAssert, type LockAssert, type LockType, type RmaOpName,
 } from './rma/window.js';
 // Training: a bucketed gradient averager (lib/train/).
-export { GradientAverager, type AveragerOptions, type Compression, type GradArray } from './train/averager.js';
+export { GradientAverager, type AveragerOptions, type Compression, type Grad, type GradArray } from './train/averager.js';
 export { ParameterServer, ParameterBlock, sgd, type ServerRound } from './train/patterns.js';
 // Versioned channels (comm.channel), request/reply and agent graphs (comm.graph): Comm methods added here.
 export {

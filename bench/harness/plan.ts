@@ -9,7 +9,8 @@ import type { Command } from './exec.js';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export type BenchName = 'latency' | 'bw' | 'allreduce' | 'channel' | 'mbw_mr';
+export type BenchName = 'latency' | 'bw' | 'allreduce' | 'channel' | 'mbw_mr' | RmaBench;
+export type RmaBench = 'put_latency' | 'get_latency' | 'acc_latency';
 
 export interface Variant {
   bench: BenchName;
@@ -29,7 +30,10 @@ export interface Group {
 
 export interface PlanInput {
   quick: boolean;
-  native: { latency: string; bw: string; allreduce: string; iallreduce: string; bwPersistent: string; mbwMr: string };
+  native: {
+    latency: string; bw: string; allreduce: string; iallreduce: string; bwPersistent: string; mbwMr: string;
+    putLatency: string; getLatency: string; accLatency: string;
+  };
   /** python3 with mpi4py, or null to skip that column. */
   python: string | null;
   /** Thread level requested on every side (the addon's default is single). */
@@ -43,8 +47,13 @@ export interface PlanInput {
 export function sizesFor(quick: boolean): Record<BenchName | 'allreduce4', number[]> {
   if (quick) {
     // 128 KiB: above the addon's 64 KiB fast path, the channel's 16 KiB copy limit and the eager limit.
-    return { latency: [8, 131072], bw: [8, 131072], allreduce: [4, 131072], allreduce4: [4, 131072], channel: [8, 131072], mbw_mr: [8] };
+    return {
+      latency: [8, 131072], bw: [8, 131072], allreduce: [4, 131072], allreduce4: [4, 131072], channel: [8, 131072], mbw_mr: [8],
+      put_latency: [8, 131072], get_latency: [8, 131072], acc_latency: [8, 131072],
+    };
   }
+  // One-sided: OSU's range is 1 B-4 MiB; small, the eager/rendezvous region and 1 MiB, as for latency.
+  const rma = [8, 64, 512, 4096, 32768, 262144, 1048576];
   // Latency stops at 1 MiB and channels at 4 KiB to keep 5 repetitions well inside 10 minutes: a 4 MiB
   // ping-pong costs ~1.5 s a variant, and a channel's zero-copy path for large payloads (covered by
   // --quick; measured by bench/channel.ts) costs milliseconds a message today.
@@ -55,6 +64,9 @@ export function sizesFor(quick: boolean): Record<BenchName | 'allreduce4', numbe
     allreduce4: [4, 1024, 16384, 1048576],
     channel: [8, 64, 512, 4096],
     mbw_mr: [8, 512, 4096],
+    put_latency: rma,
+    get_latency: rma,
+    acc_latency: rma,
   };
 }
 
@@ -71,6 +83,9 @@ const QUICK_ITERS: Record<BenchName, string[]> = {
   allreduce: ['--iters', '20', '--warmup', '5'],
   channel: ['--iters', '30', '--warmup', '10'],
   mbw_mr: ['--iters', '3', '--warmup', '1'],
+  put_latency: ['--iters', '30', '--warmup', '10'],
+  get_latency: ['--iters', '30', '--warmup', '10'],
+  acc_latency: ['--iters', '30', '--warmup', '10'],
 };
 
 export function buildPlan(p: PlanInput): Group[] {
@@ -80,8 +95,8 @@ export function buildPlan(p: PlanInput): Group[] {
     ['--sizes', s.join(','), '--thread-level', p.threadLevel, ...(p.quick ? QUICK_ITERS[b] : [])];
   const c = (b: BenchName, bin: string, ranks: number, extra: string[] = [], s?: number[]): Command =>
     mpirunCommand({ np: ranks, program: bin, script: '', scriptArgs: [...common(b, ranks, s), ...extra] });
-  const node = (b: BenchName, file: string, ranks: number, mode: string): Command =>
-    mpirunCommand({ np: ranks, script: path.join(BENCH_DIR, 'node', file), scriptArgs: [...common(b, ranks), '--mode', mode] });
+  const node = (b: BenchName, file: string, ranks: number, mode: string, extra: string[] = []): Command =>
+    mpirunCommand({ np: ranks, script: path.join(BENCH_DIR, 'node', file), scriptArgs: [...common(b, ranks), '--mode', mode, ...extra] });
   // `program` names the Python benchmark when it is not `b` (bw_persistent is a bw row).
   const py = (b: BenchName, ranks: number, program: string = b): Command =>
     mpirunCommand({
@@ -137,6 +152,15 @@ export function buildPlan(p: PlanInput): Group[] {
       { bench: 'channel', impl: 'mpi4node-channel-promise', ranks: 2, cmd: node('channel', 'osu_channel.ts', 2, 'promise'), optional: true },
     ],
   };
+  // One-sided latency (osu_{put,get,acc}_latency: lock once, operation + flush per iteration).
+  const rma = (b: RmaBench, bin: string): Group => {
+    const v: Variant[] = [
+      { bench: b, impl: 'c', ranks: 2, cmd: c(b, bin, 2) },
+      { bench: b, impl: 'mpi4node-blocking', ranks: 2, cmd: node(b, 'osu_rma.ts', 2, 'blocking', ['--op', b.split('_')[0]!]) },
+    ];
+    if (p.python) v.push({ bench: b, impl: 'mpi4py', ranks: 2, cmd: py(b, 2) });
+    return { name: `rma ${b.replace('_', ' ')} (2 ranks)`, variants: v };
+  };
   // MPICH busy-polls: a group with more ranks than cores would only measure the starvation.
   const fits = (ranks: number) => detectMpi().flavour !== 'mpich' || ranks <= os.availableParallelism();
   return [
@@ -147,6 +171,9 @@ export function buildPlan(p: PlanInput): Group[] {
     ...(fits(4) ? [allreduce(4)] : []),
     messageRate(2),
     ...(fits(4) ? [messageRate(4)] : []),
+    rma('put_latency', p.native.putLatency),
+    rma('get_latency', p.native.getLatency),
+    rma('acc_latency', p.native.accLatency),
   ];
 }
 

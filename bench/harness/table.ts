@@ -48,6 +48,9 @@ export function sections(res: Results): Section[] {
   for (const ranks of [2, 4]) {
     vsC('mbw_mr', ranks, `Message rate (osu_mbw_mr): ${ranks / 2} pair(s), windows of 64 (higher is better; ratio = ours/C)`, 'msg/s');
   }
+  for (const [b, what] of [['put', 'MPI_Put'], ['get', 'MPI_Get'], ['acc', 'MPI_Accumulate (float32 sum)']]) {
+    vsC(`${b}_latency`, 2, `One-sided ${what} + MPI_Win_flush under a shared lock, 2 ranks (lower is better)`, 'us');
+  }
   if (res.impls('channel', 2).length) {
     const sizes = res.sizes('channel', 2);
     out.push({

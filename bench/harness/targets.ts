@@ -72,6 +72,17 @@ export function targets(): Target[] {
     { id: 'channel-promise-8', what: 'typed channel (Promise), 8 B message vs a raw Promise send', cmp: '<=', limit: 1.3,
       ours: sel('channel', 'mpi4node-channel-promise', 8), ref: sel('latency', 'mpi4node-promise', 8) },
   );
+  // One-sided (osu_{put,get,acc}_latency): a small operation's time against C's (call overhead), a 1 MiB
+  // one's as throughput (the data movement, which the binding must not slow).
+  for (const [b, what] of [['put', 'put'], ['get', 'get'], ['acc', 'float32 accumulate']] as const) {
+    const bench = `${b}_latency`;
+    t.push(
+      { id: `rma-${b}-8`, what: `one-sided ${what} + flush, 8 B vs C`, cmp: '<=', limit: 1.3,
+        ours: sel(bench, 'mpi4node-blocking', 8), ref: sel(bench, 'c', 8) },
+      { id: `rma-${b}-1M`, what: `one-sided ${what} + flush throughput, 1 MiB vs C`, cmp: '>=', limit: 0.95, invert: true,
+        ours: sel(bench, 'mpi4node-blocking', MiB), ref: sel(bench, 'c', MiB) },
+    );
+  }
   return t;
 }
 

@@ -9,6 +9,10 @@ export interface NativeBenchPaths {
   bwPersistent: string;
   /** osu_mbw_mr.c: message rate of several pairs. */
   mbwMr: string;
+  /** osu_rma.c: MPI_Put / MPI_Get / MPI_Accumulate + MPI_Win_flush under a shared lock. */
+  putLatency: string;
+  getLatency: string;
+  accLatency: string;
 }
 
 /**

@@ -1,4 +1,5 @@
-// Builds the native OSU-style reference benchmarks (osu_latency, osu_bw, osu_allreduce, osu_iallreduce).
+// Builds the native OSU-style reference benchmarks (osu_latency, osu_bw, osu_allreduce, osu_iallreduce,
+// osu_mbw_mr, osu_{put,get,acc}_latency).
 //
 //   import { buildNative } from './native/build.mjs';
 //   const { latency, bw, allreduce } = await buildNative({ mpicc: '/opt/ompi/bin/mpicc' });
@@ -28,6 +29,10 @@ const PROGRAMS = {
   // osu_bw with a window of persistent requests (MPI_Send_init/MPI_Recv_init + MPI_Startall).
   bwPersistent: ['osu_bw_persistent', 'osu_bw', ['-DOSU_PERSISTENT']],
   mbwMr: ['osu_mbw_mr', 'osu_mbw_mr', []],
+  // One-sided: osu_put_latency / osu_get_latency / osu_acc_latency (passive target, lock + flush).
+  putLatency: ['osu_put_latency', 'osu_rma', ['-DOSU_RMA_PUT']],
+  getLatency: ['osu_get_latency', 'osu_rma', ['-DOSU_RMA_GET']],
+  accLatency: ['osu_acc_latency', 'osu_rma', ['-DOSU_RMA_ACC']],
 };
 
 function resolveMpicc(explicit) {

@@ -208,6 +208,14 @@ static inline int osu_setup(int *argc, char ***argv, const osu_bench *b, osu_opt
   return provided;
 }
 
+/* Programs for exactly `want` ranks: otherwise rank 0 says so, MPI is finalised and the process exits 2. */
+static inline void osu_need_ranks(const osu_bench *b, int rank, int nranks, int want) {
+  if (nranks == want) return;
+  if (rank == 0) fprintf(stderr, "%s: needs exactly %d ranks, got %d\n", b->name, want, nranks);
+  MPI_Finalize();
+  exit(2);
+}
+
 static inline long osu_scaled(long base, double scale) {
   long v = (long)((double)base * scale + 0.5);
   return v < 1 ? 1 : v;

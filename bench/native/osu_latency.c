@@ -8,11 +8,7 @@ int main(int argc, char **argv) {
   osu_opts o;
   int rank, nranks;
   int thread = osu_setup(&argc, &argv, &bench, &o, &rank, &nranks);
-  if (nranks != 2) {
-    if (rank == 0) fprintf(stderr, "%s: needs exactly 2 ranks, got %d\n", bench.name, nranks);
-    MPI_Finalize();
-    return 2;
-  }
+  osu_need_ranks(&bench, rank, nranks, 2);
   osu_buf buf[2];
   osu_alloc(&buf[0], (size_t)osu_max_size(&o), o.hugepages);
   osu_alloc(&buf[1], (size_t)osu_max_size(&o), o.hugepages);

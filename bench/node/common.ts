@@ -2,6 +2,7 @@
 // iteration schedule and the same JSON-lines output, so bench/run.ts reads C, Python and Node alike.
 //
 //   --sizes LIST  --iters-scale F  --iters N  --warmup N  --thread-level L  --mode blocking|promise
+//   --op NAME (programs that measure several operations, e.g. osu_rma's put|get|acc)
 //
 // One difference, on purpose: a warm-up below `jitWarmup` iterations (messages <= 8 KiB) is raised to
 // it (latency 20 000, bandwidth 500 windows, allreduce and channels 10 000). OSU's 100 warm-up iterations
@@ -24,6 +25,8 @@ export interface BenchSpec {
   largeWarmup: number;
   /** Minimum warm-up for sizes ≤ LARGE (see above). */
   jitWarmup: number;
+  /** The operations --op may name (the first is the default); none: --op is refused. */
+  ops?: string[];
 }
 
 // persistent: a window of persistent requests (sendInit/recvInit once per size, startAll every iteration);
@@ -37,6 +40,7 @@ export interface Options {
   warmup?: number;
   threadLevel: ThreadLevel;
   mode: Mode;
+  op: string;
 }
 
 const LARGE = 8192;
@@ -65,7 +69,7 @@ function integer(spec: BenchSpec, flag: string, v: string, lo: number, hi: numbe
 }
 
 export function parseOptions(spec: BenchSpec, argv = process.argv.slice(2)): Options {
-  const o: Options = { sizes: [], itersScale: 1, threadLevel: 'single', mode: 'blocking' };
+  const o: Options = { sizes: [], itersScale: 1, threadLevel: 'single', mode: 'blocking', op: spec.ops?.[0] ?? '' };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
     if (flag === '--hugepages') {
@@ -99,6 +103,10 @@ export function parseOptions(spec: BenchSpec, argv = process.argv.slice(2)): Opt
           fail(spec, `--mode: '${value}' is not blocking|promise|persistent`);
         }
         o.mode = value;
+        break;
+      case '--op':
+        if (!spec.ops?.includes(value)) fail(spec, spec.ops ? `--op: '${value}' is not ${spec.ops.join('|')}` : 'takes no --op');
+        o.op = value;
         break;
       default:
         fail(spec, `unknown argument '${argv[i]}'`);

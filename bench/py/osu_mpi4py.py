@@ -6,6 +6,7 @@ Same method, options and output as bench/native/osu_{latency,bw,allreduce}.c (se
   mpirun -n 2 python3 osu_mpi4py.py latency|bw [--sizes N,N,...] [--iters-scale F] [--iters N]
          [--warmup N] [--hugepages] [--buffer auto|numpy|bytearray|mmap] [--thread-level L]
   mpirun -n N python3 osu_mpi4py.py allreduce ...
+  mpirun -n 2 python3 osu_mpi4py.py put_latency|get_latency|acc_latency ...   (as bench/native/osu_rma.c)
 
 Rank 0 prints one JSON object per size on stdout, e.g.
   {"bench":"latency","impl":"mpi4py","size":8,"iters":10000,"warmup":100,"value":0.8,"unit":"us",
@@ -39,6 +40,9 @@ BENCHES = {
     "allreduce": (4, 1048576, 4, 1000, 100, 100, 10),
     "bw_persistent": (1, 4194304, 1, 100, 10, 20, 2),
     "mbw_mr": (1, 4194304, 1, 100, 10, 20, 2),
+    "put_latency": (1, 4194304, 1, 10000, 100, 1000, 10),
+    "get_latency": (1, 4194304, 1, 10000, 100, 1000, 10),
+    "acc_latency": (4, 4194304, 4, 10000, 100, 1000, 10),
 }
 
 
@@ -355,6 +359,41 @@ def allreduce(MPI, comm, s, r, size, iters, warmup):
     return sm / nranks, {"min": round(mn, 4), "max": round(mx, 4)}
 
 
+class Rma:
+    """osu_{put,get,acc}_latency as bench/native/osu_rma.c: a Win.Allocate window per rank; rank 0 locks
+    rank 1 (shared) once per size and times put/get/float32-sum-accumulate + Flush(1); rank 1 waits in
+    Barrier. Latency = elapsed / iters (a whole operation)."""
+
+    def __init__(self, op):
+        self.op, self.win = op, None
+
+    def __call__(self, MPI, comm, s, r, size, iters, warmup):
+        if self.win is None:
+            self.win = MPI.Win.Allocate(max(16, len(s.b)), 1, comm=comm)
+        win, Wtime = self.win, MPI.Wtime
+        if self.op == "put":
+            buf, call = s.b[:size], win.Put
+        elif self.op == "get":
+            buf, call = s.b[:size], win.Get
+        else:
+            buf, call = [s.f[:size // 4], MPI.FLOAT], lambda b, t: win.Accumulate(b, t, op=MPI.SUM)
+        Flush = win.Flush
+        elapsed = 0.0
+        comm.Barrier()
+        if comm.Get_rank() == 0:
+            win.Lock(1, MPI.LOCK_SHARED)
+            t0 = Wtime()
+            for i in range(warmup + iters):
+                if i == warmup:
+                    t0 = Wtime()
+                call(buf, 1)
+                Flush(1)
+            elapsed = Wtime() - t0
+            win.Unlock(1)
+        comm.Barrier()
+        return elapsed * 1e6 / iters, {}
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
@@ -384,7 +423,7 @@ def main(argv=None):
 
     comm = MPI.COMM_WORLD
     rank, nranks = comm.Get_rank(), comm.Get_size()
-    if args.bench in ("latency", "bw", "bw_persistent") and nranks != 2:
+    if args.bench in ("latency", "bw", "bw_persistent", "put_latency", "get_latency", "acc_latency") and nranks != 2:
         if rank == 0:
             print(f"osu_mpi4py: {args.bench} needs exactly 2 ranks, got {nranks}", file=sys.stderr)
         return 2
@@ -399,7 +438,8 @@ def main(argv=None):
     s, r = Buffer(nbytes, kind, args.hugepages), Buffer(nbytes, kind, args.hugepages)
     pages = pages_of(comm, [s, r], args)
     run = {"latency": latency, "bw": bw, "allreduce": allreduce, "bw_persistent": bw_persistent,
-           "mbw_mr": mbw_mr}[args.bench]
+           "mbw_mr": mbw_mr, "put_latency": Rma("put"), "get_latency": Rma("get"),
+           "acc_latency": Rma("acc")}[args.bench]
     unit = {"bw": "MB/s", "bw_persistent": "MB/s", "mbw_mr": "msg/s"}.get(args.bench, "us")
     # Records are labelled by benchmark as the harness reads them: the persistent window is a bw row.
     bench, impl = ("bw", "mpi4py-persistent") if args.bench == "bw_persistent" else (args.bench, "mpi4py")
@@ -416,6 +456,8 @@ def main(argv=None):
                    "ranks": nranks, "thread": thread, **extra, "buffer": kind}
             sys.stdout.write(json.dumps(out, separators=(",", ":")) + "\n")
             sys.stdout.flush()
+    if isinstance(run, Rma) and run.win is not None:
+        run.win.Free()
     return 0
 
 

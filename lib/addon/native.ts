@@ -339,6 +339,8 @@ export interface NativeGpu {
   copyIn(handle: number, offset: number, host: ArrayBufferView): void;
   copyOut(handle: number, offset: number, host: ArrayBufferView): void;
   copyDevice(dst: number, dstOffset: number, src: number, srcOffset: number, bytes: number): void;
+  /** Device -> device without a host wait, ordered on the device after both buffers' last work: an op id. */
+  copyDeviceAsync(dst: number, dstOffset: number, src: number, srcOffset: number, bytes: number): number;
   copyInAsync(handle: number, offset: number, host: ArrayBufferView, chunk?: number): number;
   copyOutAsync(handle: number, offset: number, host: ArrayBufferView, chunk?: number): number;
   memset(handle: number, offset: number, bytes: number, value: number): void;

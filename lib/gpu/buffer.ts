@@ -168,6 +168,23 @@ export class DeviceBuffer {
     return this;
   }
 
+  /**
+   * copyFromDevice without blocking: ordered on the device after the last work on both buffers, and
+   * before later work on either (an NCCL collective, another copy), so it need not be awaited before
+   * that work is issued. Resolves once the copy has completed.
+   */
+  copyFromDeviceAsync(src: DeviceBuffer): GpuRequest<this> {
+    if (!(src instanceof DeviceBuffer)) throw invalidParameterError('ERR_INVALID_BUFFER', 'copyFromDeviceAsync: src', 'a DeviceBuffer', src);
+    if (src.byteLength !== this.byteLength) {
+      throw codedError(RangeError, 'ERR_LENGTH_MISMATCH', `source has ${src.byteLength} bytes, this buffer ${this.byteLength}`);
+    }
+    if (src.device !== this.device) {
+      throw codedError(RangeError, 'ERR_WRONG_DEVICE', `copyFromDeviceAsync: the source is on device ${src.device}, this buffer on ${this.device}`);
+    }
+    const id = native.gpu.copyDeviceAsync(this._use(true), this.byteOffset, src._use(false), src.byteOffset, this.byteLength);
+    return this._track(id, () => this, [], [src]);
+  }
+
   /** Sets every byte to `value` (cudaMemset); zero() is fill(0). Blocks. */
   fill(value = 0): this {
     native.gpu.memset(this._use(true), this.byteOffset, this.byteLength, value & 0xff);

@@ -234,6 +234,7 @@ class GpuEnv final : Poller::Source {
   Napi::Value CopyIn(const Napi::CallbackInfo& info);
   Napi::Value CopyOut(const Napi::CallbackInfo& info);
   Napi::Value CopyDevice(const Napi::CallbackInfo& info);
+  Napi::Value CopyDeviceAsync(const Napi::CallbackInfo& info);
   Napi::Value CopyInAsync(const Napi::CallbackInfo& info);
   Napi::Value CopyOutAsync(const Napi::CallbackInfo& info);
   Napi::Value Memset(const Napi::CallbackInfo& info);

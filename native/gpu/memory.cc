@@ -101,21 +101,56 @@ Napi::Value GpuEnv::CopyOut(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The arguments of a device -> device copy: (dst, dstOffset, src, srcOffset, bytes), ranges checked.
+struct DeviceCopy {
+  DeviceMem& dst;
+  DeviceMem& src;
+  char* to;
+  const char* from;
+  size_t bytes;
+  cudaError_t Enqueue(CudaApi& cuda, cudaStream_t s) const {
+    return cuda.MemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, s);
+  }
+};
+static DeviceCopy DeviceCopyArgs(GpuEnv& g, const Args& a) {
+  DeviceMem& dst = g.Mem(a.env(), a.Int(0));
+  DeviceMem& src = g.Mem(a.env(), a.Int(2));
+  const size_t dOff = a.Size(1), sOff = a.Size(3), bytes = a.Size(4);
+  CheckRange(a.env(), dst, dOff, bytes);
+  CheckRange(a.env(), src, sOff, bytes);
+  return {dst, src, static_cast<char*>(dst.ptr) + dOff, static_cast<const char*>(src.ptr) + sOff, bytes};
+}
+
 // copyDevice(dst, dstOffset, src, srcOffset, bytes): device -> device, blocking.
 Napi::Value GpuEnv::CopyDevice(const Napi::CallbackInfo& info) {
   Args a(addon_, info, Args::kNoMpi);
+  const DeviceCopy c = DeviceCopyArgs(*this, a);
+  if (c.bytes == 0) return a.env().Undefined();
+  Blocking(*this, a.env(), c.dst, &c.src, [&](cudaStream_t s) { return c.Enqueue(cuda(), s); });
+  return a.env().Undefined();
+}
+
+// copyDeviceAsync(dst, dstOffset, src, srcOffset, bytes) -> op id: device -> device on the copy stream,
+// ordered after the last work on both buffers at post time, and recorded as the last work on both, so
+// that later device work (an NCCL collective, another copy) waits for it on the device. The host never
+// waits; the poller completes the op when its event has completed.
+Napi::Value GpuEnv::CopyDeviceAsync(const Napi::CallbackInfo& info) {
+  Args a(addon_, info, Args::kNoMpi);
   Napi::Env env = a.env();
-  DeviceMem& dst = Mem(env, a.Int(0));
-  DeviceMem& src = Mem(env, a.Int(2));
-  const size_t dOff = a.Size(1), sOff = a.Size(3), bytes = a.Size(4);
-  CheckRange(env, dst, dOff, bytes);
-  CheckRange(env, src, sOff, bytes);
-  if (bytes == 0) return env.Undefined();
-  Blocking(*this, env, dst, &src, [&](cudaStream_t s) {
-    return cuda().MemcpyAsync(static_cast<char*>(dst.ptr) + dOff, static_cast<char*>(src.ptr) + sOff, bytes,
-                              cudaMemcpyDeviceToDevice, s);
-  });
-  return env.Undefined();
+  const DeviceCopy c = DeviceCopyArgs(*this, a);
+  GpuErr err;
+  DeviceGuard guard(cuda(), c.dst.device);
+  cudaStream_t s = CopyStream(c.dst.device, &err);
+  if (!err.ok()) Throw(env, err);
+  Check(env, After(s, c.dst));
+  if (&c.src != &c.dst) Check(env, After(s, c.src));
+  if (c.bytes > 0) Check(env, c.Enqueue(cuda(), s));
+  GpuOp op;
+  op.ev = Record(s, c.dst.device, &err);
+  if (!err.ok()) Throw(env, err);
+  c.dst.last = op.ev;
+  c.src.last = op.ev;
+  return Napi::Number::New(env, AddOp(std::move(op)));
 }
 
 static Napi::Value AsyncCopy(GpuEnv& g, const Args& a, bool toDevice) {
@@ -179,6 +214,7 @@ void GpuEnv::DefineMemory(Napi::Env env, Napi::Object gpu) {
       {"copyIn", Method<&GpuEnv::CopyIn>},
       {"copyOut", Method<&GpuEnv::CopyOut>},
       {"copyDevice", Method<&GpuEnv::CopyDevice>},
+      {"copyDeviceAsync", Method<&GpuEnv::CopyDeviceAsync>},
       {"copyInAsync", Method<&GpuEnv::CopyInAsync>},
       {"copyOutAsync", Method<&GpuEnv::CopyOutAsync>},
       {"memset", Method<&GpuEnv::Memset>},

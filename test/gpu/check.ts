@@ -5,13 +5,15 @@
 //   single   real NCCL, one rank: allreduce correctness for every op x dtype this NCCL supports (in
 //            place and not, three sizes), the other collectives and a group; host<->device copy
 //            bandwidth; NCCL allreduce call overhead, interleaved with the C reference
-//            (nccl_allreduce.c, path in NCCL_REF) in the same run
+//            (nccl_allreduce.c, path in NCCL_REF) in the same run; the GradientAverager over device
+//            arrays (device-side packing, NCCL avg per bucket): bit-exact over one rank, and its time
+//            against one allreduce of a pre-concatenated buffer
 //   staging  device messages over MPI between two ranks on one GPU through comm.send/recv/isend/irecv
 //            (staged through pinned memory unless MPI is CUDA-aware): device <-> device, device -> host
 //            array, host array -> device, across sizes; bandwidth against host arrays
 // MPI4NODE_GPU_QUICK=1: fewer sizes and iterations (the rehearsal against the fakes, test/unit/gpu-run.test.ts).
 import { spawnSync } from 'node:child_process';
-import { gpu, world } from '../../lib/index.js';
+import { GradientAverager, gpu, world } from '../../lib/index.js';
 import type { DeviceDtype, NcclOpName } from '../../lib/gpu/index.js';
 import { encode } from './values.js';
 
@@ -147,10 +149,43 @@ async function single(): Promise<void> {
       dst.dispose();
     }
     results.allreduceOverhead = overhead;
+
+    // The averager over device arrays: 200 float32 tensors of 1 KiB-4 MiB (log-uniform, as bench/averager.ts;
+    // quick: 20 of 1-64 KiB). Over one rank the average is the data, bit for bit (a x1.0 kernel).
+    const count = quick ? 20 : 200, span = quick ? 6 : 12;
+    let seed = 14;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const lengths = Array.from({ length: count }, () => Math.max(1, Math.round((1024 * 2 ** (rand() * span)) / 4)));
+    const hostData = lengths.map((n, k) => Float32Array.from({ length: n }, (_, i) => ((i * 7 + k) % 23) - 11.5));
+    const grads = hostData.map((h) => gpu.DeviceBuffer.from(h));
+    const avg = new GradientAverager(world, { nccl: c, bucketBytes: quick ? 64 << 10 : 25 << 20 });
+    grads.forEach((g, i) => avg.register(`t${i}`, g));
+    await avg.average();
+    avg.averageSync();
+    check(grads.every((g, i) => sameBytes(g.toArray(), hostData[i]!)), 'averager over device arrays: bit-exact over one rank');
+    const total = lengths.reduce((a, b) => a + b, 0);
+    const flat = new gpu.DeviceBuffer('float32', total).zero();
+    const t = { averager: [] as number[], flat: [] as number[] };
+    for (let round = 0; round < (quick ? 2 : 7); round++) {
+      let t0 = performance.now();
+      await avg.average();
+      t.averager.push(performance.now() - t0);
+      t0 = performance.now();
+      await c.allreduce(flat, 'avg');
+      t.flat.push(performance.now() - t0);
+    }
+    const am = { averagerMs: Number(median(t.averager).toFixed(3)), flatMs: Number(median(t.flat).toFixed(3)), buckets: avg.buckets.length,
+      mib: Number(((total * 4) / 2 ** 20).toFixed(1)) };
+    results.averager = am;
+    console.log(`averager: ${count} device tensors, ${am.mib} MiB, ${am.buckets} bucket(s): average() ${am.averagerMs} ms, one allreduce ` +
+      `of a concatenated buffer ${am.flatMs} ms (x${(am.averagerMs / am.flatMs).toFixed(2)}; one rank: the packing's cost)`);
+    for (const g of grads) g.dispose();
+    flat.dispose();
     summary.push(`allreduce ${ran} cases`, ...Object.entries(overhead).map(([k, v]) => {
       const o = v as { js: { syncedUs: number }; c: { syncedUs: number } | null };
       return `${k} ${o.js.syncedUs.toFixed(2)} us/call${o.c ? ` (C ${o.c.syncedUs.toFixed(2)})` : ''}`;
     }));
+    summary.push(`averager ${am.averagerMs} ms vs one allreduce ${am.flatMs} ms`);
     c.dispose();
   } else {
     console.log(`NCCL checks skipped: ${s.nccl.code}: ${s.nccl.reason}`);

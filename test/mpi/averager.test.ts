@@ -72,6 +72,28 @@ test('average() of one large bucket and of one element per bucket agree bitwise 
   one.forEach((a, i) => assert.equal(Array.from(a), Array.from(many[i]!)));
 });
 
+test('arrays laid end to end in one buffer are reduced where they are: the same bits as separate arrays', async () => {
+  const separate = tensors(Float32Array);
+  const whole = new Float32Array(LENGTHS.reduce((a, b) => a + b, 0) + 1);
+  let at = 1; // views from a non-zero offset, with a gap-free run after it
+  const views = separate.map((a) => {
+    const v = whole.subarray(at, at + a.length);
+    v.set(a);
+    at += a.length;
+    return v;
+  });
+  await averager(separate).average();
+  const avg = averager(views, { bucketBytes: 4096 });
+  await avg.average();
+  views.forEach((v, i) => assert.equal(Array.from(v), Array.from(separate[i]!), `t${i}`));
+  assert.is(whole[0], 0, 'memory outside the views untouched');
+  // The blocking form too, from the same starting values.
+  views.forEach((v, i) => v.set(tensors(Float32Array)[i]!));
+  avg.averageSync();
+  views.forEach((v, i) => assert.equal(Array.from(v), Array.from(separate[i]!), `averageSync t${i}`));
+  sameEverywhere(views);
+});
+
 for (const kind of ['float16', 'bfloat16'] as const) {
   test(`${kind} compression: the mean of the half-rounded values, within the half type's rounding, same bits everywhere`, async () => {
     const arrays = tensors(Float32Array);

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { buildFakes, withEnv, withEnvAsync } from '../fakes/build.js';
 import { throwsCode as throws } from '../thrown.js';
 import { decode, encode } from '../gpu/values.js';
-import { gpu, world } from '../../lib/index.js';
+import { GradientAverager, gpu, world } from '../../lib/index.js';
 
 const fakes = buildFakes();
 process.env.MPI4NODE_CUDART = fakes.cudart;
@@ -177,6 +177,50 @@ test('bucketed averaging: views of one flat buffer, averaged in one group', asyn
   }
   c.dispose();
   flat.dispose();
+});
+
+test('GradientAverager: device arrays through NCCL, packed on the device; host arrays beside them', async () => {
+  const c = gpu.nccl(world);
+  const lens = [3, 100, 7, 600, 1];
+  const fill = (d: InstanceType<typeof DeviceBuffer>, i: number, r: number) => d.copyFrom(Float32Array.from({ length: d.length }, (_, k) => r * (i + 1) + k));
+  const dev = lens.map((n, i) => fill(new DeviceBuffer('float32', n), i, rank));
+  const host = new Float64Array(5).fill(rank);
+  const half = DeviceBuffer.from(encode('bfloat16', [rank, 2 * rank]) as Uint16Array, 'bfloat16');
+  const avg = new GradientAverager(world, { bucketBytes: 1000, nccl: c });
+  dev.forEach((d, i) => avg.register(`d${i}`, d));
+  avg.register('host', host).register('half', half);
+  // 440 B of float32, then an oversize array alone, then each change of kind starts a bucket.
+  assert.equal(avg.buckets, [['d0', 'd1', 'd2'], ['d3'], ['d4'], ['host'], ['half']]);
+  const mean = (size - 1) / 2;
+  const expectMean = (what: string) => {
+    dev.forEach((d, i) => assert.equal(Array.from(d.toArray() as Float32Array), Array.from({ length: d.length }, (_, k) => mean * (i + 1) + k), `${what} d${i}`));
+    assert.equal(Array.from(host), new Array(5).fill(mean), `${what} host`);
+    assert.equal(decode('bfloat16', half.toArray()), [mean, 2 * mean], `${what} half`);
+  };
+  // Events that complete late: average() settles only after the last copy back has.
+  await withEnvAsync({ FAKE_CUDA_EVENT_DELAY_MS: '30' }, async () => {
+    const p = avg.average();
+    assert.instance(p, Promise);
+    assert.ok(gpu.stats().ops > 0, 'device work in flight while average() is pending');
+    await p;
+  });
+  expectMean('average()');
+  dev.forEach((d, i) => fill(d, i, rank));
+  host.fill(rank);
+  half.copyFrom(encode('bfloat16', [rank, 2 * rank]) as Uint16Array);
+  avg.averageSync();
+  expectMean('averageSync()');
+  // Parameters from the root: every rank gets rank 0's.
+  dev.forEach((d, i) => fill(d, i, rank + 1));
+  avg.broadcastParameters(0);
+  dev.forEach((d, i) => assert.equal(Array.from(d.toArray() as Float32Array), Array.from({ length: d.length }, (_, k) => i + 1 + k), `broadcast d${i}`));
+  assert.is(gpu.stats().ops, 0, 'nothing left in flight');
+  // What device arrays need, refused at register() with the reason.
+  throws(() => new GradientAverager(world).register('x', dev[0]!), 'ERR_INVALID_ARG_VALUE', 'no NCCL communicator');
+  throws(() => new GradientAverager(world, { nccl: c }).register('x', new DeviceBuffer('int32', 2)), 'ERR_INVALID_DTYPE', 'an integer device array');
+  throws(() => new GradientAverager(world, { nccl: c, compression: 'bfloat16' }).register('x', dev[0]!), 'ERR_INVALID_DTYPE', 'compression');
+  for (const d of [...dev, half]) d.dispose();
+  c.dispose();
 });
 
 test('host-driven transfers in flight refuse what would race with them (ERR_BUFFER_BUSY)', async () => {

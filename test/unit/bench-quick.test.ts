@@ -61,6 +61,11 @@ function expected(r: Report): [string, string, number][] {
     if (py) e.push(['mbw_mr', 'mpi4py', n]);
   }
   if (hasChannel) e.push(['channel', 'mpi4node-channel', 2], ['channel', 'mpi4node-channel-promise', 2]);
+  // One-sided latency (osu_{put,get,acc}_latency).
+  for (const b of ['put_latency', 'get_latency', 'acc_latency']) {
+    e.push([b, 'c', 2], [b, 'mpi4node-blocking', 2]);
+    if (py) e.push([b, 'mpi4py', 2]);
+  }
   return e;
 }
 

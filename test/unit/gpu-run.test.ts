@@ -50,6 +50,7 @@ test('pack.sh + run.sh against the fakes, with the system\'s Open MPI hidden: ev
   assert.ok(results.single.allreduceCases > 100, `${results.single.allreduceCases} allreduce cases`);
   assert.equal(results.single.allreduceRefused, ['float8e4m3/avg', 'float8e5m2/avg'], 'fp8 avg over one rank is refused, not failed');
   assert.ok(results.single.allreduceOverhead['4 B'].c !== null, 'the C reference ran');
+  assert.ok(results.single.averager.buckets > 1 && results.single.averager.averagerMs > 0, 'the averager over device arrays ran, in several buckets');
   assert.ok(results.staging.stagingGBs.device >= 0);
 });
 
