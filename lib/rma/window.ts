@@ -210,6 +210,7 @@ export class Window<T extends TypedArray = TypedArray> {
   #lockAll = false;
   /** Origin and result buffers of operations not yet completed, by target rank. */
   readonly #held = new Map<number, unknown[]>();
+  #lastPinned: TypedArray | undefined;
 
   /** @internal Made by Comm.window / allocateWindow / allocateSharedWindow. */
   constructor(comm: Comm, handle: number, memory: T, dtype: DtypeInfo | undefined, external: ArrayBuffer | undefined,
@@ -383,12 +384,21 @@ export class Window<T extends TypedArray = TypedArray> {
     else this.#held.delete(rank);
   }
 
-  #hold(rank: number, ...bufs: unknown[]): void {
+  // Holds the arrays of one operation until its epoch's next completion. Called per put/get, so no rest
+  // array, and an array pinned by the previous call (a loop over one buffer) is not pinned again.
+  #hold(rank: number, a: TypedArray, b?: TypedArray, c?: TypedArray): void {
     if (rank === PROC_NULL) return; // MPI touches nothing
-    for (const b of bufs) if (b !== null && b !== undefined) pin(b as TypedArray);
-    const list = this.#held.get(rank);
-    if (list === undefined) this.#held.set(rank, bufs);
-    else list.push(...bufs);
+    if (a !== this.#lastPinned) {
+      pin(a);
+      this.#lastPinned = a;
+    }
+    if (b !== undefined) pin(b);
+    if (c !== undefined) pin(c);
+    let list = this.#held.get(rank);
+    if (list === undefined) this.#held.set(rank, (list = []));
+    list.push(a);
+    if (b !== undefined) list.push(b);
+    if (c !== undefined) list.push(c);
   }
 
   // ---- operations ----
@@ -454,7 +464,7 @@ export class Window<T extends TypedArray = TypedArray> {
     const { o, r, code } = this.#fetchArgs(origin, result, op, 'getAccumulate');
     const h = this.#target(target, disp, r.byteLength, 'getAccumulate', false);
     native.winGetAccumulate(h, o, r, target, disp, code, false);
-    this.#hold(target, o, r);
+    this.#hold(target, r, o ?? undefined);
     return result;
   }
 
@@ -464,7 +474,7 @@ export class Window<T extends TypedArray = TypedArray> {
     if (r.length !== 1) throw codedError(RangeError, 'ERR_INVALID_LENGTH', `fetchAndOp: result must hold one element, it has ${r.length}`);
     const h = this.#target(target, disp, r.byteLength, 'fetchAndOp', false);
     native.winFetchAndOp(h, o, r, target, disp, code);
-    this.#hold(target, o, r);
+    this.#hold(target, r, o ?? undefined);
     return result;
   }
 
