@@ -5,12 +5,13 @@
 //   --op NAME (programs that measure several operations, e.g. osu_rma's put|get|acc)
 //
 // One difference, on purpose: a warm-up below `jitWarmup` iterations (messages <= 8 KiB) is raised to
-// it (latency 20 000, bandwidth and message rate 3 000 windows, allreduce and channels 10 000). OSU's 100
+// it (latency 20 000, bandwidth and message rate 3 000 windows, allreduce 10 000, channels 40 000). OSU's 100
 // warm-up iterations are steady state for C; V8 needs thousands of calls to optimise the library's
 // functions, and compiles them on helper threads that mpirun binds to the rank's own core, where they
 // preempt the busy-polling rank for whole scheduler slices until compilation settles (measured: with
 // 2 000, the first size's average was 2-10x its steady state; 8 B message rate after 500 windows
-// 0.57-0.76 M msg/s, after 3 000 2.9-3.8 M). The emitted "warmup" is the count actually run.
+// 0.57-0.76 M msg/s, after 3 000 2.9-3.8 M; an 8 B channel round trip's half 1.55-1.9 us after
+// 10 000, 0.97-1.0 us after 40 000). The emitted "warmup" is the count actually run.
 import { readFileSync } from 'node:fs';
 import { type Comm, type ThreadLevel, wtime } from '../../lib/index.js';
 
