@@ -3,8 +3,8 @@
 // rank 0 takes a shared lock on rank 1 once per size, then per iteration one put, get or float32 'sum'
 // accumulate (--op put|get|acc) of `size` bytes at displacement 0 and flush(1); rank 1 waits in a
 // barrier. Latency = elapsed / iters in microseconds (a whole operation). See common.ts for the options.
-import { init, world, wtime, type Window } from '../../lib/index.js';
-import { buffer, emit, fail, itersFor, pagesOf, parseOptions, requireRanks, settle, settleIters, sync, type BenchSpec } from './common.js';
+import { init, world, type Window } from '../../lib/index.js';
+import { buffer, emit, fail, itersFor, pagesOf, parseOptions, requireRanks, settle, settleIters, sync, timeRounds, type BenchSpec } from './common.js';
 
 const spec: BenchSpec = {
   name: 'osu_rma', dmin: 1, dmax: 4194304, multiple: 1, ops: ['put', 'get', 'acc'],
@@ -32,20 +32,16 @@ const ops: Record<string, Op> = {
 const op = ops[o.op]!;
 
 // Rank 0's timed loop; rank 1 only meets the barriers around it.
-function loop(size: number, iters: number, warmup: number): number {
+async function loop(size: number, iters: number, warmup: number): Promise<number> {
   if (rank !== 0) return 0;
   const v = origin.subarray(0, size);
   const f = new Float32Array(origin.buffer, 0, size >> 2);
   win.lock(1, 'shared');
-  rounds(v, f, warmup);
-  const t0 = wtime();
-  rounds(v, f, iters);
-  const elapsed = wtime() - t0;
+  const elapsed = await timeRounds((n) => rounds(v, f, n), iters, warmup);
   win.unlock(1);
   return elapsed;
 }
 
-// Warm-up and timed rounds are two calls of one loop (see timeRounds in common.ts for why).
 function rounds(v: Uint8Array, f: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) {
     op(v, f);
@@ -60,7 +56,7 @@ for (const size of o.sizes) {
   const { iters, warmup } = itersFor(spec, o, size);
   origin.fill(0, 0, size);
   sync(world);
-  const elapsed = loop(size, iters, warmup);
+  const elapsed = await loop(size, iters, warmup);
   sync(world);
   if (rank === 0) {
     emit({ bench: `${o.op}_latency`, impl: 'mpi4node-blocking', size, iters, warmup, value: (elapsed * 1e6) / iters, unit: 'us', pages, ranks: 2, thread });
