@@ -165,6 +165,10 @@ function onFatal(err: unknown, origin: string): void {
   } catch {}
   const what = origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception';
   process.stderr.write(`mpi4node: rank ${rank}: ${what}, aborting the job (MPI_Abort):\n${inspect(err)}\n`);
+  // MPI_Abort tears the job down at once, and MPICH's Hydra proxies can drop output still in their
+  // pipes: the line above, the one that says why the job ended, was lost in one clean-clone run of
+  // test/unit/abort.test.ts. A tenth of a second lets the launcher forward it.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
   native.abort(1);
 }
 
