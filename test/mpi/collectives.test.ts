@@ -11,11 +11,18 @@ const N = 10;
 const iota = (ctor: any = Float64Array, n = N) => new ctor(range(n));
 
 test('barrier: both forms complete; nobody leaves before the last rank arrives', async () => {
+  // An order, not a duration: every rank leaves after rank 0 (which arrives last) entered. The ranks
+  // share one host and so one clock (performance.timeOrigin + now() is wall time in ms).
+  const entered = new Float64Array(1);
   for (const form of FORMS) {
-    if (rank === 0) await new Promise((r) => setTimeout(r, 60));
-    const t0 = performance.now();
+    if (rank === 0) {
+      await new Promise((r) => setTimeout(r, 60));
+      entered[0] = performance.timeOrigin + performance.now();
+    }
     assert.is(await call(form, 'barrier'), undefined);
-    if (rank !== 0) assert.ok(performance.now() - t0 > 30, `${form}: barrier returned before rank 0 arrived`);
+    const left = performance.timeOrigin + performance.now();
+    world.bcast(entered, 0);
+    assert.ok(left >= entered[0]!, `${form}: barrier returned ${entered[0]! - left} ms before rank 0 arrived`);
   }
 });
 
