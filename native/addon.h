@@ -258,6 +258,13 @@ class Addon : public Napi::Addon<Addon> {
   enum FastArg { kBufSlot = 0, kPeer, kTagArg, kCommArg, kFlags, kResult, kFastArgs };
   static constexpr int32_t kDeclined = -2;  // kResult of a fast call that left the work to the general path
   static constexpr int kFastBufs = 8;
+  // rmaFast's kFlags: what it does (the op code of an accumulate in the bits above kRmaKindBits).
+  enum RmaFastKind { kRmaPut, kRmaGet, kRmaAccumulate, kRmaFlush, kRmaFlushLocal };
+  static constexpr int kRmaKindBits = 8;
+  // The window of handle h, or MPI_WIN_NULL for a freed or unknown one (the fast path's WinArg).
+  MPI_Win FastWin(int32_t h) const {
+    return h >= 0 && h < static_cast<int32_t>(wins_.size()) ? wins_[h] : MPI_WIN_NULL;
+  }
   Napi::Reference<Napi::Int32Array> argsRef_;
   int32_t* args_ = nullptr;
   // wtime() leaves MPI_Wtime here: returning a double would allocate a heap number per call.

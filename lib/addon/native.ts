@@ -126,6 +126,8 @@ export interface Native {
   barrierFast(): void;
   /** MPI_Wtime into the clock slab. */
   wtimeFast(): void;
+  /** Slab: [buf slot, target, disp, window, kind | op code << 8] (RMA_* in fastpath.ts): put, get, accumulate or flush. */
+  rmaFast(): void;
 
   /** Like mprobe, without blocking: -1 (matched, status in the record) or a slot. */
   improbe(source: number, tag: number, comm: number): number;

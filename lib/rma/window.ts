@@ -32,7 +32,8 @@
 //   into the last size % 16 bytes is lost (measured in C: of a 24-byte window, 16 bytes arrive). So
 //   allocateWindow asks MPI for a multiple of 16 bytes and shows the count asked for.
 import { C, native } from '../addon/binding.js';
-import { asView, checkRank, invalidParameterError, isTypedArray, sameDtype, tooSmall } from '../core/checks.js';
+import { fastSlot, RMA_ACCUMULATE, RMA_FLUSH, RMA_FLUSH_LOCAL, RMA_GET, RMA_OP_SHIFT, RMA_PUT, rmaFast, setFastArgs } from '../addon/fastpath.js';
+import { asView, checkRank, invalidParameterError, isRank, rankError, isTypedArray, sameDtype, tooSmall } from '../core/checks.js';
 import { dtypeInfo, dtypeOf, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { ensureInit } from '../core/env.js';
 import { codedError, MpiError } from '../core/errors.js';
@@ -160,6 +161,17 @@ function create(c: Comm, v: TypedArray, h: number, info: string[] | null): numbe
   }
 }
 
+// A put, get or accumulate of a small array through the raw call (native rmaFast): false when the array
+// or displacement needs the general call.
+function fastMove(h: number, v: TypedArray, target: number, disp: number, kind: number): boolean {
+  if (disp > 0x7fffffff) return false;
+  const slot = fastSlot(v);
+  if (slot < 0) return false;
+  setFastArgs(slot, target, disp, h, kind);
+  rmaFast();
+  return true;
+}
+
 // ---- the event-loop progress of passive targets (MPICH, Open MPI's osc/pt2pt) ----
 
 let progressing = 0;
@@ -180,6 +192,24 @@ function stopProgress(all = false): void {
   if (progressing > 0 || progressTimer === undefined) return;
   clearInterval(progressTimer);
   progressTimer = undefined;
+}
+
+// The arrays of a rank's operations not yet completed. Cleared in place, and an array already last in
+// it is not added again: a put + flush loop over one buffer allocates nothing (measured: a new list per
+// flush made 8 B put + flush 0.44-1.0 us instead of ~0.3 us, to oneself).
+class Held {
+  #items: unknown[] = [];
+  #n = 0;
+
+  add(x: unknown): void {
+    if (this.#n > 0 && this.#items[this.#n - 1] === x) return;
+    this.#items[this.#n++] = x;
+  }
+
+  clear(): void {
+    for (let i = 0; i < this.#n; i++) this.#items[i] = undefined;
+    this.#n = 0;
+  }
 }
 
 /**
@@ -209,7 +239,7 @@ export class Window<T extends TypedArray = TypedArray> {
   readonly #locks = new Map<number, LockType>();
   #lockAll = false;
   /** Origin and result buffers of operations not yet completed, by target rank. */
-  readonly #held = new Map<number, unknown[]>();
+  readonly #held = new Map<number, Held>();
   #lastPinned: TypedArray | undefined;
 
   /** @internal Made by Comm.window / allocateWindow / allocateSharedWindow. */
@@ -353,9 +383,11 @@ export class Window<T extends TypedArray = TypedArray> {
 
   #flush(rank: number, local: boolean, what: string): void {
     const h = this.#handle();
-    const r = checkRank(rank, this.comm.size, `${what}: rank`);
+    if (!isRank(rank, this.comm.size)) throw rankError(`${what}: rank`, rank, this.comm.size);
+    const r = rank;
     if (!this.#lockAll && !this.#locks.has(r)) throw epochError(what, `rank ${r} is not locked (lock(${r}) or lockAll() first)`);
-    native.winFlush(h, r, local);
+    setFastArgs(0, r, 0, h, local ? RMA_FLUSH_LOCAL : RMA_FLUSH);
+    rmaFast();
     this.#release(r);
   }
 
@@ -380,8 +412,11 @@ export class Window<T extends TypedArray = TypedArray> {
 
   // Buffers of completed operations are let go (all of them, or those to `rank`).
   #release(rank?: number): void {
-    if (rank === undefined) this.#held.clear();
-    else this.#held.delete(rank);
+    if (rank === undefined) {
+      for (const list of this.#held.values()) list.clear();
+    } else {
+      this.#held.get(rank)?.clear();
+    }
   }
 
   // Holds the arrays of one operation until its epoch's next completion. Called per put/get, so no rest
@@ -395,10 +430,10 @@ export class Window<T extends TypedArray = TypedArray> {
     if (b !== undefined) pin(b);
     if (c !== undefined) pin(c);
     let list = this.#held.get(rank);
-    if (list === undefined) this.#held.set(rank, (list = []));
-    list.push(a);
-    if (b !== undefined) list.push(b);
-    if (c !== undefined) list.push(c);
+    if (list === undefined) this.#held.set(rank, (list = new Held()));
+    list.add(a);
+    if (b !== undefined) list.add(b);
+    if (c !== undefined) list.add(c);
   }
 
   // ---- operations ----
@@ -410,7 +445,9 @@ export class Window<T extends TypedArray = TypedArray> {
       if (!this.#fence && !this.#passiveAny()) throw epochError(what, 'no epoch is open (fence, lock or lockAll first)');
       return h;
     }
-    const r = checkRank(rank, this.comm.size, `${what}: target`);
+    // The message is built only on failure: a template per call is garbage per put.
+    if (!isRank(rank, this.comm.size)) throw rankError(`${what}: target`, rank, this.comm.size);
+    const r = rank;
     if (!Number.isSafeInteger(disp) || (disp as number) < 0) {
       throw invalidParameterError('ERR_INVALID_ARG_VALUE', `${what}: disp`, 'a non-negative integer', disp, RangeError);
     }
@@ -434,7 +471,7 @@ export class Window<T extends TypedArray = TypedArray> {
   put(origin: BufferLike, target: number, disp = 0): void {
     const o = asView(origin, 'put: origin');
     const h = this.#target(target, disp, o.byteLength, 'put', false);
-    native.winPut(h, o, target, disp, false);
+    if (!fastMove(h, o, target, disp, RMA_PUT)) native.winPut(h, o, target, disp, false);
     this.#hold(target, o);
   }
 
@@ -442,7 +479,7 @@ export class Window<T extends TypedArray = TypedArray> {
   get<R extends BufferLike>(result: R, target: number, disp = 0): R {
     const r = asView(result, 'get: result');
     const h = this.#target(target, disp, r.byteLength, 'get', false);
-    native.winGet(h, r, target, disp, false);
+    if (!fastMove(h, r, target, disp, RMA_GET)) native.winGet(h, r, target, disp, false);
     this.#hold(target, r);
     return result;
   }
@@ -452,7 +489,7 @@ export class Window<T extends TypedArray = TypedArray> {
     const o = this.#num(origin, 'accumulate', 'origin');
     const code = rmaOp(op, dtypeOf(o)!, 'accumulate');
     const h = this.#target(target, disp, o.byteLength, 'accumulate', false);
-    native.winAccumulate(h, o, target, disp, code, false);
+    if (!fastMove(h, o, target, disp, RMA_ACCUMULATE | (code << RMA_OP_SHIFT))) native.winAccumulate(h, o, target, disp, code, false);
     this.#hold(target, o);
   }
 

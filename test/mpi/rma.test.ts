@@ -429,4 +429,35 @@ test('Open MPI: a window over your array on a one-rank communicator is a clear M
   w.free();
 });
 
+test('loops over one small array (the raw call) and arrays over 64 KiB (the general one) under a lock: every put and accumulate lands', () => {
+  const slot = 17000, big = 16500; // elements; big is 66 000 bytes, over the raw path's 64 KiB
+  const win = world.allocateWindow('int32', size * slot);
+  const t = (rank + 1) % size, base = rank * slot;
+  win.lock(t, 'shared');
+  const large = Int32Array.from({ length: big }, (_, j) => j + 7);
+  win.put(large, t, base);
+  win.flush(t);
+  const four = new Int32Array(4), one = new Int32Array([rank + 1]);
+  for (let i = 0; i < 100; i++) {
+    four.fill(i);
+    win.put(four, t, base + (i % 50) * 4);
+    win.flush(t); // `four` is rewritten next time round: each put must be complete first
+    win.accumulate(one, t, base + 16000, 'sum');
+  }
+  win.flushLocal(t);
+  const back = new Int32Array(big), small = new Int32Array(4);
+  win.get(back, t, base);
+  win.get(small, t, base + 196);
+  win.flush(t);
+  win.unlock(t);
+  const want = Int32Array.from({ length: big }, (_, j) => (j < 200 ? 50 + Math.floor(j / 4) : j + 7));
+  want[16000]! += 100 * (rank + 1);
+  assert.equal(Array.from(back.subarray(0, 210)), Array.from(want.subarray(0, 210)));
+  assert.is(back[16000], want[16000]);
+  assert.ok(back.every((x, j) => x === want[j]), 'every element of the 66 KB region');
+  assert.equal(Array.from(small), [99, 99, 99, 99]);
+  world.barrier();
+  win.free();
+});
+
 test.run();
