@@ -75,11 +75,20 @@ function queueGroupCheck(): void {
 // Once the JavaScript that posted requests has run to its end, a short spin (native/progress/engine.h):
 // a prompt reply then completes without a trip round the event loop, and a burst of posts (a window of
 // receives) has reached MPI before anything waits.
+// While an iwaitAll group is still waiting, the spin goes on after each completion (each progress()
+// spins up to its own budget for the next one): a window's messages arrive a fraction of a microsecond
+// apart, and returning at the first would leave the rest to the poller, a loop trip (~3-5 us) each.
+// Bounded by SPIN_ROUNDS, so a steady stream of unrelated completions cannot hold the event loop.
+const SPIN_ROUNDS = 64;
 let spinQueued = false;
 function spin(): void {
   spinQueued = false;
-  const n = native.progress();
-  if (n > 0) completed(n);
+  for (let round = 0; round < SPIN_ROUNDS; round++) {
+    const n = native.progress();
+    if (n <= 0) return;
+    completed(n);
+    if (groups.length === 0) return;
+  }
 }
 function queueSpin(): void {
   if (spinQueued) return;
