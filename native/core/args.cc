@@ -76,7 +76,7 @@ Napi::Value Args::Done(int rc, bool nb, MPI_Request req) const {
   Check(rc);
   if (!nb) return env().Undefined();
   // Collective requests and sends report only their error: their status has no source or count.
-  return Slot(addon_->engine()->Track(req, false, addon_->status()));
+  return Slot(addon_->engine()->Track(req, false, addon_->status(), true));
 }
 
 Napi::Value Args::DoneRecv(int rc, bool nb, MPI_Request req, const MPI_Status& st, bool arrived) const {

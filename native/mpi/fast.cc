@@ -141,7 +141,8 @@ static napi_value IsendFast(napi_env env, napi_callback_info info) {
   rc = a[Addon::kFlags] ? MPI_Issend(b.data, count, b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &req)
                         : MPI_Isend(b.data, count, b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &req);
   if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
-  self->args_[Addon::kResult] = self->engine()->Track(req, false, self->status());
+  self->args_[Addon::kResult] =
+      self->engine()->Track(req, false, self->status(), b.count * b.elemSize <= Engine::kTestAtPostBytes);
   self->NoteOwner(self->args_[Addon::kResult], a[Addon::kCommArg]);
   return nullptr;
 }
@@ -160,7 +161,7 @@ static napi_value IrecvFast(napi_env env, napi_callback_info info) {
   MPI_Request req;
   rc = MPI_Irecv(b.data, static_cast<int>(b.count), b.type, a[Addon::kPeer], a[Addon::kTagArg], comm, &req);
   if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
-  self->args_[Addon::kResult] = self->engine()->Track(req, true, self->status());
+  self->args_[Addon::kResult] = self->engine()->Track(req, true, self->status(), false);
   self->NoteOwner(self->args_[Addon::kResult], a[Addon::kCommArg]);
   return nullptr;
 }
@@ -196,7 +197,7 @@ static napi_value AllreduceFast(napi_env env, napi_callback_info info) {
     MPI_Request req;
     rc = MPI_Iallreduce(sb, b.data, count, b.type, op, comm, &req);
     if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
-    self->args_[Addon::kResult] = self->engine()->Track(req, false, self->status());
+    self->args_[Addon::kResult] = self->engine()->Track(req, false, self->status(), true);
     self->NoteOwner(self->args_[Addon::kResult], a[Addon::kCommArg]);
     return nullptr;
   }
@@ -214,7 +215,7 @@ static napi_value BarrierFast(napi_env env, napi_callback_info info) {
     MPI_Request req;
     rc = MPI_Ibarrier(comm, &req);
     if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
-    self->args_[Addon::kResult] = self->engine()->Track(req, false, self->status());
+    self->args_[Addon::kResult] = self->engine()->Track(req, false, self->status(), true);
     self->NoteOwner(self->args_[Addon::kResult], a[Addon::kCommArg]);
     return nullptr;
   }

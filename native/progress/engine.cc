@@ -136,8 +136,8 @@ void Engine::FillBadSlot(double* out) {
   out[kMessage] = -1;
 }
 
-int Engine::Track(MPI_Request req, bool isRecv, double* status, bool arrived) {
-  if (!isRecv || arrived) {  // an eager send, or a matched eager message, is complete at once (see engine.h)
+int Engine::Track(MPI_Request req, bool isRecv, double* status, bool test) {
+  if (test) {
     MPI_Status st;
     int flag = 0;
     const int rc = MPI_Test(&req, &flag, &st);
@@ -188,7 +188,7 @@ int Engine::StartPersistent(int id, double* status, int* rc) {
   if (*rc != MPI_SUCCESS) return -1;
   p.active = true;
   // Testing a copy of the handle leaves the persistent request itself allocated (inactive once complete).
-  const int slot = Track(p.req, p.isRecv, status);
+  const int slot = Track(p.req, p.isRecv, status, !p.isRecv);
   if (slot < 0) p.active = false;
   else slots_[slot].persist = id;
   return slot;
@@ -305,7 +305,7 @@ int Engine::PostRecv(void* data, size_t count, MPI_Datatype type, const Envelope
   *rc = ct.rc();
   if (*rc == MPI_SUCCESS) *rc = MPI_Irecv(data, ct.count(), ct.type(), e.source, e.tag, e.comm, &req);
   if (*rc != MPI_SUCCESS) return -1;
-  return Track(req, true, status);
+  return Track(req, true, status, false);
 }
 
 bool Engine::PostDeferred(const Unposted& u, MPI_Request* req, double* out) {
