@@ -108,8 +108,7 @@ export class Prequest<T = Status> {
       }
       p.#listed = listing;
     }
-    const batch = Request._coll<void>(native.startAll(ids, ps.length), ps[0]!.#comm, undefined, undefined, ps, 0)
-      ._label(`startAll of ${ps.length} persistent request(s)`);
+    const batch = Request._batch(native.startAll(ids, ps.length), ps[0]!.#comm, ps);
     for (const p of ps) p.#current = batch;
     return batch;
   }

@@ -18,7 +18,8 @@ export interface Received<T extends TypedArray = TypedArray> {
   status: Status;
 }
 
-const enum Kind { Send, Recv, RecvNew, Coll, Io }
+// Batch: a startAll of persistent requests (completes as a collective does, described by its size).
+const enum Kind { Send, Recv, RecvNew, Coll, Io, Batch }
 // Settled states, plus a bit for "reported": once a completion call (wait, a true test, waitAny & co.)
 // has returned a request's outcome it is inactive, as in MPI (MPI-4.1 §3.7.3), and the calls that pick
 // among requests skip it.
@@ -198,6 +199,7 @@ export class Request<T = Status> extends Settling<T> {
       case Kind.Io: // a file access: the elements it moved
         return this.#fulfill(Math.floor(rec[off + STATUS.bytes]! / this.#buffer!.BYTES_PER_ELEMENT) as T);
       case Kind.Coll:
+      case Kind.Batch:
         this.#extra = undefined;
         if (this.#peer > 0) {
           try {
@@ -332,7 +334,7 @@ export class Request<T = Status> extends Settling<T> {
 
   /** Asks MPI to cancel; the request still completes, with `status.cancelled` true if it worked. */
   cancel(): void {
-    if (this.#kind === Kind.Coll) throw codedError(TypeError, 'ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
+    if (this.#kind === Kind.Coll || this.#kind === Kind.Batch) throw codedError(TypeError, 'ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
     if (this.#state === State.Pending) native.cancel(this.#slot);
   }
 
@@ -387,6 +389,7 @@ export class Request<T = Status> extends Settling<T> {
     const label = labels.get(this);
     const on = `on ${commName(this.#comm, label !== undefined)}`;
     if (this.#kind === Kind.Coll) return `${label ?? 'a nonblocking collective'} ${on}`;
+    if (this.#kind === Kind.Batch) return `startAll of ${(this.#extra as unknown[]).length} persistent request(s) ${on}`;
     const tag = label !== undefined ? '' : this.#tag === C.ANY_TAG ? ', any tag' : `, tag ${this.#tag}`;
     if (this.#kind === Kind.Send) {
       const bytes = label === undefined ? ` of ${this.#buffer!.byteLength} bytes` : '';
@@ -413,6 +416,13 @@ export class Request<T = Status> extends Settling<T> {
     if (view !== undefined) pin(view);
     pinAll(keep);
     return r.#posted(slot);
+  }
+  /**
+   * @internal The Request of one startAll (slot from the addon) of `ps`, held until it completes. Not a
+   * labelled _coll: a WeakMap entry per start is a measurable share of a persistent window.
+   */
+  static _batch(slot: number, comm: number, ps: readonly object[]): Request<void> {
+    return new Request<void>(Kind.Batch, undefined, 0, 0, comm, ps).#posted(slot);
   }
   /** @internal A request that failed before anything was posted. */
   static _rejected<R>(error: Error): Request<R> {
