@@ -5,6 +5,7 @@
       "native/addon.cc",
       "native/channel/parts.cc",
       "native/channel/recv_pool.cc",
+      "native/core/aligned.cc",
       "native/core/args.cc",
       "native/core/errors.cc",
       "native/core/process_state.cc",

@@ -20,6 +20,7 @@ export {
   type MpiErrorCode, type ArgumentErrorCode, type StateErrorCode, type WireErrorCode, type GpuErrorCode,
 } from './core/codes.js';
 export { DTYPES, dtypeInfo, dtypeOf, type Dtype, type TypedArray } from './core/dtypes.js';
+export { alignedArray } from './core/alloc.js';
 export type { BufferLike } from './core/checks.js';
 // Collectives are Comm methods, added by these modules.
 export { IN_PLACE, type InPlace, type Layout, type Fresh } from './coll/methods.js';

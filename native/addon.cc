@@ -28,6 +28,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   DefineHalf(env, exports);
   DefineWin(env, exports);
   DefineDynamic(env, exports);
+  DefineMemory(env, exports);
   GpuEnv::Define(this, env, exports);  // exports.gpu; loads nothing until first used
 }
 

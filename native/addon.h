@@ -66,6 +66,10 @@ class Addon : public Napi::Addon<Addon> {
   void DefineHalf(Napi::Env env, Napi::Object exports);
   void DefineWin(Napi::Env env, Napi::Object exports);
   void DefineDynamic(Napi::Env env, Napi::Object exports);
+  void DefineMemory(Napi::Env env, Napi::Object exports);
+
+  // core/aligned.cc
+  Napi::Value AllocAligned(const Napi::CallbackInfo& info);
 
   // mpi/env.cc
   Napi::Value Setup(const Napi::CallbackInfo& info);

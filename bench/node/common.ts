@@ -13,7 +13,7 @@
 // 0.57-0.76 M msg/s, after 3 000 2.9-3.8 M; an 8 B channel round trip's half 1.55-1.9 us after
 // 10 000, 0.97-1.0 us after 40 000). The emitted "warmup" is the count actually run.
 import { readFileSync } from 'node:fs';
-import { type Comm, type ThreadLevel, wtime } from '../../lib/index.js';
+import { alignedArray, type Comm, type ThreadLevel, wtime } from '../../lib/index.js';
 
 export interface BenchSpec {
   name: string;
@@ -230,8 +230,11 @@ export function requireRanks(spec: BenchSpec, comm: Comm, n: number): void {
   if (comm.size !== n) fail(spec, `needs exactly ${n} ranks, got ${comm.size}`);
 }
 
-/** A buffer of at least `bytes` bytes (at least 4), written once so its pages exist, as osu_alloc does. */
+/**
+ * A buffer of at least `bytes` bytes (at least 4), page-aligned and with its pages mapped, as osu_alloc
+ * (C) and the mmap buffers of the mpi4py side are: alignedArray, not `new Uint8Array`, whose memory V8
+ * starts 16 bytes past a page (a 1 MiB MPI_Get into such memory is ~20% slower, lib/core/alloc.ts).
+ */
 export function buffer(bytes: number): Uint8Array {
-  // V8 gets large zeroed buffers from calloc/mmap, whose pages appear only when first written.
-  return new Uint8Array(Math.max(4, bytes)).fill(0);
+  return alignedArray('uint8', Math.max(4, bytes));
 }

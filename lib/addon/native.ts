@@ -236,6 +236,8 @@ export interface Native {
   recvMessage(source: number, tag: number, comm: number, slab: Uint8Array, offset: number, capacity: number): number | Buffer;
   /** A Buffer of exactly `bytes` from the receive pool (memory not zeroed). */
   allocBuffer(bytes: number): Buffer;
+  /** A zeroed ArrayBuffer of `bytes` starting on a page boundary (lib/core/alloc.ts). */
+  allocAligned(bytes: number): ArrayBuffer;
   /** Distributed graph topology (native/mpi/topo.cc). Weights null = MPI_UNWEIGHTED. */
   distGraphCreate(comm: number, sources: Int32Array, sourceWeights: Int32Array | null, dests: Int32Array,
     destWeights: Int32Array | null): [number, number];

@@ -117,6 +117,12 @@ export function rankError(what: string, v: unknown, size: number, also = ''): Co
     `${what} ${v} is out of range: this communicator has ranks 0..${size - 1}${also === '' ? '' : ` (or ${also})`}`);
 }
 
+/** `count` when it is an element count (a non-negative safe integer); `what` names it in the error. */
+export function checkCount(count: unknown, what: string): number {
+  if (Number.isSafeInteger(count) && (count as number) >= 0) return count as number;
+  throw invalidParameterError('ERR_INVALID_LENGTH', what, 'a non-negative integer', count, RangeError);
+}
+
 /** `v` when it is a rank of a communicator of `size` ranks. */
 export function checkRank(v: unknown, size: number, what: string): number {
   if (isRank(v, size)) return v;

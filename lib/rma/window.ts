@@ -33,7 +33,7 @@
 //   allocateWindow asks MPI for a multiple of 16 bytes and shows the count asked for.
 import { C, native } from '../addon/binding.js';
 import { fastSlot, RMA_ACCUMULATE, RMA_FLUSH, RMA_FLUSH_LOCAL, RMA_GET, RMA_OP_SHIFT, RMA_PUT, rmaFast, setFastArgs } from '../addon/fastpath.js';
-import { asView, checkRank, invalidParameterError, isRank, rankError, isTypedArray, sameDtype, tooSmall } from '../core/checks.js';
+import { asView, checkCount, checkRank, invalidParameterError, isRank, rankError, isTypedArray, sameDtype, tooSmall } from '../core/checks.js';
 import { dtypeInfo, dtypeOf, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { ensureInit } from '../core/env.js';
 import { codedError, MpiError } from '../core/errors.js';
@@ -634,10 +634,6 @@ declare module '../comm/comm.js' {
   }
 }
 
-function countArg(count: unknown, what: string): number {
-  if (Number.isSafeInteger(count) && (count as number) >= 0) return count as number;
-  throw invalidParameterError('ERR_INVALID_LENGTH', `${what}: count`, 'a non-negative integer', count, RangeError);
-}
 
 function optionsArg(options: unknown, what: string): WindowOptions {
   if (options === undefined) return {};
@@ -660,7 +656,7 @@ function allocate(c: Comm, dtype: Dtype, count: unknown, options: unknown, share
   const what = shared ? 'allocateSharedWindow' : 'allocateWindow';
   const o = optionsArg(options, what);
   const d = dtypeInfo(dtype);
-  const n = countArg(count, what);
+  const n = checkCount(count, `${what}: count`);
   const info = infoArg(o.info, what);
   const h = c._handle();
   ensureInit();
