@@ -13,6 +13,8 @@ export interface NativeBenchPaths {
   putLatency: string;
   getLatency: string;
   accLatency: string;
+  /** percall.c: MPI's own cost per call on one rank (docs/benchmarks.md, the floors). */
+  percall: string;
 }
 
 /**

@@ -33,6 +33,8 @@ const PROGRAMS = {
   putLatency: ['osu_put_latency', 'osu_rma', ['-DOSU_RMA_PUT']],
   getLatency: ['osu_get_latency', 'osu_rma', ['-DOSU_RMA_GET']],
   accLatency: ['osu_acc_latency', 'osu_rma', ['-DOSU_RMA_ACC']],
+  // MPI's own cost per call on one rank (bench/node/percall.ts is the binding's).
+  percall: ['percall', 'percall', []],
 };
 
 function resolveMpicc(explicit) {
