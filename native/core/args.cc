@@ -72,11 +72,11 @@ void Args::ThrowType(const char* expected) const {
   throw Napi::TypeError::New(env(), std::string("internal: expected ") + expected);
 }
 
-Napi::Value Args::Done(int rc, bool nb, MPI_Request req) const {
+Napi::Value Args::Done(int rc, bool nb, MPI_Request req, bool test) const {
   Check(rc);
   if (!nb) return env().Undefined();
   // Collective requests and sends report only their error: their status has no source or count.
-  return Slot(addon_->engine()->Track(req, false, addon_->status(), true));
+  return Slot(addon_->engine()->Track(req, false, addon_->status(), test));
 }
 
 Napi::Value Args::DoneRecv(int rc, bool nb, MPI_Request req, const MPI_Status& st, bool arrived) const {

@@ -97,7 +97,8 @@ class Args {
   // the blocking form, or for the nonblocking one what the progress engine makes of `req`: -1 when it
   // completed within the engine's spin (its status in the shared record), else the slot
   // lib/core/request.ts waits on.
-  Napi::Value Done(int rc, bool nb = false, MPI_Request req = MPI_REQUEST_NULL) const;
+  // `test`: whether a nonblocking request is tested once at post (Engine::Track).
+  Napi::Value Done(int rc, bool nb = false, MPI_Request req = MPI_REQUEST_NULL, bool test = true) const;
   // The same for a receive, whose status (`st` of the blocking form) goes to the shared record.
   Napi::Value DoneRecv(int rc, bool nb, MPI_Request req, const MPI_Status& st, bool arrived = false) const;
   // An engine slot (or -1) that a binding got without Done: noted as the call's communicator's, so an

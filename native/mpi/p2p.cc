@@ -22,7 +22,7 @@ Napi::Value Addon::Send(const Napi::CallbackInfo& info) {
   MPI_Request req = MPI_REQUEST_NULL;
   int rc = ct.rc();
   if (rc == MPI_SUCCESS) rc = SendAs(sync, nb, b.data, ct.count(), ct.type(), dest, tag, comm, &req);
-  return a.Done(rc, nb, req);
+  return a.Done(rc, nb, req, b.count * b.elemSize <= Engine::kTestAtPostBytes);
 }
 
 // recv(buf, source, tag, comm, nb). Both forms keep MPI's order behind earlier receives of unknown
