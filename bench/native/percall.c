@@ -25,6 +25,7 @@ static int cmp(const void* a, const void* b) {
 static char s[8], r[8];
 static MPI_Request q[64];
 static MPI_Win win;
+static MPI_Request pq[64];
 
 static void send_recv(long n) {
   for (long i = 0; i < n; i++) {
@@ -41,6 +42,14 @@ static void window(long n) {
       MPI_Isend(s, 8, MPI_BYTE, 0, 2, MPI_COMM_WORLD, &q[2 * j + 1]);
     }
     MPI_Waitall(64, q, MPI_STATUSES_IGNORE);
+  }
+}
+
+/* n windows of 32 persistent receives and 32 persistent sends: one MPI_Startall, one MPI_Waitall. */
+static void persistent(long n) {
+  for (long w = 0; w < n; w++) {
+    MPI_Startall(64, pq);
+    MPI_Waitall(64, pq, MPI_STATUSES_IGNORE);
   }
 }
 
@@ -69,6 +78,12 @@ int main(int argc, char** argv) {
   MPI_Win_allocate(64, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win);
   report("send+recv 8 B", send_recv, 100000, 1);
   report("window pair (isend+irecv, waitAll of 64)", window, 2000, 64);
+  for (int j = 0; j < 32; j++) {
+    MPI_Recv_init(r, 8, MPI_BYTE, 0, 4, MPI_COMM_WORLD, &pq[2 * j]);
+    MPI_Send_init(s, 8, MPI_BYTE, 0, 4, MPI_COMM_WORLD, &pq[2 * j + 1]);
+  }
+  report("persistent window pair (startAll + wait of 64)", persistent, 2000, 64);
+  for (int j = 0; j < 64; j++) MPI_Request_free(&pq[j]);
   MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win);
   report("put+flush 8 B", put_flush, 100000, 1);
   MPI_Win_unlock(0, win);

@@ -5,7 +5,7 @@
 // Medians of 7 repetitions, in ns; each loop is warmed up first (~50 calls, as timeRounds does).
 //
 //   npx mpi4node run -n 1 bench/node/percall.ts
-import { init, iwaitAll, waitAll, world, type Request, type Status } from '../../lib/index.js';
+import { init, iwaitAll, startAll, waitAll, world, type Prequest, type Request, type Status } from '../../lib/index.js';
 import { wtimeFast } from '../../lib/addon/fastpath.js';
 
 init({});
@@ -53,6 +53,10 @@ function post(): void {
 report('bare N-API call (wtimeFast: MPI_Wtime into a slab)', (n) => { for (let i = 0; i < n; i++) wtimeFast(); }, 200000);
 report('send+recv 8 B', (n) => { for (let i = 0; i < n; i++) { world.send(s, 0, 1); world.recv(r, 0, 1); } }, 100000);
 report('window pair (isend+irecv, waitAll of 64)', (n) => { for (let w = 0; w < n; w++) { post(); waitAll(reqs); } }, 2000, 64);
+const pq: Prequest[] = [];
+for (let j = 0; j < 32; j++) pq.push(world.recvInit(r, 0, 4), world.sendInit(s, 0, 4));
+report('persistent window pair (startAll + wait of 64)', (n) => { for (let w = 0; w < n; w++) startAll(pq).wait(); }, 2000, 64);
+pq.forEach((p) => p.free());
 await reportAsync('window pair (isend+irecv, await iwaitAll of 64)', async (n) => { for (let w = 0; w < n; w++) { post(); await iwaitAll(reqs); } }, 2000, 64);
 await reportAsync('await isend 8 B (complete at post) + recv', async (n) => { for (let i = 0; i < n; i++) { await world.isend(s, 0, 3); world.recv(r, 0, 3); } }, 20000);
 win.lock(0, 'shared');
