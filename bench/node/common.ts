@@ -11,7 +11,12 @@
 // preempt the busy-polling rank for whole scheduler slices until compilation settles (measured: with
 // 2 000, the first size's average was 2-10x its steady state; 8 B message rate after 500 windows
 // 0.57-0.76 M msg/s, after 3 000 2.9-3.8 M; an 8 B channel round trip's half 1.55-1.9 us after
-// 10 000, 0.97-1.0 us after 40 000). The emitted "warmup" is the count actually run.
+// 10 000, 0.97-1.0 us after 40 000). Messages above 8 KiB get a floor too (`largeJitWarmup`: latency and
+// one-sided 5 000, allreduce 1 000, windows 100): they take the library's general path (arrays over
+// 64 KiB are not registered), whose first use deoptimises the functions the small sizes optimised, and
+// OSU's 10 iterations then timed unoptimised code until V8 re-optimised it (measured: 256 KiB half
+// round trip 18.4-21.1 us after the 8 B size, 14.1-15.1 us alone; 14.7 us after 8 B with 20 000
+// iterations, the re-optimisation showing in --trace-opt). The emitted "warmup" is the count actually run.
 import { readFileSync } from 'node:fs';
 import { alignedArray, type Comm, type ThreadLevel, wtime } from '../../lib/index.js';
 
@@ -27,6 +32,8 @@ export interface BenchSpec {
   largeWarmup: number;
   /** Minimum warm-up for sizes ≤ LARGE (see above). */
   jitWarmup: number;
+  /** Minimum warm-up for larger sizes (see above): fewer iterations, each one longer. */
+  largeJitWarmup: number;
   /** The operations --op may name (the first is the default); none: --op is refused. */
   ops?: string[];
 }
@@ -126,7 +133,7 @@ export function itersFor(spec: BenchSpec, o: Options, size: number): { iters: nu
   const scaled = (n: number) => Math.max(1, Math.round(n * o.itersScale));
   const iters = o.iters ?? scaled(large ? spec.largeIters : spec.smallIters);
   let warmup = o.warmup ?? scaled(large ? spec.largeWarmup : spec.smallWarmup);
-  if (o.warmup === undefined && !large) warmup = Math.max(warmup, spec.jitWarmup);
+  if (o.warmup === undefined) warmup = Math.max(warmup, large ? spec.largeJitWarmup : spec.jitWarmup);
   return { iters, warmup };
 }
 

@@ -8,7 +8,7 @@ import { buffer, emit, itersFor, pagesOf, parseOptions, settle, settleIters, typ
 
 const spec: BenchSpec = {
   name: 'osu_allreduce', dmin: 4, dmax: 1048576, multiple: 4,
-  smallIters: 1000, smallWarmup: 100, largeIters: 100, largeWarmup: 10, jitWarmup: 10000,
+  smallIters: 1000, smallWarmup: 100, largeIters: 100, largeWarmup: 10, jitWarmup: 10000, largeJitWarmup: 1000,
 };
 const o = parseOptions(spec);
 if (typeof (world as { allreduce?: unknown }).allreduce !== 'function') {

@@ -8,7 +8,7 @@ import { eachSize, WINDOW } from './window.js';
 
 const spec: BenchSpec = {
   name: 'osu_bw', dmin: 1, dmax: 4194304, multiple: 1,
-  smallIters: 100, smallWarmup: 10, largeIters: 20, largeWarmup: 2, jitWarmup: 3000,
+  smallIters: 100, smallWarmup: 10, largeIters: 20, largeWarmup: 2, jitWarmup: 3000, largeJitWarmup: 100,
 };
 const o = parseOptions(spec);
 init({ threadLevel: o.threadLevel });

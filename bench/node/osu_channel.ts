@@ -9,7 +9,7 @@ import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, settle, se
 
 const spec: BenchSpec = {
   name: 'osu_channel', dmin: 1, dmax: 4194304, multiple: 1,
-  smallIters: 10000, smallWarmup: 100, largeIters: 1000, largeWarmup: 10, jitWarmup: 40000,
+  smallIters: 10000, smallWarmup: 100, largeIters: 1000, largeWarmup: 10, jitWarmup: 40000, largeJitWarmup: 5000,
 };
 const o = parseOptions(spec);
 if (typeof (world as { channel?: unknown }).channel !== 'function') {

@@ -6,7 +6,7 @@ import { buffer, emit, itersFor, pagesOf, parseOptions, requireRanks, settle, se
 
 const spec: BenchSpec = {
   name: 'osu_latency', dmin: 0, dmax: 4194304, multiple: 1,
-  smallIters: 10000, smallWarmup: 100, largeIters: 1000, largeWarmup: 10, jitWarmup: 20000,
+  smallIters: 10000, smallWarmup: 100, largeIters: 1000, largeWarmup: 10, jitWarmup: 20000, largeJitWarmup: 5000,
 };
 const o = parseOptions(spec);
 init({ threadLevel: o.threadLevel });

@@ -8,7 +8,7 @@ import { buffer, emit, fail, itersFor, pagesOf, parseOptions, requireRanks, sett
 
 const spec: BenchSpec = {
   name: 'osu_rma', dmin: 1, dmax: 4194304, multiple: 1, ops: ['put', 'get', 'acc'],
-  smallIters: 10000, smallWarmup: 100, largeIters: 1000, largeWarmup: 10, jitWarmup: 20000,
+  smallIters: 10000, smallWarmup: 100, largeIters: 1000, largeWarmup: 10, jitWarmup: 20000, largeJitWarmup: 5000,
 };
 const o = parseOptions(spec);
 if (o.mode !== 'blocking') fail(spec, `--mode: only blocking (put/get/accumulate + flush, as OSU's default)`);
