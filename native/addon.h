@@ -163,7 +163,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value WinSharedQuery(const Napi::CallbackInfo& info);
   Napi::Value WinAttr(const Napi::CallbackInfo& info);
   Napi::Value WinFree(const Napi::CallbackInfo& info);
-  enum WinSyncKind { kWinFence, kWinLock, kWinUnlock, kWinLockAll, kWinUnlockAll, kWinFlush, kWinFlushAll, kWinSyncMem };
+  enum WinSyncKind { kWinFence, kWinLock, kWinUnlock, kWinLockAll, kWinUnlockAll, kWinFlushAll, kWinSyncMem };
   Napi::Value WinSync(const Napi::CallbackInfo& info, int which);
   Napi::Value WinMove(const Napi::CallbackInfo& info, int get);
   Napi::Value WinAccumulate(const Napi::CallbackInfo& info, int which);

@@ -218,7 +218,6 @@ export interface Native {
   winUnlock(win: number, rank: number): void;
   winLockAll(win: number, assert: number): void;
   winUnlockAll(win: number): void;
-  winFlush(win: number, rank: number, local: boolean): void;
   winFlushAll(win: number, local: boolean): void;
   winSync(win: number): void;
   winPut(win: number, buf: Buf, rank: number, disp: number, nb: boolean): number | undefined;

@@ -70,12 +70,16 @@ Napi::Value Addon::RegisterBuffer(const Napi::CallbackInfo& info) {
 }
 
 // The fast path only carries buffers lib/ registered, all far below INT_MAX elements.
-#define FAST_PROLOGUE                                                   \
+// FAST_ENTRY: the addon, MPI usable, the slab; FAST_PROLOGUE adds the registered array and the communicator.
+#define FAST_ENTRY                                                      \
   Addon* self = Self(env, info);                                        \
   const ProcessState& ps = ProcessState::Get();                         \
   int rc = FastUsable(self, ps);                                        \
   if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);               \
-  const int32_t* a = self->args_;                                       \
+  const int32_t* a = self->args_
+
+#define FAST_PROLOGUE                                                   \
+  FAST_ENTRY;                                                           \
   const BufView& b = self->fastBufs_[a[Addon::kBufSlot] & (Addon::kFastBufs - 1)]; \
   MPI_Comm comm = ps.Comm(a[Addon::kCommArg]);                          \
   if (comm == MPI_COMM_NULL) return ThrowCode(env, self, kErrBadHandle)
@@ -232,11 +236,7 @@ static napi_value BarrierFast(napi_env env, napi_callback_info info) {
 // 8-byte put + flush is ~0.03 us on one host (osc/sm: a store and a barrier), so here the call itself is
 // the cost: three node-addon-api calls with five arguments each were ~0.3 us, this is two bare ones.
 static napi_value RmaFast(napi_env env, napi_callback_info info) {
-  Addon* self = Self(env, info);
-  const ProcessState& ps = ProcessState::Get();
-  int rc = FastUsable(self, ps);
-  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc);
-  const int32_t* a = self->args_;
+  FAST_ENTRY;
   MPI_Win win = self->FastWin(a[Addon::kCommArg]);
   if (win == MPI_WIN_NULL) return ThrowCode(env, self, kErrBadHandle);
   const int rank = a[Addon::kPeer];
@@ -248,12 +248,16 @@ static napi_value RmaFast(napi_env env, napi_callback_info info) {
   const BufView& b = self->fastBufs_[a[Addon::kBufSlot] & (Addon::kFastBufs - 1)];
   const MPI_Aint disp = a[Addon::kTagArg];
   const int n = static_cast<int>(b.count);
+  if (disp < 0) {
+    napi_throw_error(env, nullptr, "internal: bad arguments for rmaFast");
+    return nullptr;
+  }
   switch (kind) {
     case Addon::kRmaPut: rc = MPI_Put(b.data, n, b.type, rank, disp, n, b.type, win); break;
     case Addon::kRmaGet: rc = MPI_Get(b.data, n, b.type, rank, disp, n, b.type, win); break;
     case Addon::kRmaAccumulate: {
       const MPI_Op op = PredefinedOp(a[Addon::kFlags] >> Addon::kRmaKindBits);
-      if (op == MPI_OP_NULL || disp < 0) {
+      if (op == MPI_OP_NULL) {
         napi_throw_error(env, nullptr, "internal: bad arguments for rmaFast");
         return nullptr;
       }
@@ -266,6 +270,8 @@ static napi_value RmaFast(napi_env env, napi_callback_info info) {
   }
   return rc == MPI_SUCCESS ? nullptr : ThrowCode(env, self, rc);
 }
+
+#undef FAST_ENTRY
 
 // wtimeFast(): MPI_Wtime (which needs no initialised MPI) into the clock slab; timing loops call it
 // twice per iteration.

@@ -178,8 +178,8 @@ Napi::Value Addon::WinFree(const Napi::CallbackInfo& info) {
 }
 
 // The synchronisation calls: winFence(win, assert), winLock(win, rank, exclusive, assert),
-// winUnlock(win, rank), winLockAll(win, assert), winUnlockAll(win), winFlush(win, rank, local),
-// winFlushAll(win, local), winSync(win).
+// winUnlock(win, rank), winLockAll(win, assert), winUnlockAll(win),
+// winFlushAll(win, local), winSync(win). A flush to one rank is rmaFast (mpi/fast.cc).
 Napi::Value Addon::WinSync(const Napi::CallbackInfo& info, int which) {
   Args a(this, info);
   MPI_Win win = WinArg(a, 0);
@@ -192,7 +192,6 @@ Napi::Value Addon::WinSync(const Napi::CallbackInfo& info, int which) {
     case kWinUnlock: rc = MPI_Win_unlock(a.Int(1), win); break;
     case kWinLockAll: rc = MPI_Win_lock_all(Assertions(a.Int(1)), win); break;
     case kWinUnlockAll: rc = MPI_Win_unlock_all(win); break;
-    case kWinFlush: rc = a.Flag(2) ? MPI_Win_flush_local(a.Int(1), win) : MPI_Win_flush(a.Int(1), win); break;
     case kWinFlushAll: rc = a.Flag(1) ? MPI_Win_flush_local_all(win) : MPI_Win_flush_all(win); break;
     default: rc = MPI_Win_sync(win);
   }
@@ -295,7 +294,6 @@ void Addon::DefineWin(Napi::Env env, Napi::Object exports) {
       {"winUnlock", Method<&Addon::WinSync, kWinUnlock>},
       {"winLockAll", Method<&Addon::WinSync, kWinLockAll>},
       {"winUnlockAll", Method<&Addon::WinSync, kWinUnlockAll>},
-      {"winFlush", Method<&Addon::WinSync, kWinFlush>},
       {"winFlushAll", Method<&Addon::WinSync, kWinFlushAll>},
       {"winSync", Method<&Addon::WinSync, kWinSyncMem>},
       {"winPut", Method<&Addon::WinMove, 0>},
