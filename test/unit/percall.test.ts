@@ -1,0 +1,50 @@
+// @timeout 120
+// bench/native/percall.c and bench/node/percall.ts (the cost per call that docs/benchmarks.md quotes) run
+// and print a finite positive figure for every loop they name. Never asserts a speed.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { buildNative } from '../../bench/native/build.mjs';
+import { tsxImport } from '../../lib/cli/launcher.js';
+import { C } from '../../lib/addon/binding.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const env = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' };
+
+function figures(stdout: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const j = JSON.parse(line) as { bench: string; what: string; value: number; unit: string };
+    assert.is(j.bench, 'percall');
+    assert.is(j.unit, 'ns');
+    m.set(j.what, j.value);
+  }
+  return m;
+}
+
+test('the C side: send+recv, window pairs, persistent window pairs and put+flush, one rank', async () => {
+  const { percall } = await buildNative();
+  const r = spawnSync(percall, [], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  const f = figures(r.stdout);
+  for (const what of ['send+recv 8 B', 'window pair (isend+irecv, waitAll of 64)',
+    'persistent window pair (startAll + wait of 64)', 'put+flush 8 B']) {
+    const v = f.get(what);
+    assert.ok(v !== undefined && Number.isFinite(v) && v > 0, `${what}: ${v}`);
+  }
+});
+
+test('the Node side: the same loops, the Promise forms, a bare N-API call and V8\'s own Promise', () => {
+  // Against MPICH 4.0.2 the script, run as a singleton, did not finish within 90 s (seen once, not yet
+  // investigated); docs/benchmarks.md quotes its Open MPI figures only.
+  if (C.IMPLEMENTATION === 'mpich') return void console.log('skipped on MPICH: percall.ts does not finish there yet');
+  const r = spawnSync(process.execPath, ['--import', tsxImport(), 'bench/node/percall.ts'], { cwd: root, env, encoding: 'utf8', timeout: 90_000 });
+  assert.is(r.status, 0, r.stderr);
+  const f = figures(r.stdout);
+  assert.is(f.size, 8, [...f.keys()].join('; '));
+  for (const [what, v] of f) assert.ok(Number.isFinite(v) && v > 0, `${what}: ${v}`);
+});
+
+test.run();
