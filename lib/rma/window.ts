@@ -624,11 +624,15 @@ declare module '../comm/comm.js' {
   interface Comm {
     /** Collective: a window over `buf`'s own memory (MPI_Win_create); displacements count its elements. */
     window<T extends BufferLike>(buf: T, options?: WindowOptions): Window<T extends TypedArray ? T : Uint8Array>;
-    /** Collective: a window of `count` elements of `dtype` in memory MPI allocates (MPI_Win_allocate). */
+    /**
+     * Collective: a window of `count` elements of `dtype` in memory MPI allocates (MPI_Win_allocate),
+     * zeroed at every rank before any rank returns (MPI itself leaves it as it was).
+     */
     allocateWindow<D extends Dtype>(dtype: D, count: number, options?: WindowOptions): Window<ArrayOf<D>>;
     /**
      * Collective over ranks sharing memory (a comm from splitShared()): `count` elements of `dtype` per
-     * rank in the node's shared memory (MPI_Win_allocate_shared); win.shared(rank) views any rank's.
+     * rank in the node's shared memory (MPI_Win_allocate_shared), zeroed as allocateWindow's is;
+     * win.shared(rank) views any rank's.
      */
     allocateSharedWindow<D extends Dtype>(dtype: D, count: number, options?: WindowOptions): Window<ArrayOf<D>>;
   }

@@ -13,6 +13,7 @@
 //   one CountedType element on both sides. Displacements are in the target window's units.
 // - The request-based operations (MPI_Rput, MPI_Rget, MPI_Raccumulate, MPI_Rget_accumulate) share the
 //   bindings of the plain ones through the trailing `nb` flag; their requests go to the engine.
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -118,6 +119,15 @@ Napi::Value Addon::WinAllocate(const Napi::CallbackInfo& info) {
   const MPI_Aint n = static_cast<MPI_Aint>(bytes);
   a.Check(shared ? MPI_Win_allocate_shared(n, dispUnit, in.get(), comm, &base, &win)
                  : MPI_Win_allocate(n, dispUnit, in.get(), comm, &base, &win));
+  // MPI leaves the memory as it was (a freed window's values come back in the next one); JavaScript's
+  // new arrays are zeroed, and code that accumulates into a fresh window counts on it. The barrier keeps
+  // a peer's first lock-and-put from landing before this rank has cleared its memory.
+  if (bytes > 0) std::memset(base, 0, bytes);
+  const int rc = MPI_Barrier(comm);
+  if (rc != MPI_SUCCESS) {
+    MPI_Win_free(&win);
+    a.Check(rc);
+  }
   Napi::Value h = RegisterWin(a, win);
   Napi::Array out = Napi::Array::New(a.env(), 2);
   out.Set(0u, h);

@@ -349,6 +349,26 @@ test('allocateWindow: MPI\'s memory as a typed array of the dtype, every element
   assert.is(win.memory.length, 0);
 });
 
+test('allocated windows start zeroed at every rank, as new Float64Array does, even over recycled memory', () => {
+  // MPI leaves MPI_Win_allocate's memory as it finds it; a freed window's memory comes back for the next.
+  const node = world.splitShared();
+  for (let round = 0; round < 4; round++) {
+    for (const shared of [false, true]) {
+      const comm = shared ? node : world;
+      const win = shared ? comm.allocateSharedWindow('float64', 5 + round) : comm.allocateWindow('float64', 5 + round);
+      assert.equal(Array.from(win.memory), range(5 + round, () => 0), `round ${round}, ${shared ? 'shared' : 'allocate'}: own memory`);
+      win.lockAll();
+      const seen = range(comm.size, (r) => win.get(new Float64Array(5 + round).fill(-1), r));
+      win.unlockAll();
+      for (let r = 0; r < comm.size; r++) assert.equal(Array.from(seen[r]!), range(5 + round, () => 0), `rank ${r}'s memory as read by get`);
+      comm.barrier(); // every rank has read before any rank dirties its memory
+      win.memory.fill(7.5e44);
+      win.free();
+    }
+  }
+  node.free();
+});
+
 test('allocateSharedWindow on splitShared(): every rank\'s segment as a typed array; stores seen by loads', () => {
   const node = world.splitShared();
   const win = node.allocateSharedWindow('float64', 3);
