@@ -117,6 +117,7 @@ function missingTools() {
   if (!which('make')) missing.push({ tool: 'make', apt: ['build-essential'] });
   if (!which('python3')) missing.push({ tool: 'python3 (for node-gyp)', apt: ['python3'] });
   if (!which('cmake')) missing.push({ tool: 'cmake (only for npm run build:cmake)', apt: ['cmake'], optional: true });
+  if (!which('valgrind')) missing.push({ tool: 'valgrind (the worker-teardown memory test)', apt: ['valgrind'], optional: true });
   // For the multi-host and Slurm suites (test/multihost/): without them those suites say they skipped.
   if (!which('ip')) missing.push({ tool: 'ip (iproute2: the multi-host tests)', apt: ['iproute2'], optional: true });
   if (!['srun', 'slurmctld', 'slurmd', 'munged'].every((p) => which(p))) {

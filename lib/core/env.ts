@@ -121,12 +121,22 @@ export function abort(code = 1): never {
   return native.abort(code);
 }
 
-/** Seconds since an arbitrary time in the past (MPI_Wtime). */
+/**
+ * Seconds since an arbitrary time in the past (MPI_Wtime). Like any MPI call, the first one
+ * initialises MPI if nothing has (MPICH has no clock before MPI_Init).
+ */
 export function wtime(): number {
-  return mpiWtime();
+  try {
+    return mpiWtime();
+  } catch {
+    ensureInit(); // throws what stands in the way (finalised, a worker thread); else MPI is up now
+    return mpiWtime();
+  }
 }
 
+/** The resolution of wtime() in seconds (MPI_Wtick); initialises MPI as wtime() does. */
 export function wtick(): number {
+  ensureInit();
   return native.wtick();
 }
 

@@ -101,7 +101,17 @@ void GpuEnv::Shutdown() {
   mems_.clear();
   pinnedPool_.clear();
   eventPools_.clear();
+  // Every reference goes now, while the napi_env is alive: the poller's close callback deletes this
+  // object after Node has freed the env, and a reference deleted then writes into freed memory
+  // (valgrind: napi_delete_reference from ~GpuEnv; the heap corruption behind worker-teardown aborts).
   makeError_.Reset();
+  doneIdsRef_.Reset();
+  doneRecRef_.Reset();
+  statusRef_.Reset();
+  doneIds_ = nullptr;
+  doneRec_ = nullptr;
+  status_ = nullptr;
+  capacity_ = 0;
   poller_.Close([](void* self) { delete static_cast<GpuEnv*>(self); }, this);
 }
 

@@ -75,7 +75,10 @@ Napi::Value Addon::Abort(const Napi::CallbackInfo& info) {
   std::exit(code);
 }
 
+// As wtimeFast: not before MPI_Init nor after MPI_Finalize (MPICH ends the process there).
 Napi::Value Addon::Wtick(const Napi::CallbackInfo& info) {
+  const ProcessState& ps = ProcessState::Get();
+  if (!ps.initialized() || ps.finalized()) ThrowMpi(info.Env(), kErrNotInitialized);
   return Napi::Number::New(info.Env(), MPI_Wtick());
 }
 

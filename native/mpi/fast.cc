@@ -273,10 +273,14 @@ static napi_value RmaFast(napi_env env, napi_callback_info info) {
 
 #undef FAST_ENTRY
 
-// wtimeFast(): MPI_Wtime (which needs no initialised MPI) into the clock slab; timing loops call it
-// twice per iteration.
+// wtimeFast(): MPI_Wtime into the clock slab; timing loops call it twice per iteration. Open MPI
+// answers before MPI_Init and after MPI_Finalize, MPICH ends the process, so neither is let through
+// (lib/core/env.ts initialises on the error, as on any first MPI call).
 static napi_value WtimeFast(napi_env env, napi_callback_info info) {
-  Self(env, info)->clock_[0] = MPI_Wtime();
+  Addon* self = Self(env, info);
+  const ProcessState& ps = ProcessState::Get();
+  if (!ps.initialized() || ps.finalized()) return ThrowCode(env, self, kErrNotInitialized);
+  self->clock_[0] = MPI_Wtime();
   return nullptr;
 }
 
