@@ -10,20 +10,19 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildFakes } from '../fakes/build.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = path.join(root, 'test/fixtures/worker-teardown.mjs');
 
-test('workers that load the addon and are terminated touch no freed memory (valgrind memcheck)', () => {
-  if (spawnSync('valgrind', ['--version']).status !== 0) {
-    console.log('skipped: valgrind is not installed (apt-get install valgrind)');
-    return;
-  }
+const hasValgrind = spawnSync('valgrind', ['--version']).status === 0;
+
+function memcheck(env: NodeJS.ProcessEnv): void {
   const dir = mkdtempSync(path.join(tmpdir(), 'mpi4node-vg-'));
   const log = path.join(dir, 'memcheck.log');
   try {
     const r = spawnSync('valgrind', ['--error-limit=no', '--num-callers=24', `--log-file=${log}`, process.execPath, fixture], {
-      cwd: root, encoding: 'utf8', timeout: 240_000,
+      cwd: root, encoding: 'utf8', timeout: 240_000, env,
     });
     const out = `${r.stdout}${r.stderr}`;
     assert.is(r.status, 0, `the job failed (status ${r.status}, signal ${r.signal}):\n${out}`);
@@ -36,6 +35,17 @@ test('workers that load the addon and are terminated touch no freed memory (valg
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('workers that load the addon and are terminated touch no freed memory (valgrind memcheck)', () => {
+  if (!hasValgrind) return void console.log('skipped: valgrind is not installed (apt-get install valgrind)');
+  memcheck(process.env);
+});
+
+test('the same with device copies in flight at termination (fake CUDA runtime)', () => {
+  if (!hasValgrind) return void console.log('skipped: valgrind is not installed (apt-get install valgrind)');
+  const fakes = buildFakes();
+  memcheck({ ...process.env, MPI4NODE_CUDART: fakes.cudart, MPI4NODE_NCCL: fakes.nccl, FAKE_CUDA_EVENT_DELAY_MS: '1' });
 });
 
 test.run();
