@@ -22,10 +22,11 @@ test('after finalize(), wtime() and wtick() throw a typed error and the process 
   finalize();
   assert.is(finalized(), true);
   for (const f of [wtime, wtick]) {
-    const e = thrown(f);
+    const e: any = thrown(f);
+    const { code, message } = e ?? {};
     assert.ok(e instanceof Error, `${f.name}: ${String(e)}`);
-    assert.type(e.code, 'string');
-    assert.match(e.message, /final/i, `${f.name}: ${e.message}`);
+    assert.is(code, 'ERR_MPI_FINALIZED', `${f.name}: ${code}`);
+    assert.match(message, /final/i, `${f.name}: ${message}`);
   }
   assert.ok(Number.isFinite(performance.now()), 'still running');
 });
