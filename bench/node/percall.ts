@@ -3,6 +3,8 @@
 // the C figures gives what the binding adds per call: the floor analysis in docs/benchmarks.md.
 // One rank, no partner: the figures do not depend on how a second process is scheduled on this 2-core VM.
 // Medians of 7 repetitions, in ns; each loop is warmed up first (~50 calls, as timeRounds does).
+// Open MPI only: the send+recv loop sends to itself before it receives, which MPI allows to wait for the
+// receive, and MPICH 4.0.2 does (so does percall.c there).
 //
 //   npx mpi4node run -n 1 bench/node/percall.ts
 import { init, iwaitAll, startAll, waitAll, world, type Prequest, type Request, type Status } from '../../lib/index.js';
