@@ -4,6 +4,7 @@
 // once (registerBuffer(k, buf) below), writes the integer arguments into a shared Int32Array, and calls
 // these zero-argument raw callbacks. C MPI's 8-byte ping-pong is ~0.43 us: every 10 ns is 2%.
 #include <atomic>
+#include <mutex>
 
 #include "addon.h"
 #include "core/args.h"
@@ -19,7 +20,11 @@ namespace {
 // `sole` and the fast calls skip napi_get_cb_info (~35 instructions of ~250 per call). A second
 // environment clears it before its own JavaScript can call in, and the first environment reading the
 // old value still gets its own Addon, so a stale read is never wrong.
-std::atomic<int> live{0};
+// `live` and the choice of `sole` change together under `soleMu`: two environments loading the addon at
+// once (workers, the main thread without it) could otherwise each count, and the first one's late store
+// make it `sole` while the second, sharing the process, called in with the first one's slab.
+std::mutex soleMu;
+int live = 0;
 std::atomic<Addon*> sole{nullptr};
 
 Addon* Self(napi_env env, napi_callback_info info) {
@@ -50,13 +55,14 @@ inline int FastUsable(Addon* self, const ProcessState& ps) {
 }  // namespace
 
 void Addon::NoteCreated(Addon* addon) {
-  sole.store(live.fetch_add(1) == 0 ? addon : nullptr);
+  std::lock_guard<std::mutex> lock(soleMu);
+  sole.store(++live == 1 ? addon : nullptr);
 }
 
 void Addon::NoteDestroyed(Addon* addon) {
-  live.fetch_sub(1);
-  Addon* expected = addon;
-  sole.compare_exchange_strong(expected, nullptr);
+  std::lock_guard<std::mutex> lock(soleMu);
+  --live;
+  if (sole.load() == addon) sole.store(nullptr);
 }
 
 // registerBuffer(k, buf): caches buf's memory in slot k and holds a reference to it until replaced.
