@@ -51,7 +51,7 @@ void Addon::AsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
 
 Napi::Value Addon::MakeError(Napi::Env env, int code, int comm) {
   int cls = code;
-  if (code >= 0 && ProcessState::Get().initialized() && !ProcessState::Get().finalized()) {
+  if (code >= 0 && ProcessState::Get().running()) {
     MPI_Error_class(code, &cls);
   }
   const std::string name = ErrorClassName(cls);
@@ -88,7 +88,7 @@ int Addon::OwnerOf(int slot) const {
 
 int Addon::UsableCode() {
   ProcessState& ps = ProcessState::Get();
-  if (!ps.initialized() || ps.finalized()) return kErrNotInitialized;
+  if (!ps.running()) return kErrNotInitialized;
   if (ps.provided() != MPI_THREAD_MULTIPLE && !ps.CallerMayUseMpi()) return kErrThreadLevel;
   usable_ = true;
   return MPI_SUCCESS;

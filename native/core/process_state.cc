@@ -23,7 +23,7 @@ bool ProcessState::Release() {
     std::lock_guard<std::mutex> lock(mu_);
     if (--refs_ > 0) return false;
   }
-  if (initialized() && !finalized() && !finalizeSkipped() && pending.load() == 0) Finalize();
+  if (running() && !finalizeSkipped() && pending.load() == 0) Finalize();
   return true;
 }
 
@@ -70,7 +70,7 @@ int ProcessState::Init(int requested) {
 
 int ProcessState::Finalize() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!initialized() || finalized()) return MPI_SUCCESS;
+  if (!running()) return MPI_SUCCESS;
   finalized_.store(true, std::memory_order_release);
   int fin = 0;
   MPI_Finalized(&fin);
@@ -79,7 +79,7 @@ int ProcessState::Finalize() {
 }
 
 bool ProcessState::CallerMayUseMpi() const {
-  if (!initialized() || finalized()) return false;
+  if (!running()) return false;
   return provided_ == MPI_THREAD_MULTIPLE || std::this_thread::get_id() == owner_;
 }
 

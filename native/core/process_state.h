@@ -43,6 +43,8 @@ class ProcessState {
   bool finalizeSkipped() const { return skipFinalize_.load(std::memory_order_acquire); }
   bool initialized() const { return initialized_.load(std::memory_order_acquire); }
   bool finalized() const { return finalized_.load(std::memory_order_acquire); }
+  // Between MPI_Init and MPI_Finalize: the only time MPI may be called (MPICH ends the process otherwise).
+  bool running() const { return initialized() && !finalized(); }
   int provided() const { return provided_; }
   // True when the calling thread may call MPI (initialised, not finalised, thread level permits).
   bool CallerMayUseMpi() const;

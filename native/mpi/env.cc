@@ -49,7 +49,7 @@ Napi::Value Addon::InitMpi(const Napi::CallbackInfo& info) {
 Napi::Value Addon::Finalize(const Napi::CallbackInfo& info) {
   Args a(this, info, Args::kNoMpi);
   ProcessState& ps = ProcessState::Get();
-  if (!ps.initialized() || ps.finalized()) return info.Env().Undefined();
+  if (!ps.running()) return info.Env().Undefined();
   int rc = ps.Finalize();
   usable_ = false;
   a.Check(rc);
@@ -71,14 +71,14 @@ Napi::Value Addon::QueryThread(const Napi::CallbackInfo& info) {
 Napi::Value Addon::Abort(const Napi::CallbackInfo& info) {
   const int code = Args(this, info, Args::kNoMpi).Int(0);
   ProcessState& ps = ProcessState::Get();
-  if (ps.initialized() && !ps.finalized()) MPI_Abort(MPI_COMM_WORLD, code);
+  if (ps.running()) MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);
 }
 
 // As wtimeFast: not before MPI_Init nor after MPI_Finalize (MPICH ends the process there).
 Napi::Value Addon::Wtick(const Napi::CallbackInfo& info) {
   const ProcessState& ps = ProcessState::Get();
-  if (!ps.initialized() || ps.finalized()) ThrowMpi(info.Env(), kErrNotInitialized);
+  if (!ps.running()) ThrowMpi(info.Env(), kErrNotInitialized);
   return Napi::Number::New(info.Env(), MPI_Wtick());
 }
 

@@ -254,26 +254,14 @@ static napi_value RmaFast(napi_env env, napi_callback_info info) {
   const BufView& b = self->fastBufs_[a[Addon::kBufSlot] & (Addon::kFastBufs - 1)];
   const MPI_Aint disp = a[Addon::kTagArg];
   const int n = static_cast<int>(b.count);
-  if (disp < 0) {
+  const MPI_Op op = kind == Addon::kRmaAccumulate ? PredefinedOp(a[Addon::kFlags] >> Addon::kRmaKindBits) : MPI_OP_NULL;
+  if (disp < 0 || kind > Addon::kRmaAccumulate || (kind == Addon::kRmaAccumulate && op == MPI_OP_NULL)) {
     napi_throw_error(env, nullptr, "internal: bad arguments for rmaFast");
     return nullptr;
   }
-  switch (kind) {
-    case Addon::kRmaPut: rc = MPI_Put(b.data, n, b.type, rank, disp, n, b.type, win); break;
-    case Addon::kRmaGet: rc = MPI_Get(b.data, n, b.type, rank, disp, n, b.type, win); break;
-    case Addon::kRmaAccumulate: {
-      const MPI_Op op = PredefinedOp(a[Addon::kFlags] >> Addon::kRmaKindBits);
-      if (op == MPI_OP_NULL) {
-        napi_throw_error(env, nullptr, "internal: bad arguments for rmaFast");
-        return nullptr;
-      }
-      rc = MPI_Accumulate(b.data, n, b.type, rank, disp, n, b.type, op, win);
-      break;
-    }
-    default:
-      napi_throw_error(env, nullptr, "internal: bad arguments for rmaFast");
-      return nullptr;
-  }
+  rc = kind == Addon::kRmaPut   ? MPI_Put(b.data, n, b.type, rank, disp, n, b.type, win)
+       : kind == Addon::kRmaGet ? MPI_Get(b.data, n, b.type, rank, disp, n, b.type, win)
+                                : MPI_Accumulate(b.data, n, b.type, rank, disp, n, b.type, op, win);
   return rc == MPI_SUCCESS ? nullptr : ThrowCode(env, self, rc);
 }
 
@@ -285,7 +273,7 @@ static napi_value RmaFast(napi_env env, napi_callback_info info) {
 static napi_value WtimeFast(napi_env env, napi_callback_info info) {
   Addon* self = Self(env, info);
   const ProcessState& ps = ProcessState::Get();
-  if (!ps.initialized() || ps.finalized()) return ThrowCode(env, self, kErrNotInitialized);
+  if (!ps.running()) return ThrowCode(env, self, kErrNotInitialized);
   self->clock_[0] = MPI_Wtime();
   return nullptr;
 }
