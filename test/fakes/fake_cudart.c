@@ -12,12 +12,15 @@
  *   too old (12.4), as on a machine with the toolkit but no usable driver; FAKE_CUDA_INIT_ERROR=N makes
  *   cudaGetDeviceCount fail with N. Built a second time with FAKE_CUDA_RUNTIME_VERSION=12000 as
  *   libfakecudart12.so: a CUDA 12 runtime, which the old driver can run.
+ * - Thread-safe where the real runtime is: worker threads allocate and free while the main thread
+ *   copies, so the registry of allocations and the count of stalled streams are under one lock.
  * - Checks the real runtime does not make, to catch what would go wrong on a GPU: an event recorded on
  *   a stream of another device, or on a stream an NCCL launch is still being enqueued into
  *   (fake_cuda_stream_busy, set by the fake NCCL while a non-blocking call is in progress), and a free
  *   while a stream is stalled (the real cudaFree would wait for that work: a deadlock when the work
  *   waits for a peer that waits for this rank) fail with cudaErrorIllegalState. */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +66,9 @@ typedef struct Alloc {
   struct Alloc* next;
 } Alloc;
 static Alloc* allocs = NULL;
+static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER; /* allocs and stalledStreams */
 
+/* Called with the registry locked. */
 static Alloc* findAlloc(const void* p) {
   for (Alloc* a = allocs; a; a = a->next) {
     if ((const char*)p >= a->base && (const char*)p < a->base + (a->bytes ? a->bytes : 1)) return a;
@@ -84,8 +89,10 @@ static cudaError_t allocate(void** ptr, size_t bytes, int type) {
   a->bytes = bytes;
   a->type = type;
   a->device = currentDevice;
+  pthread_mutex_lock(&registry);
   a->next = allocs;
   allocs = a;
+  pthread_mutex_unlock(&registry);
   *ptr = a->base;
   return cudaSuccess;
 }
@@ -94,23 +101,31 @@ static int stalledStreams = 0;
 
 static cudaError_t release(void* ptr, int type) {
   if (!ptr) return cudaSuccess;
-  if (stalledStreams > 0) return fail(cudaErrorIllegalState); /* would wait for the stalled work */
-  for (Alloc** p = &allocs; *p; p = &(*p)->next) {
+  Alloc* found = NULL;
+  pthread_mutex_lock(&registry);
+  const int stalled = stalledStreams > 0;
+  for (Alloc** p = &allocs; !stalled && *p; p = &(*p)->next) {
     if ((*p)->base == ptr && (*p)->type == type) {
-      Alloc* a = *p;
-      *p = a->next;
-      free(a->base);
-      free(a);
-      return cudaSuccess;
+      found = *p;
+      *p = found->next;
+      break;
     }
   }
-  return fail(cudaErrorInvalidValue);
+  pthread_mutex_unlock(&registry);
+  if (stalled) return fail(cudaErrorIllegalState); /* would wait for the stalled work */
+  if (!found) return fail(cudaErrorInvalidValue);
+  free(found->base);
+  free(found);
+  return cudaSuccess;
 }
 
 /* For the fake NCCL: whether [p, p+bytes) lies inside one device allocation. */
 EXPORT int fake_cuda_is_device_ptr(const void* p, size_t bytes) {
+  pthread_mutex_lock(&registry);
   Alloc* a = findAlloc(p);
-  return a && a->type == cudaMemoryTypeDevice && (const char*)p + bytes <= a->base + (a->bytes ? a->bytes : 1);
+  const int inside = a && a->type == cudaMemoryTypeDevice && (const char*)p + bytes <= a->base + (a->bytes ? a->bytes : 1);
+  pthread_mutex_unlock(&registry);
+  return inside;
 }
 
 /* ---- streams and events ---- */
@@ -139,16 +154,20 @@ static cudaStream_t S(cudaStream_t s) {
 
 EXPORT void fake_cuda_stream_stall(cudaStream_t s) {
   s = S(s);
+  pthread_mutex_lock(&registry);
   if (!s->stallAt) {
     s->stallAt = ++s->seq;
     stalledStreams++;
   }
+  pthread_mutex_unlock(&registry);
 }
 
 EXPORT void fake_cuda_stream_unstall(cudaStream_t s) {
   s = S(s);
+  pthread_mutex_lock(&registry);
   if (s->stallAt) stalledStreams--;
   s->stallAt = 0;
+  pthread_mutex_unlock(&registry);
 }
 
 EXPORT void fake_cuda_stream_busy(cudaStream_t s, int busy) { S(s)->busy = busy; }
@@ -240,7 +259,9 @@ EXPORT cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int flags
 
 EXPORT cudaError_t cudaStreamDestroy(cudaStream_t s) {
   if (!s) return fail(cudaErrorInvalidResourceHandle);
+  pthread_mutex_lock(&registry);
   if (s->stallAt) stalledStreams--;
+  pthread_mutex_unlock(&registry);
   free(s);
   return cudaSuccess;
 }
@@ -341,6 +362,7 @@ EXPORT cudaError_t cudaPointerGetAttributes(void* attributes, const void* ptr) {
   unsigned char out[88];
   memset(out, 0, sizeof out);
   mpi4nodeCudaPointerAttributesHead head = {cudaMemoryTypeUnregistered, -2, NULL, (void*)ptr};
+  pthread_mutex_lock(&registry);
   Alloc* a = findAlloc(ptr);
   if (a) {
     head.type = a->type;
@@ -348,6 +370,7 @@ EXPORT cudaError_t cudaPointerGetAttributes(void* attributes, const void* ptr) {
     head.devicePointer = a->type == cudaMemoryTypeDevice ? (void*)ptr : NULL;
     head.hostPointer = a->type == cudaMemoryTypeHost ? (void*)ptr : NULL;
   }
+  pthread_mutex_unlock(&registry);
   memcpy(out, &head, sizeof head);
   memset(out + sizeof head, 0x5A, sizeof out - sizeof head); /* the fields CUDA 13 added */
   memcpy(attributes, out, sizeof out);

@@ -91,7 +91,7 @@ EXPORT ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
   if (init) MPI_Comm_rank(MPI_COMM_WORLD, &rank); /* else a program without MPI (test/gpu/nccl_allreduce.c): one rank */
   memset(id, 0, sizeof *id);
   memcpy(id->internal, "FAKENCCL", 8);
-  int fields[3] = {rank, idCounter++, (int)getpid()};
+  int fields[3] = {rank, __atomic_fetch_add(&idCounter, 1, __ATOMIC_RELAXED), (int)getpid()};
   memcpy(id->internal + 8, fields, sizeof fields);
   return ncclSuccess;
 }
@@ -354,13 +354,14 @@ static void reduceBlocks(void* out, const char* blocks, size_t stride, int n, si
 
 /* ---- groups and point-to-point ---- */
 
-static int groupDepth = 0;
-static MPI_Request* groupReqs = NULL;
-static int groupCount = 0, groupCap = 0;
+/* Per thread, as NCCL's own group state is. */
+static __thread int groupDepth = 0;
+static __thread MPI_Request* groupReqs = NULL;
+static __thread int groupCount = 0, groupCap = 0;
 /* The non-blocking communicators a group used, with a stream of each. */
-static ncclComm_t groupComms[16];
-static cudaStream_t groupStreams[16];
-static int groupNComms = 0;
+static __thread ncclComm_t groupComms[16];
+static __thread cudaStream_t groupStreams[16];
+static __thread int groupNComms = 0;
 
 EXPORT ncclResult_t ncclGroupStart(void) {
   groupDepth++;
