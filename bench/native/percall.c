@@ -37,6 +37,20 @@ static void send_recv(long n) {
   }
 }
 
+/* A receive of unknown size, as a typed channel receives (lib/channel/inbox.ts): matched probe, then
+ * the receive of what it matched, into a buffer of the message's size. */
+static void send_mprobe_mrecv(long n) {
+  for (long i = 0; i < n; i++) {
+    MPI_Message m;
+    MPI_Status st;
+    int count;
+    MPI_Send(s, 8, MPI_BYTE, 0, 5, MPI_COMM_WORLD);
+    MPI_Mprobe(0, 5, MPI_COMM_WORLD, &m, &st);
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    MPI_Mrecv(r, count, MPI_BYTE, &m, MPI_STATUS_IGNORE);
+  }
+}
+
 /* n windows of 32 receives and 32 sends, interleaved, then one MPI_Waitall. */
 static void window(long n) {
   for (long w = 0; w < n; w++) {
@@ -80,6 +94,7 @@ int main(int argc, char** argv) {
   char* base;
   MPI_Win_allocate(64, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win);
   report("send+recv 8 B", send_recv, 100000, 1);
+  report("send+mprobe+mrecv 8 B", send_mprobe_mrecv, 100000, 1);
   report("window pair (isend+irecv, waitAll of 64)", window, 2000, 64);
   for (int j = 0; j < 32; j++) {
     MPI_Recv_init(r, 8, MPI_BYTE, 0, 4, MPI_COMM_WORLD, &pq[2 * j]);

@@ -54,6 +54,10 @@ function post(): void {
 
 report('bare N-API call (wtimeFast: MPI_Wtime into a slab)', (n) => { for (let i = 0; i < n; i++) wtimeFast(); }, 200000);
 report('send+recv 8 B', (n) => { for (let i = 0; i < n; i++) { world.send(s, 0, 1); world.recv(r, 0, 1); } }, 100000);
+// A typed channel's message is a receive of unknown size (C's send+mprobe+mrecv) plus the header: encoded
+// and stamped on send, checked against the channel's expectation on receive, the payload viewed.
+const ch = world.channel('percall', { version: 1, dtype: 'uint8' });
+report('channel send+recv 8 B (uint8 tensor channel)', (n) => { for (let i = 0; i < n; i++) { ch.send(0, s); ch.recv(0); } }, 100000);
 report('window pair (isend+irecv, waitAll of 64)', (n) => { for (let w = 0; w < n; w++) { post(); waitAll(reqs); } }, 2000, 64);
 const pq: Prequest[] = [];
 for (let j = 0; j < 32; j++) pq.push(world.recvInit(r, 0, 4), world.sendInit(s, 0, 4));
@@ -69,3 +73,4 @@ report('V8 alone: new Promise + resolve', (n) => {
   for (let i = 0; i < n; i++) { new Promise<number>((res) => { settle = res; }); settle(i); }
 }, 200000);
 win.free();
+await ch.close();

@@ -24,19 +24,19 @@ function figures(stdout: string): Map<string, number> {
   return m;
 }
 
-test('the C side: send+recv, window pairs, persistent window pairs and put+flush, one rank', async () => {
+test('the C side: send+recv, send+mprobe+mrecv, window pairs, persistent window pairs and put+flush, one rank', async () => {
   const { percall } = await buildNative();
   const r = spawnSync(percall, [], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
   const f = figures(r.stdout);
-  for (const what of ['send+recv 8 B', 'window pair (isend+irecv, waitAll of 64)',
+  for (const what of ['send+recv 8 B', 'send+mprobe+mrecv 8 B', 'window pair (isend+irecv, waitAll of 64)',
     'persistent window pair (startAll + wait of 64)', 'put+flush 8 B']) {
     const v = f.get(what);
     assert.ok(v !== undefined && Number.isFinite(v) && v > 0, `${what}: ${v}`);
   }
 });
 
-test('the Node side: the same loops, the Promise forms, a bare N-API call and V8\'s own Promise', () => {
+test('the Node side: the same loops, a channel\'s, the Promise forms, a bare N-API call and V8\'s own Promise', () => {
   // Its send+recv loop sends to itself before posting the receive. MPI lets a standard-mode send wait
   // for its receive; Open MPI buffers 8 bytes, MPICH 4.0.2 (ch4:ucx) waits for good, as the same loop in
   // C does (MPI_Send in PMPI_Send's ucp_worker_progress). So the tool is Open MPI's.
@@ -44,7 +44,7 @@ test('the Node side: the same loops, the Promise forms, a bare N-API call and V8
   const r = spawnSync(process.execPath, ['--import', tsxImport(), 'bench/node/percall.ts'], { cwd: root, env, encoding: 'utf8', timeout: 90_000 });
   assert.is(r.status, 0, r.stderr);
   const f = figures(r.stdout);
-  assert.is(f.size, 8, [...f.keys()].join('; '));
+  assert.is(f.size, 9, [...f.keys()].join('; '));
   for (const [what, v] of f) assert.ok(Number.isFinite(v) && v > 0, `${what}: ${v}`);
 });
 
