@@ -12,14 +12,14 @@ import { C } from '../../lib/addon/binding.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const env = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' };
 
-function figures(stdout: string): Map<string, number> {
+function figures(stdout: string, bench = 'percall'): Map<string, number> {
   const m = new Map<string, number>();
   for (const line of stdout.split('\n')) {
     if (!line.startsWith('{')) continue;
-    const j = JSON.parse(line) as { bench: string; what: string; value: number; unit: string };
-    assert.is(j.bench, 'percall');
+    const j = JSON.parse(line) as { bench: string; impl: string; what: string; value: number; unit: string };
+    assert.is(j.bench, bench);
     assert.is(j.unit, 'ns');
-    m.set(j.what, j.value);
+    m.set(bench === 'percall' ? j.what : `${j.impl}: ${j.what}`, j.value);
   }
   return m;
 }
@@ -46,6 +46,19 @@ test('the Node side: the same loops, a channel\'s, the Promise forms, a bare N-A
   const f = figures(r.stdout);
   assert.is(f.size, 9, [...f.keys()].join('; '));
   for (const [what, v] of f) assert.ok(Number.isFinite(v) && v > 0, `${what}: ${v}`);
+});
+
+test('request shapes (V8 alone): a Promise request, a lazy one and a pooled one, in every loop', () => {
+  const r = spawnSync(process.execPath, ['--import', tsxImport(), 'bench/node/request-shapes.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  const f = figures(r.stdout, 'request-shapes');
+  for (const shape of ['promise', 'lazy', 'pooled']) {
+    for (const what of ['window of 64, nobody awaits', 'await, done at post', 'await, done by a later microtask']) {
+      const v = f.get(`${shape}: ${what}`);
+      assert.ok(v !== undefined && Number.isFinite(v) && v > 0, `${shape}: ${what}: ${v}`);
+    }
+  }
+  assert.is(f.size, 9, [...f.keys()].join('; '));
 });
 
 test.run();
