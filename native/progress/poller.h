@@ -8,8 +8,13 @@
 //   within tens of microseconds, and one that lands within the spin costs no trip.
 // - After kBackoffNs without progress the poller drops to a uv_timer every kSlowPollMs, so a rank
 //   waiting for a late peer (or a long kernel) uses a few percent of a core, not all of it; any post or
-//   completion re-arms fast polling. The fast window is longer than the timer period, so two ranks never
-//   lock each other into timer steps.
+//   completion re-arms fast polling. The fast window must outlast several timer steps, not one: a
+//   message past the eager limit completes only after a handshake in which each side acts in turn
+//   (request to send, clear to send, data), and a side in timer steps answers each step up to 1 ms
+//   late. With a 2 ms window one late answer (a GC pause, a descheduled rank) sent the other side
+//   into timer steps too, and the two then paced each other at ~1 ms a step for many round trips (a
+//   Promise ping-pong of typed-channel messages of 8 KiB: 110-226 us a round trip on average, 2-3% of
+//   them over 1 ms, against 46 us with 20 ms; bench/ has the 4 KiB row).
 // - All completions of one sweep reach JavaScript in one callback, made with raw N-API (see Deliver):
 //   while a worker is being torn down its loop may still run a sweep, and JavaScript can no longer be
 //   called then.
@@ -40,7 +45,7 @@ class Poller {
   };
 
   static constexpr uint64_t kSpinNs = 30'000;
-  static constexpr uint64_t kBackoffNs = 2'000'000;
+  static constexpr uint64_t kBackoffNs = 20'000'000;  // see above: long enough for a handshake in timer steps
   static constexpr uint64_t kSlowPollMs = 1;
   static constexpr uint64_t kAliveCheckNs = 100'000'000;
 
