@@ -298,18 +298,22 @@ export class Channel<T = any> {
     const s = this._checkSource(source, 'recv');
     const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
     const signal = checkSignal(options?.signal, 'irecv: signal');
-    const aborted = () => new AbortError(`irecv on channel '${this.name}' was aborted`, { operation: 'irecv', channel: this.name, cause: signal!.reason });
-    if (signal?.aborted) return Promise.reject(aborted());
-    if (into !== undefined) pin(into); // the message may land in it any time until the Promise settles
+    if (signal === undefined) { // the common case, with no closure made per message beyond the one callback
+      if (into !== undefined) pin(into); // the message may land in it any time until the Promise settles
+      return this._listen(s, Lane.Data, into).then((got) => this._deliver(got.data, got.status.source, Lane.Data) as Envelope<U>);
+    }
+    const aborted = () => new AbortError(`irecv on channel '${this.name}' was aborted`, { operation: 'irecv', channel: this.name, cause: signal.reason });
+    if (signal.aborted) return Promise.reject(aborted());
+    if (into !== undefined) pin(into);
     const r = this._listen(s, Lane.Data, into);
     const onAbort = () => r.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
     return r.then((got) => {
-      signal?.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       if (got.status.cancelled) throw aborted();
       return this._deliver(got.data, got.status.source, Lane.Data) as Envelope<U>;
     }, (e: Error) => {
-      signal?.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       throw e;
     });
   }

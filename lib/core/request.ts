@@ -26,9 +26,6 @@ const enum Kind { Send, Recv, RecvNew, Coll, Io, Batch }
 const enum State { Pending = 0, Fulfilled = 1, Rejected = 2, Settled = 3, Reported = 4 }
 
 const pending: (Request<any> | undefined)[] = [];
-// What a request is, where the kind, peer and tag do not say it all (a channel's traffic): set by the
-// few callers that name one, read only to describe operations in flight.
-const labels = new WeakMap<Request<any>, string>();
 // Requests that were told not to keep the event loop alive (unref()); `anyUnref` spares the hot path
 // the lookup until one is.
 const unrefd = new WeakSet<Request<any>>();
@@ -133,6 +130,12 @@ export class Request<T = Status> extends Settling<T> {
    * Recv, RecvNew: the StagedTail while a staged device message's chunks are being received.
    */
   #extra: unknown;
+  /**
+   * What this request is where kind, peer and tag do not say it all (a channel's traffic), read only to
+   * describe operations in flight. A field, not a WeakMap entry: an entry per message cost a channel
+   * ~450 ns a request (the set, and the ephemeron table the scavenger then walks).
+   */
+  #label: string | undefined;
 
   /** @internal Requests are made by Comm methods (isend, irecv, ...) through the static factories. */
   constructor(kind: Kind, buffer: TypedArray | undefined, peer: number, tag: number, comm: number, extra: unknown) {
@@ -386,7 +389,7 @@ export class Request<T = Status> extends Settling<T> {
   _describe(): string {
     // A labelled request is the library's own traffic for something the label names (a channel): its
     // tag and private communicator mean nothing to the reader.
-    const label = labels.get(this);
+    const label = this.#label;
     const on = `on ${commName(this.#comm, label !== undefined)}`;
     if (this.#kind === Kind.Coll) return `${label ?? 'a nonblocking collective'} ${on}`;
     if (this.#kind === Kind.Batch) return `startAll of ${(this.#extra as unknown[]).length} persistent request(s) ${on}`;
@@ -401,7 +404,7 @@ export class Request<T = Status> extends Settling<T> {
 
   /** @internal Names what this request is in messages about operations in flight. */
   _label(what: string): this {
-    labels.set(this, what);
+    this.#label = what;
     return this;
   }
 
