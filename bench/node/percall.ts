@@ -9,6 +9,7 @@
 //   npx mpi4node run -n 1 bench/node/percall.ts
 import { init, iwaitAll, startAll, waitAll, world, type Prequest, type Request, type Status } from '../../lib/index.js';
 import { wtimeFast } from '../../lib/addon/fastpath.js';
+import { nsPer, nsPerAsync } from './ns.js';
 
 init({});
 if (world.size !== 1) throw new Error('percall: run it on one rank');
@@ -16,33 +17,16 @@ const s = new Uint8Array(8), r = new Uint8Array(8);
 const reqs: Request<Status>[] = new Array(64);
 const win = world.allocateWindow('uint8', 64);
 
-function emit(what: string, t: number[]): void {
-  t.sort((a, b) => a - b);
-  process.stdout.write(JSON.stringify({ bench: 'percall', impl: 'mpi4node', what, value: Number(t[3]!.toFixed(1)), unit: 'ns' }) + '\n');
+function emit(what: string, value: number): void {
+  process.stdout.write(JSON.stringify({ bench: 'percall', impl: 'mpi4node', what, value, unit: 'ns' }) + '\n');
 }
 
-// Synchronous loops are timed without an await between rounds: a microtask checkpoint per round would
-// let the library's post-spin and V8's tasks run inside the measurement (measured: +70-100 ns a call).
 function report(what: string, f: (n: number) => void, n: number, per = 1): void {
-  for (let k = 0; k < 50; k++) f(Math.ceil(n / 50));
-  const t: number[] = [];
-  for (let rep = 0; rep < 7; rep++) {
-    const t0 = process.hrtime.bigint();
-    f(n);
-    t.push(Number(process.hrtime.bigint() - t0) / n / per);
-  }
-  emit(what, t);
+  emit(what, nsPer(f, n, per));
 }
 
 async function reportAsync(what: string, f: (n: number) => Promise<void>, n: number, per = 1): Promise<void> {
-  for (let k = 0; k < 50; k++) await f(Math.ceil(n / 50));
-  const t: number[] = [];
-  for (let rep = 0; rep < 7; rep++) {
-    const t0 = process.hrtime.bigint();
-    await f(n);
-    t.push(Number(process.hrtime.bigint() - t0) / n / per);
-  }
-  emit(what, t);
+  emit(what, await nsPerAsync(f, n, per));
 }
 
 function post(): void {

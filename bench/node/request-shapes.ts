@@ -17,6 +17,7 @@
 //
 //   node --import tsx bench/node/request-shapes.ts
 import { Settling, capturedReject, capturedResolve, settlesLikePromise } from '../../lib/core/settle.js';
+import { nsPerAsync } from './ns.js';
 
 interface Shape {
   make(buffer: Uint8Array, peer: number, tag: number): Req;
@@ -149,20 +150,9 @@ async function awaitDoneLater(shape: Shape, n: number): Promise<void> {
   }
 }
 
-function emit(what: string, shape: string, t: number[]): void {
-  t.sort((a, b) => a - b);
-  process.stdout.write(JSON.stringify({ bench: 'request-shapes', impl: shape, what, value: Number(t[3]!.toFixed(1)), unit: 'ns' }) + '\n');
-}
-
 async function time(what: string, shape: string, f: (n: number) => void | Promise<void>, n: number, per: number): Promise<void> {
-  for (let k = 0; k < 20; k++) await f(Math.ceil(n / 20));
-  const t: number[] = [];
-  for (let rep = 0; rep < 7; rep++) {
-    const t0 = process.hrtime.bigint();
-    await f(n);
-    t.push(Number(process.hrtime.bigint() - t0) / n / per);
-  }
-  emit(what, shape, t);
+  const value = await nsPerAsync(f, n, per, 20);
+  process.stdout.write(JSON.stringify({ bench: 'request-shapes', impl: shape, what, value, unit: 'ns' }) + '\n');
 }
 
 for (const [name, shape] of Object.entries(shapes)) {
