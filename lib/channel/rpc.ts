@@ -90,6 +90,11 @@ function peekCorrelationId(raw: Uint8Array): number | undefined {
 }
 
 /** The requesting side of a channel: timeouts, and one reply receive while any of its requests waits. */
+function requestAborted(ch: Channel, dest: number, signal: AbortSignal): AbortError {
+  return new AbortError(`request to rank ${dest} on channel '${ch.name}' was aborted`,
+    { operation: 'request', channel: ch.name, peer: dest, cause: signal.reason });
+}
+
 export class Requester {
   readonly #ch: Channel;
   readonly #mine = new Set<number>();
@@ -109,11 +114,8 @@ export class Requester {
     }
     const signal = checkSignal(options?.signal, 'request: signal');
     const payload = ch._encode(message);
-    const aborted = () => new AbortError(`request to rank ${d} on channel '${ch.name}' was aborted`,
-      { operation: 'request', channel: ch.name, peer: d, cause: signal!.reason });
-    if (signal?.aborted) return Promise.reject(aborted());
+    if (signal?.aborted) return Promise.reject(requestAborted(ch, d, signal));
     const id = nextId++;
-    const onAbort = () => this.#giveUp(id, aborted());
     const promise = new Promise<Envelope>((resolve, reject) => {
       const p: Pending = { owner: this, dest: d, resolve, reject, timer: undefined };
       if (timeoutMs !== undefined && timeoutMs !== Infinity) {
@@ -127,6 +129,8 @@ export class Requester {
       this.#mine.add(id);
     });
     if (signal !== undefined) {
+      // The abort path's closure only for a request that has a signal (a request/reply loop makes many).
+      const onAbort = () => this.#giveUp(id, requestAborted(ch, d, signal));
       signal.addEventListener('abort', onAbort, { once: true });
       void promise.then(() => signal.removeEventListener('abort', onAbort), () => signal.removeEventListener('abort', onAbort));
     }
