@@ -89,12 +89,12 @@ function peekCorrelationId(raw: Uint8Array): number | undefined {
   return v.getUint32(4, true) * 4294967296 + v.getUint32(0, true);
 }
 
-/** The requesting side of a channel: timeouts, and one reply receive while any of its requests waits. */
 function requestAborted(ch: Channel, dest: number, signal: AbortSignal): AbortError {
   return new AbortError(`request to rank ${dest} on channel '${ch.name}' was aborted`,
     { operation: 'request', channel: ch.name, peer: dest, cause: signal.reason });
 }
 
+/** The requesting side of a channel: timeouts, and one reply receive while any of its requests waits. */
 export class Requester {
   readonly #ch: Channel;
   readonly #mine = new Set<number>();
