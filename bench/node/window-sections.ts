@@ -5,7 +5,7 @@
 // entries), and prints the run's sections in order: '.' at least 16 MB/s, 'm' 10-16, 'S' under 10.
 //
 //   npx mpi4node run -n 2 bench/node/window-sections.ts [--sections 300] [--warmup 3000]
-//   npx mpi4node run -n 2 --node-args=--single-threaded-gc ... (or mpirun -n 2 node --single-threaded-gc --import tsx ...)
+//   npx mpi4node run -n 2 --node-arg=--single-threaded-gc ... (or mpirun -n 2 node --single-threaded-gc --import tsx ...)
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { init, iwaitAll, world, type Request, type Status } from '../../lib/index.js';

@@ -298,24 +298,25 @@ export class Channel<T = any> {
     const s = this._checkSource(source, 'recv');
     const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
     const signal = checkSignal(options?.signal, 'irecv: signal');
-    if (signal === undefined) { // the common case, with no closure made per message beyond the one callback
-      if (into !== undefined) pin(into); // the message may land in it any time until the Promise settles
-      return this._listen(s, Lane.Data, into).then((got) => this._deliver(got.data, got.status.source, Lane.Data) as Envelope<U>);
-    }
-    const aborted = () => new AbortError(`irecv on channel '${this.name}' was aborted`, { operation: 'irecv', channel: this.name, cause: signal.reason });
-    if (signal.aborted) return Promise.reject(aborted());
-    if (into !== undefined) pin(into);
+    if (signal?.aborted) return Promise.reject(this.#irecvAborted(signal));
+    if (into !== undefined) pin(into); // the message may land in it any time until the Promise settles
     const r = this._listen(s, Lane.Data, into);
+    // Without a signal (the common case) no closure is made for the abort path.
+    if (signal === undefined) return r.then((got) => this._deliver(got.data, got.status.source, Lane.Data) as Envelope<U>);
     const onAbort = () => r.cancel();
     signal.addEventListener('abort', onAbort, { once: true });
     return r.then((got) => {
       signal.removeEventListener('abort', onAbort);
-      if (got.status.cancelled) throw aborted();
+      if (got.status.cancelled) throw this.#irecvAborted(signal);
       return this._deliver(got.data, got.status.source, Lane.Data) as Envelope<U>;
     }, (e: Error) => {
       signal.removeEventListener('abort', onAbort);
       throw e;
     });
+  }
+
+  #irecvAborted(signal: AbortSignal): AbortError {
+    return new AbortError(`irecv on channel '${this.name}' was aborted`, { operation: 'irecv', channel: this.name, cause: signal.reason });
   }
 
   // ---- request/reply (lib/channel/rpc.ts) ----

@@ -63,6 +63,32 @@ test('a bare typed array or Buffer is a 1-D tensor; blocking and Promise forms',
   ch.close();
 });
 
+test('messages on both sides of the copy threshold (COPY_BELOW, header included) arrive whole', async () => {
+  // Up to COPY_BELOW a message is copied into one buffer behind its header, past it it leaves through a
+  // datatype over both (the threshold is the MPI's: 4032 with Open MPI, 8192 with MPICH).
+  const ch = world.channel('t/edge', { version: 1, dtype: 'uint8' });
+  const first = ch.isend(next, new Uint8Array(1));
+  const headerBytes = ch.recv<Tensor>(prev).header.payloadOffset;
+  await first;
+  const check = (env: { message: Tensor<Uint8Array> }, n: number, total: number) => {
+    assert.is(env.message.data.length, n, `${total} bytes in all`);
+    for (let i = 0; i < n; i++) {
+      if (env.message.data[i] !== ((i * 7 + prev) & 255)) assert.unreachable(`${total} bytes in all: byte ${i} is ${env.message.data[i]}`);
+    }
+  };
+  for (const total of [COPY_BELOW - 64, COPY_BELOW, COPY_BELOW + 64, 4096 + 128, 8192 + 64]) {
+    const n = total - headerBytes;
+    const data = new Uint8Array(n).map((_, i) => (i * 7 + rank) & 255);
+    const sent = ch.isend(next, data);
+    check(ch.recv<Tensor<Uint8Array>>(prev), n, total);
+    await sent;
+    const again = ch.isend(next, data);
+    check(await ch.irecv<Tensor<Uint8Array>>(prev), n, total);
+    await again;
+  }
+  ch.close();
+});
+
 test('a large tensor leaves from its own memory as one message (header + payload, no concatenation)', async () => {
   const ch = world.channel('t/large', { version: 1 });
   const n = (1 << 20) / 8;
