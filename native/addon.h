@@ -229,6 +229,7 @@ class Addon : public Napi::Addon<Addon> {
   // buffers through a small registered cache, so a call costs no typed-array lookup and no value
   // conversions: raw N-API callbacks, not node-addon-api wrappers.
   Napi::Value RegisterBuffer(const Napi::CallbackInfo& info);
+  Napi::Value RegisterExpected(const Napi::CallbackInfo& info);
   // The fast calls find their Addon without napi_get_cb_info while it is the process's only one.
   static void NoteCreated(Addon* addon);
   static void NoteDestroyed(Addon* addon);
@@ -259,7 +260,8 @@ class Addon : public Napi::Addon<Addon> {
   // Layout of the shared argument slab written by lib/addon/fastpath.ts.
   // kResult is written back: the engine slot of an isend/irecv, or -1 when it completed at once
   // (returning it as a JS number would cost a handle scope entry per call).
-  enum FastArg { kBufSlot = 0, kPeer, kTagArg, kCommArg, kFlags, kResult, kFastArgs };
+  // kExpect: recvMessageFast's expected-header slot (-1: none) in, whether the message matched it out.
+  enum FastArg { kBufSlot = 0, kPeer, kTagArg, kCommArg, kFlags, kResult, kExpect, kFastArgs };
   static constexpr int32_t kDeclined = -2;  // kResult of a fast call that left the work to the general path
   static constexpr int kFastBufs = 8;
   // rmaFast's kFlags: what it does (the op code of an accumulate in the bits above kRmaKindBits).
@@ -276,6 +278,15 @@ class Addon : public Napi::Addon<Addon> {
   double* clock_ = nullptr;
   struct BufView fastBufs_[kFastBufs];
   Napi::ObjectReference fastBufRefs_;  // keeps registered arrays alive while cached
+  // Channel headers a receiver last accepted (registerExpected): a message of `total` bytes whose header
+  // equals one but for the sequence number and correlation id needs none of lib/'s checks again.
+  static constexpr int kExpectSlots = 8;
+  struct ExpectedHeader {
+    std::vector<uint8_t> bytes;  // the header through its padding, as accepted
+    size_t total = 0;            // the whole message's length
+  };
+  ExpectedHeader expected_[kExpectSlots];
+  bool MatchesExpected(int k, const uint8_t* msg, size_t bytes) const;
 };
 
 }  // namespace mpi4node

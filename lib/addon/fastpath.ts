@@ -21,9 +21,27 @@ let victim = 0;
 
 /** The cache slot of `buf`, registering it on a miss; -1 when it must take the checked path. */
 export function fastSlot(buf: unknown): number {
-  for (let i = 0; i < SLOTS; i++) {
-    if (cached[i] === buf) return (buf as TypedArray).byteLength === lengths[i] ? i : -1;
-  }
+  const k = cachedSlot(buf);
+  if (k >= 0) return (buf as TypedArray).byteLength === lengths[k] ? k : -1;
+  return register(buf);
+}
+
+/**
+ * fastSlot() of an array of the library's own that its caller has just seen attached at its full length
+ * (lib/channel's inbox slab and send scratch): a hit needs no byteLength. That read is a call through
+ * V8's generic property load here, since fastSlot's callers pass arrays of every element type.
+ */
+export function ownSlot(buf: Uint8Array): number {
+  const k = cachedSlot(buf);
+  return k >= 0 ? k : register(buf);
+}
+
+function cachedSlot(buf: unknown): number {
+  for (let i = 0; i < SLOTS; i++) if (cached[i] === buf) return i;
+  return -1;
+}
+
+function register(buf: unknown): number {
   if (!isTypedArray(buf)) return -1;
   const n = buf.byteLength;
   if (n === 0 || n > MAX_BYTES) return -1;
@@ -57,6 +75,15 @@ export function fastResult(): number {
 /** Sets kResult before a call that reads it (recvMessageFast's room). */
 export function setFastResult(v: number): void {
   args[5] = v;
+}
+
+/** recvMessageFast's expected-header slot (native Addon::kExpect), -1 for none; the call leaves 1 there on a match. */
+export function setFastExpect(k: number): void {
+  args[6] = k;
+}
+
+export function fastExpect(): number {
+  return args[6]!;
 }
 
 // The fast calls as plain functions (they find their addon through their N-API data, not `this`).

@@ -113,9 +113,14 @@ export interface Native {
 
   /** The hot path (lib/addon/fastpath.ts): buffers registered once, integer arguments in the args slab. */
   registerBuffer(slot: number, buf: Buf): void;
+  /** A channel header a receiver accepted (through its padding) and its message's length, for recvMessageFast to compare. */
+  registerExpected(slot: number, header: Uint8Array, total: number): void;
   sendFast(): void;
   recvFast(): void;
-  /** Slab: [inbox slab slot, source, tag, comm, offset, room]; kResult: bytes received at offset, or DECLINED (message matched, status as mprobe). */
+  /**
+   * Slab: [inbox slab slot, source, tag, comm, offset, room, expected-header slot | -1]; kResult: bytes received
+   * at offset, or DECLINED (message matched, status as mprobe); kExpect: 1 when the message matched that header.
+   */
   recvMessageFast(): void;
   /** These two leave the engine slot (or -1: already complete) in the slab, read by fastResult(). */
   isendFast(): void;

@@ -15,19 +15,19 @@
 import { native, statusRecord } from '../addon/binding.js';
 import { asView, checkRank, checkSignal, describe, invalidParameterError, type BufferLike } from '../core/checks.js';
 import { ANY_SOURCE, Comm } from '../comm/comm.js';
-import { dtypeInfo, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
+import { dtypeInfo, dtypeOf, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { codedError } from '../core/errors.js';
-import { INBOX, inboxInto, receive } from './inbox.js';
+import { INBOX, type Known, expectHeader, holdsExpected, inboxInto, matchedExpected, receive } from './inbox.js';
 import { Outbox } from './outbox.js';
 import { STATUS } from '../addon/native.js';
 import { pin } from '../core/pin.js';
 import { Request, type Received } from '../core/request.js';
 import { Requester, Server, type ServeOptions, type Handler, type RequestOptions } from './rpc.js';
 import {
-  ChannelHeaderTemplate, type DecodedHeader, type DecodeOptions, PROTOCOL, type ProtocolVersion,
+  ChannelHeaderTemplate, type DecodedHeader, type DecodeOptions, FLAG_CHECKSUM, HEADER_ALIGN, OFFSET, PROTOCOL, type ProtocolVersion,
   type SchemaVersion, checkSchema, decodeMessage,
 } from '../wire/codec.js';
-import { Expectation } from '../wire/expect.js';
+import { Expectation, type TensorLayout } from '../wire/expect.js';
 import { type AuthKey, KeyRing, jobKeys, verify } from '../wire/auth.js';
 import { AbortError, AuthenticationError, MessageError, PayloadMismatchError, PermissionError, SchemaMismatchError, SchemaValidationError } from '../wire/errors.js';
 import { type Checked, type Validator, compileValidator, formatIssues } from './schema.js';
@@ -151,6 +151,14 @@ export class Channel<T = any> {
   readonly #window: number;
   readonly #flow = new Map<number, Flow>();
   #closed = false;
+  // Set when a blocking send of a bare typed array needs no check but its type and length (send):
+  // a declared dtype held in its own array type, a shape of one dimension or none, no schema, no window.
+  readonly #bare: DtypeInfo | undefined;
+  readonly #bareLength: number = -1; // -1: any
+  // The last data header accepted and remembered by the addon (#remember), and what it describes.
+  #known: KnownTensor | undefined;
+  #lastLength = -1;
+  #registered = 0;
   #requester: Requester | undefined;
   readonly #servers = new Set<Server>();
 
@@ -190,6 +198,12 @@ export class Channel<T = any> {
         throw invalidParameterError('ERR_INVALID_ARG_VALUE', 'a channel shape', 'an array of non-negative integers or -1 (any extent)', s);
       }
       this.shape = Object.freeze([...s]);
+    }
+    const info = this.#dtypeInfo;
+    if (info !== undefined && dtypeOf(new info.array(0)) === info && this.#validate === undefined && this.#window === 0 &&
+      (this.shape === undefined || this.shape.length === 1)) {
+      this.#bare = info;
+      this.#bareLength = this.shape?.[0] ?? -1;
     }
     this.#expect = { channel: name, schemaMajor: version.major, protocol: this.#tpl.protocol };
     this.#quick = new Expectation(this.#tpl);
@@ -234,6 +248,13 @@ export class Channel<T = any> {
    */
   send(dest: number, message: T): void {
     const d = this._checkDest(dest, 'send');
+    const bare = this.#bare;
+    // A bare array of the declared dtype and a length the declared shape allows: nothing else to check.
+    if (bare !== undefined && (message as TypedArray).constructor === bare.array && (this.#bareLength < 0 || (message as TypedArray).length === this.#bareLength) &&
+      this.#out.sendArray(d, this.#tag + Lane.Data, this.#comm._handle(true), message as TypedArray, bare.name)) {
+      this.stats.sent++;
+      return;
+    }
     const p = this._encode(message);
     if (this.#window === 0) {
       this._transmit(d, Lane.Data, p, 0, true);
@@ -286,8 +307,18 @@ export class Channel<T = any> {
   recv<U = T>(source: number = ANY_SOURCE, options?: RecvOptions): Envelope<U> {
     const s = this._checkSource(source, 'recv');
     const into = options?.buffer === undefined ? undefined : bytesOf(asView(options.buffer, 'buffer'));
-    const raw = receive(s, this.#tag + Lane.Data, this.#comm._handle(true), into);
-    return this._deliver(raw, statusRecord[STATUS.source]!, Lane.Data) as Envelope<U>;
+    const known = into === undefined && holdsExpected(this.#known?.slot ?? -1, this) ? this.#known : undefined;
+    const got = receive(s, this.#tag + Lane.Data, this.#comm._handle(true), into, known);
+    const from = statusRecord[STATUS.source]!;
+    if (!matchedExpected()) return this._deliver(got as Uint8Array, from, Lane.Data, true) as Envelope<U>;
+    // The header is the one last accepted here but for its sequence number: what every check found then.
+    const k = known!;
+    if (this.#edges === undefined || this.#edges.canSend(from, this.#comm.rank)) {
+      this.stats.received++;
+      const env = new Delivery({ dtype: k.dtype, shape: k.shape.slice(), data: got }, from, got, this.#expect, k.payloadOffset, k.total);
+      return this.#validated(env, undefined, Lane.Data) as Envelope<U>;
+    }
+    return this._deliver(new Uint8Array(got.buffer, got.byteOffset - k.payloadOffset, k.total), from, Lane.Data) as Envelope<U>;
   }
 
   /**
@@ -439,16 +470,13 @@ export class Channel<T = any> {
   }
 
   /** @internal Checks and decodes received bytes. Failures are typed errors carrying sender and bytes. */
-  _deliver(raw: Uint8Array, source: number, lane: Lane): Envelope {
+  _deliver(raw: Uint8Array, source: number, lane: Lane, remember = false): Envelope {
     if (this.#ring !== undefined) this.#authenticate(raw, source, lane);
     const q = this.#quick.tensor(raw);
     if (q !== undefined && (this.#edges === undefined || this.#edges.canSend(source, this.#comm.rank)) &&
       (this.#dtypeInfo === undefined || (q.dtype === this.#dtypeInfo && (this.shape === undefined || shapeFits(this.shape, q.shape))))) {
-      this.stats.received++;
-      const ctor = q.dtype.array as unknown as new (b: ArrayBufferLike, o: number, n: number) => TypedArray;
-      const data = new ctor(raw.buffer, raw.byteOffset + q.payloadOffset, q.payloadLength / q.dtype.size);
-      const env = new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
-      return this.#validated(env, raw, lane);
+      if (remember) this.#remember(q, raw);
+      return this.#tensorEnvelope(q, raw, source, lane);
     }
     try {
       const msg = decodeMessage(raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
@@ -471,8 +499,36 @@ export class Channel<T = any> {
     }
   }
 
+  // A tensor message that passed every check: its payload viewed where it lies.
+  #tensorEnvelope(q: TensorLayout, raw: Uint8Array, source: number, lane: Lane): Envelope {
+    this.stats.received++;
+    const ctor = q.dtype.array as unknown as new (b: ArrayBufferLike, o: number, n: number) => TypedArray;
+    const data = new ctor(raw.buffer, raw.byteOffset + q.payloadOffset, q.payloadLength / q.dtype.size);
+    const env = new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
+    return this.#validated(env, raw, lane);
+  }
+
+  // After a data message that recv() took passed every check: the addon compares the next ones' headers
+  // with its header, and a match skips the checks. A header with a checksum is not remembered (each
+  // payload needs its own), nor one under authentication (each message is verified). Registering is an
+  // N-API call, so it happens after two messages of one length in a row, and at most once per 16
+  // messages received: traffic alternating between layouts, or more channels than the addon has slots
+  // for, falls back to the checks instead of registering a header per message.
+  #remember(q: TensorLayout, raw: Uint8Array): void {
+    const n = raw.byteLength, again = n === this.#lastLength;
+    this.#lastLength = n;
+    if (!again || this.#ring !== undefined || (raw[OFFSET.flags]! & FLAG_CHECKSUM) !== 0 || raw.byteOffset % HEADER_ALIGN !== 0 ||
+      this.#registered * 16 > this.stats.received) return;
+    this.#registered++;
+    const slot = expectHeader(this, raw.subarray(0, q.payloadOffset), n);
+    this.#known = {
+      slot, array: q.dtype.array, payloadOffset: q.payloadOffset, count: q.payloadLength / q.dtype.size, total: n,
+      dtype: q.dtype.name, shape: q.shape.slice(), // q.shape went out with the message
+    };
+  }
+
   // The channel's validator on a decoded message (its output replaces the value: a schema may transform).
-  #validated(env: Envelope, raw: Uint8Array, lane: Lane): Envelope {
+  #validated(env: Envelope, raw: Uint8Array | undefined, lane: Lane): Envelope {
     const check = lane === Lane.Reply ? this.#validateReply : lane === Lane.Cancel ? undefined : this.#validate;
     if (check === undefined || (lane === Lane.Reply && env.header.kind === 'error')) return env;
     const r = check(env.message);
@@ -482,7 +538,7 @@ export class Channel<T = any> {
     }
     this.stats.received--; // counted as an error instead
     this.stats.errors++;
-    throw new SchemaValidationError(r.issues, formatIssues(r.issues), env.message, env.header, raw, { sender: env.source });
+    throw new SchemaValidationError(r.issues, formatIssues(r.issues), env.message, env.header, raw ?? (env as Delivery)._raw, { sender: env.source });
   }
 
   // Before anything else is read: the MAC, then the sequence number (only an authentic one is recorded).
@@ -560,19 +616,39 @@ function bytesOf(v: TypedArray): Uint8Array {
   return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
-/** An Envelope from the fast path: the header is decoded only if someone reads it. */
+/** A Known of a channel's own tensors: their shape, and the whole message's length. */
+interface KnownTensor extends Known {
+  dtype: Dtype;
+  shape: number[];
+  total: number;
+}
+
+/**
+ * An Envelope from the fast paths: the header is decoded only if someone reads it. It holds the message's
+ * bytes, or only its payload (`back` bytes after the message's start; the message is `total` bytes).
+ */
 class Delivery implements Envelope {
   #header: DecodedHeader | undefined;
-  readonly #raw: Uint8Array;
+  readonly #bytes: ArrayBufferView;
   readonly #expect: DecodeOptions;
+  readonly #back: number;
+  readonly #total: number;
 
-  constructor(public message: unknown, readonly source: number, raw: Uint8Array, expect: DecodeOptions) {
-    this.#raw = raw;
+  constructor(public message: unknown, readonly source: number, bytes: ArrayBufferView, expect: DecodeOptions, back = 0, total = bytes.byteLength) {
+    this.#bytes = bytes;
     this.#expect = expect;
+    this.#back = back;
+    this.#total = total;
   }
 
   get header(): DecodedHeader {
-    return (this.#header ??= decodeMessage(this.#raw, this.#expect).header);
+    return (this.#header ??= decodeMessage(this._raw, this.#expect).header);
+  }
+
+  /** @internal The whole message. */
+  get _raw(): Uint8Array {
+    const b = this.#bytes;
+    return new Uint8Array(b.buffer, b.byteOffset - this.#back, this.#total);
   }
 }
 

@@ -5,35 +5,82 @@
 //   Node's Buffer pool does: a region is never reused, and a slab is freed once nothing in it is referenced.
 // - Larger ones get a block of the native receive pool (native/channel/recv_pool.h), recycled once collected.
 import { native, statusRecord } from '../addon/binding.js';
-import { DECLINED, fastResult, fastSlot, recvMessageFast, setFastArgs, setFastResult } from '../addon/fastpath.js';
+import { DECLINED, fastExpect, fastResult, ownSlot, recvMessageFast, setFastArgs, setFastExpect, setFastResult } from '../addon/fastpath.js';
 import { STATUS } from '../addon/native.js';
-import { dtypeInfo, type DtypeInfo, type TypedArrayConstructor } from '../core/dtypes.js';
+import { dtypeInfo, type DtypeInfo, type TypedArray, type TypedArrayConstructor } from '../core/dtypes.js';
 
 const SLAB_SIZE = 64 * 1024;
 /** Largest message placed in a slab. */
 export const SLAB_MAX = 8 * 1024;
 
 let slab = new Uint8Array(0);
+// slab.buffer, kept: reading a typed array's `buffer` is a call into V8's runtime (~16 ns here).
+let slabBuffer = slab.buffer;
 let used = 0;
 
 function room(): void {
   if (used + SLAB_MAX > slab.byteLength) {
     slab = new Uint8Array(SLAB_SIZE);
+    slabBuffer = slab.buffer;
     used = 0;
   }
 }
 
 function takeSlab(bytes: number): Uint8Array {
-  const v = new Uint8Array(slab.buffer, used, bytes);
+  const v = new Uint8Array(slabBuffer, used, bytes);
   used += (bytes + 63) & ~63;
   return v;
+}
+
+// Channel headers receivers accepted, held by the addon (native Addon::kExpectSlots): a message received
+// into the slab is compared with the one its receiver names, in native code, as it arrives. Slots are
+// reused round robin; `holders` says whose header each slot has.
+const EXPECT_SLOTS = 8;
+const holders: (object | undefined)[] = new Array(EXPECT_SLOTS).fill(undefined);
+let expectVictim = 0;
+let matched = false;
+
+/**
+ * What a receiver knows of the messages it expects: the slot holding their header (expectHeader), and
+ * the type, offset and length of their payload.
+ */
+export interface Known {
+  slot: number;
+  array: TypedArrayConstructor;
+  payloadOffset: number;
+  count: number;
+}
+
+/**
+ * Gives `holder` a slot holding `header` (a message's header through its padding), accepted with a
+ * message of `total` bytes; the slot is `holder`'s until expectedSlot() says otherwise.
+ */
+export function expectHeader(holder: object, header: Uint8Array, total: number): number {
+  const k = expectVictim;
+  expectVictim = (expectVictim + 1) % EXPECT_SLOTS;
+  native.registerExpected(k, header, total);
+  holders[k] = holder;
+  return k;
+}
+
+/** Whether slot k still holds `holder`'s header. */
+export function holdsExpected(k: number, holder: object): boolean {
+  return k >= 0 && holders[k] === holder;
+}
+
+/** Whether the last receive() was given `known` and its message matched that header. */
+export function matchedExpected(): boolean {
+  return matched;
 }
 
 /**
  * Receives the next message from `source` with `tag` on `comm` (blocking; matched probe + receive), into
  * `into` when given and large enough, else into fresh inbox memory. The status is in the status record.
+ * Returns the message's bytes; but when `known` is given (its slot still held) and the message matched
+ * its header, only the payload, viewed as `known` says (matchedExpected() then says so).
  */
-export function receive(source: number, tag: number, comm: number, into?: Uint8Array): Uint8Array {
+export function receive(source: number, tag: number, comm: number, into?: Uint8Array, known?: Known): Uint8Array | TypedArray {
+  matched = false;
   if (into !== undefined) {
     const got = native.recvMessage(source, tag, comm, into, 0, into.byteLength);
     return typeof got === 'number' ? into.subarray(0, got) : plain(got);
@@ -41,16 +88,23 @@ export function receive(source: number, tag: number, comm: number, into?: Uint8A
   room();
   // The slab is a registered fast buffer (it is never transferable, as a view's transfer would take every
   // other message in it too): the receive is a raw call, the message's length comes back in the slab.
-  const k = fastSlot(slab);
+  const k = ownSlot(slab); // room() has just read its byteLength: a detached slab would have been replaced
   if (k < 0) {
     const got = native.recvMessage(source, tag, comm, slab, used, SLAB_MAX);
     return typeof got === 'number' ? takeSlab(got) : plain(got);
   }
   setFastArgs(k, source, tag, comm, used);
   setFastResult(SLAB_MAX);
+  setFastExpect(known === undefined ? -1 : known.slot);
   recvMessageFast();
   const got = fastResult();
-  if (got !== DECLINED) return takeSlab(got);
+  if (got !== DECLINED) {
+    if (known === undefined || fastExpect() !== 1) return takeSlab(got);
+    matched = true;
+    const payload = new known.array(slabBuffer, used + known.payloadOffset, known.count);
+    used += (got + 63) & ~63;
+    return payload;
+  }
   // Larger than a slab region: matched already (status as mprobe leaves it), received into its own block.
   const b = plain(native.allocBuffer(statusRecord[STATUS.bytes]!));
   native.mrecv(statusRecord[STATUS.message]!, b, false);

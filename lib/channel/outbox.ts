@@ -12,11 +12,11 @@
 // The header is encoded (and so validated) once per change of the payload's kind, dtype, shape and
 // length; each message only stamps its sequence number, correlation id and checksum into it.
 import { C, native } from '../addon/binding.js';
-import type { Dtype } from '../core/dtypes.js';
-import { fastSlot, sendFast, setFastArgs } from '../addon/fastpath.js';
+import type { Dtype, TypedArray, TypedArrayConstructor } from '../core/dtypes.js';
+import { ownSlot, sendFast, setFastArgs } from '../addon/fastpath.js';
 import { pinAll } from '../core/pin.js';
 import { Request } from '../core/request.js';
-import { type ChannelHeaderTemplate, OFFSET } from '../wire/codec.js';
+import { type ChannelHeaderTemplate, OFFSET, type PayloadKind } from '../wire/codec.js';
 import { crc32c } from '../wire/crc32c.js';
 import { type KeyRing, sign } from '../wire/auth.js';
 import type { EncodedPayload } from '../wire/payload.js';
@@ -37,13 +37,14 @@ export class Outbox {
   readonly #me: number;
   // The padded header of the last payload signature sent (everything but seq, correlation id, checksum).
   #hdr: Uint8Array | undefined;
-  #hdrKind: string | undefined;
+  #hdrKind: PayloadKind | undefined;
   #hdrDtype: Dtype | undefined;
   #hdrShape: readonly number[] | undefined;
   #hdrLength = -1;
   // A blocking send's buffer, reused (MPI_Send returns once it is free), and the header already in it.
   #scratch = new Uint8Array(0);
   #scratchHdr: Uint8Array | undefined;
+  #typed: TypedArray | undefined;
 
   constructor(tpl: ChannelHeaderTemplate, checksum: boolean, seq: number[], ring?: KeyRing, me = 0) {
     this.#tpl = tpl;
@@ -59,9 +60,8 @@ export class Outbox {
    * the memory may be reused) or not (a Promise of the same). A bad shape throws before anything moves.
    */
   send(dest: number, tag: number, comm: number, p: EncodedPayload, correlationId: number, blocking: boolean, sync = false): Promise<void> | undefined {
-    const hdr = this.#header(p);
-    const seq = (this.#seq[dest] ?? 0) + 1;
-    this.#seq[dest] = seq;
+    const hdr = this.#header(p.kind, p.dtype, p.shape, p.length);
+    const seq = this.#next(dest);
     let checksum = -1;
     if (this.#checksum) {
       checksum = 0;
@@ -69,19 +69,8 @@ export class Outbox {
     }
     const total = hdr.byteLength + p.length;
     if (total <= COPY_BELOW) {
-      let buf: Uint8Array;
-      if (blocking) {
-        if (this.#scratch.byteLength !== total) {
-          this.#scratch = new Uint8Array(total);
-          this.#scratchHdr = undefined;
-        }
-        buf = this.#scratch;
-        if (this.#scratchHdr !== hdr) buf.set(hdr);
-        this.#scratchHdr = hdr;
-      } else {
-        buf = outgoing(total);
-        buf.set(hdr);
-      }
+      const buf = blocking ? this.#scratchFor(hdr, total) : outgoing(total);
+      if (!blocking) buf.set(hdr);
       stampIds(buf, seq, correlationId, checksum);
       let at = hdr.byteLength;
       for (const part of p.parts) {
@@ -90,13 +79,7 @@ export class Outbox {
       }
       if (this.#ring !== undefined) sign(this.#ring, buf.subarray(0, hdr.byteLength), [buf.subarray(hdr.byteLength)], this.#me, dest);
       if (!blocking) return Request._send(native.send(buf, dest, tag, comm, sync, true)!, buf, dest, tag, comm)._label(this.#what).then(ignore);
-      const k = sync ? -1 : fastSlot(buf);
-      if (k < 0) {
-        native.send(buf, dest, tag, comm, sync, false);
-      } else {
-        setFastArgs(k, dest, tag, comm, 0);
-        sendFast();
-      }
+      sendBlocking(buf, dest, tag, comm, sync);
       return undefined;
     }
     const header = hdr.slice();
@@ -114,21 +97,78 @@ export class Outbox {
       .then(() => void parts);
   }
 
-  #header(p: EncodedPayload): Uint8Array {
-    if (this.#hdr !== undefined && p.kind === this.#hdrKind && p.dtype === this.#hdrDtype && p.length === this.#hdrLength &&
-      sameShape(p.shape, this.#hdrShape)) {
+  /**
+   * send() of a bare typed array of `dtype` (a 1-D tensor) as a blocking data message, without building
+   * its payload description: false when that path does not apply (a checksum or signature to compute, a
+   * message past COPY_BELOW, an empty or detached array), and the caller then takes send().
+   */
+  sendArray(dest: number, tag: number, comm: number, data: TypedArray, dtype: Dtype): boolean {
+    const n = data.byteLength;
+    if (n === 0 || this.#checksum || this.#ring !== undefined) return false;
+    const hdr = this.#header('tensor', dtype, undefined, n);
+    const total = hdr.byteLength + n;
+    if (total > COPY_BELOW) return false;
+    const buf = this.#scratchFor(hdr, total);
+    stampIds(buf, this.#next(dest), 0, -1);
+    if (data instanceof Uint8Array) buf.set(data, hdr.byteLength);
+    else (this.#scratchAs(data.constructor as TypedArrayConstructor, hdr.byteLength, data.length) as { set(a: TypedArray): void }).set(data);
+    sendBlocking(buf, dest, tag, comm, false);
+    return true;
+  }
+
+  // The next sequence number towards `dest`.
+  #next(dest: number): number {
+    const seq = (this.#seq[dest] ?? 0) + 1;
+    this.#seq[dest] = seq;
+    return seq;
+  }
+
+  // The blocking sends' buffer for a message of `total` bytes with `hdr` in it already.
+  #scratchFor(hdr: Uint8Array, total: number): Uint8Array {
+    if (this.#scratch.byteLength !== total) {
+      this.#scratch = new Uint8Array(total);
+      this.#scratchHdr = undefined;
+      this.#typed = undefined;
+    }
+    if (this.#scratchHdr !== hdr) this.#scratch.set(hdr);
+    this.#scratchHdr = hdr;
+    return this.#scratch;
+  }
+
+  // The scratch's payload as an array of the payload's own type, so that copying into it is a memcpy
+  // (a byte view of a small array would move its memory off V8's heap first).
+  #scratchAs(ctor: TypedArrayConstructor, at: number, length: number): TypedArray {
+    const t = this.#typed;
+    if (t !== undefined && t.constructor === ctor && t.byteOffset === at && t.length === length) return t;
+    return (this.#typed = new ctor(this.#scratch.buffer, at, length));
+  }
+
+  #header(kind: PayloadKind, dtype: Dtype | undefined, shape: readonly number[] | undefined, length: number): Uint8Array {
+    if (this.#hdr !== undefined && kind === this.#hdrKind && dtype === this.#hdrDtype && length === this.#hdrLength &&
+      sameShape(shape, this.#hdrShape)) {
       return this.#hdr;
     }
     const hdr = this.#tpl.encode({
-      kind: p.kind, dtype: p.dtype, shape: p.shape, seq: 0, correlationId: 0, payloadLength: p.length,
-      checksum: this.#checksum ? 0 : undefined,
+      kind, dtype, shape, seq: 0, correlationId: 0, payloadLength: length, checksum: this.#checksum ? 0 : undefined,
     });
     this.#hdr = hdr;
-    this.#hdrKind = p.kind;
-    this.#hdrDtype = p.dtype;
-    this.#hdrShape = p.shape === undefined ? undefined : [...p.shape];
-    this.#hdrLength = p.length;
+    this.#hdrKind = kind;
+    this.#hdrDtype = dtype;
+    this.#hdrShape = shape === undefined ? undefined : [...shape];
+    this.#hdrLength = length;
     return hdr;
+  }
+}
+
+// A blocking send of the scratch (#scratchFor, which has checked its length): the raw call when it can be
+// registered (addon/fastpath.ts).
+function sendBlocking(buf: Uint8Array, dest: number, tag: number, comm: number, sync: boolean): void {
+  const k = sync ? -1 : ownSlot(buf);
+  if (k < 0) {
+    native.send(buf, dest, tag, comm, sync, false);
+  } else {
+    setFastArgs(k, dest, tag, comm, 0);
+    sendFast();
   }
 }
 

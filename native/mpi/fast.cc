@@ -4,6 +4,7 @@
 // once (registerBuffer(k, buf) below), writes the integer arguments into a shared Int32Array, and calls
 // these zero-argument raw callbacks. C MPI's 8-byte ping-pong is ~0.43 us: every 10 ns is 2%.
 #include <atomic>
+#include <cstring>
 #include <mutex>
 
 #include "addon.h"
@@ -15,6 +16,9 @@
 namespace mpi4node {
 
 namespace {
+
+// The per-message fields of a channel header, sequence number and correlation id (docs/wire-format.md).
+constexpr size_t kSeqBegin = 24, kSeqEnd = 40;
 
 // While one environment has the addon (the usual process: no worker threads load it), its Addon is
 // `sole` and the fast calls skip napi_get_cb_info (~35 instructions of ~250 per call). A second
@@ -75,6 +79,32 @@ Napi::Value Addon::RegisterBuffer(const Napi::CallbackInfo& info) {
   return a.env().Undefined();
 }
 
+// registerExpected(k, header, total): slot k now holds a channel header a receiver accepted (through
+// its padding) and the length of the message it came with.
+Napi::Value Addon::RegisterExpected(const Napi::CallbackInfo& info) {
+  Args a(this, info, Args::kNoMpi);
+  const int k = a.Int(0);
+  if (k < 0 || k >= kExpectSlots) throw Napi::RangeError::New(a.env(), "internal: bad expected-header slot");
+  const BufView h = a.Buf(1);
+  const size_t total = a.Size(2);
+  const size_t n = h.count * h.elemSize;
+  if (n < kSeqEnd || total < n) throw Napi::RangeError::New(a.env(), "internal: bad expected header");
+  const auto* p = static_cast<const uint8_t*>(h.data);
+  expected_[k].bytes.assign(p, p + n);
+  expected_[k].total = total;
+  return a.env().Undefined();
+}
+
+// Everything but the sequence number and correlation id (docs/wire-format.md: bytes 24-39), which
+// differ per message and which a receiver without authentication does not check.
+bool Addon::MatchesExpected(int k, const uint8_t* msg, size_t bytes) const {
+  const ExpectedHeader& e = expected_[k & (kExpectSlots - 1)];
+  const size_t n = e.bytes.size();
+  if (bytes != e.total || n == 0) return false;
+  const uint8_t* h = e.bytes.data();
+  return std::memcmp(msg, h, kSeqBegin) == 0 && std::memcmp(msg + kSeqEnd, h + kSeqEnd, n - kSeqEnd) == 0;
+}
+
 // The fast path only carries buffers lib/ registered, all far below INT_MAX elements.
 // FAST_ENTRY: the addon, MPI usable, the slab; FAST_PROLOGUE adds the registered array and the communicator.
 #define FAST_ENTRY                                                      \
@@ -112,7 +142,8 @@ static napi_value RecvFast(napi_env env, napi_callback_info info) {
 // recvMessageFast(): a channel's blocking receive of unknown size into its inbox slab (lib/channel/inbox.ts),
 // the slab registered like any fast buffer. The slab holds [slab slot, source, tag, comm, offset] and, on
 // entry, kResult = the room at `offset`. The message is matched (MPI_Mprobe) and received at slab[offset]
-// when it fits: kResult = its bytes. A larger one stays matched in the engine (status record as mprobe
+// when it fits: kResult = its bytes, and when kExpect names an expected-header slot, kExpect = 1 if the
+// message matches it (else 0). A larger one stays matched in the engine (status record as mprobe
 // leaves it, kMessage its id) and kResult = kDeclined: lib/ receives it into memory of its size.
 // Against recvMessage's node-addon-api call with six arguments this saves the typed-array lookup, the
 // conversions and a returned number per message.
@@ -137,10 +168,14 @@ static napi_value RecvMessageFast(napi_env env, napi_callback_info info) {
     self->args_[Addon::kResult] = Addon::kDeclined;
     return nullptr;
   }
-  rc = MPI_Mrecv(static_cast<char*>(b.data) + offset, bytes, MPI_BYTE, &msg, &st);
+  char* at = static_cast<char*>(b.data) + offset;
+  rc = MPI_Mrecv(at, bytes, MPI_BYTE, &msg, &st);
   if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
   self->WriteSyncStatus(st, rc);
   self->args_[Addon::kResult] = bytes;
+  if (a[Addon::kExpect] >= 0) {
+    self->args_[Addon::kExpect] = self->MatchesExpected(a[Addon::kExpect], reinterpret_cast<const uint8_t*>(at), bytes);
+  }
   return nullptr;
 }
 
@@ -283,6 +318,7 @@ static napi_value WtimeFast(napi_env env, napi_callback_info info) {
 void Addon::DefineFast(Napi::Env env, Napi::Object exports) {
   static const Export table[] = {
       {"registerBuffer", Method<&Addon::RegisterBuffer>},
+      {"registerExpected", Method<&Addon::RegisterExpected>},
       {"sendFast", SendFast},
       {"recvFast", RecvFast},
       {"recvMessageFast", RecvMessageFast},

@@ -9,6 +9,7 @@ import {
   CorruptMessageError, ChecksumError, TimeoutError, RemoteError, type Envelope, type Tensor,
 } from '../../lib/index.js';
 import { TAG_BASE } from '../../lib/channel/channel.js';
+import { matchedExpected } from '../../lib/channel/inbox.js';
 import { native } from '../../lib/addon/binding.js';
 import { OFFSET } from '../../lib/wire/codec.js';
 import { crc32c } from '../../lib/wire/crc32c.js';
@@ -87,6 +88,79 @@ test('messages on both sides of the copy threshold (COPY_BELOW, header included)
     await again;
   }
   ch.close();
+});
+
+test('a run of one layout is checked once (the header is remembered); any change to the header is checked again', () => {
+  // After two messages of one length, a receiver's addon compares each header with the last accepted
+  // one (all but seq and correlation id) and a match skips the checks: dtype, shape, schema major and
+  // total length must all still count, and the header and raw bytes must still be there to read.
+  const rx = world.channel('t/known', { version: 1 });
+  const tx = world.channel('t/known', { version: 1 }), tx2 = world.channel('t/known', { version: 2 });
+  const block = (fill: number) => new Float32Array(8).fill(rank + fill);
+  const got = (want: { dtype: string; shape: number[]; fill: number }, fast: boolean, what: string) => {
+    const env = rx.recv<Tensor>(prev);
+    assert.is(matchedExpected(), fast, `${what}: ${fast ? '' : 'not '}taken by the remembered header`);
+    assert.is(env.message.dtype, want.dtype, what);
+    assert.equal(env.message.shape, want.shape, what);
+    assert.equal(Array.from(env.message.data as Float32Array), new Array(8).fill(prev + want.fill), what);
+    assert.is(env.source, prev);
+    checkView(env);
+    return env;
+  };
+  for (let i = 0; i < 4; i++) {
+    ringSend(tx, next, { dtype: 'float32', shape: [2, 4], data: block(i) });
+    const env = got({ dtype: 'float32', shape: [2, 4], fill: i }, i >= 2, `run message ${i}`);
+    assert.is(env.header.seq, BigInt(i + 1), 'the header is read from the message itself');
+    env.message.shape.push(99); // the caller's to change: the next message's shape is its own
+  }
+  ringSend(tx, next, { dtype: 'float32', shape: [4, 2], data: block(5) });
+  got({ dtype: 'float32', shape: [4, 2], fill: 5 }, false, 'another shape of the same length');
+  ringSend(tx, next, { dtype: 'int32', shape: [2, 4], data: new Int32Array(8).fill(rank + 6) });
+  got({ dtype: 'int32', shape: [2, 4], fill: 6 }, false, 'another dtype of the same length');
+  ringSend(tx, next, new Float32Array(8).fill(rank + 7));
+  got({ dtype: 'float32', shape: [8], fill: 7 }, false, 'another length');
+  ringSend(tx2, next, { dtype: 'float32', shape: [2, 4], data: block(8) });
+  const err = thrown(() => rx.recv(prev));
+  assert.instance(err, SchemaMismatchError, 'the same layout under another schema major');
+  assert.is(matchedExpected(), false);
+  assert.equal(Array.from(readRaw<Tensor>(err.raw, err.sender).message.data as Float32Array), new Array(8).fill(prev + 8), 'nothing is lost');
+  ringSend(tx, next, { dtype: 'float32', shape: [2, 4], data: block(9) });
+  got({ dtype: 'float32', shape: [2, 4], fill: 9 }, true, 'the remembered header still holds');
+  assert.equal([rx.stats.received, rx.stats.errors], [8, 1]);
+  for (const c of [rx, tx, tx2]) c.close();
+});
+
+test('a bare array on a declared channel: sent as it is, any length the shape allows; everything else checked as before', async () => {
+  const f64 = world.channel('t/bare64', { version: 1, dtype: 'float64' });
+  for (const n of [1, 3, 1, 700, 3]) { // 700 elements are past COPY_BELOW: the datatype path
+    const data = new Float64Array(n).map((_, i) => rank + i / 4);
+    // A blocking send of 700 around the ring would wait for a receive every rank posts after it.
+    const sent = n < 100 ? ringSend(f64, next, data) : f64.isend(next, data);
+    const env = f64.recv<Tensor<Float64Array>>(prev);
+    await sent;
+    assert.equal(env.message.shape, [n]);
+    assert.equal(Array.from(env.message.data), Array.from({ length: n }, (_, i) => prev + i / 4), `${n} elements`);
+  }
+  const four = world.channel('t/bare4', { version: 1, dtype: 'int16', shape: [4] });
+  ringSend(four, next, new Int16Array([rank, -1, -2, -3]));
+  assert.equal(Array.from(four.recv<Tensor>(prev).message.data as Int16Array), [prev, -1, -2, -3]);
+  const short = thrown(() => four.send(next, new Int16Array(3)));
+  assert.instance(short, RangeError);
+  assert.is(short.code, 'ERR_CHANNEL_PAYLOAD');
+  assert.is(thrown(() => four.send(next, new Uint16Array(4))).code, 'ERR_CHANNEL_PAYLOAD', 'another type of the same size');
+  const bytes = world.channel('t/bare8', { version: 1, dtype: 'uint8' });
+  const detached = new Uint8Array(8);
+  structuredClone(detached.buffer, { transfer: [detached.buffer] });
+  assert.is(thrown(() => bytes.send(next, detached)).code, 'ERR_DETACHED_BUFFER');
+  assert.is(thrown(() => bytes.send(next, new Uint8ClampedArray(2))).code, 'ERR_CHANNEL_PAYLOAD');
+  ringSend(bytes, next, Buffer.from([rank, 1])); // a subclass: the general path
+  ringSend(bytes, next, new Uint8Array([rank, 2]));
+  assert.equal(Array.from(bytes.recv<Tensor>(prev).message.data as Uint8Array), [prev, 1]);
+  assert.equal(Array.from(bytes.recv<Tensor>(prev).message.data as Uint8Array), [prev, 2]);
+  const half = world.channel('t/bare16', { version: 1, dtype: 'float16' });
+  assert.is(thrown(() => half.send(next, new Uint16Array(2))).code, 'ERR_CHANNEL_PAYLOAD', 'float16 is declared, uint16 is not it');
+  assert.equal([f64.stats.sent, four.stats.sent, bytes.stats.sent, half.stats.sent], [5, 1, 2, 0]);
+  for (const c of [f64, four, bytes, half]) await c.close();
 });
 
 test('a large tensor leaves from its own memory as one message (header + payload, no concatenation)', async () => {
