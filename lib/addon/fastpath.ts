@@ -14,6 +14,7 @@ const MAX_BYTES = 64 * 1024;
 // Empty slots hold an object no caller has, so that no argument (undefined included) matches one.
 const EMPTY = Object.freeze({}) as TypedArray;
 const cached: TypedArray[] = new Array(SLOTS).fill(EMPTY);
+// Element counts, compared with `length` on each hit (V8 inlines that read, not byteLength's: core/checks.ts bytesIn).
 const lengths = new Int32Array(SLOTS);
 /** Element size of the array in each slot: a receive reads it here, not from the array (a polymorphic load). */
 export const slotElementSize = new Int32Array(SLOTS);
@@ -22,14 +23,13 @@ let victim = 0;
 /** The cache slot of `buf`, registering it on a miss; -1 when it must take the checked path. */
 export function fastSlot(buf: unknown): number {
   const k = cachedSlot(buf);
-  if (k >= 0) return (buf as TypedArray).byteLength === lengths[k] ? k : -1;
+  if (k >= 0) return (buf as TypedArray).length === lengths[k] ? k : -1;
   return register(buf);
 }
 
 /**
  * fastSlot() of an array of the library's own that its caller has just seen attached at its full length
- * (lib/channel's inbox slab and send scratch): a hit needs no byteLength. That read is a call through
- * V8's generic property load here, since fastSlot's callers pass arrays of every element type.
+ * (lib/channel's inbox slab and send scratch): a hit needs no length check.
  */
 export function ownSlot(buf: Uint8Array): number {
   const k = cachedSlot(buf);
@@ -50,7 +50,7 @@ function register(buf: unknown): number {
   native.registerBuffer(k, buf);
   pin(buf); // a registered buffer may take part in nonblocking calls from now on (core/pin.ts)
   cached[k] = buf;
-  lengths[k] = n;
+  lengths[k] = buf.length;
   slotElementSize[k] = buf.BYTES_PER_ELEMENT;
   return k;
 }

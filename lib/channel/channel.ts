@@ -515,10 +515,10 @@ export class Channel<T = any> {
   // messages received: traffic alternating between layouts, or more channels than the addon has slots
   // for, falls back to the checks instead of registering a header per message.
   #remember(q: TensorLayout, raw: Uint8Array): void {
-    const n = raw.byteLength, again = n === this.#lastLength;
+    const n = raw.length, again = n === this.#lastLength;
     this.#lastLength = n;
-    if (!again || this.#ring !== undefined || (raw[OFFSET.flags]! & FLAG_CHECKSUM) !== 0 || raw.byteOffset % HEADER_ALIGN !== 0 ||
-      this.#registered * 16 > this.stats.received) return;
+    if (!again || this.#ring !== undefined || (raw[OFFSET.flags]! & FLAG_CHECKSUM) !== 0 || this.#registered * 16 > this.stats.received ||
+      raw.byteOffset % HEADER_ALIGN !== 0) return;
     this.#registered++;
     const slot = expectHeader(this, raw.subarray(0, q.payloadOffset), n);
     this.#known = {

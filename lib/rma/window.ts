@@ -33,7 +33,7 @@
 //   allocateWindow asks MPI for a multiple of 16 bytes and shows the count asked for.
 import { C, native } from '../addon/binding.js';
 import { fastSlot, RMA_ACCUMULATE, RMA_FLUSH, RMA_FLUSH_LOCAL, RMA_GET, RMA_OP_SHIFT, RMA_PUT, rmaFast, setFastArgs } from '../addon/fastpath.js';
-import { asView, checkCount, checkRank, invalidParameterError, isRank, rankError, isTypedArray, sameDtype, tooSmall } from '../core/checks.js';
+import { asView, bytesIn, checkCount, checkRank, invalidParameterError, isRank, rankError, isTypedArray, sameDtype, tooSmall } from '../core/checks.js';
 import { dtypeInfo, dtypeOf, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { ensureInit } from '../core/env.js';
 import { codedError, MpiError } from '../core/errors.js';
@@ -470,7 +470,7 @@ export class Window<T extends TypedArray = TypedArray> {
   /** Writes `origin` into `target`'s window at element `disp` (MPI_Put); complete at the next flush, unlock or fence. */
   put(origin: BufferLike, target: number, disp = 0): void {
     const o = asView(origin, 'put: origin');
-    const h = this.#target(target, disp, o.byteLength, 'put', false);
+    const h = this.#target(target, disp, bytesIn(o), 'put', false);
     if (!fastMove(h, o, target, disp, RMA_PUT)) native.winPut(h, o, target, disp, false);
     this.#hold(target, o);
   }
@@ -478,7 +478,7 @@ export class Window<T extends TypedArray = TypedArray> {
   /** Reads `target`'s window at element `disp` into `result` (MPI_Get); the data is there after the next flush, unlock or fence. */
   get<R extends BufferLike>(result: R, target: number, disp = 0): R {
     const r = asView(result, 'get: result');
-    const h = this.#target(target, disp, r.byteLength, 'get', false);
+    const h = this.#target(target, disp, bytesIn(r), 'get', false);
     if (!fastMove(h, r, target, disp, RMA_GET)) native.winGet(h, r, target, disp, false);
     this.#hold(target, r);
     return result;
@@ -488,7 +488,7 @@ export class Window<T extends TypedArray = TypedArray> {
   accumulate(origin: TypedArray, target: number, disp = 0, op: RmaOpName = 'sum'): void {
     const o = this.#num(origin, 'accumulate', 'origin');
     const code = rmaOp(op, dtypeOf(o)!, 'accumulate');
-    const h = this.#target(target, disp, o.byteLength, 'accumulate', false);
+    const h = this.#target(target, disp, bytesIn(o), 'accumulate', false);
     if (!fastMove(h, o, target, disp, RMA_ACCUMULATE | (code << RMA_OP_SHIFT))) native.winAccumulate(h, o, target, disp, code, false);
     this.#hold(target, o);
   }
@@ -499,7 +499,7 @@ export class Window<T extends TypedArray = TypedArray> {
    */
   getAccumulate<R extends TypedArray>(origin: R | null, result: R, target: number, disp = 0, op: RmaOpName = 'sum'): R {
     const { o, r, code } = this.#fetchArgs(origin, result, op, 'getAccumulate');
-    const h = this.#target(target, disp, r.byteLength, 'getAccumulate', false);
+    const h = this.#target(target, disp, bytesIn(r), 'getAccumulate', false);
     native.winGetAccumulate(h, o, r, target, disp, code, false);
     this.#hold(target, r, o ?? undefined);
     return result;
@@ -509,7 +509,7 @@ export class Window<T extends TypedArray = TypedArray> {
   fetchAndOp<R extends TypedArray>(origin: R | null, result: R, target: number, disp = 0, op: RmaOpName = 'sum'): R {
     const { o, r, code } = this.#fetchArgs(origin, result, op, 'fetchAndOp');
     if (r.length !== 1) throw codedError(RangeError, 'ERR_INVALID_LENGTH', `fetchAndOp: result must hold one element, it has ${r.length}`);
-    const h = this.#target(target, disp, r.byteLength, 'fetchAndOp', false);
+    const h = this.#target(target, disp, bytesIn(r), 'fetchAndOp', false);
     native.winFetchAndOp(h, o, r, target, disp, code);
     this.#hold(target, r, o ?? undefined);
     return result;
@@ -534,7 +534,7 @@ export class Window<T extends TypedArray = TypedArray> {
         'elements (the vader BTL\'s emulated atomics, open-mpi/ompi#7967): use 4-byte elements, a shared window, or start ' +
         'the job with --mca osc sm,pt2pt');
     }
-    const h = this.#target(target, disp, r.byteLength, what, false);
+    const h = this.#target(target, disp, bytesIn(r), what, false);
     native.winCompareAndSwap(h, o, c, r, target, disp);
     this.#hold(target, o, c, r);
     return result;
@@ -543,14 +543,14 @@ export class Window<T extends TypedArray = TypedArray> {
   /** put as a Request (MPI_Rput), resolved once `origin` may be reused; remote completion needs a flush. */
   rput(origin: BufferLike, target: number, disp = 0): Request<void> {
     const o = asView(origin, 'rput: origin');
-    const h = this.#target(target, disp, o.byteLength, 'rput', true);
+    const h = this.#target(target, disp, bytesIn(o), 'rput', true);
     return Request._coll<void>(native.winPut(h, o, target, disp, true)!, this.comm._handle(), undefined, o, undefined, 0);
   }
 
   /** get as a Request (MPI_Rget), resolved to `result` once the data has arrived. */
   rget<R extends BufferLike>(result: R, target: number, disp = 0): Request<R> {
     const r = asView(result, 'rget: result');
-    const h = this.#target(target, disp, r.byteLength, 'rget', true);
+    const h = this.#target(target, disp, bytesIn(r), 'rget', true);
     return Request._coll(native.winGet(h, r, target, disp, true)!, this.comm._handle(), result, r, undefined, 0);
   }
 
@@ -558,14 +558,14 @@ export class Window<T extends TypedArray = TypedArray> {
   raccumulate(origin: TypedArray, target: number, disp = 0, op: RmaOpName = 'sum'): Request<void> {
     const o = this.#num(origin, 'raccumulate', 'origin');
     const code = rmaOp(op, dtypeOf(o)!, 'raccumulate');
-    const h = this.#target(target, disp, o.byteLength, 'raccumulate', true);
+    const h = this.#target(target, disp, bytesIn(o), 'raccumulate', true);
     return Request._coll<void>(native.winAccumulate(h, o, target, disp, code, true)!, this.comm._handle(), undefined, o, undefined, 0);
   }
 
   /** getAccumulate as a Request (MPI_Rget_accumulate), resolved to `result`. */
   rgetAccumulate<R extends TypedArray>(origin: R | null, result: R, target: number, disp = 0, op: RmaOpName = 'sum'): Request<R> {
     const { o, r, code } = this.#fetchArgs(origin, result, op, 'rgetAccumulate');
-    const h = this.#target(target, disp, r.byteLength, 'rgetAccumulate', true);
+    const h = this.#target(target, disp, bytesIn(r), 'rgetAccumulate', true);
     return Request._coll(native.winGetAccumulate(h, o, r, target, disp, code, true)!, this.comm._handle(), result, r, o, 0);
   }
 

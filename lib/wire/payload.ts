@@ -96,7 +96,7 @@ export function encodePayload(value: unknown, kind: 'object' | 'error' = 'object
 /** The payload of a tensor asTensor() returned. */
 export function encodeTensor(t: { dtype: DtypeInfo; shape: readonly number[] | undefined; data: TypedArray }): EncodedPayload {
   const bytes = bytesOf(asView(t.data, 'the message'));
-  return { kind: 'tensor', dtype: t.dtype.name, shape: t.shape, parts: [bytes], length: bytes.byteLength };
+  return { kind: 'tensor', dtype: t.dtype.name, shape: t.shape, parts: [bytes], length: bytes.length };
 }
 
 class OutOfBandSerializer extends Serializer {
