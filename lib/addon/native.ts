@@ -124,6 +124,8 @@ export interface Native {
   recvMessageFast(): void;
   /** These two leave the engine slot (or -1: already complete) in the slab, read by fastResult(). */
   isendFast(): void;
+  /** Slab: [slot, dest, tag, comm, offset, bytes]: an isend of those bytes of the registered array; kResult as isendFast. */
+  isendSpanFast(): void;
   irecvFast(): void;
   /** Slab: [recv slot, send slot | -1 (IN_PLACE), count, comm, op code | nonblocking << 8]. */
   allreduceFast(): void;

@@ -151,6 +151,8 @@ export class Channel<T = any> {
   readonly #window: number;
   readonly #flow = new Map<number, Flow>();
   #closed = false;
+  readonly #irecvWhat: string;
+  readonly #deliverData = (got: Received<Uint8Array>): Envelope => this._deliver(got.data, got.status.source, Lane.Data);
   // Set when a blocking send of a bare typed array needs no check but its type and length (send):
   // a declared dtype held in its own array type, a shape of one dimension or none, no schema, no window.
   readonly #bare: DtypeInfo | undefined;
@@ -181,6 +183,7 @@ export class Channel<T = any> {
         : (() => { throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'channel auth', 'true or an array of { id, key }', auth); })();
     this.#tpl = new ChannelHeaderTemplate(name, version, options._protocol ?? PROTOCOL, this.#ring !== undefined);
     this.name = name;
+    this.#irecvWhat = `irecv of channel '${name}'`;
     this.version = this.#tpl.schema;
     this.checksum = options.checksum === true;
     this.#comm = comm;
@@ -248,10 +251,7 @@ export class Channel<T = any> {
    */
   send(dest: number, message: T): void {
     const d = this._checkDest(dest, 'send');
-    const bare = this.#bare;
-    // A bare array of the declared dtype and a length the declared shape allows: nothing else to check.
-    if (bare !== undefined && (message as TypedArray).constructor === bare.array && (this.#bareLength < 0 || (message as TypedArray).length === this.#bareLength) &&
-      this.#out.sendArray(d, this.#tag + Lane.Data, this.#comm._handle(true), message as TypedArray, bare.name)) {
+    if (this.#isBare(message) && this.#out.sendArray(d, this.#tag + Lane.Data, this.#comm._handle(true), message, this.dtype!)) {
       this.stats.sent++;
       return;
     }
@@ -273,6 +273,13 @@ export class Channel<T = any> {
   /** Promise form of send: resolves once the message's memory may be reused. Argument errors throw. */
   isend(dest: number, message: T): Promise<void> {
     const d = this._checkDest(dest, 'send');
+    if (this.#isBare(message)) {
+      const sent = this.#out.isendArray(d, this.#tag + Lane.Data, this.#comm._handle(true), message, this.dtype!);
+      if (sent !== undefined) {
+        this.stats.sent++;
+        return sent;
+      }
+    }
     const p = this._encode(message);
     if (this.#window === 0) return this._transmit(d, Lane.Data, p, 0, false)!;
     const f = this.#flowOf(d), w = this.#window;
@@ -293,6 +300,13 @@ export class Channel<T = any> {
     });
     f.tail = out.then(noop, noop);
     return out;
+  }
+
+  // A bare array of the declared dtype (or of a subclass of its type: a Buffer for uint8) and of a length
+  // the declared shape allows, on a channel that checks nothing else: the outbox's array paths.
+  #isBare(message: unknown): message is TypedArray {
+    const bare = this.#bare;
+    return bare !== undefined && message instanceof bare.array && (this.#bareLength < 0 || message.length === this.#bareLength);
   }
 
   #flowOf(d: number): Flow {
@@ -331,9 +345,9 @@ export class Channel<T = any> {
     const signal = checkSignal(options?.signal, 'irecv: signal');
     if (signal?.aborted) return Promise.reject(this.#irecvAborted(signal));
     if (into !== undefined) pin(into); // the message may land in it any time until the Promise settles
+    // Without a signal (the common case) the receive's own Promise is the envelope's: no then(), no closure.
+    if (signal === undefined) return this._listen(s, Lane.Data, into, undefined, this.#deliverData) as Request<Envelope<U>>;
     const r = this._listen(s, Lane.Data, into);
-    // Without a signal (the common case) no closure is made for the abort path.
-    if (signal === undefined) return r.then((got) => this._deliver(got.data, got.status.source, Lane.Data) as Envelope<U>);
     const onAbort = () => r.cancel();
     signal.addEventListener('abort', onAbort, { once: true });
     return r.then((got) => {
@@ -462,11 +476,17 @@ export class Channel<T = any> {
     return sent;
   }
 
-  /** @internal A receive of the next message on a lane (cancellable), without decoding it. */
-  _listen(source: number, lane: Lane, into?: Uint8Array, what = `irecv of channel '${this.name}'`): Request<Received<Uint8Array>> {
+  /**
+   * @internal A receive of the next message on a lane (cancellable), without decoding it; or, given
+   * `finish`, one whose value is finish() of what arrived.
+   */
+  _listen(source: number, lane: Lane, into?: Uint8Array, what?: string): Request<Received<Uint8Array>>;
+  _listen<R>(source: number, lane: Lane, into: Uint8Array | undefined, what: string | undefined, finish: (got: Received<Uint8Array>) => R): Request<R>;
+  _listen<R>(source: number, lane: Lane, into?: Uint8Array, what?: string, finish?: (got: Received<Uint8Array>) => R): Request<any> {
     const memory = into === undefined ? INBOX : inboxInto(into);
-    const tag = this.#tag + lane, comm = this.#comm._handle(true);
-    return Request._recvNew<Uint8Array>(native.improbe(source, tag, comm), memory, source, tag, comm)._label(what);
+    const tag = this.#tag + lane, comm = this.#comm._handle(true), slot = native.improbe(source, tag, comm);
+    const r: Request<any> = finish === undefined ? Request._recvNew<Uint8Array>(slot, memory, source, tag, comm) : Request._recvThen(slot, memory, source, tag, comm, finish);
+    return r._label(what ?? this.#irecvWhat);
   }
 
   /** @internal Checks and decodes received bytes. Failures are typed errors carrying sender and bytes. */

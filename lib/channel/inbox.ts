@@ -13,15 +13,18 @@ const SLAB_SIZE = 64 * 1024;
 /** Largest message placed in a slab. */
 export const SLAB_MAX = 8 * 1024;
 
-let slab = new Uint8Array(0);
+let slab: Uint8Array = new Uint8Array(0);
 // slab.buffer, kept: reading a typed array's `buffer` is a call into V8's runtime (~16 ns here).
-let slabBuffer = slab.buffer;
+let slabBuffer = slab.buffer as ArrayBuffer; // never shared: allocated here
 let used = 0;
 
 function room(): void {
   if (used + SLAB_MAX > slab.length) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabBuffer = slab.buffer;
+    // Not zeroed (~10 ns a message here): every region handed out is covered by the message received
+    // into it. Like Node's own Buffer pool, the rest of the ArrayBuffer behind a payload's `buffer` is
+    // other messages and memory not yet written.
+    slab = plain(Buffer.allocUnsafeSlow(SLAB_SIZE));
+    slabBuffer = slab.buffer as ArrayBuffer;
     used = 0;
   }
 }

@@ -11,10 +11,12 @@
 //
 // The header is encoded (and so validated) once per change of the payload's kind, dtype, shape and
 // length; each message only stamps its sequence number, correlation id and checksum into it.
-import { C, native } from '../addon/binding.js';
+import { C, native, statusRecord } from '../addon/binding.js';
+import { STATUS } from '../addon/native.js';
 import type { Dtype, TypedArray, TypedArrayConstructor } from '../core/dtypes.js';
 import { bytesIn } from '../core/checks.js';
-import { ownSlot, sendFast, setFastArgs } from '../addon/fastpath.js';
+import { fastResult, isendSpanFast, ownSlot, sendFast, setFastArgs, setFastResult } from '../addon/fastpath.js';
+import { plain } from './inbox.js';
 import { pinAll } from '../core/pin.js';
 import { Request } from '../core/request.js';
 import { type ChannelHeaderTemplate, OFFSET, type PayloadKind } from '../wire/codec.js';
@@ -118,6 +120,36 @@ export class Outbox {
     return true;
   }
 
+  /**
+   * The Promise form of sendArray(): the message goes from the registered slab of small nonblocking
+   * sends in one raw call, and one complete at once (an eager message) resolves a shared settled
+   * Promise instead of a Request. Undefined when that path does not apply.
+   */
+  isendArray(dest: number, tag: number, comm: number, data: TypedArray, dtype: Dtype): Promise<void> | undefined {
+    const n = bytesIn(data);
+    if (n === 0 || this.#checksum || this.#ring !== undefined) return undefined;
+    const hdr = this.#header('tensor', dtype, undefined, n);
+    const hl = hdr.length, total = hl + n;
+    if (total > COPY_BELOW) return undefined;
+    const at = reserve(total), slab = outSlab;
+    slab.set(hdr, at);
+    stampIds(slab, this.#next(dest), 0, -1, at);
+    if (data instanceof Uint8Array) slab.set(data, at + hl);
+    else (new (data.constructor as TypedArrayConstructor)(outBuffer, at + hl, data.length) as { set(a: TypedArray): void }).set(data);
+    const k = ownSlot(slab); // reserve() has just read its length
+    let slot: number;
+    if (k < 0) {
+      slot = native.send(new Uint8Array(outBuffer, at, total), dest, tag, comm, false, true)!;
+    } else {
+      setFastArgs(k, dest, tag, comm, at);
+      setFastResult(total);
+      isendSpanFast();
+      slot = fastResult();
+    }
+    if (slot < 0 && statusRecord[STATUS.error] === 0) return SENT;
+    return Request._send(slot, new Uint8Array(outBuffer, at, total), dest, tag, comm)._label(this.#what).then(ignore);
+  }
+
   // The next sequence number towards `dest`.
   #next(dest: number): number {
     const seq = (this.#seq[dest] ?? 0) + 1;
@@ -177,29 +209,43 @@ function sendBlocking(buf: Uint8Array, dest: number, tag: number, comm: number, 
 
 function ignore(): void {}
 
+// What a nonblocking send resolves with when MPI completed it within the call.
+const SENT: Promise<void> = Promise.resolve();
+
 // Buffers of small non-blocking sends, carved from a slab as received messages are (a fresh ArrayBuffer
 // per message costs more than the send itself); never reused, since a send may still be reading one.
-let outSlab = new Uint8Array(0);
+// Not zeroed: every region is written whole before it is sent.
+let outSlab: Uint8Array = new Uint8Array(0);
+let outBuffer = outSlab.buffer as ArrayBuffer; // outSlab.buffer, kept (inbox.ts says why)
 let outUsed = 0;
-function outgoing(bytes: number): Uint8Array {
+
+// Where the next `bytes` of outSlab are.
+function reserve(bytes: number): number {
   if (outUsed + bytes > outSlab.length) {
-    outSlab = new Uint8Array(64 * 1024);
+    outSlab = plain(Buffer.allocUnsafeSlow(64 * 1024));
+    outBuffer = outSlab.buffer as ArrayBuffer;
     outUsed = 0;
   }
-  const b = new Uint8Array(outSlab.buffer, outUsed, bytes);
+  const at = outUsed;
   outUsed += (bytes + 63) & ~63;
-  return b;
+  return at;
 }
 
-/** Writes the per-message fields into an encoded header (checksum -1: none). */
-function stampIds(b: Uint8Array, seq: number, correlationId: number, checksum: number): void {
-  putU64(b, OFFSET.seq, seq);
-  putU64(b, OFFSET.correlationId, correlationId);
+function outgoing(bytes: number): Uint8Array {
+  const at = reserve(bytes); // first: it may start a new slab
+  return new Uint8Array(outBuffer, at, bytes);
+}
+
+/** Writes the per-message fields into an encoded header at `at` (checksum -1: none). */
+function stampIds(b: Uint8Array, seq: number, correlationId: number, checksum: number, at = 0): void {
+  putU64(b, at + OFFSET.seq, seq);
+  putU64(b, at + OFFSET.correlationId, correlationId);
   if (checksum >= 0) {
-    b[OFFSET.checksum] = checksum;
-    b[OFFSET.checksum + 1] = checksum >>> 8;
-    b[OFFSET.checksum + 2] = checksum >>> 16;
-    b[OFFSET.checksum + 3] = checksum >>> 24;
+    const c = at + OFFSET.checksum;
+    b[c] = checksum;
+    b[c + 1] = checksum >>> 8;
+    b[c + 2] = checksum >>> 16;
+    b[c + 3] = checksum >>> 24;
   }
 }
 

@@ -220,9 +220,23 @@ export class Request<T = Status> extends Settling<T> {
         } catch (e) {
           return this.#fail(e as Error);
         }
-        if (v !== undefined) this.#fulfill(v as T); // else the matched message is still being received
+        if (v !== undefined) this.#finish(v); // else the matched message is still being received
       }
     }
+  }
+
+  // A receive of unknown size is done: its value is the Received, or what the finisher it was posted
+  // with (_recvNew) makes of it, a throw rejecting it.
+  #finish(got: Received): void {
+    const finish = this.#result as ((got: Received) => T) | undefined;
+    if (finish === undefined) return this.#fulfill(got as T);
+    let value: T;
+    try {
+      value = finish(got);
+    } catch (e) {
+      return this.#fail(e as Error);
+    }
+    this.#fulfill(value);
   }
 
   #fulfill(value: T): void {
@@ -453,6 +467,16 @@ export class Request<T = Status> extends Settling<T> {
     internal = -1): Request<Received<A>> {
     const r = new Request<Received<A>>(Kind.RecvNew, undefined, source, tag, comm, dtype);
     r.#internal = internal;
+    return r.#posted(slot);
+  }
+  /**
+   * @internal _recvNew whose value is `finish` of the Received (a throw rejects): one Promise instead of
+   * the Request and a then() of it, which cost a channel's Promise receive an object and a microtask hop.
+   * Never a staged device message (no `internal` communicator), whose tail completes elsewhere.
+   */
+  static _recvThen<R>(slot: number, dtype: DtypeInfo, source: number, tag: number, comm: number, finish: (got: Received<Uint8Array>) => R): Request<R> {
+    const r = new Request<R>(Kind.RecvNew, undefined, source, tag, comm, dtype);
+    r.#result = finish; // until it is settled, the value's slot holds what makes the value
     return r.#posted(slot);
   }
   // ---- several requests at once: one native call over the engine slots of the pending ones ----

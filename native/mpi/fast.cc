@@ -192,6 +192,25 @@ static napi_value IsendFast(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// isendSpanFast(): MPI_Isend of the bytes [offset, offset + kResult) of a registered array: a channel's
+// small nonblocking messages, carved from one registered slab (lib/channel/outbox.ts). The slab holds
+// [slot, dest, tag, comm, offset, bytes]; kResult is left as isendFast leaves it.
+static napi_value IsendSpanFast(napi_env env, napi_callback_info info) {
+  FAST_PROLOGUE;
+  const int32_t offset = a[Addon::kFlags], bytes = a[Addon::kResult];
+  if (offset < 0 || bytes < 0 || static_cast<size_t>(offset) + static_cast<size_t>(bytes) > b.count * b.elemSize) {
+    napi_throw_error(env, nullptr, "internal: bad arguments for isendSpanFast");
+    return nullptr;
+  }
+  MPI_Request req;
+  rc = MPI_Isend(static_cast<char*>(b.data) + offset, bytes, MPI_BYTE, a[Addon::kPeer], a[Addon::kTagArg], comm, &req);
+  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
+  self->args_[Addon::kResult] =
+      self->engine()->Track(req, false, self->status(), static_cast<size_t>(bytes) <= Engine::kTestAtPostBytes);
+  self->NoteOwner(self->args_[Addon::kResult], a[Addon::kCommArg]);
+  return nullptr;
+}
+
 static napi_value IrecvFast(napi_env env, napi_callback_info info) {
   FAST_PROLOGUE;
   // It may have to wait behind a receive of unknown size; PROC_NULL the engine completes itself.
@@ -323,6 +342,7 @@ void Addon::DefineFast(Napi::Env env, Napi::Object exports) {
       {"recvFast", RecvFast},
       {"recvMessageFast", RecvMessageFast},
       {"isendFast", IsendFast},
+      {"isendSpanFast", IsendSpanFast},
       {"irecvFast", IrecvFast},
       {"allreduceFast", AllreduceFast},
       {"barrierFast", BarrierFast},
