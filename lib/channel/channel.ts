@@ -153,8 +153,8 @@ export class Channel<T = any> {
   #closed = false;
   readonly #irecvWhat: string;
   readonly #deliverData = (got: Received<Uint8Array>): Envelope => this._deliver(got.data, got.status.source, Lane.Data);
-  // Set when a blocking send of a bare typed array needs no check but its type and length (send):
-  // a declared dtype held in its own array type, a shape of one dimension or none, no schema, no window.
+  // Set when sending a bare typed array needs no check but its type and length (#isBare): a declared
+  // dtype held in its own array type, a shape of one dimension or none, no schema, no window.
   readonly #bare: DtypeInfo | undefined;
   readonly #bareLength: number = -1; // -1: any
   // The last data header accepted and remembered by the addon (#remember), and what it describes.

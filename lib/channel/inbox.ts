@@ -56,7 +56,7 @@ export interface Known {
 
 /**
  * Gives `holder` a slot holding `header` (a message's header through its padding), accepted with a
- * message of `total` bytes; the slot is `holder`'s until expectedSlot() says otherwise.
+ * message of `total` bytes; the slot is `holder`'s until holdsExpected() says otherwise.
  */
 export function expectHeader(holder: object, header: Uint8Array, total: number): number {
   const k = expectVictim;
