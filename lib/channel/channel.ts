@@ -152,7 +152,11 @@ export class Channel<T = any> {
   readonly #flow = new Map<number, Flow>();
   #closed = false;
   readonly #irecvWhat: string;
-  readonly #deliverData = (got: Received<Uint8Array>): Envelope => this._deliver(got.data, got.status.source, Lane.Data);
+  // A signal-free irecv's finisher. Its Promise is the Request, so it can be cancelled: that is an AbortError too.
+  readonly #deliverData = (got: Received<Uint8Array>): Envelope => {
+    if (got.status.cancelled) throw new AbortError(`irecv on channel '${this.name}' was cancelled`, { operation: 'irecv', channel: this.name });
+    return this._deliver(got.data, got.status.source, Lane.Data);
+  };
   // Set when sending a bare typed array needs no check but its type and length (#isBare): a declared
   // dtype held in its own array type, a shape of one dimension or none, no schema, no window.
   readonly #bare: DtypeInfo | undefined;

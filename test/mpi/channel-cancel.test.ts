@@ -58,6 +58,23 @@ test('irecv: an aborted signal rejects at once; an abort while waiting cancels t
   await ch.close();
 });
 
+test('irecv without a signal: its Promise cancelled (it is the receive request) rejects with AbortError; nothing is lost', async () => {
+  const ch = world.channel('c/irecv-cancel', { version: 1 });
+  const waiting = ch.irecv(prev) as Promise<unknown> & { cancel(): void };
+  assert.type(waiting.cancel, 'function');
+  await sleep(10);
+  waiting.cancel();
+  const err = await rejects(waiting);
+  assert.instance(err, AbortError);
+  assert.is(err.code, 'ABORT_ERR');
+  assert.is(ch.stats.errors, 0, 'a cancelled receive is no bad message');
+  await asyncBarrier(sync);
+  ringSend(ch, next, new Int32Array([rank, 1]));
+  const env = await ch.irecv<Tensor>(prev);
+  assert.equal(Array.from(env.message.data as Int32Array), [prev, 1], 'the next message goes to the next receive');
+  await ch.close();
+});
+
 test('an aborted request rejects with AbortError; the server handler sees its signal abort and, stopping, sends no reply', async () => {
   const { ch, server, stopped } = stoppingServer('c/abort');
   const ac = new AbortController();
