@@ -528,7 +528,7 @@ export class Channel<T = any> {
     this.stats.received++;
     const ctor = q.dtype.array as unknown as new (b: ArrayBufferLike, o: number, n: number) => TypedArray;
     const data = new ctor(raw.buffer, raw.byteOffset + q.payloadOffset, q.payloadLength / q.dtype.size);
-    const env = new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane >= Lane.Reply ? this.#expectReply : this.#expect);
+    const env = new Delivery({ dtype: q.dtype.name, shape: q.shape, data }, source, raw, lane >= Lane.Reply ? this.#expectReply : this.#expect, 0, raw.length);
     return this.#validated(env, raw, lane);
   }
 
@@ -658,7 +658,7 @@ class Delivery implements Envelope {
   readonly #back: number;
   readonly #total: number;
 
-  constructor(public message: unknown, readonly source: number, bytes: ArrayBufferView, expect: DecodeOptions, back = 0, total = bytes.byteLength) {
+  constructor(public message: unknown, readonly source: number, bytes: ArrayBufferView, expect: DecodeOptions, back: number, total: number) {
     this.#bytes = bytes;
     this.#expect = expect;
     this.#back = back;

@@ -107,11 +107,9 @@ export class Outbox {
    * message past COPY_BELOW, an empty or detached array), and the caller then takes send().
    */
   sendArray(dest: number, tag: number, comm: number, data: TypedArray, dtype: Dtype): boolean {
-    const n = bytesIn(data);
-    if (n === 0 || this.#checksum || this.#ring !== undefined) return false;
-    const hdr = this.#header('tensor', dtype, undefined, n);
+    const n = bytesIn(data), hdr = this.#arrayHeader(n, dtype);
+    if (hdr === undefined) return false;
     const at = hdr.length, total = at + n;
-    if (total > COPY_BELOW) return false;
     const buf = this.#scratchFor(hdr, total);
     stampIds(buf, this.#next(dest), 0, -1);
     if (data instanceof Uint8Array) buf.set(data, at);
@@ -126,11 +124,9 @@ export class Outbox {
    * Promise instead of a Request. Undefined when that path does not apply.
    */
   isendArray(dest: number, tag: number, comm: number, data: TypedArray, dtype: Dtype): Promise<void> | undefined {
-    const n = bytesIn(data);
-    if (n === 0 || this.#checksum || this.#ring !== undefined) return undefined;
-    const hdr = this.#header('tensor', dtype, undefined, n);
+    const n = bytesIn(data), hdr = this.#arrayHeader(n, dtype);
+    if (hdr === undefined) return undefined;
     const hl = hdr.length, total = hl + n;
-    if (total > COPY_BELOW) return undefined;
     const at = reserve(total), slab = outSlab;
     slab.set(hdr, at);
     stampIds(slab, this.#next(dest), 0, -1, at);
@@ -148,6 +144,14 @@ export class Outbox {
     }
     if (slot < 0 && statusRecord[STATUS.error] === 0) return SENT;
     return Request._send(slot, new Uint8Array(outBuffer, at, total), dest, tag, comm)._label(this.#what).then(ignore);
+  }
+
+  // The header of a bare array of `n` bytes when the array paths take it (not empty or detached, no
+  // checksum or signature, header and payload within COPY_BELOW), else undefined.
+  #arrayHeader(n: number, dtype: Dtype): Uint8Array | undefined {
+    if (n === 0 || this.#checksum || this.#ring !== undefined) return undefined;
+    const hdr = this.#header('tensor', dtype, undefined, n);
+    return hdr.length + n <= COPY_BELOW ? hdr : undefined;
   }
 
   // The next sequence number towards `dest`.
