@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+
 namespace mpi4node {
 
 ProcessState::ProcessState() {
@@ -23,8 +25,26 @@ bool ProcessState::Release() {
     std::lock_guard<std::mutex> lock(mu_);
     if (--refs_ > 0) return false;
   }
-  if (running() && !finalizeSkipped() && pending.load() == 0) Finalize();
+  if (running() && !finalizeSkipped() && Pending() == 0) Finalize();
   return true;
+}
+
+int64_t ProcessState::Pending() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t n = pending.load();
+  for (const OwnedCount* c : counts_) n += c->Get();
+  return n;
+}
+
+void ProcessState::Count(OwnedCount* c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  counts_.push_back(c);
+}
+
+void ProcessState::Uncount(OwnedCount* c, bool completed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  counts_.erase(std::remove(counts_.begin(), counts_.end(), c), counts_.end());
+  if (!completed) pending.fetch_add(c->Get());
 }
 
 // Node loads addons with RTLD_LOCAL, so libmpi's symbols are invisible to the MCA plugins Open MPI

@@ -162,7 +162,7 @@ Napi::Value Addon::TagUpperBound(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::Pending(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(ProcessState::Get().pending.load()));
+  return Napi::Number::New(info.Env(), static_cast<double>(ProcessState::Get().Pending()));
 }
 
 // errorFor(code[, slot]): the MpiError of a completion; `slot` is the engine slot the operation had (-1:

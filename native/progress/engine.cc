@@ -11,7 +11,7 @@
 
 namespace mpi4node {
 
-Engine::Engine(napi_env env, uv_loop_t* loop) : poller_(env, loop, this) {}
+Engine::Engine(napi_env env, uv_loop_t* loop) : poller_(env, loop, this) { ProcessState::Get().Count(&live_); }
 
 void Engine::SetSink(Napi::Function onComplete, int32_t* doneSlots, double* doneStatus, int capacity) {
   poller_.SetCallback(onComplete);
@@ -24,7 +24,7 @@ int Engine::NewSlot(SlotKind kind, bool isRecv, uint32_t index) {
   const int slot = TakeIndex(slots_, freeSlots_);
   slots_[slot] = {kind, isRecv, false, false, index, -1};
   if (refd_++ == 0) poller_.SetRef(true);
-  ProcessState::Get().pending.fetch_add(1, std::memory_order_relaxed);
+  live_.Add(1);
   return slot;
 }
 
@@ -40,7 +40,7 @@ void Engine::FreeSlot(int slot) {
   else if (--refd_ == 0 && unrefd_ > 0) poller_.SetRef(false);
   s.kind = SlotKind::kFree;
   freeSlots_.push_back(slot);
-  ProcessState::Get().pending.fetch_sub(1, std::memory_order_relaxed);
+  live_.Add(-1);
 }
 
 void Engine::RemoveRequestAt(uint32_t i) {
@@ -778,11 +778,9 @@ void Engine::Shutdown(bool mpiUsable) {
       } else {
         MPI_Request_free(&reqs_[i]);
       }
-      ProcessState::Get().pending.fetch_sub(1, std::memory_order_relaxed);
     }
-    ProcessState::Get().pending.fetch_sub(static_cast<int64_t>(unposted_.size() + matched_.size() + batches_.size()),
-                                          std::memory_order_relaxed);
   }
+  ProcessState::Get().Uncount(&live_, mpiUsable);
   reqs_.clear();
   batches_.clear();
   unposted_.clear();

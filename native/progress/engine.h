@@ -49,6 +49,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/process_state.h"
 #include "progress/poller.h"
 
 namespace mpi4node {
@@ -254,6 +255,8 @@ class Engine final : Poller::Source {
   // Pending slots that keep the loop alive; the poller's handles are unreferenced while none does.
   int64_t refd_ = 0;
   int64_t unrefd_ = 0;
+  // Every slot in use, read by other threads through ProcessState::Pending.
+  OwnedCount live_;
 
   int32_t* doneSlots_ = nullptr;
   double* doneStatus_ = nullptr;
