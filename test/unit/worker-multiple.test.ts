@@ -2,7 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { init, self } from '../../lib/index.js';
+import { finalize, init, self } from '../../lib/index.js';
+import { native } from '../../lib/addon/binding.js';
 
 test('a worker exchanges messages over MPI when the main thread asked for multiple', async () => {
   const level = init({ threadLevel: 'multiple' });
@@ -32,6 +33,37 @@ test('a worker exchanges messages over MPI when the main thread asked for multip
   self.send(out, 0, 5);
   assert.is((await req).count, 2);
   assert.equal(Array.from(inp), [7, 8]);
+});
+
+// Each environment counts its own pending requests; finalize() and the exit path read the sum.
+test("another thread's pending receive counts as pending until that thread ends, which cancels it", async () => {
+  if (init({ threadLevel: 'multiple' }) !== 'multiple') return;
+  assert.is(native.pending(), 0);
+  const src = `import { parentPort } from 'node:worker_threads';
+    (await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})).register();
+    const m = await import(${JSON.stringify(new URL('../../lib/index.ts', import.meta.url).href)});
+    m.self.irecv(new Float64Array(1), 0, 77); // nobody sends it
+    parentPort.postMessage('posted');`;
+  const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(src)}`));
+  await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  assert.is(native.pending(), 1, "the worker's receive");
+  // This thread's own pending requests add to it.
+  const mine = self.irecv(new Int32Array(1), 0, 78);
+  assert.is(native.pending(), 2);
+  assert.throws(() => finalize(), (e: Error & { code?: string }) => e.code === 'ERR_MPI_PENDING' && /2 request/.test(e.message));
+  mine.cancel();
+  await mine.catch(() => undefined);
+  assert.is(native.pending(), 1);
+  await w.terminate();
+  const t0 = Date.now();
+  while (native.pending() !== 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
+  assert.is(native.pending(), 0, "the ended worker's receive was cancelled, not left counted");
+  // MPI stays usable here.
+  const out = new Int32Array([3]), inp = new Int32Array(1);
+  const req = self.irecv(inp, 0, 79);
+  self.send(out, 0, 79);
+  await req;
+  assert.is(inp[0], 3);
 });
 
 test.run();
