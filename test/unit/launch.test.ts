@@ -37,6 +37,14 @@ test('mpi4node run -n 2 starts a TypeScript script on 2 ranks', () => {
   assert.is((r.stdout.match(/size=2/g) ?? []).length, 2);
 });
 
+test('mpi4node run --node-arg passes the flag to node on every rank (docs/benchmarks.md suggests one)', () => {
+  const r = node([cli, 'run', '-n', '2', '--node-arg=--max-semi-space-size=1', fixture]);
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('size=2'));
+  assert.is(lines.length, 2, r.stdout);
+  for (const l of lines) assert.ok((JSON.parse(l.split('execArgv=')[1]!) as string[]).includes('--max-semi-space-size=1'), l);
+});
+
 test('mpi4node --version prints the package version', () => {
   const r = node([cli, '--version']);
   assert.is(r.status, 0, r.stderr);
