@@ -35,12 +35,11 @@ void Engine::EndActivation(int slot, int rc) {
 void Engine::FreeSlot(int slot) {
   SlotInfo& s = slots_[slot];
   if (s.persist >= 0) persist_[s.persist].active = false;
-  // Only an unreferenced slot left: let the loop end. (With nothing left the poller stops anyway.)
-  if (s.unref) --unrefd_;
-  else if (--refd_ == 0 && unrefd_ > 0) poller_.SetRef(false);
+  live_.Add(-1);
+  // Only unreferenced slots left: let the loop end. (With nothing left the poller stops anyway.)
+  if (!s.unref && --refd_ == 0 && live_.Get() > 0) poller_.SetRef(false);
   s.kind = SlotKind::kFree;
   freeSlots_.push_back(slot);
-  live_.Add(-1);
 }
 
 void Engine::RemoveRequestAt(uint32_t i) {
@@ -475,7 +474,6 @@ int Engine::SetRef(int slot, bool ref) {
   if (s.unref == !ref) return MPI_SUCCESS;
   s.unref = !ref;
   refd_ += ref ? 1 : -1;
-  unrefd_ += ref ? -1 : 1;
   poller_.SetRef(refd_ > 0);
   return MPI_SUCCESS;
 }

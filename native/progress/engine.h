@@ -252,11 +252,10 @@ class Engine final : Poller::Source {
   std::vector<int32_t> freePersist_;
   std::vector<Batch> batches_;
 
-  // Pending slots that keep the loop alive; the poller's handles are unreferenced while none does.
-  int64_t refd_ = 0;
-  int64_t unrefd_ = 0;
-  // Every slot in use, read by other threads through ProcessState::Pending.
+  // Every slot in use (read by other threads through ProcessState::Pending), and those of them that
+  // keep the loop alive: the poller's handles are unreferenced while none does.
   OwnedCount live_;
+  int64_t refd_ = 0;
 
   int32_t* doneSlots_ = nullptr;
   double* doneStatus_ = nullptr;
