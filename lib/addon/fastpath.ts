@@ -72,12 +72,12 @@ export function fastResult(): number {
   return args[5]!;
 }
 
-/** Sets kResult before a call that reads it (recvMessageFast's room). */
+/** Sets kResult before a call that reads it (recvMessageFast's room, mrecvFast's bytes). */
 export function setFastResult(v: number): void {
   args[5] = v;
 }
 
-/** recvMessageFast's expected-header slot (native Addon::kExpect), -1 for none; the call leaves 1 there on a match. */
+/** recvMessageFast's and mrecvFast's expected-header slot (native Addon::kExpect), -1 for none; the call leaves 1 there on a match. */
 export function setFastExpect(k: number): void {
   args[6] = k;
 }
@@ -90,7 +90,7 @@ export function fastExpect(): number {
 // The addon's exports object is in dictionary mode (~90 methods, defined one by one), so each
 // `native.sendFast()` is a hash lookup: calling these instead saves ~5 ns a call (measured: 8-byte
 // send+recv to self, 171 -> 161 ns).
-export const { sendFast, recvFast, recvMessageFast, isendFast, isendSpanFast, irecvFast, allreduceFast, barrierFast, wtimeFast, rmaFast } = native;
+export const { sendFast, recvFast, recvMessageFast, mrecvFast, isendFast, isendSpanFast, irecvFast, allreduceFast, barrierFast, wtimeFast, rmaFast } = native;
 
 /** rmaFast's kinds (native Addon::RmaFastKind); an accumulate carries its op code above RMA_OP_SHIFT. */
 export const RMA_PUT = 0, RMA_GET = 1, RMA_ACCUMULATE = 2, RMA_FLUSH = 3, RMA_FLUSH_LOCAL = 4, RMA_OP_SHIFT = 8;

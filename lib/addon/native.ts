@@ -122,6 +122,11 @@ export interface Native {
    * at offset, or DECLINED (message matched, status as mprobe); kExpect: 1 when the message matched that header.
    */
   recvMessageFast(): void;
+  /**
+   * Slab: [inbox slab slot, message id, -, comm, offset, bytes, expected-header slot | -1]: a matched message
+   * received at offset; kResult: its engine slot, or -1 once it is in (then kExpect: 1 when it matched that header).
+   */
+  mrecvFast(): void;
   /** These two leave the engine slot (or -1: already complete) in the slab, read by fastResult(). */
   isendFast(): void;
   /** Slab: [slot, dest, tag, comm, offset, bytes]: an isend of those bytes of the registered array; kResult as isendFast. */

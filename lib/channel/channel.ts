@@ -17,7 +17,7 @@ import { asView, checkRank, checkSignal, describe, invalidParameterError, type B
 import { ANY_SOURCE, Comm } from '../comm/comm.js';
 import { dtypeInfo, dtypeOf, type Dtype, type DtypeInfo, type TypedArray } from '../core/dtypes.js';
 import { codedError } from '../core/errors.js';
-import { INBOX, type Known, expectHeader, holdsExpected, inboxInto, matchedExpected, receive } from './inbox.js';
+import { INBOX, type Known, expectHeader, holdsExpected, inboxInto, inboxKnowing, receive, takeKnown } from './inbox.js';
 import { Outbox } from './outbox.js';
 import { STATUS } from '../addon/native.js';
 import { pin } from '../core/pin.js';
@@ -153,10 +153,14 @@ export class Channel<T = any> {
   #closed = false;
   readonly #irecvWhat: string;
   // A signal-free irecv's finisher. Its Promise is the Request, so it can be cancelled: that is an AbortError too.
+  // Its data is the payload alone when the message matched the header remembered last (#known).
   readonly #deliverData = (got: Received<Uint8Array>): Envelope => {
     if (got.status.cancelled) throw new AbortError(`irecv on channel '${this.name}' was cancelled`, { operation: 'irecv', channel: this.name });
-    return this._deliver(got.data, got.status.source, Lane.Data);
+    const k = takeKnown(got.data) as KnownTensor | undefined;
+    return k !== undefined ? this.#knownDelivery(got.data, got.status.source, k) : this._deliver(got.data, got.status.source, Lane.Data, true);
   };
+  // Inbox memory for signal-free irecv: a message matching #known arrives as its payload, checked natively.
+  readonly #inboxKnown = inboxKnowing(this, () => this.#known);
   // Set when sending a bare typed array needs no check but its type and length (#isBare): a declared
   // dtype held in its own array type, a shape of one dimension or none, no schema, no window.
   readonly #bare: DtypeInfo | undefined;
@@ -328,15 +332,19 @@ export class Channel<T = any> {
     const known = into === undefined && holdsExpected(this.#known?.slot ?? -1, this) ? this.#known : undefined;
     const got = receive(s, this.#tag + Lane.Data, this.#comm._handle(true), into, known);
     const from = statusRecord[STATUS.source]!;
-    if (!matchedExpected()) return this._deliver(got as Uint8Array, from, Lane.Data, true) as Envelope<U>;
-    // The header is the one last accepted here but for its sequence number: what every check found then.
-    const k = known!;
+    const k = takeKnown(got) as KnownTensor | undefined;
+    return (k !== undefined ? this.#knownDelivery(got, from, k) : this._deliver(got as Uint8Array, from, Lane.Data, true)) as Envelope<U>;
+  }
+
+  // The payload of a message whose header is the one remembered in `k` but for its sequence number:
+  // what every check found then, so only the edge policy (which depends on the sender) is asked again.
+  #knownDelivery(payload: TypedArray, from: number, k: KnownTensor): Envelope {
     if (this.#edges === undefined || this.#edges.canSend(from, this.#comm.rank)) {
       this.stats.received++;
-      const env = new Delivery({ dtype: k.dtype, shape: k.shape.slice(), data: got }, from, got, this.#expect, k.payloadOffset, k.total);
-      return this.#validated(env, undefined, Lane.Data) as Envelope<U>;
+      const env = new Delivery({ dtype: k.dtype, shape: k.shape.slice(), data: payload }, from, payload, this.#expect, k.payloadOffset, k.total);
+      return this.#validated(env, undefined, Lane.Data);
     }
-    return this._deliver(new Uint8Array(got.buffer, got.byteOffset - k.payloadOffset, k.total), from, Lane.Data) as Envelope<U>;
+    return this._deliver(new Uint8Array(payload.buffer, payload.byteOffset - k.payloadOffset, k.total), from, Lane.Data);
   }
 
   /**
@@ -487,7 +495,7 @@ export class Channel<T = any> {
   _listen(source: number, lane: Lane, into?: Uint8Array, what?: string): Request<Received<Uint8Array>>;
   _listen<R>(source: number, lane: Lane, into: Uint8Array | undefined, what: string | undefined, finish: (got: Received<Uint8Array>) => R): Request<R>;
   _listen<R>(source: number, lane: Lane, into?: Uint8Array, what?: string, finish?: (got: Received<Uint8Array>) => R): Request<any> {
-    const memory = into === undefined ? INBOX : inboxInto(into);
+    const memory = into !== undefined ? inboxInto(into) : finish === this.#deliverData ? this.#inboxKnown : INBOX;
     const tag = this.#tag + lane, comm = this.#comm._handle(true), slot = native.improbe(source, tag, comm);
     const r: Request<any> = finish === undefined ? Request._recvNew<Uint8Array>(slot, memory, source, tag, comm) : Request._recvThen(slot, memory, source, tag, comm, finish);
     return r._label(what ?? this.#irecvWhat);

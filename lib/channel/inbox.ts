@@ -5,9 +5,10 @@
 //   Node's Buffer pool does: a region is never reused, and a slab is freed once nothing in it is referenced.
 // - Larger ones get a block of the native receive pool (native/channel/recv_pool.h), recycled once collected.
 import { native, statusRecord } from '../addon/binding.js';
-import { DECLINED, fastExpect, fastResult, ownSlot, recvMessageFast, setFastArgs, setFastExpect, setFastResult } from '../addon/fastpath.js';
+import { DECLINED, fastExpect, fastResult, mrecvFast, ownSlot, recvMessageFast, setFastArgs, setFastExpect, setFastResult } from '../addon/fastpath.js';
 import { STATUS } from '../addon/native.js';
-import { dtypeInfo, type DtypeInfo, type TypedArray, type TypedArrayConstructor } from '../core/dtypes.js';
+import { dtypeInfo, type TypedArray, type TypedArrayConstructor } from '../core/dtypes.js';
+import type { RecvMemory } from '../core/request.js';
 
 const SLAB_SIZE = 64 * 1024;
 /** Largest message placed in a slab. */
@@ -41,7 +42,11 @@ function takeSlab(bytes: number): Uint8Array {
 const EXPECT_SLOTS = 8;
 const holders: (object | undefined)[] = new Array(EXPECT_SLOTS).fill(undefined);
 let expectVictim = 0;
-let matched = false;
+// The payload receive() or receiveMatched() last returned for a message that matched its receiver's
+// header, and the expectation it matched, until takeKnown() hands them over.
+let knownPayload: TypedArray | undefined;
+let knownOf: Known | undefined;
+let knownHits = 0;
 
 /**
  * What a receiver knows of the messages it expects: the slot holding their header (expectHeader), and
@@ -71,19 +76,39 @@ export function holdsExpected(k: number, holder: object): boolean {
   return k >= 0 && holders[k] === holder;
 }
 
-/** Whether the last receive() was given `known` and its message matched that header. */
-export function matchedExpected(): boolean {
-  return matched;
+/**
+ * The expectation `data` matched, when `data` is the payload receive() or receiveMatched() has just
+ * returned for a message that matched its receiver's header (see those); undefined for anything else.
+ */
+export function takeKnown(data: unknown): Known | undefined {
+  if (data !== knownPayload || data === undefined) return undefined;
+  const k = knownOf;
+  knownPayload = knownOf = undefined;
+  knownHits++;
+  return k;
+}
+
+/** How many messages takeKnown() has handed over (tests see the natively checked path taken through it). */
+export function knownTaken(): number {
+  return knownHits;
+}
+
+// A message received whole at the slab's current region that matched `known`: its payload, viewed as `known` says.
+function knownView(known: Known, bytes: number): TypedArray {
+  const payload = new known.array(slabBuffer, used + known.payloadOffset, known.count);
+  used += (bytes + 63) & ~63;
+  knownPayload = payload;
+  knownOf = known;
+  return payload;
 }
 
 /**
  * Receives the next message from `source` with `tag` on `comm` (blocking; matched probe + receive), into
  * `into` when given and large enough, else into fresh inbox memory. The status is in the status record.
  * Returns the message's bytes; but when `known` is given (its slot still held) and the message matched
- * its header, only the payload, viewed as `known` says (matchedExpected() then says so).
+ * its header, only the payload, viewed as `known` says (takeKnown() then says so).
  */
 export function receive(source: number, tag: number, comm: number, into?: Uint8Array, known?: Known): Uint8Array | TypedArray {
-  matched = false;
   if (into !== undefined) {
     const got = native.recvMessage(source, tag, comm, into, 0, into.byteLength);
     return typeof got === 'number' ? into.subarray(0, got) : plain(got);
@@ -101,17 +126,30 @@ export function receive(source: number, tag: number, comm: number, into?: Uint8A
   setFastExpect(known === undefined ? -1 : known.slot);
   recvMessageFast();
   const got = fastResult();
-  if (got !== DECLINED) {
-    if (known === undefined || fastExpect() !== 1) return takeSlab(got);
-    matched = true;
-    const payload = new known.array(slabBuffer, used + known.payloadOffset, known.count);
-    used += (got + 63) & ~63;
-    return payload;
-  }
+  if (got !== DECLINED) return known === undefined || fastExpect() !== 1 ? takeSlab(got) : knownView(known, got);
   // Larger than a slab region: matched already (status as mprobe leaves it), received into its own block.
   const b = plain(native.allocBuffer(statusRecord[STATUS.bytes]!));
   native.mrecv(statusRecord[STATUS.message]!, b, false);
   return b;
+}
+
+/**
+ * A Promise receive's half of receive(): the message `message` that the engine matched (`bytes` long, on
+ * `comm`) received into fresh slab memory with one raw call (RecvMemory.receive, lib/core/request.ts),
+ * the engine slot of one still on its way left in fastResult() (-1: in). Returns the message's bytes, or
+ * its payload as receive() does when it is in and matched `known`; undefined when it is larger than a
+ * slab region (the general path gives it memory of its own).
+ */
+export function receiveMatched(message: number, bytes: number, comm: number, known?: Known): Uint8Array | TypedArray | undefined {
+  if (bytes > SLAB_MAX) return undefined;
+  room();
+  const k = ownSlot(slab);
+  if (k < 0) return undefined;
+  setFastArgs(k, message, 0, comm, used);
+  setFastResult(bytes);
+  setFastExpect(known === undefined ? -1 : known.slot);
+  mrecvFast();
+  return fastResult() >= 0 || known === undefined || fastExpect() !== 1 ? takeSlab(bytes) : knownView(known, bytes);
 }
 
 /** Fresh memory for a message of `bytes` bytes: a slab region or a pooled block. */
@@ -135,13 +173,33 @@ function InboxBytes(n: number): Uint8Array {
   return take(n);
 }
 
-/** The "dtype" of receives into inbox memory (uint8 elements). */
-export const INBOX: DtypeInfo = { ...dtypeInfo('uint8'), array: InboxBytes as unknown as TypedArrayConstructor };
+/**
+ * The "dtype" of receives into inbox memory (uint8 elements): a matched message of slab size is received
+ * with one raw call (receiveMatched), anything larger into memory the constructor hands out.
+ */
+export const INBOX: RecvMemory = {
+  ...dtypeInfo('uint8'), array: InboxBytes as unknown as TypedArrayConstructor,
+  receive: (message, bytes, comm) => receiveMatched(message, bytes, comm),
+};
+
+/**
+ * INBOX for the receives of one receiver whose expectation `known()` gives, when it still holds its slot:
+ * a message that matches it is handed over as its payload (takeKnown()).
+ */
+export function inboxKnowing(holder: object, known: () => Known | undefined): RecvMemory {
+  return {
+    ...INBOX,
+    receive: (message, bytes, comm) => {
+      const k = known();
+      return receiveMatched(message, bytes, comm, k !== undefined && holdsExpected(k.slot, holder) ? k : undefined);
+    },
+  };
+}
 
 /** The same for a receive into the caller's memory, falling back to inbox memory when it is too small. */
-export function inboxInto(into: Uint8Array): DtypeInfo {
+export function inboxInto(into: Uint8Array): RecvMemory {
   function IntoBytes(n: number): Uint8Array {
     return n <= into.byteLength ? into.subarray(0, n) : take(n);
   }
-  return { ...INBOX, array: IntoBytes as unknown as TypedArrayConstructor };
+  return { ...INBOX, array: IntoBytes as unknown as TypedArrayConstructor, receive: undefined };
 }

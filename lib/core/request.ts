@@ -2,6 +2,7 @@
 // It holds its buffer and sits in the `pending` table until the engine reports completion, so neither
 // the request nor the memory MPI is reading or writing can be garbage-collected while in flight.
 import { C, DONE_CAPACITY, doneSlots, doneStatus, native, onCompletions, statusRecord } from '../addon/binding.js';
+import { fastResult } from '../addon/fastpath.js';
 import type { DtypeInfo, TypedArray } from './dtypes.js';
 import { bytesIn, invalidParameterError } from './checks.js';
 import { codedError } from './errors.js';
@@ -11,6 +12,16 @@ import { capturedReject, capturedResolve, rejectHandled, Settling, settlesLikePr
 import { STAGED_HEADER_BYTES, StagedTail, stagedTail } from './staged.js';
 import { Status } from './status.js';
 import { commName } from '../comm/names.js';
+
+/**
+ * What a receive of unknown size allocates: arrays of a dtype, whose constructor is given the element
+ * count. `receive`, when there, receives a matched message into memory of its own with one call (lib/channel's
+ * inbox slab), leaving the engine slot of a message still on its way in fastResult() (-1: in); undefined
+ * leaves the message to the general path.
+ */
+export interface RecvMemory extends DtypeInfo {
+  receive?: (message: number, bytes: number, comm: number) => TypedArray | undefined;
+}
 
 /** Result of a receive of unknown size: a fresh array of the message's length, and its status. */
 export interface Received<T extends TypedArray = TypedArray> {
@@ -299,10 +310,16 @@ export class Request<T = Status> extends Settling<T> {
       this.#buffer = data;
       return { data, status: Status._fromRecord(rec, off, info.size) };
     }
-    const bytes = rec[off + STATUS.bytes]!;
-    const data = new info.array(Math.ceil(bytes / info.size));
+    const bytes = rec[off + STATUS.bytes]!, message = rec[off + STATUS.message]!;
+    let data = (info as RecvMemory).receive?.(message, bytes, this.#comm);
+    let slot: number;
+    if (data !== undefined) {
+      slot = fastResult();
+    } else {
+      data = new info.array(Math.ceil(bytes / info.size));
+      slot = native.mrecv(message, data, true)!;
+    }
     this.#buffer = data;
-    const slot = native.mrecv(rec[off + STATUS.message]!, data, true)!;
     if (slot >= 0) { // a large message still on its way (rendezvous)
       this.#track(slot);
       queueSpin();

@@ -179,6 +179,35 @@ static napi_value RecvMessageFast(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// mrecvFast(): the Promise form's half of the same: a channel receive whose message the engine has matched
+// (MPI_Improbe) and lib/core/request.ts receives into the inbox slab. The slab holds [slab slot, message
+// id, -, comm, offset], kResult = the message's bytes (the probe's count) and kExpect an expected-header
+// slot or -1. The message is received at slab[offset] (MPI_Imrecv, tested once, as mrecv(message, buf,
+// true) does): kResult = the engine slot of a message still on its way, or -1 once it is in (status in the
+// record), and then kExpect = 1 if it matches the expected header, else 0.
+static napi_value MrecvFast(napi_env env, napi_callback_info info) {
+  FAST_PROLOGUE;
+  const size_t offset = static_cast<size_t>(a[Addon::kFlags]), bytes = static_cast<size_t>(a[Addon::kResult]);
+  if (a[Addon::kFlags] < 0 || a[Addon::kResult] < 0 || offset + bytes > b.count * b.elemSize) {
+    napi_throw_error(env, nullptr, "internal: bad arguments for mrecvFast");
+    return nullptr;
+  }
+  MPI_Message msg = self->engine()->TakeMessage(a[Addon::kPeer]);
+  if (msg == MPI_MESSAGE_NULL) return ThrowCode(env, self, MPI_ERR_REQUEST, a[Addon::kCommArg]);
+  char* at = static_cast<char*>(b.data) + offset;
+  MPI_Request req;
+  rc = MPI_Imrecv(at, static_cast<int>(bytes), MPI_BYTE, &msg, &req);
+  if (rc != MPI_SUCCESS) return ThrowCode(env, self, rc, a[Addon::kCommArg]);
+  const int slot = self->engine()->Track(req, true, self->status(), true);
+  self->NoteOwner(slot, a[Addon::kCommArg]);
+  self->args_[Addon::kResult] = slot;
+  if (slot < 0 && a[Addon::kExpect] >= 0) {
+    self->args_[Addon::kExpect] = self->status()[kError] == MPI_SUCCESS &&
+                                  self->MatchesExpected(a[Addon::kExpect], reinterpret_cast<const uint8_t*>(at), bytes);
+  }
+  return nullptr;
+}
+
 static napi_value IsendFast(napi_env env, napi_callback_info info) {
   FAST_PROLOGUE;
   MPI_Request req;
@@ -341,6 +370,7 @@ void Addon::DefineFast(Napi::Env env, Napi::Object exports) {
       {"sendFast", SendFast},
       {"recvFast", RecvFast},
       {"recvMessageFast", RecvMessageFast},
+      {"mrecvFast", MrecvFast},
       {"isendFast", IsendFast},
       {"isendSpanFast", IsendSpanFast},
       {"irecvFast", IrecvFast},

@@ -9,7 +9,7 @@ import {
   CorruptMessageError, ChecksumError, TimeoutError, RemoteError, type Envelope, type Tensor,
 } from '../../lib/index.js';
 import { TAG_BASE } from '../../lib/channel/channel.js';
-import { matchedExpected } from '../../lib/channel/inbox.js';
+import { knownTaken } from '../../lib/channel/inbox.js';
 import { native } from '../../lib/addon/binding.js';
 import { OFFSET } from '../../lib/wire/codec.js';
 import { crc32c } from '../../lib/wire/crc32c.js';
@@ -90,45 +90,52 @@ test('messages on both sides of the copy threshold (COPY_BELOW, header included)
   ch.close();
 });
 
-test('a run of one layout is checked once (the header is remembered); any change to the header is checked again', () => {
-  // After two messages of one length, a receiver's addon compares each header with the last accepted
-  // one (all but seq and correlation id) and a match skips the checks: dtype, shape, schema major and
-  // total length must all still count, and the header and raw bytes must still be there to read.
-  const rx = world.channel('t/known', { version: 1 });
-  const tx = world.channel('t/known', { version: 1 }), tx2 = world.channel('t/known', { version: 2 });
-  const block = (fill: number) => new Float32Array(8).fill(rank + fill);
-  const got = (want: { dtype: string; shape: number[]; fill: number }, fast: boolean, what: string) => {
-    const env = rx.recv<Tensor>(prev);
-    assert.is(matchedExpected(), fast, `${what}: ${fast ? '' : 'not '}taken by the remembered header`);
-    assert.is(env.message.dtype, want.dtype, what);
-    assert.equal(env.message.shape, want.shape, what);
-    assert.equal(Array.from(env.message.data as Float32Array), new Array(8).fill(prev + want.fill), what);
-    assert.is(env.source, prev);
-    checkView(env);
-    return env;
-  };
-  for (let i = 0; i < 4; i++) {
-    ringSend(tx, next, { dtype: 'float32', shape: [2, 4], data: block(i) });
-    const env = got({ dtype: 'float32', shape: [2, 4], fill: i }, i >= 2, `run message ${i}`);
-    assert.is(env.header.seq, BigInt(i + 1), 'the header is read from the message itself');
-    env.message.shape.push(99); // the caller's to change: the next message's shape is its own
-  }
-  ringSend(tx, next, { dtype: 'float32', shape: [4, 2], data: block(5) });
-  got({ dtype: 'float32', shape: [4, 2], fill: 5 }, false, 'another shape of the same length');
-  ringSend(tx, next, { dtype: 'int32', shape: [2, 4], data: new Int32Array(8).fill(rank + 6) });
-  got({ dtype: 'int32', shape: [2, 4], fill: 6 }, false, 'another dtype of the same length');
-  ringSend(tx, next, new Float32Array(8).fill(rank + 7));
-  got({ dtype: 'float32', shape: [8], fill: 7 }, false, 'another length');
-  ringSend(tx2, next, { dtype: 'float32', shape: [2, 4], data: block(8) });
-  const err = thrown(() => rx.recv(prev));
-  assert.instance(err, SchemaMismatchError, 'the same layout under another schema major');
-  assert.is(matchedExpected(), false);
-  assert.equal(Array.from(readRaw<Tensor>(err.raw, err.sender).message.data as Float32Array), new Array(8).fill(prev + 8), 'nothing is lost');
-  ringSend(tx, next, { dtype: 'float32', shape: [2, 4], data: block(9) });
-  got({ dtype: 'float32', shape: [2, 4], fill: 9 }, true, 'the remembered header still holds');
-  assert.equal([rx.stats.received, rx.stats.errors], [8, 1]);
-  for (const c of [rx, tx, tx2]) c.close();
-});
+for (const mode of ['blocking', 'promise'] as const) {
+  test(`a run of one layout is checked once (the header is remembered); any change to the header is checked again (${mode})`, async () => {
+    // After two messages of one length, a receiver's addon compares each header with the last accepted
+    // one (all but seq and correlation id) and a match skips the checks: dtype, shape, schema major and
+    // total length must all still count, and the header and raw bytes must still be there to read. A
+    // Promise receive is compared as its matched message lands in the inbox (mrecvFast).
+    const name = `t/known-${mode}`;
+    const rx = world.channel(name, { version: 1 });
+    const tx = world.channel(name, { version: 1 }), tx2 = world.channel(name, { version: 2 });
+    const receive = () => (mode === 'blocking' ? rx.recv<Tensor>(prev) : rx.irecv<Tensor>(prev));
+    const block = (fill: number) => new Float32Array(8).fill(rank + fill);
+    const got = async (want: { dtype: string; shape: number[]; fill: number }, fast: boolean, what: string) => {
+      const before = knownTaken();
+      const env = await receive();
+      assert.is(knownTaken() - before, fast ? 1 : 0, `${what}: ${fast ? '' : 'not '}taken by the remembered header`);
+      assert.is(env.message.dtype, want.dtype, what);
+      assert.equal(env.message.shape, want.shape, what);
+      assert.equal(Array.from(env.message.data as Float32Array), new Array(8).fill(prev + want.fill), what);
+      assert.is(env.source, prev);
+      checkView(env);
+      return env;
+    };
+    for (let i = 0; i < 4; i++) {
+      ringSend(tx, next, { dtype: 'float32', shape: [2, 4], data: block(i) });
+      const env = await got({ dtype: 'float32', shape: [2, 4], fill: i }, i >= 2, `run message ${i}`);
+      assert.is(env.header.seq, BigInt(i + 1), 'the header is read from the message itself');
+      env.message.shape.push(99); // the caller's to change: the next message's shape is its own
+    }
+    ringSend(tx, next, { dtype: 'float32', shape: [4, 2], data: block(5) });
+    await got({ dtype: 'float32', shape: [4, 2], fill: 5 }, false, 'another shape of the same length');
+    ringSend(tx, next, { dtype: 'int32', shape: [2, 4], data: new Int32Array(8).fill(rank + 6) });
+    await got({ dtype: 'int32', shape: [2, 4], fill: 6 }, false, 'another dtype of the same length');
+    ringSend(tx, next, new Float32Array(8).fill(rank + 7));
+    await got({ dtype: 'float32', shape: [8], fill: 7 }, false, 'another length');
+    ringSend(tx2, next, { dtype: 'float32', shape: [2, 4], data: block(8) });
+    const before = knownTaken();
+    const err = mode === 'blocking' ? thrown(() => rx.recv(prev)) : await rx.irecv(prev).then(() => assert.unreachable('accepted'), (e: Error) => e);
+    assert.instance(err, SchemaMismatchError, 'the same layout under another schema major');
+    assert.is(knownTaken(), before);
+    assert.equal(Array.from(readRaw<Tensor>(err.raw, err.sender).message.data as Float32Array), new Array(8).fill(prev + 8), 'nothing is lost');
+    ringSend(tx, next, { dtype: 'float32', shape: [2, 4], data: block(9) });
+    await got({ dtype: 'float32', shape: [2, 4], fill: 9 }, true, 'the remembered header still holds');
+    assert.equal([rx.stats.received, rx.stats.errors], [8, 1]);
+    for (const c of [rx, tx, tx2]) c.close();
+  });
+}
 
 test('a bare array on a declared channel: sent as it is, any length the shape allows; everything else checked as before', async () => {
   const f64 = world.channel('t/bare64', { version: 1, dtype: 'float64' });
