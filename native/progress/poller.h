@@ -87,6 +87,7 @@ class Poller {
   uv_timer_t timer_;
   enum class Mode { kOff, kFast, kSlow } mode_ = Mode::kOff;
   uint64_t lastProgress_ = 0;
+  bool armed_ = false;  // work was posted or progressed since the last poll (Arm)
   bool ref_ = true;
   uint64_t aloneSince_ = 0;
   uint64_t lastAliveCheck_ = 0;
