@@ -495,6 +495,8 @@ export class Channel<T = any> {
   _listen(source: number, lane: Lane, into?: Uint8Array, what?: string): Request<Received<Uint8Array>>;
   _listen<R>(source: number, lane: Lane, into: Uint8Array | undefined, what: string | undefined, finish: (got: Received<Uint8Array>) => R): Request<R>;
   _listen<R>(source: number, lane: Lane, into?: Uint8Array, what?: string, finish?: (got: Received<Uint8Array>) => R): Request<any> {
+    // Only #deliverData takes a payload handed over as known: it runs in the same call that received the
+    // message, before any other receive could hand over another (takeKnown compares identities).
     const memory = into !== undefined ? inboxInto(into) : finish === this.#deliverData ? this.#inboxKnown : INBOX;
     const tag = this.#tag + lane, comm = this.#comm._handle(true), slot = native.improbe(source, tag, comm);
     const r: Request<any> = finish === undefined ? Request._recvNew<Uint8Array>(slot, memory, source, tag, comm) : Request._recvThen(slot, memory, source, tag, comm, finish);

@@ -302,7 +302,7 @@ export class Request<T = Status> extends Settling<T> {
 
   // A receive of unknown size has matched a message: allocate exactly its size and receive it.
   #matched(rec: Float64Array, off: number): Received | undefined {
-    const info = this.#extra as DtypeInfo;
+    const info = this.#extra as RecvMemory;
     if (this.#buffer !== undefined) return this.#received(this.#buffer, info, rec, off);
     if (rec[off + STATUS.message]! < 0) { // cancelled, or from PROC_NULL: no message to receive
       if (rec[off + STATUS.cancelled] !== 0 && aborting.has(this)) throw aborting.get(this)!();
@@ -311,7 +311,7 @@ export class Request<T = Status> extends Settling<T> {
       return { data, status: Status._fromRecord(rec, off, info.size) };
     }
     const bytes = rec[off + STATUS.bytes]!, message = rec[off + STATUS.message]!;
-    let data = (info as RecvMemory).receive?.(message, bytes, this.#comm);
+    let data = info.receive?.(message, bytes, this.#comm);
     let slot: number;
     if (data !== undefined) {
       slot = fastResult();
@@ -480,7 +480,7 @@ export class Request<T = Status> extends Settling<T> {
     return new Request<number>(Kind.Io, buf, 0, 0, comm, undefined).#posted(slot);
   }
   /** @internal */
-  static _recvNew<A extends TypedArray>(slot: number, dtype: DtypeInfo, source: number, tag: number, comm: number,
+  static _recvNew<A extends TypedArray>(slot: number, dtype: RecvMemory, source: number, tag: number, comm: number,
     internal = -1): Request<Received<A>> {
     const r = new Request<Received<A>>(Kind.RecvNew, undefined, source, tag, comm, dtype);
     r.#internal = internal;
@@ -491,7 +491,7 @@ export class Request<T = Status> extends Settling<T> {
    * the Request and a then() of it, which cost a channel's Promise receive an object and a microtask hop.
    * Never a staged device message (no `internal` communicator), whose tail completes elsewhere.
    */
-  static _recvThen<R>(slot: number, dtype: DtypeInfo, source: number, tag: number, comm: number, finish: (got: Received<Uint8Array>) => R): Request<R> {
+  static _recvThen<R>(slot: number, dtype: RecvMemory, source: number, tag: number, comm: number, finish: (got: Received<Uint8Array>) => R): Request<R> {
     const r = new Request<R>(Kind.RecvNew, undefined, source, tag, comm, dtype);
     r.#result = finish; // until it is settled, the value's slot holds what makes the value
     return r.#posted(slot);
