@@ -4,6 +4,11 @@
  * process is scheduled on this 2-core VM. Medians of 7 repetitions, in ns.
  *
  *   mpirun -n 1 bench/native/bin/percall
+ *   mpirun -n 1 bench/native/bin/percall --instructions   (under callgrind: bench/instructions.ts)
+ *
+ * --instructions: each loop runs once after its warm-up, between MPI_Wtick() and MPI_Get_version(), the
+ * markers callgrind's --zero-before and --dump-before name (bench/node/percall.ts does the same); prints
+ * each loop's operation count instead of a time.
  *
  * Open MPI only: send_recv sends to itself before it receives. MPI lets a standard-mode send wait for
  * its receive; Open MPI buffers 8 bytes, MPICH 4.0.2 (ch4:ucx) waits for good.
@@ -12,6 +17,7 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double now_ns(void) {
@@ -51,6 +57,17 @@ static void send_mprobe_mrecv(long n) {
   }
 }
 
+/* The Promise round trip's two halves, completed one at a time as `await` completes them. */
+static void isend_irecv_each(long n) {
+  for (long i = 0; i < n; i++) {
+    MPI_Request q1;
+    MPI_Isend(s, 8, MPI_BYTE, 0, 6, MPI_COMM_WORLD, &q1);
+    MPI_Wait(&q1, MPI_STATUS_IGNORE);
+    MPI_Irecv(r, 8, MPI_BYTE, 0, 6, MPI_COMM_WORLD, &q1);
+    MPI_Wait(&q1, MPI_STATUS_IGNORE);
+  }
+}
+
 /* n windows of 32 receives and 32 sends, interleaved, then one MPI_Waitall. */
 static void window(long n) {
   for (long w = 0; w < n; w++) {
@@ -77,9 +94,19 @@ static void put_flush(long n) {
   }
 }
 
+static int instructions;
+
 static void report(const char* name, void (*f)(long), long n, double per) {
   double t[7];
   f(n / 10);
+  if (instructions) {
+    MPI_Wtick();
+    f(n);
+    int major, minor;
+    MPI_Get_version(&major, &minor);
+    printf("{\"bench\":\"percall\",\"impl\":\"c\",\"what\":\"%s\",\"value\":%.0f,\"unit\":\"ops\"}\n", name, n * per);
+    return;
+  }
   for (int k = 0; k < 7; k++) {
     const double t0 = now_ns();
     f(n);
@@ -91,11 +118,13 @@ static void report(const char* name, void (*f)(long), long n, double per) {
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
+  instructions = argc > 1 && strcmp(argv[1], "--instructions") == 0;
   char* base;
   MPI_Win_allocate(64, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win);
   report("send+recv 8 B", send_recv, 100000, 1);
   report("send+mprobe+mrecv 8 B", send_mprobe_mrecv, 100000, 1);
   report("window pair (isend+irecv, waitAll of 64)", window, 2000, 64);
+  report("isend+irecv 8 B, each completed (Node: await each; C: MPI_Wait each)", isend_irecv_each, 20000, 1);
   for (int j = 0; j < 32; j++) {
     MPI_Recv_init(r, 8, MPI_BYTE, 0, 4, MPI_COMM_WORLD, &pq[2 * j]);
     MPI_Send_init(s, 8, MPI_BYTE, 0, 4, MPI_COMM_WORLD, &pq[2 * j + 1]);

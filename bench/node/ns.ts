@@ -22,8 +22,13 @@ export function nsPer(f: (n: number) => void, n: number, per = 1, chunks = 50): 
   return median7(t);
 }
 
-export async function nsPerAsync(f: (n: number) => void | Promise<void>, n: number, per = 1, chunks = 50): Promise<number> {
+/** The warm-up of nsPerAsync: n operations in `chunks` calls, each awaited. */
+export async function warmUp(f: (n: number) => void | Promise<void>, n: number, chunks = 50): Promise<void> {
   for (let k = 0; k < chunks; k++) await f(Math.ceil(n / chunks));
+}
+
+export async function nsPerAsync(f: (n: number) => void | Promise<void>, n: number, per = 1, chunks = 50): Promise<number> {
+  await warmUp(f, n, chunks);
   const t: number[] = [];
   for (let rep = 0; rep < 7; rep++) {
     const t0 = process.hrtime.bigint();

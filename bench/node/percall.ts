@@ -7,27 +7,26 @@
 // receive, and MPICH 4.0.2 does (so does percall.c there).
 //
 //   npx mpi4node run -n 1 bench/node/percall.ts
-import { init, iwaitAll, startAll, waitAll, world, type Prequest, type Request, type Status } from '../../lib/index.js';
+//   npx mpi4node run -n 1 bench/node/percall.ts --instructions   # under callgrind: bench/instructions.ts
+//
+// --instructions: each loop runs once after its warm-up, between MPI_Wtick() and MPI_Get_version()
+// (wtick() and version(), called nowhere else): callgrind's --zero-before and --dump-before on those two
+// functions then count the instructions of each loop alone, in loop order, whatever start-up and JIT
+// compilation cost around it. No timing; prints each loop's operation count instead.
+import { init, iwaitAll, startAll, version, waitAll, world, wtick, type Prequest, type Request, type Status } from '../../lib/index.js';
 import { wtimeFast } from '../../lib/addon/fastpath.js';
-import { nsPer, nsPerAsync } from './ns.js';
+import { nsPer, nsPerAsync, warmUp } from './ns.js';
 
 init({});
 if (world.size !== 1) throw new Error('percall: run it on one rank');
+const instructions = process.argv.includes('--instructions');
 const s = new Uint8Array(8), r = new Uint8Array(8);
 const reqs: Request<Status>[] = new Array(64);
 const win = world.allocateWindow('uint8', 64);
-
-function emit(what: string, value: number): void {
-  process.stdout.write(JSON.stringify({ bench: 'percall', impl: 'mpi4node', what, value, unit: 'ns' }) + '\n');
-}
-
-function report(what: string, f: (n: number) => void, n: number, per = 1): void {
-  emit(what, nsPer(f, n, per));
-}
-
-async function reportAsync(what: string, f: (n: number) => Promise<void>, n: number, per = 1): Promise<void> {
-  emit(what, await nsPerAsync(f, n, per));
-}
+// A typed channel's message is a receive of unknown size (C's send+mprobe+mrecv) plus the header: encoded
+// and stamped on send, checked against the channel's expectation on receive, the payload viewed.
+const ch = world.channel('percall', { version: 1, dtype: 'uint8' });
+const pq: Prequest[] = [];
 
 function post(): void {
   for (let j = 0; j < 32; j++) {
@@ -36,25 +35,63 @@ function post(): void {
   }
 }
 
-report('bare N-API call (wtimeFast: MPI_Wtime into a slab)', (n) => { for (let i = 0; i < n; i++) wtimeFast(); }, 200000);
-report('send+recv 8 B', (n) => { for (let i = 0; i < n; i++) { world.send(s, 0, 1); world.recv(r, 0, 1); } }, 100000);
-// A typed channel's message is a receive of unknown size (C's send+mprobe+mrecv) plus the header: encoded
-// and stamped on send, checked against the channel's expectation on receive, the payload viewed.
-const ch = world.channel('percall', { version: 1, dtype: 'uint8' });
-report('channel send+recv 8 B (uint8 tensor channel)', (n) => { for (let i = 0; i < n; i++) { ch.send(0, s); ch.recv(0); } }, 100000);
-report('window pair (isend+irecv, waitAll of 64)', (n) => { for (let w = 0; w < n; w++) { post(); waitAll(reqs); } }, 2000, 64);
-const pq: Prequest[] = [];
-for (let j = 0; j < 32; j++) pq.push(world.recvInit(r, 0, 4), world.sendInit(s, 0, 4));
-report('persistent window pair (startAll + wait of 64)', (n) => { for (let w = 0; w < n; w++) startAll(pq).wait(); }, 2000, 64);
-pq.forEach((p) => p.free());
-await reportAsync('window pair (isend+irecv, await iwaitAll of 64)', async (n) => { for (let w = 0; w < n; w++) { post(); await iwaitAll(reqs); } }, 2000, 64);
-await reportAsync('await isend 8 B (complete at post) + recv', async (n) => { for (let i = 0; i < n; i++) { await world.isend(s, 0, 3); world.recv(r, 0, 3); } }, 20000);
-win.lock(0, 'shared');
-report('put+flush 8 B', (n) => { for (let i = 0; i < n; i++) { win.put(s, 0, 0); win.flush(0); } }, 100000);
-win.unlock(0);
-report('V8 alone: new Promise + resolve', (n) => {
-  let settle: (v: number) => void = () => {};
-  for (let i = 0; i < n; i++) { new Promise<number>((res) => { settle = res; }); settle(i); }
-}, 200000);
+interface Loop {
+  what: string;
+  /** Runs n iterations of `per` operations each; `async` ones return a Promise (timed with nsPerAsync). */
+  run: (n: number) => void | Promise<void>;
+  async?: true;
+  n: number;
+  per?: number;
+  before?: () => void;
+  after?: () => void;
+}
+
+const loops: Loop[] = [
+  { what: 'bare N-API call (wtimeFast: MPI_Wtime into a slab)', n: 200000, run: (n) => { for (let i = 0; i < n; i++) wtimeFast(); } },
+  { what: 'send+recv 8 B', n: 100000, run: (n) => { for (let i = 0; i < n; i++) { world.send(s, 0, 1); world.recv(r, 0, 1); } } },
+  { what: 'channel send+recv 8 B (uint8 tensor channel)', n: 100000, run: (n) => { for (let i = 0; i < n; i++) { ch.send(0, s); ch.recv(0); } } },
+  { what: 'window pair (isend+irecv, waitAll of 64)', n: 2000, per: 64, run: (n) => { for (let w = 0; w < n; w++) { post(); waitAll(reqs); } } },
+  {
+    what: 'persistent window pair (startAll + wait of 64)', n: 2000, per: 64,
+    run: (n) => { for (let w = 0; w < n; w++) startAll(pq).wait(); },
+    before: () => { for (let j = 0; j < 32; j++) pq.push(world.recvInit(r, 0, 4), world.sendInit(s, 0, 4)); },
+    after: () => { pq.forEach((p) => p.free()); },
+  },
+  { what: 'window pair (isend+irecv, await iwaitAll of 64)', n: 2000, per: 64, async: true, run: async (n) => { for (let w = 0; w < n; w++) { post(); await iwaitAll(reqs); } } },
+  { what: 'await isend 8 B (complete at post) + recv', n: 20000, async: true, run: async (n) => { for (let i = 0; i < n; i++) { await world.isend(s, 0, 3); world.recv(r, 0, 3); } } },
+  // The Promise round trip's two halves on one rank (the receive is posted after its message arrived).
+  { what: 'isend+irecv 8 B, each completed (Node: await each; C: MPI_Wait each)', n: 20000, async: true, run: async (n) => { for (let i = 0; i < n; i++) { await world.isend(s, 0, 6); await world.irecv(r, 0, 6); } } },
+  {
+    what: 'put+flush 8 B', n: 100000,
+    run: (n) => { for (let i = 0; i < n; i++) { win.put(s, 0, 0); win.flush(0); } },
+    before: () => win.lock(0, 'shared'),
+    after: () => win.unlock(0),
+  },
+  {
+    what: 'V8 alone: new Promise + resolve', n: 200000,
+    run: (n) => {
+      let settle: (v: number) => void = () => {};
+      for (let i = 0; i < n; i++) { new Promise<number>((res) => { settle = res; }); settle(i); }
+    },
+  },
+];
+
+for (const l of loops) {
+  l.before?.();
+  const per = l.per ?? 1;
+  let value: number, unit: string;
+  if (instructions) {
+    await warmUp(l.run, l.n);
+    wtick();
+    await l.run(l.n);
+    version();
+    [value, unit] = [l.n * per, 'ops'];
+  } else {
+    value = l.async ? await nsPerAsync(l.run, l.n, per) : nsPer(l.run as (n: number) => void, l.n, per);
+    unit = 'ns';
+  }
+  l.after?.();
+  process.stdout.write(JSON.stringify({ bench: 'percall', impl: 'mpi4node', what: l.what, value, unit }) + '\n');
+}
 win.free();
 await ch.close();

@@ -24,13 +24,13 @@ function figures(stdout: string, bench = 'percall'): Map<string, number> {
   return m;
 }
 
-test('the C side: send+recv, send+mprobe+mrecv, window pairs, persistent window pairs and put+flush, one rank', async () => {
+test('the C side: send+recv, send+mprobe+mrecv, window pairs, isend+irecv completed each, persistent window pairs and put+flush, one rank', async () => {
   const { percall } = await buildNative();
   const r = spawnSync(percall, [], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
   const f = figures(r.stdout);
   for (const what of ['send+recv 8 B', 'send+mprobe+mrecv 8 B', 'window pair (isend+irecv, waitAll of 64)',
-    'persistent window pair (startAll + wait of 64)', 'put+flush 8 B']) {
+    'isend+irecv 8 B, each completed (Node: await each; C: MPI_Wait each)', 'persistent window pair (startAll + wait of 64)', 'put+flush 8 B']) {
     const v = f.get(what);
     assert.ok(v !== undefined && Number.isFinite(v) && v > 0, `${what}: ${v}`);
   }
@@ -44,7 +44,7 @@ test('the Node side: the same loops, a channel\'s, the Promise forms, a bare N-A
   const r = spawnSync(process.execPath, ['--import', tsxImport(), 'bench/node/percall.ts'], { cwd: root, env, encoding: 'utf8', timeout: 90_000 });
   assert.is(r.status, 0, r.stderr);
   const f = figures(r.stdout);
-  assert.is(f.size, 9, [...f.keys()].join('; '));
+  assert.is(f.size, 10, [...f.keys()].join('; '));
   for (const [what, v] of f) assert.ok(Number.isFinite(v) && v > 0, `${what}: ${v}`);
 });
 
