@@ -189,6 +189,16 @@ const node = medianRuns((tmp) => {
 });
 
 const perOp = (l: Loop) => l.part.total / l.ops;
+/** A function's name for the table: no C++ parameter lists, and JavaScript as "name (file)". */
+function display(f: string): string {
+  const js = /^JS:[*~^+-]?(\S*) (\S+?)(?::\d+:\d+)?$/.exec(f);
+  if (js) return `${js[1] || '(anonymous)'} (${js[2]})`;
+  const anon = '(anonymous namespace)';
+  let name = f.split(anon).join('{anon}');
+  const at = name.indexOf('(');
+  if (at > 0) name = name.slice(0, at) + name.slice(name.lastIndexOf(')') + 1).replace(/^ const/, '');
+  return name.split('{anon}').join(anon).replace(/'\d+(?= \[|$)/, ''); // callgrind's '2: a recursion level
+}
 // C's loop for each of mpi4node's, where the names differ: a channel message is a receive of unknown size.
 const REFERENCE: Record<string, string> = { 'channel send+recv 8 B (uint8 tensor channel)': 'send+mprobe+mrecv 8 B' };
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -200,7 +210,7 @@ for (const l of node) {
     if (v !== undefined) console.log(JSON.stringify({ bench: 'instructions', impl, what, value: Math.round(v), unit: 'instructions/op' }));
   }
   const top = [...l.part.self].sort((a, b) => b[1] - a[1]).slice(0, TOP)
-    .map(([f, n]) => `${f} ${fmt(n / l.ops)}`).join('; ');
+    .map(([f, n]) => `${display(f)} ${fmt(n / l.ops)}`).join('; ');
   rows.push(`| ${l.what} | ${ref ? fmt(perOp(ref)) : '-'} | ${fmt(mine)} | ${ref ? fmt(mine - perOp(ref)) : '-'} | ${top} |`);
 }
 
@@ -212,6 +222,6 @@ const table = [
 console.log(`\n${table}`);
 if (publish) {
   const file = path.join(ROOT, 'docs', 'bench', 'instructions.md');
-  writeFileSync(file, `# Instructions per operation\n\n\`node --import tsx bench/instructions.ts --publish\` (callgrind, ${detectMpi().version ? `Open MPI ${detectMpi().version}` : 'Open MPI'}, Node ${process.versions.node}), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Instructions of every thread while the loop ran, divided by its operations; a window pair is one isend and one irecv.\n\n${table}\n`);
+  writeFileSync(file, `# Instructions per operation\n\n\`node --import tsx bench/instructions.ts --runs ${RUNS} --top ${TOP} --publish\` (callgrind, ${detectMpi().version ? `Open MPI ${detectMpi().version}` : 'Open MPI'}, Node ${process.versions.node}), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Instructions of the JavaScript thread while the loop ran, divided by its operations (median of ${RUNS} run${RUNS > 1 ? 's' : ''} of each program); a window pair is one isend and one irecv. Functions by their own instructions: native code by symbol, JavaScript by V8's name for it (with what it inlined).\n\n${table}\n`);
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
 }
