@@ -7,8 +7,8 @@
  *   mpirun -n 1 bench/native/bin/percall --instructions   (under callgrind: bench/instructions.ts)
  *
  * --instructions: each loop runs once after its warm-up, between MPI_Wtick() and MPI_Get_version(), the
- * markers callgrind's --zero-before and --dump-before name (bench/node/percall.ts does the same); prints
- * each loop's operation count instead of a time.
+ * calls on entry to which callgrind dumps its counts (bench/node/percall.ts does the same); prints each
+ * loop's operation count instead of a time.
  *
  * Open MPI only: send_recv sends to itself before it receives. MPI lets a standard-mode send wait for
  * its receive; Open MPI buffers 8 bytes, MPICH 4.0.2 (ch4:ucx) waits for good.

@@ -10,9 +10,9 @@
 //   npx mpi4node run -n 1 bench/node/percall.ts --instructions   # under callgrind: bench/instructions.ts
 //
 // --instructions: each loop runs once after its warm-up, between MPI_Wtick() and MPI_Get_version()
-// (wtick() and version(), called nowhere else): callgrind's --zero-before and --dump-before on those two
-// functions then count the instructions of each loop alone, in loop order, whatever start-up and JIT
-// compilation cost around it. No timing; prints each loop's operation count instead.
+// (wtick() and version(), called nowhere else): callgrind dumping its counts on entry to each of the two
+// counts each loop alone, in loop order, whatever start-up and JIT compilation cost around it. No
+// timing; prints each loop's operation count instead.
 import { init, iwaitAll, startAll, version, waitAll, world, wtick, type Prequest, type Request, type Status } from '../../lib/index.js';
 import { wtimeFast } from '../../lib/addon/fastpath.js';
 import { nsPer, nsPerAsync, warmUp } from './ns.js';
