@@ -18,7 +18,7 @@
 // docs/bench/instructions.md. Open MPI only, as percall is (its send+recv loop sends to itself before
 // receiving). Needs valgrind (Debian: apt-get install valgrind); ~2 minutes a run.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildNative } from './native/build.mjs';
@@ -94,12 +94,12 @@ class JitNames {
  * The main thread's dumps of one run, in order (`<out>.1-01`, `<out>.2-01`, ...): the odd ones end at an
  * MPI_Wtick (what came before a loop), the even ones at an MPI_Get_version (a loop).
  */
-function loopParts(out: string, jit?: (pid: number) => JitNames): Part[] {
+function loopParts(out: string, code?: JitNames): Part[] {
   const dir = path.dirname(out), base = path.basename(out);
   const re = new RegExp(`^${base.replace(/\./g, '\\.')}\\.(\\d+)-01$`);
   const files = readdirSync(dir).map((f) => [f, re.exec(f)?.[1]] as const).filter((x) => x[1] !== undefined)
     .sort((a, b) => Number(a[1]) - Number(b[1]));
-  return files.filter((_, i) => i % 2 === 1).map(([f]) => parsePart(readFileSync(path.join(dir, f), 'utf8'), jit));
+  return files.filter((_, i) => i % 2 === 1).map(([f]) => parsePart(readFileSync(path.join(dir, f), 'utf8'), code));
 }
 
 /**
@@ -107,9 +107,7 @@ function loopParts(out: string, jit?: (pid: number) => JitNames): Part[] {
  * compressed ("fn=(12) name" once, "fn=(12)" after); the cost line after a "calls=" line is a call's
  * inclusive cost, not the caller's own.
  */
-function parsePart(text: string, jit?: (pid: number) => JitNames): Part {
-  const pid = Number(/^pid: (\d+)$/m.exec(text)?.[1]);
-  const code = jit && pid ? jit(pid) : undefined;
+function parsePart(text: string, code?: JitNames): Part {
   const names = { fn: new Map<string, string>(), ob: new Map<string, string>() };
   const named = (kind: 'fn' | 'ob', v: string) => {
     const m = /^\((\d+)\)(?: (.*))?$/.exec(v);
@@ -145,7 +143,8 @@ interface Loop {
   part: Part;
 }
 
-function callgrind(label: string, program: string, args: string[], tmp: string, jit?: (pid: number) => JitNames): Loop[] {
+/** One run of `program` under callgrind; `jit`: name V8's code from the perf map of the run's process. */
+function callgrind(label: string, program: string, args: string[], tmp: string, jit = false): Loop[] {
   const out = path.join(tmp, `cg.${label}`);
   const cmd = mpirunCommand({
     np: 1, program: 'valgrind', script: '',
@@ -154,12 +153,22 @@ function callgrind(label: string, program: string, args: string[], tmp: string, 
   });
   // In the scratch directory: --perf-basic-prof also writes an isolate-*.log per isolate to the cwd.
   const r = spawnSync(cmd.command, cmd.args, { cwd: tmp, env: cmd.env, encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20 });
-  if (r.status !== 0) fail(`${label} under callgrind: exit ${r.status ?? r.signal}\n${r.stderr.slice(-3000)}`);
-  const loops = parseLines(r.stdout) as unknown as { what: string; value: number; unit: string }[];
-  const ps = loopParts(out, jit);
-  if (ps.length !== loops.length) fail(`${label}: ${loops.length} loops but ${ps.length} callgrind dumps (is MPI_Wtick or MPI_Get_version called elsewhere?)`);
-  return loops.map((l, i) => ({ what: l.what, ops: l.value, part: ps[i]! }));
+  // valgrind runs node in its own process: the pid callgrind records is the one the perf map is named for.
+  const first = `${out}.1-01`;
+  const pid = existsSync(first) ? /^pid: (\d+)$/m.exec(readFileSync(first, 'utf8').slice(0, 400))?.[1] : undefined;
+  const map = jit && pid ? `/tmp/perf-${pid}.map` : undefined;
+  try {
+    if (r.status !== 0) fail(`${label} under callgrind: exit ${r.status ?? r.signal}\n${r.stderr.slice(-3000)}`);
+    const loops = parseLines(r.stdout) as unknown as { what: string; value: number; unit: string }[];
+    const ps = loopParts(out, map ? new JitNames(map) : undefined);
+    if (ps.length !== loops.length) fail(`${label}: ${loops.length} loops but ${ps.length} callgrind dumps (is MPI_Wtick or MPI_Get_version called elsewhere?)`);
+    return loops.map((l, i) => ({ what: l.what, ops: l.value, part: ps[i]! }));
+  } finally {
+    if (map) rmSync(map, { force: true });
+  }
 }
+
+const perOp = (l: Loop) => l.part.total / l.ops;
 
 /** RUNS runs of a program; per loop, the run with the median count. */
 function medianRuns(run: (tmp: string) => Loop[]): Loop[] {
@@ -172,23 +181,14 @@ function medianRuns(run: (tmp: string) => Loop[]): Loop[] {
       rmSync(tmp, { recursive: true, force: true });
     }
   }
-  return all[0]!.map((_, k) => all.map((r) => r[k]!).sort((a, b) => a.part.total / a.ops - b.part.total / b.ops)[(RUNS - 1) >> 1]!);
+  return all[0]!.map((_, k) => all.map((r) => r[k]!).sort((a, b) => perOp(a) - perOp(b))[(RUNS - 1) >> 1]!);
 }
 
 const { percall } = await buildNative();
 const c = medianRuns((tmp) => callgrind('c', percall, [], tmp));
 const script = path.join(BENCH_DIR, 'node', 'percall.ts');
-const node = medianRuns((tmp) => {
-  const maps = new Map<number, JitNames>();
-  const jitNames = (pid: number) => maps.get(pid) ?? maps.set(pid, new JitNames(`/tmp/perf-${pid}.map`)).get(pid)!;
-  try {
-    return callgrind('mpi4node', process.execPath, ['--perf-basic-prof', ...typeScriptNodeArgs(script), script], tmp, jitNames);
-  } finally {
-    for (const pid of maps.keys()) rmSync(`/tmp/perf-${pid}.map`, { force: true });
-  }
-});
+const node = medianRuns((tmp) => callgrind('mpi4node', process.execPath, ['--perf-basic-prof', ...typeScriptNodeArgs(script), script], tmp, true));
 
-const perOp = (l: Loop) => l.part.total / l.ops;
 /** A function's name for the table: no C++ parameter lists, and JavaScript as "name (file)". */
 function display(f: string): string {
   const js = /^JS:[*~^+-]?(\S*) (\S+?)(?::\d+:\d+)?$/.exec(f);
