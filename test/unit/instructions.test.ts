@@ -29,4 +29,12 @@ test('every percall loop gets an instruction count per operation, C beside mpi4n
   assert.match(r.stdout, / \(lib\/core\/request\.ts\) \d/);
 });
 
+test('bad options end with a usage line and exit 2, before anything runs', () => {
+  for (const bad of [['--runs', '0'], ['--runs', 'x'], ['--top', '-1']]) {
+    const r = spawnSync(process.execPath, ['--import', tsxImport(), 'bench/instructions.ts', ...bad], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    assert.is(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /usage: node --import tsx bench\/instructions\.ts \[--runs N\] \[--top N\] \[--publish\]/);
+  }
+});
+
 test.run();
