@@ -25,7 +25,8 @@ export class Prequest<T = Status> {
   readonly #result: unknown;
   readonly #keep: unknown;
   readonly #divisor: number;
-  #current: Request<any> | undefined;
+  /** Its latest activation: its own after start(), shared by the requests of a startAll batch. */
+  #latest: Activation = IDLE;
   /** The startAll call that last listed this request (finds one listed twice in one pass). */
   #listed = 0;
 
@@ -53,7 +54,8 @@ export class Prequest<T = Status> {
 
   /** True while an activation has not completed. */
   get active(): boolean {
-    return this.#current !== undefined && !this.#current.done;
+    const r = this.#latest.request;
+    return r !== undefined && !r.done;
   }
 
   get freed(): boolean {
@@ -75,7 +77,7 @@ export class Prequest<T = Status> {
     const r: Request<any> = this.#kind === PKind.Send ? Request._send(slot, this.#buffer!, this.#peer, this.#tag, c)
       : this.#kind === PKind.Recv ? Request._recv(slot, this.#buffer!, this.#peer, this.#tag, c)
       : Request._coll(slot, c, this.#result, this.#buffer, this.#keep, this.#divisor, this.#tag);
-    this.#current = r;
+    this.#moveTo(new Activation(r, NONE, NO_IDS, NONE));
     return r as Request<T>;
   }
 
@@ -84,33 +86,56 @@ export class Prequest<T = Status> {
     if (this.#id < 0) return;
     native.requestFree(this.#startable('free'));
     this.#id = -1;
+    this.#moveTo(IDLE);
+  }
+
+  /** A batch that started this request again no longer describes its array (startAll checks it in full). */
+  #moveTo(a: Activation): void {
+    this.#latest.stale = true;
+    this.#latest = a;
   }
 
   /** @internal Starts every request of `ps` with one MPI_Startall; one Request for the batch. */
   static _startAll(ps: readonly Prequest<any>[]): Request<void> {
+    // A loop starts the same arrays again and again. When this array's requests were last started together,
+    // by this array, none of them since, that batch has completed and the array lists the same requests,
+    // each is known startable and their ids are at hand: comparing the elements is the whole check.
+    const first = Array.isArray(ps) ? ps[0] : undefined;
+    if (first instanceof Prequest) {
+      const last = first.#latest;
+      const items = last.items, n = items.length;
+      if (last.list === ps && !last.stale && last.request!.done && ps.length === n) {
+        let i = 0;
+        while (i < n && ps[i] === items[i]) i++;
+        if (i === n) {
+          const batch = Request._batch(native.startAll(last.ids, n), first.#comm, ps);
+          last.request = batch;
+          return batch;
+        }
+      }
+    }
+    const ids = Prequest.#check(ps);
+    const a = new Activation(Request._batch(native.startAll(ids, ps.length), ps[0]!.#comm, ps), ps, ids, ps.slice());
+    for (const p of ps) p.#moveTo(a);
+    return a.request!;
+  }
+
+  /** Checks each of `ps` can start now (JavaScript's errors, named by index); their ids. */
+  static #check(ps: readonly Prequest<any>[]): Int32Array<ArrayBuffer> {
     if (!Array.isArray(ps) || ps.length === 0) {
       throw invalidParameterError('ERR_INVALID_ARG_TYPE', 'prequests', 'a non-empty array of persistent requests', ps);
     }
-    if (ids.length < ps.length) ids = new Int32Array(Math.max(ps.length, ids.length * 2));
+    const ids = new Int32Array(ps.length);
     const listing = ++listings;
     for (let i = 0; i < ps.length; i++) {
       const p = ps[i];
-      if (!(p instanceof Prequest)) {
-        throw invalidParameterError('ERR_INVALID_ARG_TYPE', `prequests[${i}]`, 'a persistent request', p);
-      }
-      if (p.#divisor > 0) {
-        throw codedError(TypeError, 'ERR_OP', `startAll: prequests[${i}] averages ('avg'), which needs its own start(): ` +
-          'a batch completes without running the division');
-      }
+      if (!(p instanceof Prequest)) throw notStartable(i, p, 'type');
+      if (p.#divisor > 0) throw notStartable(i, p, 'avg');
       ids[i] = p.#startable('startAll');
-      if (p.#listed === listing) {
-        throw codedError(Error, 'ERR_REQUEST_ACTIVE', `startAll: prequests[${i}] is also prequests[${ps.indexOf(p)}]`);
-      }
+      if (p.#listed === listing) throw notStartable(i, ps.indexOf(p), 'twice');
       p.#listed = listing;
     }
-    const batch = Request._batch(native.startAll(ids, ps.length), ps[0]!.#comm, ps);
-    for (const p of ps) p.#current = batch;
-    return batch;
+    return ids;
   }
 
   /** @internal */
@@ -130,9 +155,36 @@ export class Prequest<T = Status> {
   }
 }
 
-let ids = new Int32Array(64);
-// Numbers startAll calls (Prequest #listed).
+const NONE: readonly Prequest<any>[] = [];
+const NO_IDS = new Int32Array(0);
+
+/** What a persistent request last started with, and for a startAll batch, what it was started from. */
+class Activation {
+  /** Set when one of its requests starts again elsewhere or is freed. */
+  stale = false;
+  constructor(
+    public request: Request<any> | undefined,
+    /** The array startAll was given (NONE for a start()), its elements then, and their ids. */
+    readonly list: readonly Prequest<any>[],
+    readonly ids: Int32Array<ArrayBuffer>,
+    readonly items: readonly Prequest<any>[],
+  ) {}
+}
+
+// Not started yet, or freed.
+const IDLE = new Activation(undefined, NONE, NO_IDS, NONE);
+// Numbers startAll's checks (Prequest #listed).
 let listings = 0;
+
+// Built apart from the check's loop: V8 computed the messages' `${i}` on every pass when they were inline.
+function notStartable(i: number, p: unknown, why: 'type' | 'avg' | 'twice'): Error {
+  if (why === 'type') return invalidParameterError('ERR_INVALID_ARG_TYPE', `prequests[${i}]`, 'a persistent request', p);
+  if (why === 'avg') {
+    return codedError(TypeError, 'ERR_OP', `startAll: prequests[${i}] averages ('avg'), which needs its own start(): ` +
+      'a batch completes without running the division');
+  }
+  return codedError(Error, 'ERR_REQUEST_ACTIVE', `startAll: prequests[${i}] is also prequests[${p as number}]`);
+}
 
 /**
  * Starts every persistent request of `ps` at once (MPI_Startall) and returns one Request that resolves

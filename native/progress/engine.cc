@@ -208,8 +208,10 @@ int Engine::StartBatch(const int32_t* ids, int n, int* rc) {
     }
     persist_[ids[marked]].active = true;
   }
-  for (int k = 0; k < n; ++k) {
-    if (persist_[ids[k]].isRecv) DriveAhead(persist_[ids[k]].env);
+  if (!unposted_.empty()) {
+    for (int k = 0; k < n; ++k) {
+      if (persist_[ids[k]].isRecv) DriveAheadSlow(persist_[ids[k]].env);
+    }
   }
   const int slot = NewBatch(ids, n);
   Batch& b = batches_[slots_[slot].index];

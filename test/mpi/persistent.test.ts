@@ -47,6 +47,62 @@ test('startAll: a window of 64 persistent sends and receives, one Request each s
   for (const p of [...sends, ...recvs]) p.free();
 });
 
+test('startAll of the same array again: its elements changed, started or freed in between, its batch still running', async () => {
+  const W = 4;
+  const ins = Array.from({ length: W + 1 }, () => new Int32Array(2));
+  const recvs = ins.slice(0, W).map((b) => world.recvInit(b, prev, 16));
+  const sends = Array.from({ length: W }, (_, j) => world.sendInit(new Int32Array([rank, j]), next, 16));
+  const round = async (label: string, into = ins.slice(0, W)) => {
+    for (const b of into) b.fill(-1);
+    const rb = startAll(recvs);
+    assert.ok(recvs.every((p) => p.active), `${label}: active once started`);
+    await Promise.all([rb, startAll(sends)]);
+    assert.not.ok(recvs.some((p) => p.active), `${label}: inactive once complete`);
+    into.forEach((b, j) => assert.equal(Array.from(b), [prev, j], `${label}, message ${j}`));
+  };
+  for (let it = 0; it < 3; it++) await round(`unchanged, iteration ${it}`);
+
+  // A batch still running: the same array cannot start again, and is unharmed by the attempt.
+  const running = startAll(recvs);
+  assert.is(thrown(() => startAll(recvs)).code, 'ERR_REQUEST_ACTIVE');
+  await Promise.all([running, startAll(sends)]);
+
+  // An element replaced: the new request receives, the old one is not started.
+  const old = recvs[1]!;
+  recvs[1] = world.recvInit(ins[W]!, prev, 16);
+  await round('element replaced', [ins[0]!, ins[W]!, ins[2]!, ins[3]!]);
+  assert.not.ok(old.active);
+  old.free();
+  // An element listed twice, then put back.
+  const second = recvs[2]!;
+  recvs[2] = recvs[0]!;
+  const twice = thrown(() => startAll(recvs));
+  assert.is(twice.code, 'ERR_REQUEST_ACTIVE');
+  assert.match(twice.message, 'prequests[2] is also prequests[0]');
+  recvs[2] = second;
+  await round('element put back', [ins[0]!, ins[W]!, ins[2]!, ins[3]!]);
+
+  // One element started on its own in between: still running, the array cannot start; complete, it can.
+  const alone = recvs[0]!.start();
+  assert.is(thrown(() => startAll(recvs)).code, 'ERR_REQUEST_ACTIVE');
+  await Promise.all([alone, sends[0]!.start()]);
+  await round('after a start() of one', [ins[0]!, ins[W]!, ins[2]!, ins[3]!]);
+  // The same requests in another array, started between two starts of this one.
+  const other = [recvs[3]!];
+  await Promise.all([startAll(other), sends[3]!.start()]);
+  await round('after another array started one', [ins[0]!, ins[W]!, ins[2]!, ins[3]!]);
+  // An element more.
+  const extra = new Int32Array(2);
+  recvs.push(world.recvInit(extra, prev, 17));
+  sends.push(world.sendInit(new Int32Array([rank, 99]), next, 17));
+  await round('an element more', [ins[0]!, ins[W]!, ins[2]!, ins[3]!]);
+  assert.equal(Array.from(extra), [prev, 99]);
+  // One freed: the array cannot start, and says which.
+  recvs[3]!.free();
+  assert.is(thrown(() => startAll(recvs)).code, 'ERR_REQUEST_FREED');
+  for (const p of [...recvs, ...sends]) p.free();
+});
+
 test('persistent collectives: allreduce (sum, avg), bcast and barrier started repeatedly', async () => {
   const a = new Float64Array(4), out = new Float64Array(4);
   const sum = world.allreduceInit(a, 'sum', out);
