@@ -208,6 +208,8 @@ int Engine::StartBatch(const int32_t* ids, int n, int* rc) {
     }
     persist_[ids[marked]].active = true;
   }
+  // Receives wait behind earlier unposted ones (DriveAhead); tested once, as a loop of persistent
+  // requests has none.
   if (!unposted_.empty()) {
     for (int k = 0; k < n; ++k) {
       if (persist_[ids[k]].isRecv) DriveAheadSlow(persist_[ids[k]].env);
