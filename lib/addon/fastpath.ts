@@ -59,7 +59,8 @@ function register(buf: unknown): number {
 export function setFastArgs(slot: number, peer: number, tag: number, comm: number, flags: number): void {
   // `| 0` is the truncation the Int32Array store does anyway; spelt out, TurboFan specialises it to the
   // small integers callers pass (a Smi check each) where the store alone converted each argument
-  // through a double: ~100 -> ~60 instructions a call, which its callers often do not inline.
+  // through a double. Callers often do not inline this: callgrind, its own instructions 200 -> 144 a
+  // put + flush, 100 -> 71 a send + recv.
   args[0] = slot | 0;
   args[1] = peer | 0;
   args[2] = tag | 0;

@@ -25,8 +25,10 @@ export class Prequest<T = Status> {
   readonly #result: unknown;
   readonly #keep: unknown;
   readonly #divisor: number;
-  /** Its latest activation: its own after start(), shared by the requests of a startAll batch. */
-  #latest: Activation = IDLE;
+  /** The activation start() reuses, and what this request has before its first start. */
+  readonly #own = new Activation(undefined, NONE, NO_IDS, NONE);
+  /** Its latest activation: #own after start() or free(), shared by the requests of a startAll batch. */
+  #latest: Activation = this.#own;
   /** The startAll call that last listed this request (finds one listed twice in one pass). */
   #listed = 0;
 
@@ -77,7 +79,8 @@ export class Prequest<T = Status> {
     const r: Request<any> = this.#kind === PKind.Send ? Request._send(slot, this.#buffer!, this.#peer, this.#tag, c)
       : this.#kind === PKind.Recv ? Request._recv(slot, this.#buffer!, this.#peer, this.#tag, c)
       : Request._coll(slot, c, this.#result, this.#buffer, this.#keep, this.#divisor, this.#tag);
-    this.#moveTo(new Activation(r, NONE, NO_IDS, NONE));
+    this.#moveTo(this.#own);
+    this.#own.request = r;
     return r as Request<T>;
   }
 
@@ -86,7 +89,7 @@ export class Prequest<T = Status> {
     if (this.#id < 0) return;
     native.requestFree(this.#startable('free'));
     this.#id = -1;
-    this.#moveTo(IDLE);
+    this.#moveTo(this.#own); // a batch's array that lists it is checked in full, and names it freed
   }
 
   /** A batch that started this request again no longer describes its array (startAll checks it in full). */
@@ -171,8 +174,6 @@ class Activation {
   ) {}
 }
 
-// Not started yet, or freed.
-const IDLE = new Activation(undefined, NONE, NO_IDS, NONE);
 // Numbers startAll's checks (Prequest #listed).
 let listings = 0;
 
