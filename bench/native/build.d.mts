@@ -1,6 +1,10 @@
 /** Absolute paths of the native OSU-style reference benchmarks. */
 export interface NativeBenchPaths {
   latency: string;
+  /** osu_latency.c whose receiver polls a posted MPI_Irecv with MPI_Test. */
+  latencyTestPoll: string;
+  /** osu_latency.c whose receiver polls MPI_Improbe, then MPI_Mrecv (a receive of unknown size). */
+  latencyProbePoll: string;
   bw: string;
   allreduce: string;
   /** osu_allreduce.c built with MPI_Iallreduce + MPI_Wait. */

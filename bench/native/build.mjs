@@ -1,5 +1,5 @@
-// Builds the native OSU-style reference benchmarks (osu_latency, osu_bw, osu_allreduce, osu_iallreduce,
-// osu_mbw_mr, osu_{put,get,acc}_latency).
+// Builds the native OSU-style reference benchmarks (osu_latency and its two polling variants, osu_bw,
+// osu_allreduce, osu_iallreduce, osu_mbw_mr, osu_{put,get,acc}_latency).
 //
 //   import { buildNative } from './native/build.mjs';
 //   const { latency, bw, allreduce } = await buildNative({ mpicc: '/opt/ompi/bin/mpicc' });
@@ -23,6 +23,9 @@ const CFLAGS = ['-O2', '-std=c11', '-Wall', '-Wextra', '-Wno-stringop-overflow']
 // (OSU's osu_iallreduce without the overlap phase): the reference for the Promise form.
 const PROGRAMS = {
   latency: ['osu_latency', 'osu_latency', []],
+  // osu_latency whose receiver polls, as an event loop must: a posted MPI_Irecv (MPI_Test), or MPI_Improbe.
+  latencyTestPoll: ['osu_latency_testpoll', 'osu_latency', ['-DOSU_RECV_POLL=1']],
+  latencyProbePoll: ['osu_latency_probepoll', 'osu_latency', ['-DOSU_RECV_POLL=2']],
   bw: ['osu_bw', 'osu_bw', []],
   allreduce: ['osu_allreduce', 'osu_allreduce', []],
   iallreduce: ['osu_iallreduce', 'osu_allreduce', ['-DOSU_NONBLOCKING']],
