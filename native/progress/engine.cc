@@ -113,6 +113,18 @@ void FillStatus(const MPI_Status& st, int rc, bool isRecv, bool cancelAsked, dou
   out[kBytes] = StatusBytes(st);
 }
 
+// Reading a request's error after MPI_Waitall, Testall, Waitsome, Testsome, Waitany or Testany. The
+// statuses hold the errors when the call returns MPI_ERR_IN_STATUS, and also, in Open MPI 4.1, when
+// Testall or Testany return MPI_SUCCESS for a persistent request that failed (a truncated receive):
+// so each status's error is set to MPI_SUCCESS before the call (an MPI that succeeds need not write
+// it) and read after it unless the call itself failed.
+static void ClearErrors(MPI_Status* st, size_t n) {
+  for (size_t k = 0; k < n; ++k) st[k].MPI_ERROR = MPI_SUCCESS;
+}
+static int ErrorOf(const MPI_Status& st, int rc) {
+  return rc == MPI_SUCCESS || rc == MPI_ERR_IN_STATUS ? st.MPI_ERROR : rc;
+}
+
 // The record of an unposted receive cancelled before a message matched it.
 static void FillCancelled(double* out) {
   out[kSource] = out[kTag] = out[kBytes] = out[kError] = 0;
@@ -263,21 +275,48 @@ void Engine::RemoveBatchAt(uint32_t i) {
 }
 
 bool Engine::FinishBatch(int slot, bool wait, double* out) {
-  Batch& b = batches_[slots_[slot].index];
-  const int n = static_cast<int>(b.handles.size());
-  int flag = 1, rc;
-  if (wait) rc = MPI_Waitall(n, b.handles.data(), MPI_STATUSES_IGNORE);
-  else rc = MPI_Testall(n, b.handles.data(), &flag, MPI_STATUSES_IGNORE);
-  if (!flag && rc == MPI_SUCCESS) return false;
-  out[kSource] = out[kTag] = out[kBytes] = out[kCancelled] = 0;
-  out[kError] = rc;
-  out[kMessage] = -1;
-  for (int32_t id : b.ids) {
-    persist_[id].active = false;
-    if (rc != MPI_SUCCESS) persist_[id].failed = true;
-  }
-  RemoveBatchAt(slots_[slot].index);
+  if (!CompleteBatchAt(slots_[slot].index, wait, out)) return false;
   FreeSlot(slot);
+  return true;
+}
+
+bool Engine::CompleteBatchAt(uint32_t i, bool wait, double* out) {
+  Batch& b = batches_[i];
+  const int n = static_cast<int>(b.handles.size());
+  batchStatuses_.resize(n);
+  ClearErrors(batchStatuses_.data(), batchStatuses_.size());
+  int flag = 1, rc;
+  if (wait) rc = MPI_Waitall(n, b.handles.data(), batchStatuses_.data());
+  else rc = MPI_Testall(n, b.handles.data(), &flag, batchStatuses_.data());
+  if (!flag && rc == MPI_SUCCESS) return false;
+  // The statuses name the requests that failed, and those the call left pending when it returned on an
+  // error (MPI_ERR_PENDING): a wait waits for them, a test leaves the batch to a later test. What failed
+  // is remembered, since a later call sees those requests only as inactive. Only the requests that
+  // failed are not started again; an error the statuses do not explain fails them all.
+  bool pending = false;
+  for (int k = 0; k < n; ++k) {
+    int err = ErrorOf(batchStatuses_[k], rc);
+    if (err == MPI_ERR_PENDING) {
+      if (!wait) {
+        pending = true;
+        continue;
+      }
+      err = MPI_Wait(&b.handles[k], MPI_STATUS_IGNORE);
+    }
+    if (err == MPI_SUCCESS) continue;
+    persist_[b.ids[k]].failed = true;
+    if (b.error == MPI_SUCCESS) b.error = err;
+  }
+  if (pending) return false;
+  if (rc == MPI_ERR_IN_STATUS && b.error == MPI_SUCCESS) {
+    for (int32_t id : b.ids) persist_[id].failed = true;
+    b.error = rc;
+  }
+  out[kSource] = out[kTag] = out[kBytes] = out[kCancelled] = 0;
+  out[kError] = b.error;
+  out[kMessage] = -1;
+  for (int32_t id : b.ids) persist_[id].active = false;
+  RemoveBatchAt(i);
   return true;
 }
 
@@ -499,25 +538,10 @@ void Engine::TestBatches(const int32_t* slots, int n, bool wait) {
   for (int k = 0; k < n; ++k) {
     if (!Valid(slots[k]) || slots_[slots[k]].kind != SlotKind::kBatch) continue;
     Matched m{slots[k], {}};
-    const int slot = slots[k];
-    const uint32_t i = slots_[slot].index;
-    Batch& b = batches_[i];
-    int flag = 1, rc;
-    const int count = static_cast<int>(b.handles.size());
-    if (wait) rc = MPI_Waitall(count, b.handles.data(), MPI_STATUSES_IGNORE);
-    else rc = MPI_Testall(count, b.handles.data(), &flag, MPI_STATUSES_IGNORE);
-    if (!flag && rc == MPI_SUCCESS) continue;
+    if (!CompleteBatchAt(slots_[m.slot].index, wait, m.rec)) continue;
     // Complete: the batch becomes a matched record of the same slot, taken like any other.
-    m.rec[kSource] = m.rec[kTag] = m.rec[kBytes] = m.rec[kCancelled] = 0;
-    m.rec[kError] = rc;
-    m.rec[kMessage] = -1;
-    for (int32_t id : b.ids) {
-      persist_[id].active = false;
-      if (rc != MPI_SUCCESS) persist_[id].failed = true;
-    }
-    RemoveBatchAt(i);
-    slots_[slot].kind = SlotKind::kMatched;
-    slots_[slot].index = static_cast<uint32_t>(matched_.size());
+    slots_[m.slot].kind = SlotKind::kMatched;
+    slots_[m.slot].index = static_cast<uint32_t>(matched_.size());
     matched_.push_back(m);
   }
 }
@@ -561,9 +585,10 @@ void Engine::WaitAll(const int32_t* slots, int n, double* out) {
   Gather(slots, n);
   if (gathered_.empty()) return;
   statuses_.resize(gathered_.size());
+  ClearErrors(statuses_.data(), statuses_.size());
   const int rc = MPI_Waitall(static_cast<int>(gathered_.size()), gathered_.data(), statuses_.data());
   for (size_t k = 0; k < gathered_.size(); ++k) {
-    int err = rc == MPI_ERR_IN_STATUS ? statuses_[k].MPI_ERROR : rc;
+    int err = ErrorOf(statuses_[k], rc);
     if (err == MPI_ERR_PENDING) {
       // Neither failed nor complete (another request failed): waitall waits for it all the same.
       const int slot = slots[gatheredAt_[k]];
@@ -584,18 +609,18 @@ int Engine::WaitAny(const int32_t* slots, int n, double* out) {
       if (!unposted) return -1;
       continue;
     }
-    int index = MPI_UNDEFINED, flag = 0;
-    MPI_Status st;
-    int rc;
+    int index = MPI_UNDEFINED, rc;
     if (!unposted && !AnyUnposted(slots, n)) {
+      MPI_Status st;
+      ClearErrors(&st, 1);
       rc = MPI_Waitany(static_cast<int>(gathered_.size()), gathered_.data(), &index, &st);
-      flag = 1;
+      if (index != MPI_UNDEFINED) {
+        COMPLETE_GATHERED(index, st, ErrorOf(st, rc));
+        return gatheredAt_[index];
+      }
     } else {
-      rc = MPI_Testany(static_cast<int>(gathered_.size()), gathered_.data(), &index, &flag, &st);
-    }
-    if (flag && index != MPI_UNDEFINED) {
-      COMPLETE_GATHERED(index, st, rc);
-      return gatheredAt_[index];
+      index = TestAnyGathered(slots, out, &rc);
+      if (index != MPI_UNDEFINED) return gatheredAt_[index];
     }
     if (rc != MPI_SUCCESS) {  // failed without naming a request: the first one carries the error
       FillBadSlot(out + gatheredAt_[0] * kStatusFields);
@@ -612,14 +637,40 @@ int Engine::TestAny(const int32_t* slots, int n, double* out) {
   const bool unposted = AnyUnposted(slots, n) || AnyBatch(slots, n);
   Gather(slots, n);
   if (gathered_.empty()) return unposted ? -2 : -1;
-  int index = MPI_UNDEFINED, flag = 0;
-  MPI_Status st;
-  const int rc = MPI_Testany(static_cast<int>(gathered_.size()), gathered_.data(), &index, &flag, &st);
-  if (flag && index != MPI_UNDEFINED) {
-    COMPLETE_GATHERED(index, st, rc);
-    return gatheredAt_[index];
+  int rc;
+  const int index = TestAnyGathered(slots, out, &rc);
+  return index != MPI_UNDEFINED ? gatheredAt_[index] : -2;
+}
+
+// MPI_Testany over the gathered requests, made with MPI_Testsome: Open MPI 4.1's Testany reports a
+// persistent request that failed (a truncated receive) as a success, its status without the error. The
+// first request the call completed is completed into out and its index returned (MPI_UNDEFINED when
+// none, *rc then the call's error); any others it completed become matched records, reported later.
+int Engine::TestAnyGathered(const int32_t* slots, double* out, int* rc) {
+  statuses_.resize(gathered_.size());
+  ClearErrors(statuses_.data(), statuses_.size());
+  indices_.resize(gathered_.size());
+  int outcount = 0;
+  *rc = MPI_Testsome(static_cast<int>(gathered_.size()), gathered_.data(), &outcount, indices_.data(), statuses_.data());
+  if (outcount == MPI_UNDEFINED || outcount == 0) return MPI_UNDEFINED;
+  for (int q = 1; q < outcount; ++q) {
+    KeepMatched(slots[gatheredAt_[indices_[q]]], statuses_[q], ErrorOf(statuses_[q], *rc));
   }
-  return -2;
+  const int first = indices_[0];
+  COMPLETE_GATHERED(first, statuses_[0], ErrorOf(statuses_[0], *rc));
+  return first;
+}
+
+void Engine::KeepMatched(int slot, const MPI_Status& st, int rc) {
+  SlotInfo& s = slots_[slot];
+  Matched m{slot, {}};
+  FillStatus(st, rc, s.isRecv, s.cancelAsked, m.rec);
+  EndActivation(slot, rc);
+  RemoveRequestAt(s.index);
+  s.kind = SlotKind::kMatched;
+  s.index = static_cast<uint32_t>(matched_.size());
+  matched_.push_back(m);
+  poller_.Arm();
 }
 
 int Engine::WaitSome(const int32_t* slots, int n, int32_t* positions, double* out) {
@@ -630,13 +681,14 @@ int Engine::WaitSome(const int32_t* slots, int n, int32_t* positions, double* ou
     // Only requests MPI has: let it wait for them.
     Gather(slots, n);
     statuses_.resize(gathered_.size());
+    ClearErrors(statuses_.data(), statuses_.size());
     indices_.resize(gathered_.size());
     int outcount = 0;
     const int rc = MPI_Waitsome(static_cast<int>(gathered_.size()), gathered_.data(), &outcount, indices_.data(),
                                 statuses_.data());
     if (outcount == MPI_UNDEFINED) return -1;
     for (int q = 0; q < outcount; ++q) {
-      COMPLETE_GATHERED(indices_[q], statuses_[q], rc == MPI_ERR_IN_STATUS ? statuses_[q].MPI_ERROR : rc);
+      COMPLETE_GATHERED(indices_[q], statuses_[q], ErrorOf(statuses_[q], rc));
       positions[q] = gatheredAt_[indices_[q]];
     }
     if (outcount > 0) return outcount;
@@ -657,13 +709,14 @@ int Engine::TestSome(const int32_t* slots, int n, int32_t* positions, double* ou
   Gather(slots, n);
   if (gathered_.empty()) return c > 0 || unposted ? c : -1;
   statuses_.resize(gathered_.size());
+  ClearErrors(statuses_.data(), statuses_.size());
   indices_.resize(gathered_.size());
   int outcount = 0;
   const int rc = MPI_Testsome(static_cast<int>(gathered_.size()), gathered_.data(), &outcount, indices_.data(),
                               statuses_.data());
   if (outcount == MPI_UNDEFINED) outcount = 0;
   for (int q = 0; q < outcount; ++q) {
-    COMPLETE_GATHERED(indices_[q], statuses_[q], rc == MPI_ERR_IN_STATUS ? statuses_[q].MPI_ERROR : rc);
+    COMPLETE_GATHERED(indices_[q], statuses_[q], ErrorOf(statuses_[q], rc));
     positions[c++] = gatheredAt_[indices_[q]];
   }
   return c;
@@ -679,15 +732,28 @@ bool Engine::TestAll(const int32_t* slots, int n, double* out) {
   Gather(slots, n);
   int flag = 1, rc = MPI_SUCCESS;
   statuses_.resize(gathered_.size());
+  ClearErrors(statuses_.data(), statuses_.size());
   if (!gathered_.empty()) rc = MPI_Testall(static_cast<int>(gathered_.size()), gathered_.data(), &flag, statuses_.data());
   if (!flag && rc == MPI_SUCCESS) return false;  // nothing was touched
+  // An error with requests still pending (MPICH: MPI_ERR_IN_STATUS, flag false, those requests
+  // MPI_ERR_PENDING): not all complete yet. The ones MPI completed are kept as matched records, the
+  // pending ones stay with MPI, and a later call reports them all.
+  bool pending = false;
+  for (size_t k = 0; k < gathered_.size(); ++k) pending = pending || ErrorOf(statuses_[k], rc) == MPI_ERR_PENDING;
+  if (pending) {
+    for (size_t k = 0; k < gathered_.size(); ++k) {
+      const int err = ErrorOf(statuses_[k], rc);
+      if (err != MPI_ERR_PENDING) KeepMatched(slots[gatheredAt_[k]], statuses_[k], err);
+    }
+    return false;
+  }
   // Slots that are not pending, and matched ones, before the gathered slots are released.
   for (int k = 0; k < n; ++k) {
     if (!Valid(slots[k])) FillBadSlot(out + k * kStatusFields);
     else if (slots_[slots[k]].kind == SlotKind::kMatched) TakeMatched(slots[k], out + k * kStatusFields);
   }
   for (size_t k = 0; k < gathered_.size(); ++k) {
-    COMPLETE_GATHERED(k, statuses_[k], rc == MPI_ERR_IN_STATUS ? statuses_[k].MPI_ERROR : rc);
+    COMPLETE_GATHERED(k, statuses_[k], ErrorOf(statuses_[k], rc));
   }
   return true;
 }
@@ -723,6 +789,7 @@ int Engine::Sweep() {
   while (off < reqs_.size() && n < capacity_) {
     const int window = static_cast<int>(std::min<size_t>(reqs_.size() - off, capacity_ - n));
     statuses_.resize(window);
+    ClearErrors(statuses_.data(), statuses_.size());
     indices_.resize(window);
     int outcount = 0;
     int rc = MPI_Testsome(window, &reqs_[off], &outcount, indices_.data(), statuses_.data());
@@ -730,7 +797,7 @@ int Engine::Sweep() {
     for (int k = 0; k < outcount; ++k) {
       const size_t i = off + indices_[k];
       const int slot = reqSlots_[i];
-      const int err = rc == MPI_ERR_IN_STATUS ? statuses_[k].MPI_ERROR : rc;
+      const int err = ErrorOf(statuses_[k], rc);
       doneSlots_[n] = slot;
       FillStatus(statuses_[k], err, slots_[slot].isRecv, slots_[slot].cancelAsked, doneStatus_ + n * kStatusFields);
       EndActivation(slot, err);

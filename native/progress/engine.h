@@ -167,6 +167,7 @@ class Engine final : Poller::Source {
     int slot;
     std::vector<int32_t> ids;
     std::vector<MPI_Request> handles;
+    int error = MPI_SUCCESS;  // the first request's that failed (see CompleteBatchAt)
   };
   // A receive MPI does not have yet, in posting order.
   struct Unposted {
@@ -192,6 +193,9 @@ class Engine final : Poller::Source {
   void RemoveBatchAt(uint32_t i);
   // Completes batch slot `slot` if all its requests are done (blocking when `wait`); the record goes to out.
   bool FinishBatch(int slot, bool wait, double* out);
+  // Waits for or tests batches_[i]: false while any request is pending, else true with its record (the
+  // first failed request's error) written to out, its requests inactive, and the batch removed.
+  bool CompleteBatchAt(uint32_t i, bool wait, double* out);
   void RemoveRequestAt(uint32_t i);
   void EraseUnposted(size_t i);
   void TakeMatched(int slot, double* out);  // copies the record out and frees the slot
@@ -222,8 +226,10 @@ class Engine final : Poller::Source {
   void TestBatches(const int32_t* slots, int n, bool wait);
   // Gathers the MPI requests of `slots`: requests into gathered_, positions into gatheredAt_.
   void Gather(const int32_t* slots, int n);
-  // Completes gathered request k (status `st`, error `rc`) into out[position].
-  void CompleteGathered(size_t k, const MPI_Status& st, int rc, double* out);
+  // MPI_Testany of the gathered requests (see engine.cc for why it is made with MPI_Testsome).
+  int TestAnyGathered(const int32_t* slots, double* out, int* rc);
+  // A request MPI completed that its caller does not report now: a matched record of its slot.
+  void KeepMatched(int slot, const MPI_Status& st, int rc);
   // Writes the record of a slot that is not pending.
   static void FillBadSlot(double* out);
   bool Valid(int slot) const { return slot >= 0 && slot < static_cast<int>(slots_.size()) && slots_[slot].kind != SlotKind::kFree; }
@@ -251,6 +257,7 @@ class Engine final : Poller::Source {
   std::vector<Persistent> persist_;
   std::vector<int32_t> freePersist_;
   std::vector<Batch> batches_;
+  std::vector<MPI_Status> batchStatuses_;
 
   // Every slot in use (read by other threads through ProcessState::Pending), and those of them that
   // keep the loop alive: the poller's handles are unreferenced while none does.
