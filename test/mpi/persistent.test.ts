@@ -237,7 +237,7 @@ test('a startAll batch with a receive too small for its message fails with ERR_T
     await Promise.all(sends);
     assert.is(thrown(() => startAll(ps)).code, 'ERR_REQUEST_FAILED', `${how}: the batch is not started again`);
     assert.is(thrown(() => ps[1]!.start()).code, 'ERR_REQUEST_FAILED', `${how}: nor the request that failed`);
-    // The one that did not fail is still usable, alone or with others.
+    // The one that did not fail is still usable.
     const again = startAll([ps[0]!]);
     await Promise.all([again, world.isend(new Int32Array([9, 10]), next, 40 + i)]);
     assert.equal([...fits], [9, 10], `${how}: the request that fitted, started again`);
