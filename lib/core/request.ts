@@ -376,7 +376,11 @@ export class Request<T = Status> extends Settling<T> {
 
   /** Asks MPI to cancel; the request still completes, with `status.cancelled` true if it worked. */
   cancel(): void {
-    if (this.#kind === Kind.Coll || this.#kind === Kind.Batch) throw codedError(TypeError, 'ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
+    if (this.#kind === Kind.Coll) throw codedError(TypeError, 'ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
+    if (this.#kind === Kind.Batch) {
+      throw codedError(TypeError, 'ERR_CANCEL_BATCH', 'a startAll batch completes as one request and cannot be cancelled: ' +
+        'start a receive that may need cancelling with its own start(), whose request can be');
+    }
     if (this.#state === State.Pending) native.cancel(this.#slot);
   }
 

@@ -163,6 +163,10 @@ test('bad uses: started twice, freed, freed while active, startAll of nothing or
   assert.is(thrown(() => startAll([r])).code, 'ERR_REQUEST_ACTIVE');
   await Promise.all([rr, s.start()]);
   assert.is(thrown(() => startAll([])).code, 'ERR_INVALID_ARG_TYPE');
+  const pending = startAll([r]);
+  assert.is(thrown(() => pending.cancel()).code, 'ERR_CANCEL_BATCH');
+  world.send(out, next, 13); // the batch is unharmed: it completes with its message
+  await pending;
   assert.is(thrown(() => startAll([s, s])).code, 'ERR_REQUEST_ACTIVE');
   assert.is(thrown(() => startAll([s, {} as Prequest])).code, 'ERR_INVALID_ARG_TYPE');
   const avg = world.allreduceInit(new Float32Array(2), 'avg');
