@@ -22,7 +22,9 @@ const reps = Number(arg('--reps', '5'));
 const rankCounts = arg('--ranks', '2,4').split(',').map(Number);
 const sizes = arg('--sizes', '4,1048576');
 
-const { allreduce: cBin } = await buildNative({ mpicc: detectMpi().mpicc });
+// One folder per MPI, as bench/run.ts keeps them: the two MPIs' programs do not overwrite each other.
+const mpi = detectMpi();
+const { allreduce: cBin } = await buildNative({ mpicc: mpi.mpicc, outDir: path.join(here, 'native', 'bin', mpi.flavour) });
 const impls: [string, (np: number) => Command][] = [
   ['c', (np) => mpirunCommand({ np, program: cBin, script: '', scriptArgs: ['--sizes', sizes] })],
   ...(['blocking', 'promise'] as const).map((mode): [string, (np: number) => Command] => [
