@@ -409,9 +409,7 @@ bool Engine::Advance() {
         reqs_.push_back(req);
         reqSlots_.push_back(u.slot);
       } else {
-        slots_[u.slot].kind = SlotKind::kMatched;
-        slots_[u.slot].index = static_cast<uint32_t>(matched_.size());
-        matched_.push_back(m);
+        AddMatched(m);
       }
       changed = true;
       continue;
@@ -421,9 +419,7 @@ bool Engine::Advance() {
       continue;
     }
     EraseUnposted(j);
-    slots_[u.slot].kind = SlotKind::kMatched;
-    slots_[u.slot].index = static_cast<uint32_t>(matched_.size());
-    matched_.push_back(m);
+    AddMatched(m);
     changed = true;
   }
   if (changed) poller_.Arm();  // what was matched or posted here is reported by the next sweep
@@ -503,9 +499,7 @@ int Engine::Cancel(int slot) {
     EraseUnposted(s.index);
     Matched m{slot, {}};
     FillCancelled(m.rec);
-    s.kind = SlotKind::kMatched;
-    s.index = static_cast<uint32_t>(matched_.size());
-    matched_.push_back(m);
+    AddMatched(m);
     poller_.Arm();
   }
   return MPI_SUCCESS;  // a matched receive has its message: too late to cancel, as in MPI
@@ -540,9 +534,7 @@ void Engine::TestBatches(const int32_t* slots, int n, bool wait) {
     Matched m{slots[k], {}};
     if (!CompleteBatchAt(slots_[m.slot].index, wait, m.rec)) continue;
     // Complete: the batch becomes a matched record of the same slot, taken like any other.
-    slots_[m.slot].kind = SlotKind::kMatched;
-    slots_[m.slot].index = static_cast<uint32_t>(matched_.size());
-    matched_.push_back(m);
+    AddMatched(m);
   }
 }
 
@@ -661,15 +653,19 @@ int Engine::TestAnyGathered(const int32_t* slots, double* out, int* rc) {
   return first;
 }
 
+void Engine::AddMatched(const Matched& m) {
+  slots_[m.slot].kind = SlotKind::kMatched;
+  slots_[m.slot].index = static_cast<uint32_t>(matched_.size());
+  matched_.push_back(m);
+}
+
 void Engine::KeepMatched(int slot, const MPI_Status& st, int rc) {
   SlotInfo& s = slots_[slot];
   Matched m{slot, {}};
   FillStatus(st, rc, s.isRecv, s.cancelAsked, m.rec);
   EndActivation(slot, rc);
   RemoveRequestAt(s.index);
-  s.kind = SlotKind::kMatched;
-  s.index = static_cast<uint32_t>(matched_.size());
-  matched_.push_back(m);
+  AddMatched(m);
   poller_.Arm();
 }
 

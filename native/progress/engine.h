@@ -230,6 +230,8 @@ class Engine final : Poller::Source {
   int TestAnyGathered(const int32_t* slots, double* out, int* rc);
   // A request MPI completed that its caller does not report now: a matched record of its slot.
   void KeepMatched(int slot, const MPI_Status& st, int rc);
+  // Makes m's slot a matched record (its completion is taken by the next sweep, wait or test of it).
+  void AddMatched(const Matched& m);
   // Writes the record of a slot that is not pending.
   static void FillBadSlot(double* out);
   bool Valid(int slot) const { return slot >= 0 && slot < static_cast<int>(slots_.size()) && slots_[slot].kind != SlotKind::kFree; }
