@@ -39,7 +39,7 @@ test('bench/allreduce.ts: C, blocking and Promise in one repetition, with their 
       assert.ok(row !== undefined, `no row for ${impl} at ${size} B:\n${r.stdout}`);
       const [median, best] = row!.trim().split(/\s+/).slice(3, 5).map(Number);
       assert.ok(median! > 0 && best! > 0 && best! <= median!, row);
-      if (impl !== 'c') assert.match(row!, /\d\.\d\dx\s+\d\.\d\dx$/, row);
+      if (impl !== 'c') assert.match(row!, /\d+\.\d\dx\s+\d+\.\d\dx$/, row);
     }
   }
 });
