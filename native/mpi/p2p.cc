@@ -184,7 +184,8 @@ Napi::Value Addon::SendInit(const Napi::CallbackInfo& info) {
   CountedType ct(b.count, b.type);
   MPI_Request req = MPI_REQUEST_NULL;
   int rc = ct.rc();
-  if (rc == MPI_SUCCESS) {
+  // With MPI_PROC_NULL MPI is not asked (Engine::AddPersistent).
+  if (rc == MPI_SUCCESS && dest != MPI_PROC_NULL) {
     rc = a.Flag(4) ? MPI_Ssend_init(b.data, ct.count(), ct.type(), dest, tag, comm, &req)
                    : MPI_Send_init(b.data, ct.count(), ct.type(), dest, tag, comm, &req);
   }
@@ -199,12 +200,13 @@ Napi::Value Addon::RecvInit(const Napi::CallbackInfo& info) {
   CountedType ct(b.count, b.type);
   MPI_Request req = MPI_REQUEST_NULL;
   int rc = ct.rc();
-  if (rc == MPI_SUCCESS) rc = MPI_Recv_init(b.data, ct.count(), ct.type(), e.source, e.tag, e.comm, &req);
+  if (rc == MPI_SUCCESS && e.source != MPI_PROC_NULL) rc = MPI_Recv_init(b.data, ct.count(), ct.type(), e.source, e.tag, e.comm, &req);
   a.Check(rc);
   return Napi::Number::New(a.env(), engine_->AddPersistent(req, true, e));
 }
 
-// start(id) -> -1 (complete, status in the record) or a slot; startAll(ids, n) -> one slot for them all.
+// start(id) -> -1 (complete, status in the record) or a slot; startAll(ids, n) -> one slot for them all
+// (-1 when all were complete at start).
 Napi::Value Addon::Start(const Napi::CallbackInfo& info) {
   Args a(this, info);
   int rc;
@@ -219,7 +221,7 @@ Napi::Value Addon::StartAll(const Napi::CallbackInfo& info) {
   const int n = a.Int(1);
   if (n < 1 || n > ids.count) throw Napi::RangeError::New(a.env(), "internal: bad arguments for startAll");
   int rc;
-  const int slot = engine_->StartBatch(ids.data, n, &rc);
+  const int slot = engine_->StartBatch(ids.data, n, status_, &rc);
   a.Check(rc);
   return Napi::Number::New(a.env(), slot);
 }

@@ -180,12 +180,12 @@ int Engine::Progress(uint64_t spinNs) {
 
 int Engine::AddPersistent(MPI_Request req, bool isRecv, const Envelope& e) {
   const int id = TakeIndex(persist_, freePersist_);
-  persist_[id] = {req, e, isRecv, false, false};
+  persist_[id] = {req, e, isRecv, false, false, req == MPI_REQUEST_NULL, false};
   return id;
 }
 
 int Engine::CheckStartable(int id) const {
-  if (id < 0 || id >= static_cast<int>(persist_.size()) || persist_[id].req == MPI_REQUEST_NULL) return MPI_ERR_REQUEST;
+  if (id < 0 || id >= static_cast<int>(persist_.size()) || persist_[id].freed) return MPI_ERR_REQUEST;
   if (persist_[id].active) return kErrRequestActive;
   return persist_[id].failed ? kErrRequestFailed : MPI_SUCCESS;
 }
@@ -194,6 +194,10 @@ int Engine::StartPersistent(int id, double* status, int* rc) {
   *rc = CheckStartable(id);
   if (*rc != MPI_SUCCESS) return -1;
   Persistent& p = persist_[id];
+  if (p.procNull) {
+    FillProcNull(status);
+    return -1;
+  }
   if (p.isRecv) DriveAhead(p.env);
   *rc = MPI_Start(&p.req);
   if (*rc != MPI_SUCCESS) return -1;
@@ -205,7 +209,7 @@ int Engine::StartPersistent(int id, double* status, int* rc) {
   return slot;
 }
 
-int Engine::StartBatch(const int32_t* ids, int n, int* rc) {
+int Engine::StartBatch(const int32_t* ids, int n, double* status, int* rc) {
   // Each request is marked active once checked, so one listed twice is found active the second time:
   // one pass, where comparing every pair cost ~8k comparisons for a window of 128.
   const auto unmark = [&](int upTo) {
@@ -228,8 +232,12 @@ int Engine::StartBatch(const int32_t* ids, int n, int* rc) {
     }
   }
   const int slot = NewBatch(ids, n);
+  if (slot < 0) {
+    FillProcNull(status);
+    return -1;
+  }
   Batch& b = batches_[slots_[slot].index];
-  *rc = MPI_Startall(n, b.handles.data());
+  *rc = MPI_Startall(static_cast<int>(b.handles.size()), b.handles.data());
   if (*rc != MPI_SUCCESS) {
     RemoveBatchAt(slots_[slot].index);
     FreeSlot(slot);
@@ -243,26 +251,39 @@ int Engine::StartBatch(const int32_t* ids, int n, int* rc) {
 int Engine::FreePersistent(int id) {
   const int rc = CheckStartable(id);
   if (rc != MPI_SUCCESS && rc != kErrRequestFailed) return rc;
-  int r = MPI_SUCCESS;
+  Persistent& p = persist_[id];
 #if defined(OPEN_MPI) && OPEN_MPI
   // Open MPI 4.1 aborts the process ("free(): invalid pointer" in pml ob1) when a persistent receive
   // that completed with an error (a truncation) is freed: that request object is left to the process
   // (test/unit/mpi-quirks.test.ts reproduces it in C).
-  if (rc != kErrRequestFailed) r = MPI_Request_free(&persist_[id].req);
+  const bool leave = p.procNull || rc == kErrRequestFailed;
 #else
-  r = MPI_Request_free(&persist_[id].req);
+  const bool leave = p.procNull;
 #endif
-  persist_[id].req = MPI_REQUEST_NULL;
+  const int r = leave ? MPI_SUCCESS : MPI_Request_free(&p.req);
+  p.req = MPI_REQUEST_NULL;
+  p.freed = true;
   freePersist_.push_back(id);
   return r;
 }
 
 int Engine::NewBatch(const int32_t* ids, int n) {
-  const int slot = NewSlot(SlotKind::kBatch, false, static_cast<uint32_t>(batches_.size()));
-  Batch b{slot, std::vector<int32_t>(ids, ids + n), std::vector<MPI_Request>(n)};
-  for (int k = 0; k < n; ++k) b.handles[k] = persist_[ids[k]].req;
+  Batch b{-1, {}, {}};
+  b.ids.reserve(n);
+  b.handles.reserve(n);
+  for (int k = 0; k < n; ++k) {
+    Persistent& p = persist_[ids[k]];
+    if (p.procNull) {  // complete already
+      p.active = false;
+      continue;
+    }
+    b.ids.push_back(ids[k]);
+    b.handles.push_back(p.req);
+  }
+  if (b.ids.empty()) return -1;
+  b.slot = NewSlot(SlotKind::kBatch, false, static_cast<uint32_t>(batches_.size()));
   batches_.push_back(std::move(b));
-  return slot;
+  return batches_.back().slot;
 }
 
 void Engine::RemoveBatchAt(uint32_t i) {

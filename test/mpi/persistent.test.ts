@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  world, iwaitAll, startAll, testAll, testAny, testSome, waitAll, waitAny, waitSome, MpiError, Prequest, type Request, type Status,
+  world, ANY_TAG, PROC_NULL, iwaitAll, startAll, testAll, testAny, testSome, waitAll, waitAny, waitSome, MpiError, Prequest, type Request, type Status,
 } from '../../lib/index.js';
 import { thrown } from '../thrown.js';
 
@@ -103,6 +103,67 @@ test('startAll of the same array again: its elements changed, started or freed i
   recvs[3]!.free();
   assert.is(thrown(() => startAll(recvs)).code, 'ERR_REQUEST_FREED');
   for (const p of [...recvs, ...sends]) p.free();
+});
+
+test('messages of 0 to size elements into receives up to two longer, standard and synchronous mode: count, values, the tail untouched', () => {
+  // mpi4py's testPersistent: each pair started once, completed by waitAny until it reports none active.
+  for (const mode of ['sendInit', 'ssendInit'] as const) {
+    for (let n = 0; n <= size; n++) {
+      for (let extra = 0; extra < 3; extra++) {
+        const what = `${mode}, ${n} elements, ${extra} more room`;
+        const out = new Float64Array(n).fill(rank + n), inp = new Float64Array(n + extra).fill(-1);
+        const s = world[mode](out, next, 18), r = world.recvInit(inp, prev, 18);
+        const reqs = [s.start(), r.start()];
+        const first = waitAny(reqs), second = waitAny(reqs);
+        assert.equal([first!.index, second!.index].sort(), [0, 1], what);
+        assert.is(waitAny(reqs), undefined, `${what}: none active after both`);
+        const st = (first!.index === 1 ? first! : second!).value;
+        assert.is(st.source, prev, what);
+        assert.is(st.count, n, what);
+        assert.equal(Array.from(inp), [...new Array(n).fill(prev + n), ...new Array(extra).fill(-1)], what);
+        s.free();
+        r.free();
+      }
+    }
+  }
+});
+
+test('a synchronous send, persistent or not, completes only once its receive is posted', async () => {
+  // Each rank's receive of the message is posted only after its sender has polled and said "go".
+  for (const [what, post] of [
+    ['ssendInit', (b: Int32Array) => world.ssendInit(b, next, 19).start()],
+    ['issend', (b: Int32Array) => world.issend(b, next, 19)],
+  ] as const) {
+    const sent = post(new Int32Array([rank, 5]));
+    for (let k = 0; k < 200; k++) assert.is(sent.test(), false, `${what}: complete before its receive was posted`);
+    const go = world.isend(new Int32Array(0), next, 20); // not send(): to oneself it may block (MPICH's does)
+    world.recv(new Int32Array(0), prev, 20);
+    const got = new Int32Array(2);
+    world.recv(got, prev, 19);
+    assert.equal(Array.from(got), [prev, 5], what);
+    assert.is((await sent).count, 2, what);
+    await go;
+  }
+});
+
+test('persistent requests with PROC_NULL complete at once, every start: the receive reports PROC_NULL, ANY_TAG, 0 and leaves its buffer alone', async () => {
+  const buf = new Int32Array([42]);
+  const ps = [world.sendInit(new Int32Array(2), PROC_NULL, 3), world.ssendInit(new Int32Array(2), PROC_NULL, 3), world.recvInit(buf, PROC_NULL, 3)];
+  const checkRecv = (st: Status, what: string) => {
+    assert.is(st.source, PROC_NULL, `${what}: source`);
+    assert.is(st.tag, ANY_TAG, `${what}: tag`);
+    assert.is(st.count, 0, `${what}: count`);
+  };
+  for (let i = 0; i < 3; i++) {
+    const sts = await Promise.all(ps.map((p) => p.start()));
+    checkRecv(sts[2]!, `start ${i}, awaited`);
+    checkRecv(ps[2]!.start().wait(), `start ${i}, waited`);
+    assert.is(ps[0]!.start().test(), true, 'a send to PROC_NULL is complete at once');
+    await startAll(ps);
+    assert.not.ok(ps.some((p) => p.active));
+  }
+  assert.is(buf[0], 42);
+  for (const p of ps) p.free();
 });
 
 test('persistent collectives: allreduce (sum, avg), bcast and barrier started repeatedly', async () => {

@@ -1,7 +1,8 @@
 // Where an MPI itself is wrong, the library is not: each case is reproduced in plain C against the MPI
 // the addon was built with (test/fixtures/mpi-quirks.c), and the library's own answer is checked beside
-// it. MPICH 4.0.2 gets unsigned MIN/MAX and the status of an Irecv from PROC_NULL wrong; Open MPI 4.1.4
-// aborts when a persistent receive that failed is freed.
+// it. MPICH 4.0.2 gets unsigned MIN/MAX and the status of an Irecv from PROC_NULL wrong, and persistent
+// requests with PROC_NULL (its MPI_Testsome never reports a started one; freeing one stops persistent
+// collectives completing); Open MPI 4.1.4 aborts when a persistent receive that failed is freed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { addonAbi } from '../../lib/addon/load.js';
 import { native } from '../../lib/addon/binding.js';
 import { detectMpi, mpirunCommand } from '../../lib/cli/launcher.js';
-import { ANY_TAG, File, PROC_NULL, world } from '../../lib/index.js';
+import { ANY_TAG, File, PROC_NULL, testAny, waitAny, waitSome, world, type Request, type Status } from '../../lib/index.js';
 import { thrown } from '../thrown.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -39,6 +40,35 @@ test('Irecv from PROC_NULL: MPI\'s empty status whatever the MPI reports', async
     assert.is(st.count, 0);
   }
   assert.is(c.procnull_irecv_count, '0');
+});
+
+test('a persistent receive from PROC_NULL: MPICH\'s Testsome never reports it, its Test gives the empty status; the library\'s is MPI\'s on both', async () => {
+  assert.is(c.procnull_persistent_testsome_undefined, addonAbi() === 'mpich' ? '1' : '0');
+  assert.is(c.procnull_persistent_test_flag, '1');
+  assert.is(c.procnull_persistent_test_source_ok, addonAbi() === 'mpich' ? '0' : '1');
+  const r = world.recvInit(new Int32Array(1), PROC_NULL, 5);
+  const calls: [string, (q: Request<Status>) => Status | Promise<Status> | undefined][] = [
+    ['await', (q) => q], ['wait()', (q) => q.wait()], ['waitAny', (q) => waitAny([q])?.value],
+    ['testAny', (q) => (testAny([q]) || undefined)?.value], ['waitSome', (q) => (waitSome([q]) ? q.wait() : undefined)],
+  ];
+  for (const [what, complete] of calls) {
+    const st = await complete(r.start());
+    assert.is(st?.source, PROC_NULL, what);
+    assert.not.ok(r.active, what);
+  }
+  r.free();
+});
+
+test('a persistent request with PROC_NULL freed: MPICH\'s persistent collectives stop completing in C; the library\'s go on', async () => {
+  // (Open MPI 4.1's C has no MPI_Barrier_init: the case is MPICH's only.)
+  assert.is(c.procnull_persistent_free_then_barrier_init_completes, addonAbi() === 'mpich' ? '0' : undefined);
+  for (const p of [world.sendInit(new Int32Array(1), PROC_NULL), world.recvInit(new Int32Array(1), PROC_NULL)]) {
+    await p.start();
+    p.free();
+  }
+  const bar = world.barrierInit();
+  await bar.start();
+  bar.free();
 });
 
 test('freeing a persistent receive that failed: Open MPI aborts in C, so the library leaves it unfreed there', () => {
