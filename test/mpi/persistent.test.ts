@@ -166,6 +166,28 @@ test('persistent requests with PROC_NULL complete at once, every start: the rece
   for (const p of ps) p.free();
 });
 
+test('a started receive cancelled: status.cancelled however it is completed, and the request starts again for the next message', async () => {
+  const buf = new Int32Array([-1]);
+  const r = world.recvInit(buf, prev, 21);
+  const calls: [string, (q: Request<Status>) => Status | Promise<Status>][] = [
+    ['await', (q) => q], ['wait()', (q) => q.wait()], ['waitAny', (q) => waitAny([q])!.value], ['waitAll', (q) => waitAll([q])[0]!],
+  ];
+  for (const [what, complete] of calls) {
+    const q = r.start();
+    q.cancel();
+    assert.is((await complete(q)).cancelled, true, what);
+    assert.not.ok(r.active, what);
+    assert.is(buf[0], -1, what);
+  }
+  world.barrier(); // no message is sent until every rank's cancelled receives are done
+  const q = r.start(), s = world.isend(new Int32Array([rank]), next, 21);
+  const st = await q;
+  assert.is(st.cancelled, false);
+  assert.is(buf[0], prev);
+  await s;
+  r.free();
+});
+
 test('persistent collectives: allreduce (sum, avg), bcast and barrier started repeatedly', async () => {
   const a = new Float64Array(4), out = new Float64Array(4);
   const sum = world.allreduceInit(a, 'sum', out);
