@@ -215,23 +215,26 @@ int Engine::StartBatch(const int32_t* ids, int n, double* status, int* rc) {
   const auto unmark = [&](int upTo) {
     for (int k = 0; k < upTo; ++k) persist_[ids[k]].active = false;
   };
-  int marked = 0;
+  int marked = 0, procNulls = 0;
   for (; marked < n; ++marked) {
     *rc = CheckStartable(ids[marked]);
     if (*rc != MPI_SUCCESS) {
       unmark(marked);
       return -1;
     }
-    persist_[ids[marked]].active = true;
+    Persistent& p = persist_[ids[marked]];
+    p.active = true;
+    procNulls += p.procNull;
   }
   // Receives wait behind earlier unposted ones (DriveAhead); tested once, as a loop of persistent
   // requests has none.
   if (!unposted_.empty()) {
     for (int k = 0; k < n; ++k) {
-      if (persist_[ids[k]].isRecv) DriveAheadSlow(persist_[ids[k]].env);
+      const Persistent& p = persist_[ids[k]];
+      if (p.isRecv && !p.procNull) DriveAheadSlow(p.env);
     }
   }
-  const int slot = NewBatch(ids, n);
+  const int slot = NewBatch(ids, n, procNulls);
   if (slot < 0) {
     FillProcNull(status);
     return -1;
@@ -267,23 +270,31 @@ int Engine::FreePersistent(int id) {
   return r;
 }
 
-int Engine::NewBatch(const int32_t* ids, int n) {
-  Batch b{-1, {}, {}};
-  b.ids.reserve(n);
-  b.handles.reserve(n);
-  for (int k = 0; k < n; ++k) {
-    Persistent& p = persist_[ids[k]];
-    if (p.procNull) {  // complete already
-      p.active = false;
-      continue;
-    }
-    b.ids.push_back(ids[k]);
-    b.handles.push_back(p.req);
+int Engine::NewBatch(const int32_t* ids, int n, int procNulls) {
+  if (procNulls == n) {
+    for (int k = 0; k < n; ++k) persist_[ids[k]].active = false;
+    return -1;
   }
-  if (b.ids.empty()) return -1;
-  b.slot = NewSlot(SlotKind::kBatch, false, static_cast<uint32_t>(batches_.size()));
+  const int slot = NewSlot(SlotKind::kBatch, false, static_cast<uint32_t>(batches_.size()));
+  Batch b{slot, {}, {}};
+  if (procNulls == 0) {
+    b.ids.assign(ids, ids + n);
+    b.handles.resize(n);
+    for (int k = 0; k < n; ++k) b.handles[k] = persist_[ids[k]].req;
+  } else {
+    // Those with MPI_PROC_NULL are complete already, and not MPI's.
+    for (int k = 0; k < n; ++k) {
+      Persistent& p = persist_[ids[k]];
+      if (p.procNull) {
+        p.active = false;
+        continue;
+      }
+      b.ids.push_back(ids[k]);
+      b.handles.push_back(p.req);
+    }
+  }
   batches_.push_back(std::move(b));
-  return batches_.back().slot;
+  return slot;
 }
 
 void Engine::RemoveBatchAt(uint32_t i) {

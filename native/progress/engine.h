@@ -195,7 +195,8 @@ class Engine final : Poller::Source {
   void FreeSlot(int slot);  // also ends the activation of a persistent request
   // The activation of slot's persistent request (if any) completed with `rc`.
   void EndActivation(int slot, int rc);
-  int NewBatch(const int32_t* ids, int n);  // -1 when none of them needs MPI
+  // The batch of ids[0..n) but its procNulls requests with MPI_PROC_NULL; -1 when all are.
+  int NewBatch(const int32_t* ids, int n, int procNulls);
   void RemoveBatchAt(uint32_t i);
   // Completes batch slot `slot` if all its requests are done (blocking when `wait`); the record goes to out.
   bool FinishBatch(int slot, bool wait, double* out);

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  world, ANY_TAG, PROC_NULL, iwaitAll, startAll, testAll, testAny, testSome, waitAll, waitAny, waitSome, MpiError, Prequest, type Request, type Status,
+  world, ANY_SOURCE, ANY_TAG, PROC_NULL, iwaitAll, startAll, testAll, testAny, testSome, waitAll, waitAny, waitSome, MpiError, Prequest, type Request, type Status,
 } from '../../lib/index.js';
 import { thrown } from '../thrown.js';
 
@@ -163,6 +163,13 @@ test('persistent requests with PROC_NULL complete at once, every start: the rece
     assert.not.ok(ps.some((p) => p.active));
   }
   assert.is(buf[0], 42);
+  // Nothing can match them, so they do not wait behind an earlier receive from ANY_SOURCE, as others do.
+  const earlier = world.irecv('int32', ANY_SOURCE, ANY_TAG);
+  assert.ok(ps[2]!.start().test(), 'start() behind a receive from ANY_SOURCE');
+  assert.ok(startAll(ps).test(), 'startAll behind a receive from ANY_SOURCE');
+  const s = world.isend(new Int32Array([rank]), next, 22);
+  assert.equal(Array.from((await earlier).data), [prev]);
+  await s;
   for (const p of ps) p.free();
 });
 
