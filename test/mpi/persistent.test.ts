@@ -216,6 +216,33 @@ test('persistent collectives: allreduce (sum, avg), bcast and barrier started re
   for (const p of [sum, avg, bc, bar]) p.free();
 });
 
+test('startAll of persistent collectives, alone and with point-to-point requests, completed by await, wait(), waitAll and testAll', async () => {
+  const a = new Float64Array(2), out = new Float64Array(2), inb = new Int32Array(1);
+  const sum = world.allreduceInit(a, 'sum', out), bar = world.barrierInit();
+  const r = world.recvInit(inb, prev, 23), s = world.sendInit(new Int32Array([rank]), next, 23);
+  const complete: [string, (q: Request<void>) => unknown][] = [
+    ['await', (q) => q], ['wait()', (q) => q.wait()], ['waitAll', (q) => waitAll([q])],
+    ['testAll', async (q) => { while (!testAll([q])) await new Promise((res) => setImmediate(res)); }],
+  ];
+  for (const [what, done] of complete) {
+    for (const ps of [[sum, bar], [sum, r, s, bar]]) {
+      a.fill(rank + 1);
+      inb[0] = -1;
+      await done(startAll(ps));
+      assert.equal(Array.from(out), [(size * (size + 1)) / 2, (size * (size + 1)) / 2], `${what}, ${ps.length} requests`);
+      if (ps.length > 2) assert.is(inb[0], prev, what);
+    }
+  }
+  // testAll over start()ed ones: the Statuses, no error.
+  a.fill(1);
+  const qs: Request<any>[] = [sum.start(), bar.start()];
+  let got: unknown[] | undefined;
+  while (!(got = testAll(qs))) await new Promise((res) => setImmediate(res));
+  assert.is(got.length, 2);
+  assert.equal(Array.from(out), [size, size]);
+  for (const p of [sum, bar, r, s]) p.free();
+});
+
 test('iwaitAll: one Promise for many requests, values in order, the first error rejects it', async () => {
   const bufs = Array.from({ length: 16 }, () => new Int32Array(1));
   const recvs = bufs.map((b, i) => world.irecv(b, prev, 200 + i));
