@@ -198,7 +198,12 @@ int Engine::StartPersistent(int id, double* status, int* rc) {
     FillProcNull(status);
     return -1;
   }
-  if (p.isRecv) DriveAhead(p.env);
+  if (p.isRecv && Blocked(p.env)) {
+    p.active = true;
+    const int slot = PushUnposted({p.env, -1, true, nullptr, 0, MPI_DATATYPE_NULL, id});
+    slots_[slot].persist = id;
+    return slot;
+  }
   *rc = MPI_Start(&p.req);
   if (*rc != MPI_SUCCESS) return -1;
   p.active = true;
@@ -226,26 +231,42 @@ int Engine::StartBatch(const int32_t* ids, int n, double* status, int* rc) {
     p.active = true;
     procNulls += p.procNull;
   }
-  // Receives wait behind earlier unposted ones (DriveAhead); tested once, as a loop of persistent
-  // requests has none.
-  if (!unposted_.empty()) {
+  // Receives behind an earlier unposted one that could take their message start once it has matched
+  // (and those after them in the batch that overlap them, in order): a loop of persistent requests has
+  // neither PROC_NULL ones nor unposted receives, and builds its batch directly.
+  const uint8_t* later = nullptr;
+  if (procNulls > 0 || !unposted_.empty()) {
+    batchLater_.assign(n, 0);
     for (int k = 0; k < n; ++k) {
       const Persistent& p = persist_[ids[k]];
-      if (p.isRecv && !p.procNull) DriveAheadSlow(p.env);
+      if (p.procNull) {
+        batchLater_[k] = 1;
+      } else if (p.isRecv && !unposted_.empty()) {
+        bool blocked = Blocked(p.env);
+        for (int j = 0; j < k && !blocked; ++j) blocked = batchLater_[j] == 2 && Overlap(persist_[ids[j]].env, p.env);
+        if (blocked) batchLater_[k] = 2;
+      }
     }
+    later = batchLater_.data();
   }
-  const int slot = NewBatch(ids, n, procNulls);
+  const int slot = NewBatch(ids, n, later);
   if (slot < 0) {
     FillProcNull(status);
     return -1;
   }
   Batch& b = batches_[slots_[slot].index];
-  *rc = MPI_Startall(static_cast<int>(b.handles.size()), b.handles.data());
+  *rc = b.handles.empty() ? MPI_SUCCESS : MPI_Startall(static_cast<int>(b.handles.size()), b.handles.data());
   if (*rc != MPI_SUCCESS) {
     RemoveBatchAt(slots_[slot].index);
     FreeSlot(slot);
     unmark(n);
     return -1;
+  }
+  for (int k = 0; later && k < n; ++k) {
+    if (later[k] != 2) continue;
+    const int own = PushUnposted({persist_[ids[k]].env, -1, true, nullptr, 0, MPI_DATATYPE_NULL, ids[k], slot});
+    SetRef(own, false);  // the batch's slot keeps the loop alive, or not
+    ++batches_[slots_[slot].index].deferred;
   }
   poller_.Arm();
   return slot;
@@ -270,25 +291,29 @@ int Engine::FreePersistent(int id) {
   return r;
 }
 
-int Engine::NewBatch(const int32_t* ids, int n, int procNulls) {
-  if (procNulls == n) {
+int Engine::NewBatch(const int32_t* ids, int n, const uint8_t* later) {
+  int now = n, deferred = 0;
+  for (int k = 0; later && k < n; ++k) {
+    now -= later[k] != 0;
+    deferred += later[k] == 2;
+  }
+  if (now == 0 && deferred == 0) {  // all with MPI_PROC_NULL: complete already
     for (int k = 0; k < n; ++k) persist_[ids[k]].active = false;
     return -1;
   }
   const int slot = NewSlot(SlotKind::kBatch, false, static_cast<uint32_t>(batches_.size()));
   Batch b{slot, {}, {}};
-  if (procNulls == 0) {
+  if (!later) {
     b.ids.assign(ids, ids + n);
     b.handles.resize(n);
     for (int k = 0; k < n; ++k) b.handles[k] = persist_[ids[k]].req;
   } else {
-    // Those with MPI_PROC_NULL are complete already, and not MPI's.
+    b.ids.reserve(n);
+    b.handles.reserve(n);
     for (int k = 0; k < n; ++k) {
       Persistent& p = persist_[ids[k]];
-      if (p.procNull) {
-        p.active = false;
-        continue;
-      }
+      if (later[k] == 1) p.active = false;  // complete already, and not MPI's
+      if (later[k] != 0) continue;
       b.ids.push_back(ids[k]);
       b.handles.push_back(p.req);
     }
@@ -314,6 +339,10 @@ bool Engine::FinishBatch(int slot, bool wait, double* out) {
 
 bool Engine::CompleteBatchAt(uint32_t i, bool wait, double* out) {
   Batch& b = batches_[i];
+  if (b.deferred > 0) {
+    if (!wait) return false;
+    while (b.deferred > 0) Advance();
+  }
   const int n = static_cast<int>(b.handles.size());
   batchStatuses_.resize(n);
   ClearErrors(batchStatuses_.data(), batchStatuses_.size());
@@ -393,6 +422,39 @@ bool Engine::PostDeferred(const Unposted& u, MPI_Request* req, double* out) {
   return false;
 }
 
+void Engine::StartDeferred(const Unposted& u) {
+  Persistent& p = persist_[u.persist];
+  const int rc = MPI_Start(&p.req);
+  if (u.batch >= 0) {
+    Batch& b = batches_[slots_[u.batch].index];
+    --b.deferred;
+    FreeSlot(u.slot);  // internal: ends no activation (the batch's does)
+    if (rc == MPI_SUCCESS) {
+      b.ids.push_back(u.persist);
+      b.handles.push_back(p.req);
+    } else {
+      p.failed = true;
+      p.active = false;
+      if (b.error == MPI_SUCCESS) b.error = rc;
+    }
+    return;
+  }
+  if (rc != MPI_SUCCESS) {
+    Matched m{u.slot, {}};
+    m.rec[kSource] = m.rec[kTag] = m.rec[kBytes] = m.rec[kCancelled] = 0;
+    m.rec[kError] = rc;
+    m.rec[kMessage] = -1;
+    EndActivation(u.slot, rc);
+    AddMatched(m);
+    return;
+  }
+  SlotInfo& s = slots_[u.slot];
+  s.kind = SlotKind::kRequest;
+  s.index = static_cast<uint32_t>(reqs_.size());
+  reqs_.push_back(p.req);
+  reqSlots_.push_back(u.slot);
+}
+
 bool Engine::ProbeOnce(const Envelope& e, double* out) {
   int flag = 0;
   MPI_Message msg;
@@ -431,6 +493,12 @@ bool Engine::Advance() {
       continue;
     }
     Matched m{u.slot, {}};
+    if (u.known && u.persist >= 0) {
+      EraseUnposted(j);
+      StartDeferred(u);
+      changed = true;
+      continue;
+    }
     if (u.known) {
       MPI_Request req;
       EraseUnposted(j);

@@ -26,7 +26,8 @@
 // in posting order, and an entry there is attempted only when no earlier unposted entry could match
 // the same message (same communicator, sources and tags equal or wildcards):
 // - a receive of known size whose envelope overlaps an earlier unposted one is deferred there too, and
-//   posted with MPI_Irecv as soon as nothing earlier could take its message;
+//   posted with MPI_Irecv as soon as nothing earlier could take its message; a persistent receive's
+//   start likewise (MPI_Start then), and a startAll batch completes once its deferred ones have;
 // - a receive of unknown size is probed only while nothing earlier overlaps it, so a message can
 //   never reach a later probe while an earlier one that would take it is still waiting (or missed it
 //   in the same sweep);
@@ -99,7 +100,8 @@ class Engine final : Poller::Source {
   // if it completed at once, else a slot; *rc is MPI's error); StartBatch activates several with
   // MPI_Startall as one slot (-1 with the status written when none of them needs MPI); Free releases
   // an inactive one. A receive started while an earlier unposted receive could take its message first
-  // waits for that one to match (as a blocking receive does).
+  // is started once that one has matched (as a receive of known size is posted then): its start never
+  // blocks.
   int AddPersistent(MPI_Request req, bool isRecv, const Envelope& e);
   int StartPersistent(int id, double* status, int* rc);
   int StartBatch(const int32_t* ids, int n, double* status, int* rc);
@@ -171,9 +173,10 @@ class Engine final : Poller::Source {
   // Persistent requests started together: one slot, completed when all are.
   struct Batch {
     int slot;
-    std::vector<int32_t> ids;
+    std::vector<int32_t> ids;          // those started (ids and handles grow as deferred ones start)
     std::vector<MPI_Request> handles;
     int error = MPI_SUCCESS;  // the first request's that failed (see CompleteBatchAt)
+    int deferred = 0;         // receives waiting in unposted_ behind an earlier receive
   };
   // A receive MPI does not have yet, in posting order.
   struct Unposted {
@@ -183,6 +186,8 @@ class Engine final : Poller::Source {
     void* data;
     size_t count;
     MPI_Datatype type;
+    int persist = -1;  // a persistent receive's deferred start (known), MPI_Start instead of MPI_Irecv
+    int batch = -1;    // and the batch slot it belongs to (its own slot is then internal, unreferenced)
   };
   // A completion made outside a sweep (a probe matched while a blocking call drove the queue, a
   // cancelled unposted receive), delivered by the next sweep or taken by a wait or test of its slot.
@@ -195,8 +200,9 @@ class Engine final : Poller::Source {
   void FreeSlot(int slot);  // also ends the activation of a persistent request
   // The activation of slot's persistent request (if any) completed with `rc`.
   void EndActivation(int slot, int rc);
-  // The batch of ids[0..n) but its procNulls requests with MPI_PROC_NULL; -1 when all are.
-  int NewBatch(const int32_t* ids, int n, int procNulls);
+  // The batch of ids[0..n) that start now: all of them when `later` is null, else those whose later[k]
+  // is 0 (1: MPI_PROC_NULL, complete already; 2: deferred). -1 when none starts or is deferred.
+  int NewBatch(const int32_t* ids, int n, const uint8_t* later);
   void RemoveBatchAt(uint32_t i);
   // Completes batch slot `slot` if all its requests are done (blocking when `wait`); the record goes to out.
   bool FinishBatch(int slot, bool wait, double* out);
@@ -224,6 +230,8 @@ class Engine final : Poller::Source {
   bool ProbeOnce(const Envelope& e, double* out);
   // Posts a deferred receive in MPI; false with the error record written when posting failed.
   bool PostDeferred(const Unposted& u, MPI_Request* req, double* out);
+  // A deferred persistent start that may go now: starts it, its slot a tracked request, or its batch's.
+  void StartDeferred(const Unposted& u);
 
   // Slots among `slots` that are still unposted are posted or matched first (blocking).
   void Settle(const int32_t* slots, int n);
@@ -267,6 +275,7 @@ class Engine final : Poller::Source {
   std::vector<int32_t> freePersist_;
   std::vector<Batch> batches_;
   std::vector<MPI_Status> batchStatuses_;
+  std::vector<uint8_t> batchLater_;  // StartBatch's scratch (NewBatch's `later`)
 
   // Every slot in use (read by other threads through ProcessState::Pending), and those of them that
   // keep the loop alive: the poller's handles are unreferenced while none does.

@@ -195,6 +195,37 @@ test('a started receive cancelled: status.cancelled however it is completed, and
   r.free();
 });
 
+test('a persistent receive behind a receive of unknown size that could take its message: start() and startAll return at once, messages in posting order', async () => {
+  // Every rank starts before its partner sends: a start that waited for the earlier message would hang.
+  const a = new Int32Array(1), b = new Int32Array(1), c = new Int32Array(1), out = new Int32Array(1);
+  const pa = world.recvInit(a, prev, 24), pb = world.recvInit(b, ANY_SOURCE, ANY_TAG), pc = world.recvInit(c, prev, 25);
+  const s = world.sendInit(out, next, 24);
+  // start(): the unknown-size receive takes message 1, then a 2 and b 3.
+  let first = world.irecv('int32', prev, 24);
+  const started = [pa.start(), pb.start()];
+  let sends = [1, 2, 3].map((v) => world.isend(new Int32Array([v]), next, 24));
+  assert.equal(Array.from((await first).data), [1], 'start()');
+  await Promise.all([...started, ...sends]);
+  assert.equal([a[0], b[0]], [2, 3], 'start()');
+  // startAll: pc (tag 25) and the send start at once, pa and pb once the earlier receive has matched.
+  first = world.irecv('int32', prev, 24);
+  out[0] = 1;
+  const batch = startAll([pa, s, pb, pc]);
+  sends = [world.isend(new Int32Array([2]), next, 24), world.isend(new Int32Array([3]), next, 24), world.isend(new Int32Array([4]), next, 25)];
+  assert.equal(Array.from((await first).data), [1], 'startAll');
+  await Promise.all([batch, ...sends]);
+  assert.equal([a[0], b[0], c[0]], [2, 3, 4], 'startAll');
+  // Completed by wait(), which starts the deferred ones itself.
+  first = world.irecv('int32', prev, 24);
+  const waited = startAll([pa, s]);
+  const six = world.isend(new Int32Array([6]), next, 24);
+  assert.equal(Array.from((await first).data), [1]);
+  waited.wait();
+  assert.is(a[0], 6, 'wait()');
+  await six;
+  for (const p of [pa, pb, pc, s]) p.free();
+});
+
 test('persistent collectives: allreduce (sum, avg), bcast and barrier started repeatedly', async () => {
   const a = new Float64Array(4), out = new Float64Array(4);
   const sum = world.allreduceInit(a, 'sum', out);
