@@ -20,9 +20,10 @@ void Engine::SetSink(Napi::Function onComplete, int32_t* doneSlots, double* done
   capacity_ = capacity;
 }
 
-int Engine::NewSlot(SlotKind kind, bool isRecv, uint32_t index) {
+int Engine::NewSlot(SlotKind kind, bool isRecv, uint32_t index, bool internal) {
   const int slot = TakeIndex(slots_, freeSlots_);
-  slots_[slot] = {kind, isRecv, false, false, index, -1};
+  slots_[slot] = {kind, isRecv, false, false, internal, index, -1};
+  if (internal) return slot;
   if (refd_++ == 0) poller_.SetRef(true);
   live_.Add(1);
   return slot;
@@ -35,6 +36,11 @@ void Engine::EndActivation(int slot, int rc) {
 void Engine::FreeSlot(int slot) {
   SlotInfo& s = slots_[slot];
   if (s.persist >= 0) persist_[s.persist].active = false;
+  if (s.internal) {
+    s.kind = SlotKind::kFree;
+    freeSlots_.push_back(slot);
+    return;
+  }
   live_.Add(-1);
   // Only unreferenced slots left: let the loop end. (With nothing left the poller stops anyway.)
   if (!s.unref && --refd_ == 0 && live_.Get() > 0) poller_.SetRef(false);
@@ -264,8 +270,7 @@ int Engine::StartBatch(const int32_t* ids, int n, double* status, int* rc) {
   }
   for (int k = 0; later && k < n; ++k) {
     if (later[k] != 2) continue;
-    const int own = PushUnposted({persist_[ids[k]].env, -1, true, nullptr, 0, MPI_DATATYPE_NULL, ids[k], slot});
-    SetRef(own, false);  // the batch's slot keeps the loop alive, or not
+    PushUnposted({persist_[ids[k]].env, -1, true, nullptr, 0, MPI_DATATYPE_NULL, ids[k], slot}, true);
     ++batches_[slots_[slot].index].deferred;
   }
   poller_.Arm();
@@ -388,8 +393,8 @@ bool Engine::BlockedBefore(const Envelope& e, size_t end) const {
   return false;
 }
 
-int Engine::PushUnposted(const Unposted& u) {
-  const int slot = NewSlot(SlotKind::kUnposted, true, static_cast<uint32_t>(unposted_.size()));
+int Engine::PushUnposted(const Unposted& u, bool internal) {
+  const int slot = NewSlot(SlotKind::kUnposted, true, static_cast<uint32_t>(unposted_.size()), internal);
   unposted_.push_back(u);
   unposted_.back().slot = slot;
   poller_.Arm();

@@ -158,6 +158,7 @@ class Engine final : Poller::Source {
     bool isRecv = false;
     bool cancelAsked = false;
     bool unref = false;  // does not keep the event loop alive
+    bool internal = false;  // a batch member's deferred start: neither counted nor referenced (its batch is)
     uint32_t index = 0;    // position in reqs_, unposted_, matched_ or batches_
     int32_t persist = -1;  // the persistent request this slot is an activation of
   };
@@ -187,7 +188,7 @@ class Engine final : Poller::Source {
     size_t count;
     MPI_Datatype type;
     int persist = -1;  // a persistent receive's deferred start (known), MPI_Start instead of MPI_Irecv
-    int batch = -1;    // and the batch slot it belongs to (its own slot is then internal, unreferenced)
+    int batch = -1;    // and the batch slot it belongs to (its own slot is then internal)
   };
   // A completion made outside a sweep (a probe matched while a blocking call drove the queue, a
   // cancelled unposted receive), delivered by the next sweep or taken by a wait or test of its slot.
@@ -196,7 +197,7 @@ class Engine final : Poller::Source {
     double rec[kStatusFields];
   };
 
-  int NewSlot(SlotKind kind, bool isRecv, uint32_t index);
+  int NewSlot(SlotKind kind, bool isRecv, uint32_t index, bool internal = false);
   void FreeSlot(int slot);  // also ends the activation of a persistent request
   // The activation of slot's persistent request (if any) completed with `rc`.
   void EndActivation(int slot, int rc);
@@ -221,7 +222,7 @@ class Engine final : Poller::Source {
   // Whether an unposted receive (before position `end`) could take a message `e` matches.
   bool BlockedBefore(const Envelope& e, size_t end) const;
   bool Blocked(const Envelope& e) const { return !unposted_.empty() && BlockedBefore(e, unposted_.size()); }
-  int PushUnposted(const Unposted& u);
+  int PushUnposted(const Unposted& u, bool internal = false);
   // One pass over the unposted receives in order: posts the deferred ones and probes the ones nothing
   // earlier blocks; matched and failed ones become Matched records. Returns whether anything changed.
   bool Advance();
