@@ -147,11 +147,14 @@ static void FillProcNull(double* out) {
   out[kMessage] = -1;
 }
 
-void Engine::FillBadSlot(double* out) {
+// The record of an operation that ended with `rc` and nothing else to report (MPI_SUCCESS for a batch).
+static void FillError(double* out, int rc) {
   out[kSource] = out[kTag] = out[kBytes] = out[kCancelled] = 0;
-  out[kError] = MPI_ERR_REQUEST;
+  out[kError] = rc;
   out[kMessage] = -1;
 }
+
+void Engine::FillBadSlot(double* out) { FillError(out, MPI_ERR_REQUEST); }
 
 int Engine::Track(MPI_Request req, bool isRecv, double* status, bool test) {
   if (test) {
@@ -378,9 +381,7 @@ bool Engine::CompleteBatchAt(uint32_t i, bool wait, double* out) {
   // it whenever a persistent collective is among the requests, every status MPI_SUCCESS
   // (test/unit/mpi-quirks.test.ts).
   if (!flag && b.error == MPI_SUCCESS) return false;
-  out[kSource] = out[kTag] = out[kBytes] = out[kCancelled] = 0;
-  out[kError] = b.error;
-  out[kMessage] = -1;
+  FillError(out, b.error);
   for (int32_t id : b.ids) persist_[id].active = false;
   RemoveBatchAt(i);
   return true;
@@ -421,9 +422,7 @@ bool Engine::PostDeferred(const Unposted& u, MPI_Request* req, double* out) {
   int rc = ct.rc();
   if (rc == MPI_SUCCESS) rc = MPI_Irecv(u.data, ct.count(), ct.type(), u.env.source, u.env.tag, u.env.comm, req);
   if (rc == MPI_SUCCESS) return true;
-  out[kSource] = out[kTag] = out[kBytes] = out[kCancelled] = 0;
-  out[kError] = rc;
-  out[kMessage] = -1;
+  FillError(out, rc);
   return false;
 }
 
@@ -446,9 +445,7 @@ void Engine::StartDeferred(const Unposted& u) {
   }
   if (rc != MPI_SUCCESS) {
     Matched m{u.slot, {}};
-    m.rec[kSource] = m.rec[kTag] = m.rec[kBytes] = m.rec[kCancelled] = 0;
-    m.rec[kError] = rc;
-    m.rec[kMessage] = -1;
+    FillError(m.rec, rc);
     EndActivation(u.slot, rc);
     AddMatched(m);
     return;
@@ -466,9 +463,7 @@ bool Engine::ProbeOnce(const Envelope& e, double* out) {
   MPI_Status st;
   const int rc = MPI_Improbe(e.source, e.tag, e.comm, &flag, &msg, &st);
   if (rc != MPI_SUCCESS) {
-    out[kSource] = out[kTag] = out[kBytes] = out[kCancelled] = 0;
-    out[kError] = rc;
-    out[kMessage] = -1;
+    FillError(out, rc);
     return true;
   }
   if (!flag) return false;
