@@ -1,7 +1,7 @@
 // Persistent requests (MPI-4.1 §3.9, mpi4py's Prequest): a send, receive or collective set up once with
 // its buffer, envelope and op, then started again and again. For loops that move the same buffers every
 // iteration (halo exchange, windows, pipelines): MPI prepares the operation once, and a batch started
-// with startAll() is one MPI_Startall and one completion (MPI_Waitall without statuses) for all of it.
+// with startAll() is one MPI_Startall and one completion (MPI_Testall or MPI_Waitall) for all of it.
 import { native } from '../addon/binding.js';
 import { invalidParameterError } from './checks.js';
 import type { TypedArray } from './dtypes.js';
