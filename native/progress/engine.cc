@@ -258,11 +258,12 @@ int Engine::StartBatch(const int32_t* ids, int n, double* status, int* rc) {
     }
     later = batchLater_.data();
   }
-  const int slot = NewBatch(ids, n, later);
-  if (slot < 0) {
-    FillProcNull(status);
+  if (procNulls == n) {  // complete already: the record of a completed batch
+    unmark(n);
+    FillError(status, MPI_SUCCESS);
     return -1;
   }
+  const int slot = NewBatch(ids, n, later);
   Batch& b = batches_[slots_[slot].index];
   *rc = b.handles.empty() ? MPI_SUCCESS : MPI_Startall(static_cast<int>(b.handles.size()), b.handles.data());
   if (*rc != MPI_SUCCESS) {
@@ -300,15 +301,6 @@ int Engine::FreePersistent(int id) {
 }
 
 int Engine::NewBatch(const int32_t* ids, int n, const uint8_t* later) {
-  int now = n, deferred = 0;
-  for (int k = 0; later && k < n; ++k) {
-    now -= later[k] != 0;
-    deferred += later[k] == 2;
-  }
-  if (now == 0 && deferred == 0) {  // all with MPI_PROC_NULL: complete already
-    for (int k = 0; k < n; ++k) persist_[ids[k]].active = false;
-    return -1;
-  }
   const int slot = NewSlot(SlotKind::kBatch, false, static_cast<uint32_t>(batches_.size()));
   Batch b{slot, {}, {}};
   if (!later) {

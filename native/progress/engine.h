@@ -202,7 +202,7 @@ class Engine final : Poller::Source {
   // The activation of slot's persistent request (if any) completed with `rc`.
   void EndActivation(int slot, int rc);
   // The batch of ids[0..n) that start now: all of them when `later` is null, else those whose later[k]
-  // is 0 (1: MPI_PROC_NULL, complete already; 2: deferred). -1 when none starts or is deferred.
+  // is 0 (1: MPI_PROC_NULL, complete already; 2: deferred, joins the batch when started).
   int NewBatch(const int32_t* ids, int n, const uint8_t* later);
   void RemoveBatchAt(uint32_t i);
   // Completes batch slot `slot` if all its requests are done (blocking when `wait`); the record goes to out.
