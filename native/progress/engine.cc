@@ -579,13 +579,7 @@ int Engine::Cancel(int slot) {
     s.cancelAsked = true;
     return MPI_Cancel(&reqs_[s.index]);
   }
-  if (s.kind == SlotKind::kBatch) {
-    for (MPI_Request& r : batches_[s.index].handles) {
-      const int rc = MPI_Cancel(&r);
-      if (rc != MPI_SUCCESS) return rc;
-    }
-    return MPI_SUCCESS;
-  }
+  // (A startAll batch is never cancelled: lib/ refuses it with ERR_CANCEL_BATCH.)
   if (s.kind == SlotKind::kUnposted) {
     // Never seen by MPI: cancelled here and now; the entries it held back may go at the next sweep.
     EraseUnposted(s.index);
