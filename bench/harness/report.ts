@@ -10,6 +10,7 @@ import { BENCH_DIR } from './plan.js';
 import { isReference, refOf, type Results } from './stats.js';
 import { renderMarkdown } from './table.js';
 import type { Judged } from './targets.js';
+import { versusMpi4py } from './versus.js';
 
 export interface Report {
   out: string;
@@ -47,7 +48,7 @@ export function writeReport(r: Report): string[] {
     jitWarmup: 'mpi4node programs raise the warm-up of messages <= 8 KiB for the JIT (latency 20000 iterations, bw 500 windows, ' +
       "allreduce and channel 10000); C and mpi4py use OSU's",
     notes: r.notes, skipped: r.skipped, failures: r.failures, totalSeconds: r.totalSeconds, idleWaits: r.waits,
-    summaries: res.summaries(), ratios, targets: r.judged, memory: r.memory, records: res.recs, runs: r.runs,
+    summaries: res.summaries(), ratios, targets: r.judged, versusMpi4py: versusMpi4py(res), memory: r.memory, records: res.recs, runs: r.runs,
   };
   const files: Record<string, string> = {
     'results.json': JSON.stringify(json, null, 1) + '\n',

@@ -3,6 +3,7 @@
 // Rendered as aligned text for the terminal and as Markdown for bench/results/table.md and the README.
 import type { Judged } from './targets.js';
 import { isReference, refOf, type Results, type Sel } from './stats.js';
+import { renderVersus, versusMpi4py } from './versus.js';
 
 interface Column {
   label: string;
@@ -121,6 +122,8 @@ export function renderText(res: Results, judged: Judged[]): string {
   ])];
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   out.push(...rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')));
+  const vs = renderVersus(versusMpi4py(res), fmtSize, false);
+  if (vs.length) out.push('', ...vs);
   return out.join('\n');
 }
 
@@ -138,5 +141,7 @@ export function renderMarkdown(res: Results, judged: Judged[]): string {
   for (const j of judged) {
     out.push(row([j.what, j.target, j.ratio === null ? '-' : `${j.ratio.toFixed(2)}x`, j.mpi4py === null ? '-' : `${j.mpi4py.toFixed(2)}x`, j.status]));
   }
+  const vs = renderVersus(versusMpi4py(res), fmtSize, true);
+  if (vs.length) out.push('', ...vs);
   return out.join('\n') + '\n';
 }

@@ -24,6 +24,7 @@ interface Report {
   summaries: Summary[];
   ratios: Ratio[];
   targets: { id: string; ratio: number | null; status: string }[];
+  versusMpi4py: { bench: string; ours: string; n: number; verdict: string }[];
   memory: { bench: string; impl: string; value: number; fraction?: number }[];
   failures: string[];
 }
@@ -97,6 +98,12 @@ test('ratios to the same repetition\'s reference exist for every non-C figure', 
   const lat8 = r.targets.find((t) => t.id === 'lat-blocking-8')!;
   assert.ok(lat8.ratio !== null && lat8.ratio > 0);
   for (const t of r.targets) assert.ok(['PASS', 'FAIL', 'n/a'].includes(t.status), t.id);
+  // Row by row against mpi4py where it makes the same calls (bench/harness/versus.ts).
+  if (r.machine.mpi4py !== null) {
+    assert.ok(r.versusMpi4py.some((v) => v.bench === 'latency' && v.ours === 'mpi4node-blocking' && v.n === 1), 'latency against mpi4py');
+    assert.ok(r.versusMpi4py.some((v) => v.ours === 'mpi4node-persistent'), 'the persistent window against mpi4py\'s');
+    assert.match(run.stdout, /Against mpi4py \(the same calls/);
+  } else assert.equal(r.versusMpi4py, []);
 });
 
 test('memory checks report a peak-RSS rise and RSS deltas', () => {
