@@ -14,6 +14,7 @@
 // what the process is waiting on, so a listener nobody closed is not a silent hang; `unref()` on a
 // request or server lets the process exit while it waits.
 import { C, native } from '../addon/binding.js';
+import type { Prequest } from './prequest.js';
 import { pendingRequests, type Request } from './request.js';
 
 function envSeconds(name: string, fallback: number): number {
@@ -95,8 +96,11 @@ export function finalizeAtExit(code: number): void {
   // this one, so it would hang instead of letting the launcher see the non-zero exit and end the job.
   if (code !== 0) return;
   const requests = pendingRequests();
+  // The persistent requests of startAll batches, taken before the batches complete (they forget them then).
+  const members = requests.flatMap((r) => r._members as readonly Prequest[]);
   const left = drain(requests, EXIT_GRACE_MS);
-  const lost = requests.filter((r) => r._sending && r.value?.cancelled === true);
+  const lost: { _describe(): string }[] = requests.filter((r) => r._sending && r.value?.cancelled === true);
+  lost.push(...members.filter((p) => p._sending && p.cancelled));
   const where = who();
   if (lost.length > 0) {
     process.stderr.write(`mpi4node: ${where}: at exit, cancelled ${lost.length} send(s) never received: ${lost.map((r) => r._describe()).join('; ')}\n`);

@@ -3,11 +3,12 @@
 // iteration (halo exchange, windows, pipelines): MPI prepares the operation once, and a batch started
 // with startAll() is one MPI_Startall and one completion (MPI_Testall or MPI_Waitall) for all of it.
 import { native } from '../addon/binding.js';
+import { commName } from '../comm/names.js';
 import { invalidParameterError } from './checks.js';
 import type { TypedArray } from './dtypes.js';
 import { codedError } from './errors.js';
 import { pin, pinAll } from './pin.js';
-import { Request } from './request.js';
+import { describeP2p, Request } from './request.js';
 import type { Status } from './status.js';
 
 const enum PKind { Send, Recv, Coll }
@@ -62,6 +63,30 @@ export class Prequest<T = Status> {
 
   get freed(): boolean {
     return this.#id < 0;
+  }
+
+  /**
+   * Whether its latest activation, complete, was cancelled: through cancel() on the Request its
+   * start() returned or on the startAll batch it was in (MPI_Test_cancelled). False while active, for a
+   * collective, and once freed.
+   */
+  get cancelled(): boolean {
+    const a = this.#latest, r = a.request;
+    if (r === undefined || !r.done || this.#kind === PKind.Coll || this.#id < 0) return false;
+    if (a === this.#own) return (r.value as Status | undefined)?.cancelled === true;
+    return r._cancelAsked && native.persistentCancelled(this.#id);
+  }
+
+  /** @internal Whether this is a send. */
+  get _sending(): boolean {
+    return this.#kind === PKind.Send;
+  }
+
+  /** @internal What this request is, for messages about operations in flight. */
+  _describe(): string {
+    const on = `on ${commName(this.#comm, false)}`;
+    if (this.#kind === PKind.Coll) return `a persistent collective ${on}`;
+    return describeP2p(this.#kind === PKind.Send, undefined, this.#buffer!.byteLength, this.#peer, this.#tag, on);
   }
 
   #startable(what: string): number {

@@ -41,6 +41,8 @@ const pending: (Request<any> | undefined)[] = [];
 // the lookup until one is.
 const unrefd = new WeakSet<Request<any>>();
 let anyUnref = false;
+// startAll batches asked to cancel (rare: a set beside them, not a field of every Request).
+const cancelledBatches = new WeakSet<Request<any>>();
 const batch: (Request<any> | undefined)[] = new Array(DONE_CAPACITY);
 
 // iwaitAll's groups still waiting.
@@ -111,6 +113,16 @@ function queueSpin(): void {
   if (spinQueued) return;
   spinQueued = true;
   afterThisJob(spin);
+}
+
+/**
+ * @internal A send's or receive's words in messages about operations in flight (`what`: the library's
+ * label for its own traffic, whose tag means nothing to the reader; else isend / irecv).
+ */
+export function describeP2p(sending: boolean, what: string | undefined, bytes: number, peer: number, tag: number, on: string): string {
+  const t = what !== undefined ? '' : tag === C.ANY_TAG ? ', any tag' : `, tag ${tag}`;
+  if (sending) return `${what ?? 'isend'}${what === undefined ? ` of ${bytes} bytes` : ''} to rank ${peer}${t}, ${on}`;
+  return `${what ?? 'irecv'} from ${peer === C.ANY_SOURCE ? 'any source' : `rank ${peer}`}${t}, ${on}`;
 }
 
 /**
@@ -374,14 +386,26 @@ export class Request<T = Status> extends Settling<T> {
     return true;
   }
 
-  /** Asks MPI to cancel; the request still completes, with `status.cancelled` true if it worked. */
+  /**
+   * Asks MPI to cancel; the request still completes, with `status.cancelled` true if it worked. A
+   * startAll batch's: every send and receive in it (its collectives complete as usual); once the batch
+   * is done, each persistent request's `cancelled` says whether its own was.
+   */
   cancel(): void {
     if (this.#kind === Kind.Coll) throw codedError(TypeError, 'ERR_CANCEL_COLLECTIVE', 'a collective operation cannot be cancelled (MPI-3.1 §5.12)');
-    if (this.#kind === Kind.Batch) {
-      throw codedError(TypeError, 'ERR_CANCEL_BATCH', 'a startAll batch completes as one request and cannot be cancelled: ' +
-        'start a receive that may need cancelling with its own start(), whose request can be');
-    }
-    if (this.#state === State.Pending) native.cancel(this.#slot);
+    if (this.#state !== State.Pending) return;
+    if (this.#kind === Kind.Batch) cancelledBatches.add(this);
+    native.cancel(this.#slot);
+  }
+
+  /** @internal Whether cancel() was called on this startAll batch while it was pending. */
+  get _cancelAsked(): boolean {
+    return cancelledBatches.has(this);
+  }
+
+  /** @internal The persistent requests of a pending startAll batch (none once it completed). */
+  get _members(): readonly object[] {
+    return this.#kind === Kind.Batch && this.#extra !== undefined ? (this.#extra as readonly object[]) : [];
   }
 
   /**
@@ -436,13 +460,7 @@ export class Request<T = Status> extends Settling<T> {
     const on = `on ${commName(this.#comm, label !== undefined)}`;
     if (this.#kind === Kind.Coll) return `${label ?? 'a nonblocking collective'} ${on}`;
     if (this.#kind === Kind.Batch) return `startAll of ${(this.#extra as unknown[]).length} persistent request(s) ${on}`;
-    const tag = label !== undefined ? '' : this.#tag === C.ANY_TAG ? ', any tag' : `, tag ${this.#tag}`;
-    if (this.#kind === Kind.Send) {
-      const bytes = label === undefined ? ` of ${this.#buffer!.byteLength} bytes` : '';
-      return `${label ?? 'isend'}${bytes} to rank ${this.#peer}${tag}, ${on}`;
-    }
-    const from = this.#peer === C.ANY_SOURCE ? 'any source' : `rank ${this.#peer}`;
-    return `${label ?? 'irecv'} from ${from}${tag}, ${on}`;
+    return describeP2p(this.#kind === Kind.Send, label, this.#buffer?.byteLength ?? 0, this.#peer, this.#tag, on);
   }
 
   /** @internal Names what this request is in messages about operations in flight. */

@@ -335,7 +335,7 @@ Napi::Value Addon::CollInit(const Napi::CallbackInfo& info, int which) {
     rc = PERSISTENT_COLL(Barrier)(a.Comm(0), MPI_INFO_NULL, &req);
   }
   a.Check(rc);
-  return Napi::Number::New(a.env(), engine_->AddPersistent(req, false, {MPI_PROC_NULL, 0, MPI_COMM_NULL}));
+  return Napi::Number::New(a.env(), engine_->AddPersistent(req, false, {MPI_PROC_NULL, 0, MPI_COMM_NULL}, true));
 #else
   (void)which;
   a.Throw(kErrNoPersistentColl);

@@ -232,6 +232,12 @@ Napi::Value Addon::RequestFree(const Napi::CallbackInfo& info) {
   return a.Done(engine_->FreePersistent(a.Int(0)));
 }
 
+// persistentCancelled(id): after a startAll batch asked to cancel has completed, whether id's request in it was.
+Napi::Value Addon::PersistentCancelled(const Napi::CallbackInfo& info) {
+  Args a(this, info);
+  return Napi::Boolean::New(a.env(), engine_->BatchCancelled(a.Int(0)));
+}
+
 // waitAll / waitAny / waitSome / testAll / testAny / testSome (slots, n, records[, positions]): the
 // engine slots of the requests still pending, one MPI call over all of them. Records go to
 // records[position * fields]. waitAny/testAny return the position that completed, -1 when none is
@@ -282,6 +288,7 @@ void Addon::DefineP2p(Napi::Env env, Napi::Object exports) {
       {"start", Method<&Addon::Start>},
       {"startAll", Method<&Addon::StartAll>},
       {"requestFree", Method<&Addon::RequestFree>},
+      {"persistentCancelled", Method<&Addon::PersistentCancelled>},
       {"waitAll", Method<&Addon::Complete, kWaitAll>},
       {"waitAny", Method<&Addon::Complete, kWaitAny>},
       {"waitSome", Method<&Addon::Complete, kWaitSome>},

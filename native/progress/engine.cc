@@ -187,9 +187,9 @@ int Engine::Progress(uint64_t spinNs) {
 
 // ---- persistent requests ----
 
-int Engine::AddPersistent(MPI_Request req, bool isRecv, const Envelope& e) {
+int Engine::AddPersistent(MPI_Request req, bool isRecv, const Envelope& e, bool coll) {
   const int id = TakeIndex(persist_, freePersist_);
-  persist_[id] = {req, e, isRecv, false, false, req == MPI_REQUEST_NULL, false};
+  persist_[id] = {req, e, isRecv, false, false, req == MPI_REQUEST_NULL, false, coll, false};
   return id;
 }
 
@@ -312,7 +312,10 @@ int Engine::NewBatch(const int32_t* ids, int n, const uint8_t* later) {
     b.handles.reserve(n);
     for (int k = 0; k < n; ++k) {
       Persistent& p = persist_[ids[k]];
-      if (later[k] == 1) p.active = false;  // complete already, and not MPI's
+      if (later[k] == 1) {  // complete already, and not MPI's
+        p.active = false;
+        p.cancelled = false;
+      }
       if (later[k] != 0) continue;
       b.ids.push_back(ids[k]);
       b.handles.push_back(p.req);
@@ -329,6 +332,29 @@ void Engine::RemoveBatchAt(uint32_t i) {
     slots_[batches_[i].slot].index = i;
   }
   batches_.pop_back();
+}
+
+int Engine::CancelBatch(int slot) {
+  Batch& b = batches_[slots_[slot].index];
+  b.cancelAsked = true;
+  int rc = MPI_SUCCESS;
+  for (size_t k = 0; k < b.handles.size(); ++k) {
+    if (persist_[b.ids[k]].coll) continue;
+    const int r = MPI_Cancel(&b.handles[k]);
+    if (rc == MPI_SUCCESS) rc = r;
+  }
+  for (size_t i = unposted_.size(); i-- > 0;) {
+    if (unposted_[i].batch != slot) continue;
+    Persistent& p = persist_[unposted_[i].persist];
+    p.active = false;
+    p.cancelled = true;
+    const int member = unposted_[i].slot;
+    EraseUnposted(i);
+    FreeSlot(member);  // internal
+    --b.deferred;
+  }
+  poller_.Arm();
+  return rc;
 }
 
 bool Engine::FinishBatch(int slot, bool wait, double* out) {
@@ -362,7 +388,7 @@ bool Engine::CompleteBatchAt(uint32_t i, bool wait, double* out) {
         pending = true;
         continue;
       }
-      err = MPI_Wait(&b.handles[k], MPI_STATUS_IGNORE);
+      err = MPI_Wait(&b.handles[k], &batchStatuses_[k]);
     }
     if (err == MPI_SUCCESS) continue;
     persist_[b.ids[k]].failed = true;
@@ -374,6 +400,13 @@ bool Engine::CompleteBatchAt(uint32_t i, bool wait, double* out) {
   // (test/unit/mpi-quirks.test.ts).
   if (!flag && b.error == MPI_SUCCESS) return false;
   FillError(out, b.error);
+  if (b.cancelAsked) {
+    for (int k = 0; k < n; ++k) {
+      int c = 0;
+      if (!persist_[b.ids[k]].coll) MPI_Test_cancelled(&batchStatuses_[k], &c);
+      persist_[b.ids[k]].cancelled = c != 0;
+    }
+  }
   for (int32_t id : b.ids) persist_[id].active = false;
   RemoveBatchAt(i);
   return true;
@@ -579,7 +612,7 @@ int Engine::Cancel(int slot) {
     s.cancelAsked = true;
     return MPI_Cancel(&reqs_[s.index]);
   }
-  // (A startAll batch is never cancelled: lib/ refuses it with ERR_CANCEL_BATCH.)
+  if (s.kind == SlotKind::kBatch) return CancelBatch(slot);
   if (s.kind == SlotKind::kUnposted) {
     // Never seen by MPI: cancelled here and now; the entries it held back may go at the next sweep.
     EraseUnposted(s.index);
@@ -928,6 +961,14 @@ void Engine::Shutdown(bool mpiUsable) {
         MPI_Wait(&reqs_[i], MPI_STATUS_IGNORE);
       } else {
         MPI_Request_free(&reqs_[i]);
+      }
+    }
+    // A batch's receives too: MPI must not write into this environment's memory once it is gone.
+    for (Batch& b : batches_) {
+      for (size_t k = 0; k < b.handles.size(); ++k) {
+        if (!persist_[b.ids[k]].isRecv) continue;
+        MPI_Cancel(&b.handles[k]);
+        MPI_Wait(&b.handles[k], MPI_STATUS_IGNORE);
       }
     }
   }

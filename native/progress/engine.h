@@ -102,12 +102,17 @@ class Engine final : Poller::Source {
   // an inactive one. A receive started while an earlier unposted receive could take its message first
   // is started once that one has matched (as a receive of known size is posted then): its start never
   // blocks.
-  int AddPersistent(MPI_Request req, bool isRecv, const Envelope& e);
+  int AddPersistent(MPI_Request req, bool isRecv, const Envelope& e, bool coll = false);
   int StartPersistent(int id, double* status, int* rc);
   int StartBatch(const int32_t* ids, int n, double* status, int* rc);
   int FreePersistent(int id);
   // MPI_SUCCESS, or why `id` cannot be started now (unknown/freed: MPI_ERR_REQUEST; active: kErrRequestActive).
   int CheckStartable(int id) const;
+  // After a startAll batch that was asked to cancel has completed: whether `id`'s activation in it was
+  // cancelled (MPI_Test_cancelled; a deferred receive never started in MPI is). Meaningless otherwise.
+  bool BatchCancelled(int id) const {
+    return id >= 0 && id < static_cast<int>(persist_.size()) && persist_[id].cancelled;
+  }
   // A receive of known size into `data`: posted now, or deferred behind an earlier unposted receive
   // that could take its message. Returns -1 (completed, status written) or the slot; *rc is MPI's error
   // when posting failed (nothing tracked then).
@@ -170,6 +175,8 @@ class Engine final : Poller::Source {
     bool failed;      // an activation completed with an error: not started again (see FreePersistent)
     bool procNull;    // to or from MPI_PROC_NULL: complete at every start, without MPI
     bool freed;
+    bool coll;        // a persistent collective, which MPI cannot cancel
+    bool cancelled;   // see BatchCancelled: written for every member of a batch asked to cancel
   };
   // Persistent requests started together: one slot, completed when all are.
   struct Batch {
@@ -178,6 +185,7 @@ class Engine final : Poller::Source {
     std::vector<MPI_Request> handles;
     int error = MPI_SUCCESS;  // the first request's that failed (see CompleteBatchAt)
     int deferred = 0;         // receives waiting in unposted_ behind an earlier receive
+    bool cancelAsked = false;
   };
   // A receive MPI does not have yet, in posting order.
   struct Unposted {
@@ -205,6 +213,9 @@ class Engine final : Poller::Source {
   // is 0 (1: MPI_PROC_NULL, complete already; 2: deferred, joins the batch when started).
   int NewBatch(const int32_t* ids, int n, const uint8_t* later);
   void RemoveBatchAt(uint32_t i);
+  // Cancels a batch's point-to-point requests: MPI_Cancel for those MPI started; the deferred ones, which
+  // it never saw, are dropped (cancelled) here. Its collectives complete as they would.
+  int CancelBatch(int slot);
   // Completes batch slot `slot` if all its requests are done (blocking when `wait`); the record goes to out.
   bool FinishBatch(int slot, bool wait, double* out);
   // Waits for or tests batches_[i]: false while any request is pending, else true with its record (the

@@ -49,6 +49,16 @@ test('process.exit(0) with persistent requests active: the receive is cancelled,
   assert.not.match(r.stderr, /tag 9/);
 });
 
+test('process.exit(0) with startAll batches active: the same (their receives cancelled, the send named)', () => {
+  const r = job('batch');
+  assert.is(r.error, undefined, `the job hung (${r.seconds.toFixed(1)} s)`);
+  // Open MPI: the batch's send cannot be cancelled, the batch stays pending; MPICH cancels the send.
+  if (r.status === 1) assert.match(r.stderr, /rank 0: exiting without MPI_Finalize, .*: startAll of 2 persistent request\(s\) on world; exit status 1/);
+  else assert.match(r.stderr, /rank 0: at exit, cancelled 1 send\(s\) never received: isend of 4194304 bytes to rank 1, tag 6, on world/);
+  assert.ok(r.status === 0 || r.status === 1, `${r.status}: ${r.stderr}`);
+  assert.not.match(r.stderr, /rank [1-9]: exiting without MPI_Finalize/, 'the other ranks cancelled their batches and finalized');
+});
+
 test('unref(): a receive and a serve() loop still waiting do not keep ranks alive; exit finalizes', () => {
   const r = job('ends');
   assert.is(r.error, undefined, `the job hung (${r.seconds.toFixed(1)} s)`);

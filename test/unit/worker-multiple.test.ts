@@ -66,4 +66,28 @@ test("another thread's pending receive counts as pending until that thread ends,
   assert.is(inp[0], 3);
 });
 
+// MPI must not write into a thread's memory once it has ended: its startAll batches' receives are
+// cancelled too, so a message sent later goes to the receive that is still there.
+test("an ended thread's startAll batch no longer takes messages", async () => {
+  if (init({ threadLevel: 'multiple' }) !== 'multiple') return;
+  const src = `import { parentPort } from 'node:worker_threads';
+    (await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})).register();
+    const m = await import(${JSON.stringify(new URL('../../lib/index.ts', import.meta.url).href)});
+    m.startAll([m.self.recvInit(new Float64Array(1), 0, 80), m.self.barrierInit()]); // nobody sends it
+    parentPort.postMessage('started');`;
+  const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(src)}`));
+  await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  await w.terminate();
+  const t0 = Date.now();
+  while (native.pending() !== 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
+  const inp = new Float64Array(1);
+  const req = self.irecv(inp, 0, 80);
+  self.send(new Float64Array([4.5]), 0, 80);
+  const timeout = new Promise<string>((r) => setTimeout(() => r('the message went to the ended thread\'s receive'), 10_000).unref());
+  const got = await Promise.race([req.then(() => 'received'), timeout]);
+  if (got !== 'received') req.cancel();
+  assert.is(got, 'received');
+  assert.is(inp[0], 4.5);
+});
+
 test.run();
