@@ -132,7 +132,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value StartAll(const Napi::CallbackInfo& info);
   Napi::Value RequestFree(const Napi::CallbackInfo& info);
-  Napi::Value PersistentCancelled(const Napi::CallbackInfo& info);
+  Napi::Value BatchStatus(const Napi::CallbackInfo& info);
   // waitAll, waitAny, waitSome, testAll, testAny, testSome over engine slots (MPI_Waitall & co.).
   enum CompletionKind { kWaitAll, kWaitAny, kWaitSome, kTestAll, kTestAny, kTestSome };
   Napi::Value Complete(const Napi::CallbackInfo& info, int which);

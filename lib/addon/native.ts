@@ -154,8 +154,8 @@ export interface Native {
   start(id: number): number;
   startAll(ids: Int32Array, n: number): number;
   requestFree(id: number): void;
-  /** After a startAll batch asked to cancel has completed: whether persistent request `id`'s part was. */
-  persistentCancelled(id: number): boolean;
+  /** The status record (in the slab) of persistent request `id`'s part in the startAll batch that last completed it. */
+  batchStatus(id: number, cancelAsked: boolean): void;
   wait(slot: number): void;
   test(slot: number): boolean;
   cancel(slot: number): void;

@@ -2,14 +2,15 @@
 // its buffer, envelope and op, then started again and again. For loops that move the same buffers every
 // iteration (halo exchange, windows, pipelines): MPI prepares the operation once, and a batch started
 // with startAll() is one MPI_Startall and one completion (MPI_Testall or MPI_Waitall) for all of it.
-import { native } from '../addon/binding.js';
+import { native, statusRecord } from '../addon/binding.js';
+import { STATUS } from '../addon/native.js';
 import { commName } from '../comm/names.js';
-import { invalidParameterError } from './checks.js';
+import { bytesIn, invalidParameterError } from './checks.js';
 import type { TypedArray } from './dtypes.js';
 import { codedError } from './errors.js';
 import { pin, pinAll } from './pin.js';
 import { describeP2p, Request } from './request.js';
-import type { Status } from './status.js';
+import { Status } from './status.js';
 
 const enum PKind { Send, Recv, Coll }
 
@@ -66,15 +67,31 @@ export class Prequest<T = Status> {
   }
 
   /**
-   * Whether its latest activation, complete, was cancelled: through cancel() on the Request its
-   * start() returned or on the startAll batch it was in (MPI_Test_cancelled). False while active, for a
-   * collective, and once freed.
+   * The Status of its latest activation once that completed, whether start() or a startAll batch
+   * started it (the statuses of the batch's MPI_Waitall): a receive's source, tag and count; `cancelled`
+   * after cancel() on its Request or its batch's. Undefined while active, before the first start, when
+   * the activation failed, for a collective, and once freed.
    */
-  get cancelled(): boolean {
+  get status(): Status | undefined {
     const a = this.#latest, r = a.request;
-    if (r === undefined || !r.done || this.#kind === PKind.Coll || this.#id < 0) return false;
-    if (a === this.#own) return (r.value as Status | undefined)?.cancelled === true;
-    return r._cancelAsked && native.persistentCancelled(this.#id);
+    if (r === undefined || !r._fulfilled || this.#kind === PKind.Coll || this.#id < 0) return undefined;
+    if (a === this.#own) return r.value as Status;
+    const b = this.#buffer!, asked = r._cancelAsked;
+    if (this.#kind === PKind.Recv) {
+      native.batchStatus(this.#id, asked);
+      return Status._fromRecord(statusRecord, 0, b.BYTES_PER_ELEMENT);
+    }
+    let cancelled = false;
+    if (asked) {
+      native.batchStatus(this.#id, true);
+      cancelled = statusRecord[STATUS.cancelled] !== 0;
+    }
+    return new Status(this.#peer, this.#tag, bytesIn(b), cancelled, b.BYTES_PER_ELEMENT);
+  }
+
+  /** Whether its latest activation was cancelled (`status.cancelled`; false while there is no status). */
+  get cancelled(): boolean {
+    return this.status?.cancelled === true;
   }
 
   /** @internal Whether this is a send. */

@@ -398,6 +398,11 @@ export class Request<T = Status> extends Settling<T> {
     native.cancel(this.#slot);
   }
 
+  /** @internal Whether it completed successfully (a batch's value is undefined either way). */
+  get _fulfilled(): boolean {
+    return (this.#state & State.Settled) === State.Fulfilled;
+  }
+
   /** @internal Whether cancel() was called on this startAll batch while it was pending. */
   get _cancelAsked(): boolean {
     return cancelledBatches.has(this);

@@ -232,10 +232,12 @@ Napi::Value Addon::RequestFree(const Napi::CallbackInfo& info) {
   return a.Done(engine_->FreePersistent(a.Int(0)));
 }
 
-// persistentCancelled(id): after a startAll batch asked to cancel has completed, whether id's request in it was.
-Napi::Value Addon::PersistentCancelled(const Napi::CallbackInfo& info) {
+// batchStatus(id, cancelAsked): the status record of id's part in the startAll batch that last
+// completed it, in the status slab (Engine::BatchStatus).
+Napi::Value Addon::BatchStatus(const Napi::CallbackInfo& info) {
   Args a(this, info);
-  return Napi::Boolean::New(a.env(), engine_->BatchCancelled(a.Int(0)));
+  if (!engine_->BatchStatus(a.Int(0), a.Flag(1), status_)) throw Napi::RangeError::New(a.env(), "internal: bad id for batchStatus");
+  return a.env().Undefined();
 }
 
 // waitAll / waitAny / waitSome / testAll / testAny / testSome (slots, n, records[, positions]): the
@@ -288,7 +290,7 @@ void Addon::DefineP2p(Napi::Env env, Napi::Object exports) {
       {"start", Method<&Addon::Start>},
       {"startAll", Method<&Addon::StartAll>},
       {"requestFree", Method<&Addon::RequestFree>},
-      {"persistentCancelled", Method<&Addon::PersistentCancelled>},
+      {"batchStatus", Method<&Addon::BatchStatus>},
       {"waitAll", Method<&Addon::Complete, kWaitAll>},
       {"waitAny", Method<&Addon::Complete, kWaitAny>},
       {"waitSome", Method<&Addon::Complete, kWaitSome>},

@@ -189,7 +189,7 @@ int Engine::Progress(uint64_t spinNs) {
 
 int Engine::AddPersistent(MPI_Request req, bool isRecv, const Envelope& e, bool coll) {
   const int id = TakeIndex(persist_, freePersist_);
-  persist_[id] = {req, e, isRecv, false, false, req == MPI_REQUEST_NULL, false, coll, false};
+  persist_[id] = {req, e, isRecv, false, false, req == MPI_REQUEST_NULL, false, coll, Persistent::Ended::kMpi, {}};
   return id;
 }
 
@@ -260,6 +260,7 @@ int Engine::StartBatch(const int32_t* ids, int n, double* status, int* rc) {
   }
   if (procNulls == n) {  // complete already: the record of a completed batch
     unmark(n);
+    for (int k = 0; k < n; ++k) persist_[ids[k]].ended = Persistent::Ended::kProcNull;
     FillError(status, MPI_SUCCESS);
     return -1;
   }
@@ -314,7 +315,7 @@ int Engine::NewBatch(const int32_t* ids, int n, const uint8_t* later) {
       Persistent& p = persist_[ids[k]];
       if (later[k] == 1) {  // complete already, and not MPI's
         p.active = false;
-        p.cancelled = false;
+        p.ended = Persistent::Ended::kProcNull;
       }
       if (later[k] != 0) continue;
       b.ids.push_back(ids[k]);
@@ -347,7 +348,7 @@ int Engine::CancelBatch(int slot) {
     if (unposted_[i].batch != slot) continue;
     Persistent& p = persist_[unposted_[i].persist];
     p.active = false;
-    p.cancelled = true;
+    p.ended = Persistent::Ended::kDropped;
     const int member = unposted_[i].slot;
     EraseUnposted(i);
     FreeSlot(member);  // internal
@@ -355,6 +356,15 @@ int Engine::CancelBatch(int slot) {
   }
   poller_.Arm();
   return rc;
+}
+
+bool Engine::BatchStatus(int id, bool cancelAsked, double* out) const {
+  if (id < 0 || id >= static_cast<int>(persist_.size())) return false;
+  const Persistent& p = persist_[id];
+  if (p.ended == Persistent::Ended::kProcNull) FillProcNull(out);
+  else if (p.ended == Persistent::Ended::kDropped) FillCancelled(out);
+  else FillStatus(p.last, MPI_SUCCESS, p.isRecv, cancelAsked, out);
+  return true;
 }
 
 bool Engine::FinishBatch(int slot, bool wait, double* out) {
@@ -400,14 +410,14 @@ bool Engine::CompleteBatchAt(uint32_t i, bool wait, double* out) {
   // (test/unit/mpi-quirks.test.ts).
   if (!flag && b.error == MPI_SUCCESS) return false;
   FillError(out, b.error);
-  if (b.cancelAsked) {
-    for (int k = 0; k < n; ++k) {
-      int c = 0;
-      if (!persist_[b.ids[k]].coll) MPI_Test_cancelled(&batchStatuses_[k], &c);
-      persist_[b.ids[k]].cancelled = c != 0;
+  for (int k = 0; k < n; ++k) {
+    Persistent& p = persist_[b.ids[k]];
+    p.active = false;
+    if (p.isRecv || (b.cancelAsked && !p.coll)) {
+      p.ended = Persistent::Ended::kMpi;
+      p.last = batchStatuses_[k];
     }
   }
-  for (int32_t id : b.ids) persist_[id].active = false;
   RemoveBatchAt(i);
   return true;
 }

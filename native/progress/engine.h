@@ -108,11 +108,10 @@ class Engine final : Poller::Source {
   int FreePersistent(int id);
   // MPI_SUCCESS, or why `id` cannot be started now (unknown/freed: MPI_ERR_REQUEST; active: kErrRequestActive).
   int CheckStartable(int id) const;
-  // After a startAll batch that was asked to cancel has completed: whether `id`'s activation in it was
-  // cancelled (MPI_Test_cancelled; a deferred receive never started in MPI is). Meaningless otherwise.
-  bool BatchCancelled(int id) const {
-    return id >= 0 && id < static_cast<int>(persist_.size()) && persist_[id].cancelled;
-  }
+  // The status record of `id`'s part in the startAll batch that last completed it: a receive's always,
+  // a send's when the batch was asked to cancel (`cancelAsked`: only then is the cancelled flag MPI's).
+  // false for an id that is not a persistent request.
+  bool BatchStatus(int id, bool cancelAsked, double* out) const;
   // A receive of known size into `data`: posted now, or deferred behind an earlier unposted receive
   // that could take its message. Returns -1 (completed, status written) or the slot; *rc is MPI's error
   // when posting failed (nothing tracked then).
@@ -176,7 +175,11 @@ class Engine final : Poller::Source {
     bool procNull;    // to or from MPI_PROC_NULL: complete at every start, without MPI
     bool freed;
     bool coll;        // a persistent collective, which MPI cannot cancel
-    bool cancelled;   // see BatchCancelled: written for every member of a batch asked to cancel
+    // How its latest batch activation ended, for BatchStatus: MPI's status in `last`, complete at start
+    // (PROC_NULL), or dropped by a cancel before MPI started it. Written at completion for receives (and
+    // sends in a batch asked to cancel): a copy of the status MPI_Testall/MPI_Waitall wrote anyway.
+    enum class Ended : uint8_t { kMpi, kProcNull, kDropped } ended;
+    MPI_Status last;
   };
   // Persistent requests started together: one slot, completed when all are.
   struct Batch {

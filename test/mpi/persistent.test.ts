@@ -195,6 +195,31 @@ test('a started receive cancelled: status.cancelled however it is completed, and
   r.free();
 });
 
+test('each request of a completed startAll batch has the Status start() would give: an ANY_SOURCE/ANY_TAG receive\'s source, tag and count, PROC_NULL\'s, a send\'s', async () => {
+  const r = world.recvInit(new Int32Array(4), ANY_SOURCE, ANY_TAG), pn = world.recvInit(new Int32Array(2), PROC_NULL, 5);
+  const s = world.sendInit(new Int32Array([rank, 1, 2]), next, 31);
+  assert.equal([r.status, pn.status, s.status], [undefined, undefined, undefined], 'never started');
+  for (const ps of [[r, pn, s], [s, r], [pn, r, s]]) {
+    const q = startAll(ps);
+    assert.is(r.status, undefined, 'active');
+    await q;
+    const st = r.status!;
+    assert.equal([st.source, st.tag, st.count, st.cancelled], [prev, 31, 3, false], 'the message\'s count, not the buffer\'s');
+    assert.equal([s.status!.source, s.status!.tag, s.status!.count, s.status!.cancelled], [next, 31, 3, false]);
+  }
+  assert.equal([pn.status!.source, pn.status!.tag, pn.status!.count], [PROC_NULL, ANY_TAG, 0]);
+  startAll([pn]).wait(); // only PROC_NULL: complete at start
+  assert.equal([pn.status!.source, pn.status!.count], [PROC_NULL, 0]);
+  // start() after a batch: its own Request's Status.
+  const q = r.start(), sent = s.start();
+  const st = await q;
+  await sent;
+  assert.is(r.status, st);
+  assert.is(st.count, 3);
+  for (const p of [r, pn, s]) p.free();
+  assert.is(r.status, undefined, 'freed');
+});
+
 test('a startAll batch cancelled: its receives cancelled, however it is completed; each request says whether its own was, and starts again', async () => {
   const a = new Int32Array([-1]), b = new Int32Array([-1]);
   const ra = world.recvInit(a, prev, 26), rb = world.recvInit(b, ANY_SOURCE, 27);
@@ -218,6 +243,7 @@ test('a startAll batch cancelled: its receives cancelled, however it is complete
   await Promise.all([q, ...sends]);
   assert.equal([ra.cancelled, rb.cancelled], [false, false]);
   assert.equal([a[0], b[0]], [prev, prev + 100]);
+  assert.equal([ra.status!.source, ra.status!.tag, rb.status!.source, rb.status!.tag], [prev, 26, prev, 27]);
   ra.free();
   rb.free();
   assert.not.ok(ra.cancelled); // freed
@@ -436,6 +462,7 @@ test('a startAll batch with a receive too small for its message fails with ERR_T
     assert.instance(e, MpiError, how);
     assert.is((e as MpiError).code, 'ERR_TRUNCATE', how);
     assert.equal([...fits], [7, 8], `${how}: the request that fitted received its message`);
+    assert.equal([ps[0]!.status, ps[1]!.status], [undefined, undefined], `${how}: a failed batch has no statuses`);
     await Promise.all(sends);
     assert.is(thrown(() => startAll(ps)).code, 'ERR_REQUEST_FAILED', `${how}: the batch is not started again`);
     assert.is(thrown(() => ps[1]!.start()).code, 'ERR_REQUEST_FAILED', `${how}: nor the request that failed`);
@@ -443,6 +470,7 @@ test('a startAll batch with a receive too small for its message fails with ERR_T
     const again = startAll([ps[0]!]);
     await Promise.all([again, world.isend(new Int32Array([9, 10]), next, 40 + i)]);
     assert.equal([...fits], [9, 10], `${how}: the request that fitted, started again`);
+    assert.is(ps[0]!.status!.count, 2, how);
     ps.forEach((p) => p.free());
   }
   // The failure found while another request of the batch is still waiting is not forgotten (MPICH's
