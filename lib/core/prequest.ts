@@ -231,8 +231,8 @@ function notStartable(i: number, p: unknown, why: 'type' | 'avg' | 'twice'): Err
 
 /**
  * Starts every persistent request of `ps` at once (MPI_Startall) and returns one Request that resolves
- * (to undefined) when all have completed — await it, or wait() it (MPI_Waitall). Statuses are not
- * collected; start() one request for its Status. Starting the array of the last batch of its requests
+ * (to undefined) when all have completed — await it, or wait() it (MPI_Waitall); then each request's
+ * `status` is its part of the batch's statuses. Starting the array of the last batch of its requests
  * again, unchanged, costs a comparison of its elements instead of a check of each: keep the array.
  */
 export function startAll(ps: readonly Prequest<any>[]): Request<void> {
