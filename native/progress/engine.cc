@@ -259,8 +259,10 @@ int Engine::StartBatch(const int32_t* ids, int n, double* status, int* rc) {
     later = batchLater_.data();
   }
   if (procNulls == n) {  // complete already: the record of a completed batch
-    unmark(n);
-    for (int k = 0; k < n; ++k) persist_[ids[k]].ended = Persistent::Ended::kProcNull;
+    for (int k = 0; k < n; ++k) {
+      persist_[ids[k]].active = false;
+      persist_[ids[k]].ended = Persistent::Ended::kProcNull;
+    }
     FillError(status, MPI_SUCCESS);
     return -1;
   }

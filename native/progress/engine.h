@@ -16,8 +16,8 @@
 //   (an eager send is then complete, and its Request settled at once); a receive is not (its message
 //   has rarely arrived by then, and a failed test costs ~40 ns).
 // - Persistent requests (MPI_Send_init & co.) live in their own table; a batch started with
-//   MPI_Startall is one slot, completed with one MPI_Testall/MPI_Waitall (its statuses read for errors
-//   only), so a window of persistent sends costs one slot, not 64.
+//   MPI_Startall is one slot, completed with one MPI_Testall/MPI_Waitall (its statuses read for errors,
+//   and a receive's kept for Prequest.status), so a window of persistent sends costs one slot, not 64.
 //
 // Order. A receive of unknown size cannot be posted in MPI (its buffer does not exist before the
 // message is seen): it waits for its message with MPI_Improbe. MPI's non-overtaking rule must still
