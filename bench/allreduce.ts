@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectMpi, mpirunCommand } from '../lib/cli/launcher.js';
+import { compileBenchPrograms, compiledProgram } from './harness/compile.js';
 import { runJob, type Command } from './harness/exec.js';
 import { buildNative } from './native/build.mjs';
 
@@ -25,11 +26,12 @@ const sizes = arg('--sizes', '4,1048576');
 // One folder per MPI, as bench/run.ts keeps them: the two MPIs' programs do not overwrite each other.
 const mpi = detectMpi();
 const { allreduce: cBin } = await buildNative({ mpicc: mpi.mpicc, outDir: path.join(here, 'native', 'bin', mpi.flavour) });
+await compileBenchPrograms();
 const impls: [string, (np: number) => Command][] = [
   ['c', (np) => mpirunCommand({ np, program: cBin, script: '', scriptArgs: ['--sizes', sizes] })],
   ...(['blocking', 'promise'] as const).map((mode): [string, (np: number) => Command] => [
     `mpi4node-${mode}`,
-    (np) => mpirunCommand({ np, script: path.join(here, 'node', 'osu_allreduce.ts'), scriptArgs: ['--sizes', sizes, '--mode', mode] }),
+    (np) => mpirunCommand({ np, script: compiledProgram(path.join(here, 'node', 'osu_allreduce.ts')), scriptArgs: ['--sizes', sizes, '--mode', mode] }),
   ]),
 ];
 

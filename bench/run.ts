@@ -22,6 +22,7 @@ import { detectMpi } from '../lib/cli/launcher.js';
 import { findMpi4pyPython } from './py/find_python.mjs';
 import { runJob, type Command } from './harness/exec.js';
 import { describeMachine, machine, thpMode } from './harness/machine.js';
+import { compileBenchPrograms } from './harness/compile.js';
 import { BENCH_DIR, buildPlan, memoryCommand, type Group, type Variant } from './harness/plan.js';
 import { Results, type Rec } from './harness/stats.js';
 import { writeReport } from './harness/report.js';
@@ -86,6 +87,8 @@ async function main(): Promise<number> {
   log(`building the C reference with ${mpicc} ... `);
   // One folder per MPI family: the programs must link the MPI the ranks will run with.
   const native = await buildNative({ mpicc, outDir: path.join(BENCH_DIR, 'native', 'bin', detectMpi().flavour) });
+  log('done\ncompiling the Node programs against dist/ ... ');
+  await compileBenchPrograms();
   log('done\n');
 
   const mpiLibrary = libraryVersion().replace(/\0/g, '').trim();

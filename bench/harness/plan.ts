@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectMpi, mpirunCommand } from '../../lib/cli/launcher.js';
+import { compiledProgram } from './compile.js';
 import type { Command } from './exec.js';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -96,7 +97,7 @@ export function buildPlan(p: PlanInput): Group[] {
   const c = (b: BenchName, bin: string, ranks: number, extra: string[] = [], s?: number[]): Command =>
     mpirunCommand({ np: ranks, program: bin, script: '', scriptArgs: [...common(b, ranks, s), ...extra] });
   const node = (b: BenchName, file: string, ranks: number, mode: string, extra: string[] = []): Command =>
-    mpirunCommand({ np: ranks, script: path.join(BENCH_DIR, 'node', file), scriptArgs: [...common(b, ranks), '--mode', mode, ...extra] });
+    mpirunCommand({ np: ranks, script: compiledProgram(path.join(BENCH_DIR, 'node', file)), scriptArgs: [...common(b, ranks), '--mode', mode, ...extra] });
   // `program` names the Python benchmark when it is not `b` (bw_persistent is a bw row).
   const py = (b: BenchName, ranks: number, program: string = b): Command =>
     mpirunCommand({
@@ -180,5 +181,5 @@ export function buildPlan(p: PlanInput): Group[] {
 /** The memory checks (bench/node/memory.ts), run once. */
 export function memoryCommand(quick: boolean): Command {
   const args = quick ? ['--big', String(64 << 20), '--small', '10000'] : ['--big', String(2 ** 30), '--small', '1000000'];
-  return mpirunCommand({ np: 2, script: path.join(BENCH_DIR, 'node', 'memory.ts'), scriptArgs: args, nodeArgs: ['--expose-gc'] });
+  return mpirunCommand({ np: 2, script: compiledProgram(path.join(BENCH_DIR, 'node', 'memory.ts')), scriptArgs: args, nodeArgs: ['--expose-gc'] });
 }
