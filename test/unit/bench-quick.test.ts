@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { addonAbi } from '../../lib/addon/load.js';
 import { tsxImport } from '../../lib/cli/launcher.js';
 import { world } from '../../lib/index.js';
@@ -130,6 +130,17 @@ test('charts and table are written, one polyline per variant', () => {
   assert.match(md, /\| size \|/);
   assert.match(md, /\*\*Targets\*\*/);
   assert.ok(existsSync(path.join(out, 'table.md')));
+});
+
+test('the Node programs ran compiled against dist/, as users run them, not through tsx', () => {
+  // bench/harness/compile.ts: tsx's loader thread doubles a rank's page tables, which on this VM
+  // changes how often large copies run slow (docs/benchmarks.md).
+  const program = path.join(root, 'build', 'bench', 'osu_latency.mjs');
+  assert.ok(existsSync(program), 'build/bench/osu_latency.mjs');
+  const imports = [...readFileSync(program, 'utf8').matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]!);
+  const ours = imports.filter((i) => !i.startsWith('node:'));
+  assert.ok(ours.length > 0, `imports: ${imports.join(', ')}`);
+  for (const i of ours) assert.ok(i.startsWith(pathToFileURL(path.join(root, 'dist')).href + '/'), `${i} is in dist/`);
 });
 
 test.after(() => rmSync(out, { recursive: true, force: true }));
