@@ -26,7 +26,7 @@ let compiledAll = false;
 export async function compileBenchPrograms(): Promise<void> {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-dist.mjs')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bench: building dist/ failed (node scripts/build-dist.mjs):\n${r.stdout}${r.stderr}`);
-  // esbuild comes with tsx, which the bench's driver already runs under.
+  // A dev dependency, as for scripts/build-dist.mjs's CommonJS bundle.
   const { build } = createRequire(path.join(ROOT, 'package.json'))('esbuild') as typeof import('esbuild');
   const dir = path.join(BENCH, 'node');
   await build({
