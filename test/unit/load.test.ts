@@ -93,6 +93,17 @@ test('a source build comes before the prebuilds; MPI4NODE_ADDON replaces them al
   assert.is(addonAbi(root, { MPI4NODE_MPI: 'mpich' }), 'mpich');
 });
 
+test('an addon file rebuilt in place is read again: its ABI is the new file\'s', () => {
+  const root = fakePackage({ source: 'openmpi' });
+  const file = path.join(root, 'build', 'Release', 'mpi4node.node');
+  assert.is(mpiAbiOf(file), 'openmpi');
+  assert.is(mpiAbiOf(file), 'openmpi', 'asked again');
+  writeFileSync(file, 'ELF\0libmpich.so.12\0');
+  assert.is(mpiAbiOf(file), 'mpich', 'rebuilt against MPICH');
+  rmSync(file);
+  assert.is(mpiAbiOf(file), undefined, 'removed');
+});
+
 test('without a source build, the prebuild whose MPI library is found decides the ABI (and the mpirun)', () => {
   const root = fakePackage({ prebuilds: ['openmpi', 'mpich'] });
   assert.is(mpiAbiOf(prebuildPath('mpich', root)), 'mpich', 'an unlinked MPICH-ABI prebuild is known by its name');
